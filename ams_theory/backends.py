@@ -1,0 +1,345 @@
+"""Array back ends for the rule core.
+
+The update rules in :mod:`ams_theory.rules` are written once, against the small
+set of operations below, and evaluated by four back ends:
+
+``TorchOps``
+    Pure (never writes into its inputs) torch evaluation on one tensor per
+    quantity, with ``batch_dims`` leading dimensions that index independent
+    instances. Used by the theory checks to evaluate 10^5 instances at once.
+``LoopOps``
+    A list of tensors (one per parameter), evaluated tensor by tensor with
+    in-place torch ops. The single-tensor reference path of the optimizers.
+``ForeachOps``
+    The same list, evaluated with torch's multi-tensor ``_foreach_*`` kernels.
+    The fast path of the optimizers; it must agree with ``LoopOps``.
+``SympyOps``
+    numpy object arrays of sympy expressions, for exact symbolic evaluation.
+
+Contract of an operation whose name ends in ``_``: it *may* overwrite its first
+argument and returns the result; a rule must not read that argument again.
+Pure back ends return a new value instead, so a rule that breaks the contract
+makes the in-place and pure back ends disagree, which the tests detect.
+
+A "scope reduction" (:meth:`total`, :meth:`numel`) sums over one instance: for
+the torch back end the dimensions after ``batch_dims``; for the list back ends
+one tensor (``scope="tensor"``) or every tensor of the list (``scope="group"``).
+Per-instance scalars (bias corrections, mask scales) are plain numbers, lists
+of numbers (one per tensor) or tensors shaped to broadcast against the values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["TorchOps", "LoopOps", "ForeachOps", "SympyOps", "Ops"]
+
+
+def _is_list(x: Any) -> bool:
+    return isinstance(x, (list, tuple))
+
+
+class Ops:
+    """Interface shared by the back ends (documentation of the operation set)."""
+
+    name = "abstract"
+    inplace = False
+
+    # fresh results -------------------------------------------------------
+    def sign(self, x): raise NotImplementedError
+    def abs(self, x): raise NotImplementedError
+    def sqrt(self, x): raise NotImplementedError
+    def mul(self, x, y): raise NotImplementedError
+    def div(self, x, y): raise NotImplementedError
+    def lincomb(self, x, a, y, b): raise NotImplementedError  # a*x + b*y
+    def relu(self, x): raise NotImplementedError
+    def copy(self, x): raise NotImplementedError
+    # consuming results ---------------------------------------------------
+    def mul_(self, x, y): raise NotImplementedError
+    def div_(self, x, y): raise NotImplementedError
+    def add_(self, x, y, alpha=1): raise NotImplementedError
+    def lerp_(self, x, y, w): raise NotImplementedError
+    def addcmul_(self, x, y, z, value): raise NotImplementedError
+    def sign_(self, x): raise NotImplementedError
+    def relu_(self, x): raise NotImplementedError
+    def affine_(self, x, a, b): raise NotImplementedError  # a*x + b
+    # scope reductions ------------------------------------------------------
+    def total(self, x): raise NotImplementedError
+    def numel(self, x): raise NotImplementedError
+    # per-instance scalar arithmetic (values returned by total/numel) --------
+    def safe_ratio(self, num, den): raise NotImplementedError  # num/den, 0 where den == 0
+    def dot(self, x, y): raise NotImplementedError  # signed scope sum of x*y
+
+    def scalar_sqrt(self, x):
+        return x ** 0.5
+
+    def smap(self, f, *args):
+        """Apply a scalar function to per-instance scalars (lists are zipped)."""
+        if any(_is_list(a) for a in args):
+            n = max(len(a) for a in args if _is_list(a))
+            cols = [a if _is_list(a) else [a] * n for a in args]
+            return [f(*vals) for vals in zip(*cols)]
+        return f(*args)
+
+
+class TorchOps(Ops):
+    """Pure torch evaluation; ``batch_dims`` leading dimensions index instances."""
+
+    name = "torch"
+
+    def __init__(self, batch_dims: int = 0):
+        if batch_dims < 0:
+            raise ValueError(f"batch_dims must be >= 0, got {batch_dims}")
+        self.batch_dims = batch_dims
+
+    def sign(self, x): return torch.sign(x)
+    def abs(self, x): return torch.abs(x)
+    def sqrt(self, x): return torch.sqrt(x)
+    def mul(self, x, y): return x * y
+    def div(self, x, y): return x / y
+    def lincomb(self, x, a, y, b): return a * x + b * y
+    def relu(self, x): return torch.clamp_min(x, 0)
+    def copy(self, x): return x.clone()
+    def mul_(self, x, y): return x * y
+    def div_(self, x, y): return x / y
+    def add_(self, x, y, alpha=1): return x + alpha * y
+    def lerp_(self, x, y, w): return torch.lerp(x, y, w)
+    def addcmul_(self, x, y, z, value): return x + value * y * z
+    def sign_(self, x): return torch.sign(x)
+    def relu_(self, x): return torch.clamp_min(x, 0)
+    def affine_(self, x, a, b): return a * x + b
+
+    def _dims(self, x):
+        return tuple(range(self.batch_dims, x.ndim))
+
+    def total(self, x):
+        dims = self._dims(x)
+        return x.sum(dim=dims, keepdim=True) if dims else x
+
+    def numel(self, x):
+        return math.prod(x.shape[self.batch_dims:])
+
+    def dot(self, x, y):
+        return self.total(x * y)
+
+    def safe_ratio(self, num, den):
+        den = torch.as_tensor(den, dtype=num.dtype if torch.is_tensor(num) else None)
+        ok = den != 0
+        return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(den))
+
+
+class _ListOps(Ops):
+    """Shared part of the list back ends: scope reductions and scalar arithmetic."""
+
+    inplace = True
+
+    def __init__(self, scope: str = "tensor"):
+        if scope not in ("tensor", "group"):
+            raise ValueError(f"scope must be 'tensor' or 'group', got {scope!r}")
+        self.scope = scope
+
+    def _sums(self, xs):
+        raise NotImplementedError
+
+    def total(self, xs):
+        sums = self._sums(xs)
+        if self.scope == "group":
+            tot = sums[0]
+            for s in sums[1:]:
+                tot = tot + s.to(tot.device)
+            return [tot.to(x.device) for x in xs]
+        return list(sums)
+
+    def dot(self, xs, ys):
+        sums = [(x * y).sum() for x, y in zip(xs, ys)]
+        if self.scope == "group":
+            tot = sum(s.to(sums[0].device) for s in sums)
+            return [tot.to(x.device) for x in xs]
+        return sums
+
+    def numel(self, xs):
+        if self.scope == "group":
+            n = sum(x.numel() for x in xs)
+            return [n] * len(xs)
+        return [x.numel() for x in xs]
+
+    def safe_ratio(self, num, den):
+        out = []
+        for n, d in zip(num, den):
+            d = torch.as_tensor(d, dtype=n.dtype if torch.is_tensor(n) else torch.float32,
+                                device=n.device if torch.is_tensor(n) else None)
+            ok = d != 0
+            out.append(torch.where(ok, n / torch.where(ok, d, torch.ones_like(d)), torch.zeros_like(d)))
+        return out
+
+
+def _pairs(xs, y):
+    """Broadcast a second operand (list, per-tensor scalar list, or one scalar)."""
+    return y if _is_list(y) else [y] * len(xs)
+
+
+class LoopOps(_ListOps):
+    """Tensor-by-tensor in-place evaluation: the single-tensor reference path."""
+
+    name = "loop"
+
+    def sign(self, xs): return [torch.sign(x) for x in xs]
+    def abs(self, xs): return [torch.abs(x) for x in xs]
+    def sqrt(self, xs): return [torch.sqrt(x) for x in xs]
+    def mul(self, xs, y): return [x * b for x, b in zip(xs, _pairs(xs, y))]
+    def div(self, xs, y): return [x / b for x, b in zip(xs, _pairs(xs, y))]
+    def lincomb(self, xs, a, ys, b): return [torch.add(x * a, y, alpha=b) for x, y in zip(xs, ys)]
+    def relu(self, xs): return [torch.clamp_min(x, 0) for x in xs]
+    def copy(self, xs): return [x.clone() for x in xs]
+
+    def mul_(self, xs, y):
+        for x, b in zip(xs, _pairs(xs, y)):
+            x.mul_(b)
+        return xs
+
+    def div_(self, xs, y):
+        for x, b in zip(xs, _pairs(xs, y)):
+            x.div_(b)
+        return xs
+
+    def add_(self, xs, y, alpha=1):
+        for x, b in zip(xs, _pairs(xs, y)):
+            x.add_(b, alpha=alpha) if torch.is_tensor(b) else x.add_(b * alpha)
+        return xs
+
+    def lerp_(self, xs, ys, w):
+        for x, y in zip(xs, ys):
+            x.lerp_(y, w)
+        return xs
+
+    def addcmul_(self, xs, ys, zs, value):
+        for x, y, z in zip(xs, ys, zs):
+            x.addcmul_(y, z, value=value)
+        return xs
+
+    def sign_(self, xs):
+        for x in xs:
+            x.sign_()
+        return xs
+
+    def relu_(self, xs):
+        for x in xs:
+            x.clamp_min_(0)
+        return xs
+
+    def affine_(self, xs, a, b):
+        for x in xs:
+            x.mul_(a).add_(b)
+        return xs
+
+    def _sums(self, xs):
+        return [x.sum() for x in xs]
+
+
+class ForeachOps(_ListOps):
+    """Multi-tensor evaluation with torch's ``_foreach_*`` kernels."""
+
+    name = "foreach"
+
+    def sign(self, xs): return torch._foreach_sign(xs)
+    def abs(self, xs): return torch._foreach_abs(xs)
+    def sqrt(self, xs): return torch._foreach_sqrt(xs)
+    def mul(self, xs, y): return torch._foreach_mul(xs, y)
+    def div(self, xs, y): return torch._foreach_div(xs, y)
+
+    def lincomb(self, xs, a, ys, b):
+        out = torch._foreach_mul(xs, a)
+        torch._foreach_add_(out, ys, alpha=b)
+        return out
+
+    def relu(self, xs): return torch._foreach_clamp_min(xs, 0.0)
+    def copy(self, xs): return [x.clone() for x in xs]
+
+    def mul_(self, xs, y):
+        torch._foreach_mul_(xs, y)
+        return xs
+
+    def div_(self, xs, y):
+        torch._foreach_div_(xs, y)
+        return xs
+
+    def add_(self, xs, y, alpha=1):
+        if _is_list(y) and y and torch.is_tensor(y[0]):
+            torch._foreach_add_(xs, y, alpha=alpha)
+        elif _is_list(y):
+            torch._foreach_add_(xs, [b * alpha for b in y])
+        else:
+            torch._foreach_add_(xs, y * alpha)
+        return xs
+
+    def lerp_(self, xs, ys, w):
+        torch._foreach_lerp_(xs, ys, w)
+        return xs
+
+    def addcmul_(self, xs, ys, zs, value):
+        torch._foreach_addcmul_(xs, ys, zs, value=value)
+        return xs
+
+    def sign_(self, xs):
+        torch._foreach_sign_(xs)
+        return xs
+
+    def relu_(self, xs):
+        torch._foreach_clamp_min_(xs, 0.0)
+        return xs
+
+    def affine_(self, xs, a, b):
+        torch._foreach_mul_(xs, a)
+        torch._foreach_add_(xs, b)
+        return xs
+
+    def _sums(self, xs):
+        # Every reduced quantity in the rules is a non-negative indicator or
+        # magnitude, so its sum is its l1 norm: one multi-tensor kernel.
+        return list(torch._foreach_norm(xs, 1))
+
+
+class SympyOps(Ops):
+    """Exact evaluation on numpy object arrays of sympy expressions (one instance)."""
+
+    name = "sympy"
+
+    def __init__(self):
+        import sympy
+
+        self.sp = sympy
+        self._sign = np.vectorize(sympy.sign, otypes=[object])
+        self._abs = np.vectorize(sympy.Abs, otypes=[object])
+        self._sqrt = np.vectorize(sympy.sqrt, otypes=[object])
+        self._relu = np.vectorize(lambda e: sympy.Max(e, 0), otypes=[object])
+
+    @staticmethod
+    def asarray(values: Sequence) -> np.ndarray:
+        return np.array(list(values), dtype=object)
+
+    def sign(self, x): return self._sign(x)
+    def abs(self, x): return self._abs(x)
+    def sqrt(self, x): return self._sqrt(x)
+    def mul(self, x, y): return x * y
+    def div(self, x, y): return x / y
+    def lincomb(self, x, a, y, b): return a * x + b * y
+    def relu(self, x): return self._relu(x)
+    def copy(self, x): return x.copy()
+    def mul_(self, x, y): return x * y
+    def div_(self, x, y): return x / y
+    def add_(self, x, y, alpha=1): return x + alpha * y
+    def lerp_(self, x, y, w): return x + w * (y - x)
+    def addcmul_(self, x, y, z, value): return x + value * y * z
+    def sign_(self, x): return self._sign(x)
+    def relu_(self, x): return self._relu(x)
+    def affine_(self, x, a, b): return a * x + b
+    def total(self, x): return self.sp.Add(*x.ravel())
+    def scalar_sqrt(self, x): return self.sp.sqrt(x)
+    def numel(self, x): return int(x.size)
+    def dot(self, x, y): return self.sp.Add(*(x * y).ravel())
+
+    def safe_ratio(self, num, den):
+        return self.sp.Piecewise((0, self.sp.Eq(den, 0)), (num / den, True))

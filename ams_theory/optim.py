@@ -1,0 +1,398 @@
+r"""``torch.optim.Optimizer`` classes: thin shells around the rule core.
+
+Each class gathers the parameters of a group that have gradients, creates the
+state it needs, and calls one function of :mod:`ams_theory.rules` with a list
+back end: :class:`~ams_theory.backends.ForeachOps` (``foreach=True``, torch's
+multi-tensor kernels) or :class:`~ams_theory.backends.LoopOps` (``foreach=False``,
+tensor by tensor). Both run the same rule; the tests hold them to agreement.
+
+Presets are the same classes with other defaults; every convention stays a
+keyword (see :class:`ams_theory.rules.Caution` and :func:`ams_theory.rules.apply_step`).
+
+Non-finite gradients (``nonfinite=``): ``"propagate"`` (default) behaves like
+``torch.optim``: NaN/inf flow into the state and the parameter with no check
+and no host synchronisation (with a mask, a NaN in a tensor also makes that
+scope's count, hence its whole update, NaN). ``"raise"`` checks every gradient
+of the group first and raises ``FloatingPointError`` naming the parameter,
+before any state or parameter is touched. ``"skip"`` leaves the group's
+parameters and state untouched for that step and counts it in
+``optimizer.skipped_steps``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import torch
+from torch.optim import Optimizer
+
+from . import rules
+from .backends import ForeachOps, LoopOps
+
+__all__ = [
+    "AMS", "Adam", "AdamW", "CAdamW", "Grams", "Lion", "CLion", "GDM", "CGDM",
+    "SignedMomentum", "CSignedMomentum", "GD", "PRESETS",
+]
+
+_CAUTION_KEYS = ("mask", "lam", "tie", "normalize", "xi", "mask_eps", "scope")
+_NONFINITE = ("propagate", "skip", "raise")
+
+
+class _RuleOptimizer(Optimizer):
+    """Shared shell: validation, state creation, back-end choice, the step loop."""
+
+    rule: Callable = None            # a step function of ams_theory.rules
+    family_keys: tuple = ()          # hyperparameters of the family besides lr
+    n_betas: int | None = None
+    PRESET: dict = {}
+
+    def __init__(self, params: Iterable, **hp: Any):
+        defaults = dict(self.PRESET)
+        for key, value in hp.items():
+            if key not in defaults:
+                raise TypeError(f"{type(self).__name__} got an unexpected keyword argument {key!r}")
+            if value is not None or key in ("foreach", "mask"):
+                defaults[key] = value
+        self._validate(defaults, where="")
+        self.skipped_steps = 0
+        super().__init__(params, defaults)
+
+    # ------------------------------------------------------------------ checks
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        where = f" in param group {len(self.param_groups) - 1}"
+        self._validate(group, where=where)
+        for i, p in enumerate(group["params"]):
+            if torch.is_complex(p):
+                raise ValueError(f"{type(self).__name__} does not support complex parameters "
+                                 f"(parameter {i}{where} has dtype {p.dtype})")
+            if not p.is_floating_point():
+                raise ValueError(f"{type(self).__name__} needs floating-point parameters "
+                                 f"(parameter {i}{where} has dtype {p.dtype})")
+
+    def _validate(self, hp: dict, where: str) -> None:
+        name = type(self).__name__
+        _nonneg_finite("lr", hp["lr"], where)
+        if "eps" in hp:
+            _nonneg_finite("eps", hp["eps"], where)
+        _nonneg_finite("weight_decay", hp.get("weight_decay", 0.0), where)
+        if "betas" in hp:
+            betas = hp["betas"]
+            if not isinstance(betas, (tuple, list)) or len(betas) != self.n_betas:
+                raise ValueError(f"Invalid betas{where}: {betas!r} ({name} takes {self.n_betas} betas)")
+            for i, b in enumerate(betas):
+                _beta(f"beta{i + 1}", b, where)
+        if "beta" in hp:
+            _beta("beta", hp["beta"], where)
+        if hp.get("weight_decay_mode", "after") not in rules.WEIGHT_DECAY_MODES:
+            raise ValueError(f"Invalid weight_decay_mode{where}: {hp['weight_decay_mode']!r} "
+                             f"(expected one of {', '.join(map(repr, rules.WEIGHT_DECAY_MODES))})")
+        if hp.get("foreach") not in (None, True, False):
+            raise ValueError(f"Invalid foreach{where}: {hp['foreach']!r} (expected None, True or False)")
+        if hp.get("nonfinite", "propagate") not in _NONFINITE:
+            raise ValueError(f"Invalid nonfinite{where}: {hp['nonfinite']!r} "
+                             f"(expected one of {', '.join(map(repr, _NONFINITE))})")
+        try:
+            rules.Caution.from_mapping(hp)
+        except ValueError as err:
+            raise ValueError(f"{err}{where}") from None
+
+    # ------------------------------------------------------------------ state
+    def _buffers(self, group: dict) -> tuple:
+        raise NotImplementedError
+
+    def _init_state(self, p: torch.Tensor, group: dict) -> dict:
+        state = self.state[p]
+        if "step" not in state:
+            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+        for key in self._buffers(group):
+            if key not in state:
+                state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
+
+    # ------------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """Perform one optimisation step; ``closure`` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for gi, group in enumerate(self.param_groups):
+            params, grads = [], []
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients "
+                                       f"(parameter {i} in param group {gi})")
+                params.append(p)
+                grads.append(p.grad)
+            if not params:
+                continue
+            if group["nonfinite"] != "propagate" and not self._finite(params, grads, group, gi):
+                continue
+            states = [self._init_state(p, group) for p in params]
+            for st in states:
+                st["step"] += 1
+            steps = [int(st["step"].item()) for st in states]
+            foreach = group["foreach"]
+            if foreach is None:
+                foreach = all(p.is_cuda for p in params)
+            ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
+            names = self._buffers(group)
+            bufs = {k: [st[k] for st in states] for k in names}
+            new_params, new_bufs = type(self).rule(ops, params, grads, bufs, group, steps)
+            _write_back(params, new_params)
+            for k in names:
+                _write_back(bufs[k], new_bufs[k])
+        return loss
+
+    def _finite(self, params, grads, group, gi) -> bool:
+        for i, g in enumerate(grads):
+            if not bool(torch.isfinite(g).all()):
+                if group["nonfinite"] == "raise":
+                    idx = next(j for j, p in enumerate(group["params"]) if p is params[i])
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: non-finite gradient in parameter {idx} of param group {gi} "
+                        f"(shape {tuple(g.shape)}); nothing was updated")
+                self.skipped_steps += 1
+                return False
+        return True
+
+
+def _write_back(olds, news):
+    for old, new in zip(olds, news):
+        if new is not old:
+            old.copy_(new)
+
+
+def _nonneg_finite(name, value, where):
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"Invalid {name}{where}: a tensor {name} must have one element")
+        value = float(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"Invalid {name}{where}: {value!r} (must be a real number)")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"Invalid {name}{where}: {value} (must be finite and >= 0)")
+
+
+def _beta(name, value, where):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (0.0 <= value < 1.0):
+        raise ValueError(f"Invalid {name}{where}: {value!r} (must be in [0, 1))")
+
+
+_COMMON = dict(foreach=None, nonfinite="propagate")
+_NO_MASK = dict(mask=None, lam=0.0, tie="zero", normalize="none", xi=1.0, mask_eps=1e-8, scope="tensor")
+_CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi=1.0, mask_eps=1e-8, scope="group")
+
+
+# ------------------------------------------------------------------ families
+
+class _AdamFamily(_RuleOptimizer):
+    rule = staticmethod(rules.ams_step)
+    n_betas = 2
+
+    def __init__(self, params, lr=None, betas=None, eps=None, weight_decay=None, *, lam=None, tie=None,
+                 normalize=None, xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None,
+                 foreach=None, nonfinite=None):
+        kw = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize,
+                  xi=xi, mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
+                  nonfinite=nonfinite)
+        if mask != "preset":
+            kw["mask"] = mask
+        super().__init__(params, **kw)
+
+    def _buffers(self, group):
+        return ("m", "v", "s") if len(group["betas"]) > 2 and group["betas"][2] != 0 else ("m", "v")
+
+
+class AMS(_AdamFamily):
+    r"""Adaptive Momentum Scaling, Algorithm 1 of the AMS/Grams paper.
+
+    ``s <- beta3 s + (1-beta3) g`` (no buffer when ``beta3 = 0``: ``s = g``),
+    Adam's ``u``, ``phi = 1(u*s >= 0)``, ``psi = lam 1(u*s < 0)``,
+    ``eta_hat = lr d / (|phi|_1 + |psi|_1)``, ``w <- w - eta_hat (phi+psi) u``,
+    then ``w <- w - eta_hat gamma w``. Defaults follow the box: ties aligned,
+    ``normalize="ams"``, ``d`` over the whole parameter group
+    (``scope="group"``), ``weight_decay_mode="after_scaled"``. ``betas`` has
+    three entries; ``lam=-1, beta3=0`` is Grams (Def. 5.1), ``lam=1`` or
+    ``beta3=beta1`` is Adam (Cor. 4.1), ``lam=0, beta3=0`` is cautious Adam
+    (Cor. 4.2).
+    """
+
+    n_betas = 3
+    PRESET = dict(lr=1e-3, betas=(0.9, 0.999, 0.0), eps=1e-8, weight_decay=0.0, weight_decay_mode="after_scaled",
+                  **{**_CAUTIOUS, "lam": -1.0, "tie": "aligned", "normalize": "ams"}, **_COMMON)
+
+
+class Adam(_AdamFamily):
+    r"""Adam (Kingma & Ba), with torch's coupled (L2) weight decay: ``g <- g + gamma w``.
+
+    Identical to ``torch.optim.Adam`` for every ``weight_decay``.
+    """
+
+    PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, weight_decay_mode="l2",
+                  **_NO_MASK, **_COMMON)
+
+
+class AdamW(_AdamFamily):
+    r"""Adam with decoupled weight decay, Algorithm 2 of the AMS/Grams paper.
+
+    The box decays after the step, ``w <- (w - lr u)(1 - lr gamma)``
+    (``weight_decay_mode="after"``, the default here). ``torch.optim.AdamW``
+    decays first, ``w <- w(1 - lr gamma) - lr u``: pass
+    ``weight_decay_mode="before"`` to reproduce it exactly. The two differ by
+    ``lr^2 gamma u`` per step.
+    """
+
+    PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, weight_decay_mode="after",
+                  **_NO_MASK, **_COMMON)
+
+
+class CAdamW(_AdamFamily):
+    r"""Cautious AdamW, Algorithm 2 of the Cautious paper.
+
+    ``phi = 1(u*g > 0)`` (ties masked), ``eps_bar = lr d / (|phi|_0 + 1)``
+    (``normalize="nnz_xi"``, ``xi=1``, ``d`` = dimension of the whole
+    parameter vector: ``scope="group"``), ``w <- w - eps_bar phi u``, then
+    ``w <- w - eps_bar gamma w`` (``weight_decay_mode="after_scaled"``).
+    ``scope="tensor"`` counts per tensor as the one-line PyTorch form
+    (Algorithm 1) and most peer code do; ``normalize="mean_eps"`` is that
+    form's ``1/(mean + eps)``.
+    """
+
+    PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, weight_decay_mode="after_scaled",
+                  **_CAUTIOUS, **_COMMON)
+
+
+class Grams(_AdamFamily):
+    r"""Grams, Def. 5.1 / Cor. 5.2 (B.3) of the AMS/Grams paper: ``w <- w - lr sign(g) |u|``.
+
+    Implemented as AMS with ``beta3 = 0``, ``lam = -1``, ties dropped
+    (``tie="zero"``: ``sign(0) = 0`` as in Def. 3.1) and no rescaling, which
+    is Cor. 5.2's explicit form. ``tie="aligned", normalize="ams"`` gives AMS
+    Algorithm 1 literally, which differs only where ``g_i = 0 != u_i`` (it then
+    steps by ``u_i``, Cor. 5.2 by 0). Weight decay, if any, after the step.
+    """
+
+    PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, weight_decay_mode="after",
+                  **{**_CAUTIOUS, "lam": -1.0, "normalize": "none"}, **_COMMON)
+
+
+class _LionFamily(_RuleOptimizer):
+    rule = staticmethod(rules.lion_step)
+    n_betas = 2
+
+    def __init__(self, params, lr=None, betas=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
+                 xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
+                 nonfinite=None):
+        kw = dict(lr=lr, betas=betas, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
+                  mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
+                  nonfinite=nonfinite)
+        if mask != "preset":
+            kw["mask"] = mask
+        super().__init__(params, **kw)
+
+    def _buffers(self, group):
+        return ("m",)
+
+
+class Lion(_LionFamily):
+    r"""Lion, Def. A.5 of the AMS/Grams paper: ``u = sign(beta1 m + (1-beta1) g)``, ``w <- w - lr u``,
+    ``m <- beta2 m + (1-beta2) g``.
+
+    The definition has no weight decay; here it decays after the step as C-Lion's box does
+    (``weight_decay_mode="after"``); ``"before"`` is lion-pytorch's order.
+    """
+
+    PRESET = dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
+
+
+class CLion(_LionFamily):
+    r"""Cautious Lion, Algorithm 3 of the Cautious paper.
+
+    Lion's ``u``, mask ``1(u*g > 0)`` rescaled by ``d / (nnz + 1)`` over the
+    group (as in Algorithm 2; the box's mask lines are lost in the source
+    text), ``w <- w - eps_bar phi u``, then ``w <- w - lr gamma w`` with the
+    unscaled ``lr`` (box line 11: ``weight_decay_mode="after"``).
+    """
+
+    PRESET = dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, weight_decay_mode="after", **_CAUTIOUS, **_COMMON)
+
+
+class _MomentumFamily(_RuleOptimizer):
+    buffer = "s"
+
+    def __init__(self, params, lr=None, beta=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
+                 xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
+                 nonfinite=None):
+        kw = dict(lr=lr, beta=beta, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
+                  mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
+                  nonfinite=nonfinite)
+        if mask != "preset":
+            kw["mask"] = mask
+        super().__init__(params, **kw)
+
+    def _buffers(self, group):
+        return (self.buffer,)
+
+
+class GDM(_MomentumFamily):
+    r"""Gradient descent with Polyak momentum, §3.1 of the Cautious paper: ``s <- beta s + g``, ``w <- w - lr s``.
+
+    Equal to ``torch.optim.SGD(momentum=beta)`` (dampening 0, no Nesterov).
+    """
+
+    rule = staticmethod(rules.heavy_ball_step)
+    PRESET = dict(lr=1e-3, beta=0.9, weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
+
+
+class CGDM(GDM):
+    r"""Cautious GDM (§3.1 of the Cautious paper): ``w <- w - lr phi(s*g) s``.
+
+    §3.1 does not give its mask scaling; the default is eq. (1):
+    ``phi = d/(nnz(x > 0) + 1) 1(x > 0)`` over the group. ``normalize="none"``
+    gives the bare indicator.
+    """
+
+    PRESET = dict(GDM.PRESET, **_CAUTIOUS)
+
+
+class SignedMomentum(_MomentumFamily):
+    r"""Signed momentum, the Euler step of §A.3.2 of the Cautious paper:
+    ``m <- beta m + (1-beta) g``, ``w <- w - lr sign(m)``."""
+
+    rule = staticmethod(rules.signed_momentum_step)
+    buffer = "m"
+    PRESET = dict(lr=1e-3, beta=0.9, weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
+
+
+class CSignedMomentum(SignedMomentum):
+    r"""Cautious signed momentum (§A.3.2 of the Cautious paper): ``w <- w - lr sign(m) 1(g*m > 0)``.
+
+    The paper's form has no rescaling (``normalize="none"``).
+    """
+
+    PRESET = dict(SignedMomentum.PRESET, **{**_CAUTIOUS, "normalize": "none"})
+
+
+class GD(_RuleOptimizer):
+    r"""Plain gradient descent ``w <- w - lr g``."""
+
+    rule = staticmethod(rules.gd_step)
+    PRESET = dict(lr=1e-3, weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
+
+    def __init__(self, params, lr=None, weight_decay=None, *, weight_decay_mode=None, foreach=None,
+                 nonfinite=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, weight_decay_mode=weight_decay_mode,
+                         foreach=foreach, nonfinite=nonfinite)
+
+    def _buffers(self, group):
+        return ()
+
+
+PRESETS = {cls.__name__: cls for cls in
+           (AMS, Adam, AdamW, CAdamW, Grams, Lion, CLion, GDM, CGDM, SignedMomentum, CSignedMomentum, GD)}

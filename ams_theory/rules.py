@@ -1,0 +1,403 @@
+r"""The rule core: every update rule of both papers, written once.
+
+Each rule is a pure function of (parameter, gradient, optimizer state,
+hyperparameters, step count) that returns the new parameter and state. The
+functions are written against the operation set of :mod:`ams_theory.backends`,
+so the same code runs on batched torch tensors (theory checks), on lists of
+parameters (the optimizers: a single-tensor loop and a ``_foreach`` path) and on
+sympy expressions (exact algebra).
+
+Papers: "AMS/Grams paper" = Decoupling Sign and Magnitude in Optimization with
+Adaptive Momentum Scaling (``grams-ams.md``); "Cautious paper" = Cautious
+Optimizers (``cautious-optimizers.md``).
+
+A method is a *direction* (what the base optimizer proposes, ``u``), an optional
+*caution* (a mask of ``u`` against a reference ``s``, and a rescaling), and an
+*application* (the parameter step with weight decay)::
+
+    u, state  = direction(g, state)                   # adam / lion / heavy ball / signed
+    c, n_phi, n_psi = alignment(u, s)                 # c = phi + psi  (AMS Alg. 1, l. 11-12)
+    scale     = mask_scale(n_phi, n_psi, d)           # AMS d/(|phi|_1+|psi|_1), Cautious d/(nnz+xi), ...
+    w         = apply_step(w, scale * c * u, lr, ...) # weight decay before/after, lr or scaled lr
+
+Conventions that the papers leave open or set differently are fields of
+:class:`Caution` and of the hyperparameter mapping, never hidden choices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from .backends import Ops
+
+__all__ = [
+    "Caution", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES",
+    "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
+    "alignment", "mask_scale", "cautious_update", "apply_step",
+    "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
+]
+
+TIES = ("aligned", "opposed", "zero")
+NORMALIZATIONS = ("ams", "nnz_xi", "mean_eps", "update_l1", "none")
+MASK_KINDS = ("elementwise", "inner")
+SCOPES = ("tensor", "group")
+WEIGHT_DECAY_MODES = ("after_scaled", "after", "before", "l2")
+
+
+@dataclass(frozen=True)
+class Caution:
+    r"""How a direction ``u`` is masked against a reference ``s`` and rescaled.
+
+    Coordinates are split by the sign of ``x = u * s`` into an *aligned* class
+    (``x > 0``), an *opposed* class (``x < 0``) and ties (``x = 0``); ``tie``
+    says which class ties join (``"zero"``: neither). The coefficient is
+    ``c = 1_aligned + lam * 1_opposed``, i.e. ``phi + psi`` of Algorithm 1 of the
+    AMS/Grams paper, and ``phi_c`` of eq. (13) of the Cautious paper with
+    ``lam = -c``. The sign of ``x`` is computed as ``sign(u) * sign(s)``, which
+    is exact where the float product ``u * s`` could underflow to a false tie.
+
+    ``kind="inner"`` uses one scalar per scope, from the sign of ``<u, s>``
+    (phi_inner of eq. (13), Thm. A.5 of the Cautious paper).
+
+    ``normalize`` (``d`` = number of entries in the scope):
+
+    ``"ams"``        ``d / (|phi|_1 + |psi|_1) = d / (n_aligned + |lam| n_opposed)``  (AMS Alg. 1, l. 13)
+    ``"nnz_xi"``     ``d / (n_aligned + xi)``                                  (Cautious eq. (1), Alg. 2)
+    ``"mean_eps"``   ``1 / (n_aligned / d + mask_eps)``                       (Cautious Alg. 1, one line of PyTorch)
+    ``"update_l1"``  ``d / |c * u|_1``                                         (AMS/Grams paper, Def. 3.2, eta-hat)
+    ``"none"``       ``1``
+
+    A zero denominator (every entry masked) gives scale 0; the masked update
+    is then exactly zero, so the step is finite and does nothing.
+
+    ``scope``: the entries counted in ``d`` and ``n``: one tensor, or every
+    tensor of the optimizer's parameter group (list back ends only).
+    """
+
+    lam: float = 0.0
+    tie: str = "zero"
+    normalize: str = "nnz_xi"
+    xi: float = 1.0
+    mask_eps: float = 1e-8
+    kind: str = "elementwise"
+    scope: str = "tensor"
+
+    def __post_init__(self):
+        _check_choice("tie", self.tie, TIES)
+        _check_choice("normalize", self.normalize, NORMALIZATIONS)
+        _check_choice("mask", self.kind, MASK_KINDS)
+        _check_choice("scope", self.scope, SCOPES)
+        for name in ("lam", "xi", "mask_eps"):
+            _check_finite(name, getattr(self, name))
+        if self.xi < 0:
+            raise ValueError(f"Invalid xi: {self.xi} (must be >= 0)")
+        if self.mask_eps < 0:
+            raise ValueError(f"Invalid mask_eps: {self.mask_eps} (must be >= 0)")
+
+    @classmethod
+    def from_mapping(cls, hp: Mapping[str, Any]) -> "Caution | None":
+        """Read the caution fields of a hyperparameter mapping (``mask=None``: no caution)."""
+        if hp.get("mask") is None:
+            return None
+        kw = {f.name: hp[f.name] for f in fields(cls) if f.name in hp and f.name != "kind"}
+        return cls(kind=hp["mask"], **kw)
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"Invalid {name}: {value!r} (expected one of {', '.join(map(repr, allowed))})")
+
+
+def _check_finite(name, value):
+    try:
+        ok = float(value) == float(value) and abs(float(value)) != float("inf")
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid {name}: {value!r} (must be a real number)") from None
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value} (must be finite)")
+
+
+# --------------------------------------------------------------------------
+# directions
+# --------------------------------------------------------------------------
+
+def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t):
+    r"""Adam's direction (Alg. 2 / Def. A.4 of the AMS/Grams paper; Alg. 2 of the Cautious paper).
+
+    ``m <- beta1 m + (1-beta1) g``, ``v <- beta2 v + (1-beta2) g^2``,
+    ``u = (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + eps)``.
+    Returns ``(u, m, v)``; ``m`` and ``v`` are consumed.
+    """
+    m = ops.lerp_(m, g, 1 - beta1)
+    v = ops.mul_(v, beta2)
+    v = ops.addcmul_(v, g, g, 1 - beta2)
+    bc1 = ops.smap(lambda k: 1 - beta1 ** k, t)
+    sqrt_bc2 = ops.smap(lambda k: ops.scalar_sqrt(1 - beta2 ** k), t)
+    denom = ops.sqrt(v)
+    denom = ops.div_(denom, sqrt_bc2)
+    denom = ops.add_(denom, eps)
+    u = ops.div(m, denom)
+    u = ops.div_(u, bc1)
+    return u, m, v
+
+
+def lion_direction(ops: Ops, g, m, beta1, beta2):
+    r"""Lion's direction (Def. A.5 of the AMS/Grams paper; Alg. 3 of the Cautious paper).
+
+    ``u = sign(beta1 m + (1-beta1) g)`` with the old ``m``; then
+    ``m <- beta2 m + (1-beta2) g``. Returns ``(u, m)``; ``m`` is consumed.
+    """
+    u = ops.sign_(ops.lincomb(m, beta1, g, 1 - beta1))
+    m = ops.lerp_(m, g, 1 - beta2)
+    return u, m
+
+
+def heavy_ball_direction(ops: Ops, g, s, beta):
+    r"""Polyak momentum as in §3.1 of the Cautious paper: ``s <- beta s + g``, ``u = s``.
+
+    Returns ``(u, s)``; ``u`` is a copy, so masking it leaves ``s`` intact.
+    """
+    s = ops.mul_(s, beta)
+    s = ops.add_(s, g)
+    return ops.copy(s), s
+
+
+def signed_momentum_direction(ops: Ops, g, m, beta):
+    r"""Signed momentum, the Euler step of §A.3.2 of the Cautious paper.
+
+    ``m <- beta m + (1-beta) g``, ``u = sign(m)``. Returns ``(u, m)``.
+    """
+    m = ops.lerp_(m, g, 1 - beta)
+    return ops.sign(m), m
+
+
+# --------------------------------------------------------------------------
+# caution: mask coefficient, counts, rescaling
+# --------------------------------------------------------------------------
+
+def _tie_weight(caution: Caution):
+    return {"aligned": 1, "opposed": caution.lam, "zero": 0}[caution.tie]
+
+
+def _coefficient(ops: Ops, p, caution: Caution):
+    r"""``c = 1_aligned + lam 1_opposed`` from ``p = sign(u*s)`` in {-1, 0, 1}; consumes ``p``.
+
+    On {-1, 0, 1}: ``c = A p + B |p| + C`` with ``A = (1-lam)/2``,
+    ``B = (1+lam)/2 - c0``, ``C = c0`` (``c0`` = weight of a tie); the
+    branches below are exact rewrites of that polynomial with fewer passes.
+    """
+    lam, c0 = caution.lam, _tie_weight(caution)
+    a, b = (1 - lam) / 2, (1 + lam) / 2 - c0  # exact for sympy numbers
+    if b == a:                       # A(p + |p|) = 2A relu(p)
+        return ops.affine_(ops.relu_(p), 2 * a, c0)
+    if b == -a:                      # A(p - |p|) = -2A relu(-p)
+        return ops.affine_(ops.relu_(ops.affine_(p, -1, 0)), -2 * a, c0)
+    if b == 0:
+        return ops.affine_(p, a, c0)
+    return ops.affine_(ops.lincomb(ops.abs(p), b, p, a), 1, c0)
+
+
+def _indicator(ops: Ops, p, positive: bool, with_ties: bool):
+    """Fresh 0/1 indicator of ``p > 0`` (or ``p < 0``) from ``p`` in {-1, 0, 1}.
+
+    With ties: ``1(p >= 0) = 1 - relu(-p)`` and ``1(p <= 0) = 1 - relu(p)``.
+    """
+    from_positive = positive != with_ties
+    q = ops.relu(p) if from_positive else ops.relu_(ops.mul(p, -1))
+    return ops.affine_(q, -1, 1) if with_ties else q
+
+
+def alignment(ops: Ops, u, s, caution: Caution):
+    r"""Mask coefficient ``c = phi + psi`` of ``u`` against ``s``, with class counts.
+
+    Returns ``(c, n_phi, n_psi)``: ``n_phi = |1_aligned|_1``, ``n_psi`` the
+    number of opposed entries (ties counted where ``caution.tie`` puts them).
+    A count that ``caution.normalize`` does not need is ``None``. For
+    ``kind="inner"``, ``c`` is one scalar per scope.
+    """
+    need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps")
+    need_psi = caution.normalize == "ams" and caution.lam != 0
+    if caution.kind == "inner":
+        q = ops.smap(_scalar_sign, ops.dot(u, s))
+        d = ops.numel(u)
+        c = ops.smap(lambda v: _scalar_coefficient(v, caution), q)
+        n_phi = ops.smap(lambda v, n: n * _scalar_indicator(v, True, caution.tie == "aligned"), q, d)
+        n_psi = ops.smap(lambda v, n: n * _scalar_indicator(v, False, caution.tie == "opposed"), q, d)
+        return c, (n_phi if need_phi else None), (n_psi if need_psi else None)
+    p = ops.mul_(ops.sign(u), ops.sign(s))
+    n_phi = n_psi = None
+    if need_psi:
+        n_psi = ops.total(_indicator(ops, p, False, caution.tie == "opposed"))
+    if need_phi and caution.lam != 0:
+        n_phi = ops.total(_indicator(ops, p, True, caution.tie == "aligned"))
+    c = _coefficient(ops, p, caution)
+    if need_phi and caution.lam == 0:
+        n_phi = ops.total(c)            # with lam = 0, c is the aligned indicator itself
+    return c, n_phi, n_psi
+
+
+def _scalar_sign(v):
+    return (v > 0) * 1.0 - (v < 0) * 1.0
+
+
+def _scalar_indicator(q, positive, with_ties):
+    hit = (q > 0) if positive else (q < 0)
+    return (hit | (q == 0)) * 1.0 if with_ties else hit * 1.0
+
+
+def _scalar_coefficient(q, caution):
+    return _scalar_indicator(q, True, caution.tie == "aligned") + caution.lam * _scalar_indicator(
+        q, False, caution.tie == "opposed")
+
+
+def mask_scale(ops: Ops, caution: Caution, d, n_phi, n_psi, masked_update=None):
+    r"""The rescaling factor of the masked update (see :class:`Caution`); ``None`` = 1."""
+    norm = caution.normalize
+    if norm == "none":
+        return None
+    if norm == "ams":
+        den = n_phi if n_psi is None else ops.smap(lambda a, b: a + abs(caution.lam) * b, n_phi, n_psi)
+        return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
+    if norm == "nnz_xi":
+        den = ops.smap(lambda a: a + caution.xi, n_phi)
+        return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
+    if norm == "mean_eps":
+        den = ops.smap(lambda a, n: a / n + caution.mask_eps, n_phi, d)
+        return ops.safe_ratio(ops.smap(lambda ref: _like(1, ref), den), den)
+    den = ops.total(ops.abs(masked_update))            # update_l1
+    return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
+
+
+def _like(n, ref):
+    """``n`` as a value of the same kind as ``ref`` (a 0-d tensor, a sympy number, ...)."""
+    try:
+        import torch
+
+        if torch.is_tensor(ref):
+            return torch.full_like(ref, float(n))
+    except ImportError:  # pragma: no cover
+        pass
+    return n
+
+
+def cautious_update(ops: Ops, u, s, caution: Caution | None):
+    r"""``scale * (phi + psi) * u``, the masked and rescaled update; consumes ``u``.
+
+    Returns ``(update, scale)``; ``scale`` is ``None`` when it is 1 (no caution
+    or ``normalize="none"``).
+    """
+    if caution is None:
+        return u, None
+    c, n_phi, n_psi = alignment(ops, u, s, caution)
+    upd = ops.mul_(u, c)
+    scale = mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=upd)
+    if scale is not None:
+        upd = ops.mul_(upd, scale)
+    return upd, scale
+
+
+def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None):
+    r"""The parameter step ``w <- w - lr * update`` with weight decay ``gamma``.
+
+    ``mode`` (``eta_hat = lr * scale``):
+
+    ``"after_scaled"`` ``w <- (w - lr*update) * (1 - eta_hat*gamma)`` (AMS Alg. 1 l. 15-16, Cautious Alg. 2 l. 12-13)
+    ``"after"``        ``w <- (w - lr*update) * (1 - lr*gamma)``      (Cautious Alg. 3 l. 10-11; AMS/Grams Alg. 2)
+    ``"before"``       ``w <- w * (1 - lr*gamma) - lr*update``        (``torch.optim.AdamW``, Lion's reference code)
+    ``"l2"``           gradient ``g + gamma w`` fed to the direction   (``torch.optim.Adam(weight_decay=...)``);
+                       nothing here
+    """
+    decay = weight_decay != 0 and mode != "l2"
+    if decay and mode == "before":
+        w = ops.mul_(w, 1 - lr * weight_decay)
+    w = ops.add_(w, update, alpha=-lr)
+    if decay and mode == "after":
+        w = ops.mul_(w, 1 - lr * weight_decay)
+    elif decay and mode == "after_scaled":
+        factor = 1 - lr * weight_decay if scale is None else ops.smap(lambda k: 1 - lr * weight_decay * k, scale)
+        w = ops.mul_(w, factor)
+    return w
+
+
+def _coupled_gradient(ops: Ops, w, g, hp):
+    if hp.get("weight_decay", 0) != 0 and hp.get("weight_decay_mode") == "l2":
+        return ops.lincomb(g, 1, w, hp["weight_decay"])
+    return g
+
+
+# --------------------------------------------------------------------------
+# whole steps (the functions the optimizers and the checks call)
+# --------------------------------------------------------------------------
+
+def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t):
+    r"""One step of AMS, Algorithm 1 of the AMS/Grams paper, and of its presets.
+
+    ``hp``: ``lr``, ``betas = (beta1, beta2, beta3)``, ``eps``, ``weight_decay``,
+    ``weight_decay_mode`` and the :class:`Caution` fields (``mask=None`` turns
+    the caution off: plain Adam). ``state``: ``m``, ``v`` and, when
+    ``beta3 > 0``, ``s`` (with ``beta3 = 0`` the reference is ``g`` itself and
+    no buffer is kept). ``t``: step count after this step (1 on the first).
+
+    Returns ``(w, state)``.
+    """
+    beta1, beta2, beta3 = (*hp["betas"], 0)[:3]
+    g = _coupled_gradient(ops, w, g, hp)
+    state = dict(state)
+    ref = g
+    if beta3 != 0:
+        state["s"] = ops.lerp_(state["s"], g, 1 - beta3)
+        ref = state["s"]
+    u, state["m"], state["v"] = adam_direction(ops, g, state["m"], state["v"], beta1, beta2, hp["eps"], t)
+    caution = Caution.from_mapping(hp)
+    upd, scale = cautious_update(ops, u, ref, caution)
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"), scale)
+    return w, state
+
+
+def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+    r"""One step of Lion (Def. A.5 of the AMS/Grams paper) or C-Lion (Alg. 3 of the Cautious paper).
+
+    ``hp``: ``lr``, ``betas = (beta1, beta2)``, ``weight_decay``,
+    ``weight_decay_mode`` and the caution fields; the mask compares ``u`` with
+    ``g``. ``state``: ``m``.
+    """
+    beta1, beta2 = hp["betas"]
+    g = _coupled_gradient(ops, w, g, hp)
+    state = dict(state)
+    u, state["m"] = lion_direction(ops, g, state["m"], beta1, beta2)
+    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    return w, state
+
+
+def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+    r"""One step of GDM / C-GDM (§3.1 of the Cautious paper): ``s <- beta s + g``, ``w <- w - lr * mask(s)``.
+
+    ``hp``: ``lr``, ``beta``, ``weight_decay``, ``weight_decay_mode``, caution fields. ``state``: ``s``.
+    """
+    g = _coupled_gradient(ops, w, g, hp)
+    state = dict(state)
+    u, state["s"] = heavy_ball_direction(ops, g, state["s"], hp["beta"])
+    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    return w, state
+
+
+def signed_momentum_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+    r"""One step of signed momentum and its cautious form (§A.3.2 of the Cautious paper, Euler-discretised).
+
+    ``hp``: ``lr``, ``beta``, weight decay fields, caution fields. ``state``: ``m``.
+    """
+    g = _coupled_gradient(ops, w, g, hp)
+    state = dict(state)
+    u, state["m"] = signed_momentum_direction(ops, g, state["m"], hp["beta"])
+    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    return w, state
+
+
+def gd_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+    r"""Plain gradient descent ``w <- w - lr g`` (the baseline of Figure 2 of the Cautious paper)."""
+    g = _coupled_gradient(ops, w, g, hp)
+    w = apply_step(ops, w, ops.copy(g), hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"))
+    return w, dict(state)
