@@ -62,10 +62,12 @@ class Ops:
     def div_(self, x, y): raise NotImplementedError
     def add_(self, x, y, alpha=1): raise NotImplementedError
     def lerp_(self, x, y, w): raise NotImplementedError
+    def rdiv_(self, x, y): raise NotImplementedError  # y / x
     def addcmul_(self, x, y, z, value): raise NotImplementedError
     def sign_(self, x): raise NotImplementedError
     def relu_(self, x): raise NotImplementedError
     def affine_(self, x, a, b): raise NotImplementedError  # a*x + b
+    def indicator_(self, x, strict): raise NotImplementedError  # 1(x > 0) (strict) or 1(x >= 0)
     # scope reductions ------------------------------------------------------
     def total(self, x): raise NotImplementedError
     def numel(self, x): raise NotImplementedError
@@ -107,10 +109,12 @@ class TorchOps(Ops):
     def div_(self, x, y): return x / y
     def add_(self, x, y, alpha=1): return x + alpha * y
     def lerp_(self, x, y, w): return torch.lerp(x, y, w)
+    def rdiv_(self, x, y): return y / x
     def addcmul_(self, x, y, z, value): return x + value * y * z
     def sign_(self, x): return torch.sign(x)
     def relu_(self, x): return torch.clamp_min(x, 0)
     def affine_(self, x, a, b): return a * x + b
+    def indicator_(self, x, strict): return ((x > 0) if strict else (x >= 0)).to(x.dtype)
 
     def _dims(self, x):
         return tuple(range(self.batch_dims, x.ndim))
@@ -144,21 +148,27 @@ class _ListOps(Ops):
     def _sums(self, xs):
         raise NotImplementedError
 
-    def total(self, xs):
-        sums = self._sums(xs)
+    def _combine(self, xs, sums):
+        """Per-tensor (or group) sums as per-tensor scalars.
+
+        On the CPU they become Python floats (no synchronisation cost there, and
+        the scalar arithmetic and ``_foreach`` fast paths then take plain numbers);
+        on an accelerator they stay 0-d tensors, so no host synchronisation occurs.
+        """
         if self.scope == "group":
             tot = sums[0]
             for s in sums[1:]:
                 tot = tot + s.to(tot.device)
-            return [tot.to(x.device) for x in xs]
+            sums = [tot.to(x.device) for x in xs]
+        if all(x.device.type == "cpu" for x in xs):
+            return [float(s) for s in sums]
         return list(sums)
 
+    def total(self, xs):
+        return self._combine(xs, self._sums(xs))
+
     def dot(self, xs, ys):
-        sums = [(x * y).sum() for x, y in zip(xs, ys)]
-        if self.scope == "group":
-            tot = sum(s.to(sums[0].device) for s in sums)
-            return [tot.to(x.device) for x in xs]
-        return sums
+        return self._combine(xs, [(x * y).sum() for x, y in zip(xs, ys)])
 
     def numel(self, xs):
         if self.scope == "group":
@@ -169,8 +179,11 @@ class _ListOps(Ops):
     def safe_ratio(self, num, den):
         out = []
         for n, d in zip(num, den):
-            d = torch.as_tensor(d, dtype=n.dtype if torch.is_tensor(n) else torch.float32,
-                                device=n.device if torch.is_tensor(n) else None)
+            if not torch.is_tensor(n) and not torch.is_tensor(d):
+                out.append(n / d if d != 0 else 0.0)
+                continue
+            ref = n if torch.is_tensor(n) else d
+            n, d = torch.as_tensor(n, dtype=ref.dtype, device=ref.device), torch.as_tensor(d, dtype=ref.dtype, device=ref.device)
             ok = d != 0
             out.append(torch.where(ok, n / torch.where(ok, d, torch.ones_like(d)), torch.zeros_like(d)))
         return out
@@ -215,9 +228,14 @@ class LoopOps(_ListOps):
             x.lerp_(y, w)
         return xs
 
+    def rdiv_(self, xs, ys):
+        for x, y in zip(xs, ys):
+            torch.div(y, x, out=x)
+        return xs
+
     def addcmul_(self, xs, ys, zs, value):
         for x, y, z in zip(xs, ys, zs):
-            x.addcmul_(y, z, value=value)
+            x.addcmul_(y, z, value=value) if torch.is_tensor(z) else x.add_(y, alpha=value * z)
         return xs
 
     def sign_(self, xs):
@@ -232,7 +250,15 @@ class LoopOps(_ListOps):
 
     def affine_(self, xs, a, b):
         for x in xs:
-            x.mul_(a).add_(b)
+            if a != 1:
+                x.mul_(a)
+            if b != 0:
+                x.add_(b)
+        return xs
+
+    def indicator_(self, xs, strict):
+        for x in xs:
+            x.gt_(0) if strict else x.ge_(0)
         return xs
 
     def _sums(self, xs):
@@ -279,8 +305,17 @@ class ForeachOps(_ListOps):
         torch._foreach_lerp_(xs, ys, w)
         return xs
 
+    def rdiv_(self, xs, ys):
+        torch._foreach_reciprocal_(xs)
+        torch._foreach_mul_(xs, ys)
+        return xs
+
     def addcmul_(self, xs, ys, zs, value):
-        torch._foreach_addcmul_(xs, ys, zs, value=value)
+        if zs and not torch.is_tensor(zs[0]):     # per-tensor numbers: x += value * z_i * y
+            for x, y, z in zip(xs, ys, zs):
+                x.add_(y, alpha=value * z)
+        else:
+            torch._foreach_addcmul_(xs, ys, zs, value=value)
         return xs
 
     def sign_(self, xs):
@@ -292,8 +327,16 @@ class ForeachOps(_ListOps):
         return xs
 
     def affine_(self, xs, a, b):
-        torch._foreach_mul_(xs, a)
-        torch._foreach_add_(xs, b)
+        if a != 1:
+            torch._foreach_mul_(xs, a)
+        if b != 0:
+            torch._foreach_add_(xs, b)
+        return xs
+
+    def indicator_(self, xs, strict):
+        # no multi-tensor comparison kernel exists; an in-place loop allocates nothing
+        for x in xs:
+            x.gt_(0) if strict else x.ge_(0)
         return xs
 
     def _sums(self, xs):
@@ -332,10 +375,18 @@ class SympyOps(Ops):
     def div_(self, x, y): return x / y
     def add_(self, x, y, alpha=1): return x + alpha * y
     def lerp_(self, x, y, w): return x + w * (y - x)
+    def rdiv_(self, x, y): return y / x
     def addcmul_(self, x, y, z, value): return x + value * y * z
     def sign_(self, x): return self._sign(x)
     def relu_(self, x): return self._relu(x)
     def affine_(self, x, a, b): return a * x + b
+
+    def indicator_(self, x, strict):
+        sp = self.sp
+        f = (lambda e: sp.Piecewise((1, e > 0), (0, True))) if strict else (
+            lambda e: sp.Piecewise((1, e >= 0), (0, True)))
+        return np.vectorize(f, otypes=[object])(x)
+
     def total(self, x): return self.sp.Add(*x.ravel())
     def scalar_sqrt(self, x): return self.sp.sqrt(x)
     def numel(self, x): return int(x.size)

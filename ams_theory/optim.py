@@ -9,14 +9,15 @@ tensor by tensor). Both run the same rule; the tests hold them to agreement.
 Presets are the same classes with other defaults; every convention stays a
 keyword (see :class:`ams_theory.rules.Caution` and :func:`ams_theory.rules.apply_step`).
 
-Non-finite gradients (``nonfinite=``): ``"propagate"`` (default) behaves like
-``torch.optim``: NaN/inf flow into the state and the parameter with no check
-and no host synchronisation (with a mask, a NaN in a tensor also makes that
-scope's count, hence its whole update, NaN). ``"raise"`` checks every gradient
-of the group first and raises ``FloatingPointError`` naming the parameter,
-before any state or parameter is touched. ``"skip"`` leaves the group's
-parameters and state untouched for that step and counts it in
-``optimizer.skipped_steps``.
+Non-finite gradients (``nonfinite=``): ``"propagate"`` (default) adds no check
+and no host synchronisation, as ``torch.optim`` does: NaN/inf enter the state
+and, through it, the parameters. For sign-based directions (Lion, signed
+momentum) ``torch.sign`` maps NaN to 0, so there the NaN stays in the momentum
+and that coordinate stops moving without an error. ``"raise"`` checks the
+gradients of every group first and raises ``FloatingPointError`` naming the
+parameter before any state or parameter is touched. ``"skip"`` makes the whole
+step a no-op (every group, as ``torch.amp.GradScaler`` skips a step) and counts
+it in ``optimizer.skipped_steps``.
 """
 from __future__ import annotations
 
@@ -59,10 +60,12 @@ class _RuleOptimizer(Optimizer):
 
     # ------------------------------------------------------------------ checks
     def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        where = f" in param group {len(self.param_groups) - 1}"
-        self._validate(group, where=where)
+        """Validate a group (with the defaults filled in) and only then install it."""
+        group = dict(param_group)
+        params = group.get("params", [])
+        group["params"] = [params] if isinstance(params, torch.Tensor) else list(params)
+        where = f" in param group {len(self.param_groups)}"
+        self._validate({**self.defaults, **group}, where=where)
         for i, p in enumerate(group["params"]):
             if torch.is_complex(p):
                 raise ValueError(f"{type(self).__name__} does not support complex parameters "
@@ -70,6 +73,7 @@ class _RuleOptimizer(Optimizer):
             if not p.is_floating_point():
                 raise ValueError(f"{type(self).__name__} needs floating-point parameters "
                                  f"(parameter {i}{where} has dtype {p.dtype})")
+        super().add_param_group(group)
 
     def _validate(self, hp: dict, where: str) -> None:
         name = type(self).__name__
@@ -88,13 +92,16 @@ class _RuleOptimizer(Optimizer):
         if hp.get("weight_decay_mode", "after") not in rules.WEIGHT_DECAY_MODES:
             raise ValueError(f"Invalid weight_decay_mode{where}: {hp['weight_decay_mode']!r} "
                              f"(expected one of {', '.join(map(repr, rules.WEIGHT_DECAY_MODES))})")
-        if hp.get("foreach") not in (None, True, False):
+        if hp.get("foreach") is not None and not isinstance(hp["foreach"], bool):
             raise ValueError(f"Invalid foreach{where}: {hp['foreach']!r} (expected None, True or False)")
         if hp.get("nonfinite", "propagate") not in _NONFINITE:
             raise ValueError(f"Invalid nonfinite{where}: {hp['nonfinite']!r} "
                              f"(expected one of {', '.join(map(repr, _NONFINITE))})")
-        try:
-            rules.Caution.from_mapping(hp)
+        if hp.get("mask") is not None and hp["mask"] not in rules.MASK_KINDS:
+            raise ValueError(f"Invalid mask{where}: {hp['mask']!r} (expected None or one of "
+                             f"{', '.join(map(repr, rules.MASK_KINDS))})")
+        try:   # the caution fields are checked even while the mask is off
+            rules.Caution.from_mapping({**hp, "mask": hp.get("mask") or "elementwise"})
         except ValueError as err:
             raise ValueError(f"{err}{where}") from None
 
@@ -119,6 +126,7 @@ class _RuleOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        work = []
         for gi, group in enumerate(self.param_groups):
             params, grads = [], []
             for i, p in enumerate(group["params"]):
@@ -129,10 +137,14 @@ class _RuleOptimizer(Optimizer):
                                        f"(parameter {i} in param group {gi})")
                 params.append(p)
                 grads.append(p.grad)
-            if not params:
-                continue
+            if params:
+                work.append((gi, group, params, grads))
+        # non-finite checks run over every group before anything is updated
+        for gi, group, params, grads in work:
             if group["nonfinite"] != "propagate" and not self._finite(params, grads, group, gi):
-                continue
+                self.skipped_steps += 1
+                return loss
+        for gi, group, params, grads in work:
             states = [self._init_state(p, group) for p in params]
             for st in states:
                 st["step"] += 1
@@ -157,7 +169,6 @@ class _RuleOptimizer(Optimizer):
                     raise FloatingPointError(
                         f"{type(self).__name__}: non-finite gradient in parameter {idx} of param group {gi} "
                         f"(shape {tuple(g.shape)}); nothing was updated")
-                self.skipped_steps += 1
                 return False
         return True
 

@@ -131,13 +131,15 @@ def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t):
     m = ops.lerp_(m, g, 1 - beta1)
     v = ops.mul_(v, beta2)
     v = ops.addcmul_(v, g, g, 1 - beta2)
+    # u = m / (bc1 * (sqrt(v)/sqrt(bc2) + eps)): the bias corrections are folded
+    # into the denominator, which is then turned into u in place (one temporary).
     bc1 = ops.smap(lambda k: 1 - beta1 ** k, t)
-    sqrt_bc2 = ops.smap(lambda k: ops.scalar_sqrt(1 - beta2 ** k), t)
+    c_sqrt = ops.smap(lambda k, b: b / ops.scalar_sqrt(1 - beta2 ** k), t, bc1)
+    c_eps = ops.smap(lambda b: b * eps, bc1)
     denom = ops.sqrt(v)
-    denom = ops.div_(denom, sqrt_bc2)
-    denom = ops.add_(denom, eps)
-    u = ops.div(m, denom)
-    u = ops.div_(u, bc1)
+    denom = ops.mul_(denom, c_sqrt)
+    denom = ops.add_(denom, c_eps)
+    u = ops.rdiv_(denom, m)
     return u, m, v
 
 
@@ -197,14 +199,9 @@ def _coefficient(ops: Ops, p, caution: Caution):
     return ops.affine_(ops.lincomb(ops.abs(p), b, p, a), 1, c0)
 
 
-def _indicator(ops: Ops, p, positive: bool, with_ties: bool):
-    """Fresh 0/1 indicator of ``p > 0`` (or ``p < 0``) from ``p`` in {-1, 0, 1}.
-
-    With ties: ``1(p >= 0) = 1 - relu(-p)`` and ``1(p <= 0) = 1 - relu(p)``.
-    """
-    from_positive = positive != with_ties
-    q = ops.relu(p) if from_positive else ops.relu_(ops.mul(p, -1))
-    return ops.affine_(q, -1, 1) if with_ties else q
+def _strict_count(ops: Ops, p, positive: bool):
+    """Scope count of ``p > 0`` (or ``p < 0``) for ``p`` in {-1, 0, 1}."""
+    return ops.total(ops.relu(p) if positive else ops.relu_(ops.mul(p, -1)))
 
 
 def alignment(ops: Ops, u, s, caution: Caution):
@@ -224,25 +221,37 @@ def alignment(ops: Ops, u, s, caution: Caution):
         n_phi = ops.smap(lambda v, n: n * _scalar_indicator(v, True, caution.tie == "aligned"), q, d)
         n_psi = ops.smap(lambda v, n: n * _scalar_indicator(v, False, caution.tie == "opposed"), q, d)
         return c, (n_phi if need_phi else None), (n_psi if need_psi else None)
-    p = ops.mul_(ops.sign(u), ops.sign(s))
+    # sign(u) * s is exact (a sign times a float), so its sign is sign(u) sign(s)
+    # even where the float product u * s would underflow to a false tie.
+    x = ops.mul_(ops.sign(u), s)
+    if caution.lam == 0:
+        # c is the aligned indicator itself: 1(x > 0), or 1(x >= 0) with ties aligned
+        c = ops.indicator_(x, strict=caution.tie != "aligned")
+        return c, (ops.total(c) if need_phi else None), None
+    p = ops.sign_(x)
     n_phi = n_psi = None
-    if need_psi:
-        n_psi = ops.total(_indicator(ops, p, False, caution.tie == "opposed"))
-    if need_phi and caution.lam != 0:
-        n_phi = ops.total(_indicator(ops, p, True, caution.tie == "aligned"))
+    if caution.tie == "zero":
+        n_phi = _strict_count(ops, p, True) if need_phi else None
+        n_psi = _strict_count(ops, p, False) if need_psi else None
+    elif need_phi or need_psi:   # ties join one class: one count gives both
+        d = ops.numel(p)
+        other = _strict_count(ops, p, caution.tie == "opposed")
+        rest = ops.smap(lambda n, k: n - k, d, other)
+        n_phi, n_psi = (other, rest) if caution.tie == "opposed" else (rest, other)
     c = _coefficient(ops, p, caution)
-    if need_phi and caution.lam == 0:
-        n_phi = ops.total(c)            # with lam = 0, c is the aligned indicator itself
     return c, n_phi, n_psi
 
 
 def _scalar_sign(v):
-    return (v > 0) * 1.0 - (v < 0) * 1.0
+    return v.sign() if hasattr(v, "sign") and callable(v.sign) else float((v > 0) - (v < 0))
 
 
 def _scalar_indicator(q, positive, with_ties):
+    """1(q > 0) / 1(q < 0), ties included on request, in the type (and dtype) of ``q``."""
     hit = (q > 0) if positive else (q < 0)
-    return (hit | (q == 0)) * 1.0 if with_ties else hit * 1.0
+    if with_ties:
+        hit = hit | (q == 0)
+    return hit.to(q.dtype) if hasattr(hit, "to") else float(hit)
 
 
 def _scalar_coefficient(q, caution):
@@ -281,36 +290,35 @@ def _like(n, ref):
 
 
 def cautious_update(ops: Ops, u, s, caution: Caution | None):
-    r"""``scale * (phi + psi) * u``, the masked and rescaled update; consumes ``u``.
+    r"""The masked update ``(phi + psi) * u`` and its rescaling factor; consumes ``u``.
 
-    Returns ``(update, scale)``; ``scale`` is ``None`` when it is 1 (no caution
-    or ``normalize="none"``).
+    Returns ``(update, scale)``: the step taken is ``lr * scale * update``;
+    ``scale`` is ``None`` when it is 1 (no caution, or ``normalize="none"``).
+    The factor is kept apart so that :func:`apply_step` applies it in the same
+    pass as the parameter update.
     """
     if caution is None:
         return u, None
     c, n_phi, n_psi = alignment(ops, u, s, caution)
     upd = ops.mul_(u, c)
-    scale = mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=upd)
-    if scale is not None:
-        upd = ops.mul_(upd, scale)
-    return upd, scale
+    return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=upd)
 
 
 def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None):
-    r"""The parameter step ``w <- w - lr * update`` with weight decay ``gamma``.
+    r"""The parameter step ``w <- w - eta_hat * update``, ``eta_hat = lr * scale``, with weight decay ``gamma``.
 
-    ``mode`` (``eta_hat = lr * scale``):
+    ``mode``:
 
-    ``"after_scaled"`` ``w <- (w - lr*update) * (1 - eta_hat*gamma)`` (AMS Alg. 1 l. 15-16, Cautious Alg. 2 l. 12-13)
-    ``"after"``        ``w <- (w - lr*update) * (1 - lr*gamma)``      (Cautious Alg. 3 l. 10-11; AMS/Grams Alg. 2)
-    ``"before"``       ``w <- w * (1 - lr*gamma) - lr*update``        (``torch.optim.AdamW``, Lion's reference code)
-    ``"l2"``           gradient ``g + gamma w`` fed to the direction   (``torch.optim.Adam(weight_decay=...)``);
+    ``"after_scaled"`` ``w <- (w - eta_hat update) (1 - eta_hat gamma)`` (AMS Alg. 1 l. 15-16, Cautious Alg. 2 l. 12-13)
+    ``"after"``        ``w <- (w - eta_hat update) (1 - lr gamma)``      (Cautious Alg. 3 l. 10-11; AMS/Grams Alg. 2)
+    ``"before"``       ``w <- w (1 - lr gamma) - eta_hat update``        (``torch.optim.AdamW``, Lion's reference code)
+    ``"l2"``           the direction was fed ``g + gamma w``              (``torch.optim.Adam(weight_decay=...)``);
                        nothing here
     """
     decay = weight_decay != 0 and mode != "l2"
     if decay and mode == "before":
         w = ops.mul_(w, 1 - lr * weight_decay)
-    w = ops.add_(w, update, alpha=-lr)
+    w = ops.add_(w, update, alpha=-lr) if scale is None else ops.addcmul_(w, update, scale, -lr)
     if decay and mode == "after":
         w = ops.mul_(w, 1 - lr * weight_decay)
     elif decay and mode == "after_scaled":
