@@ -78,6 +78,17 @@ class Ops:
     def scalar_sqrt(self, x):
         return x ** 0.5
 
+    def scalar_sign(self, v):
+        """sign of a per-instance scalar (a number or a tensor, dtype kept)."""
+        return v.sign() if torch.is_tensor(v) else float((v > 0) - (v < 0))
+
+    def scalar_step(self, q, positive, with_ties):
+        """1(q > 0) or 1(q < 0) of a per-instance scalar, ties (q = 0) included on request."""
+        hit = (q > 0) if positive else (q < 0)
+        if with_ties:
+            hit = hit | (q == 0)
+        return hit.to(q.dtype) if torch.is_tensor(hit) else float(hit)
+
     def smap(self, f, *args):
         """Apply a scalar function to per-instance scalars (lists are zipped)."""
         if any(_is_list(a) for a in args):
@@ -389,6 +400,14 @@ class SympyOps(Ops):
 
     def total(self, x): return self.sp.Add(*x.ravel())
     def scalar_sqrt(self, x): return self.sp.sqrt(x)
+    def scalar_sign(self, v): return self.sp.sign(v)
+
+    def scalar_step(self, q, positive, with_ties):
+        sp = self.sp
+        cond = (q > 0) if positive else (q < 0)
+        if with_ties:
+            cond = sp.Or(cond, sp.Eq(q, 0))
+        return sp.Piecewise((1, cond), (0, True))
     def numel(self, x): return int(x.size)
     def dot(self, x, y): return self.sp.Add(*(x * y).ravel())
 

@@ -215,11 +215,11 @@ def alignment(ops: Ops, u, s, caution: Caution):
     need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps")
     need_psi = caution.normalize == "ams" and caution.lam != 0
     if caution.kind == "inner":
-        q = ops.smap(_scalar_sign, ops.dot(u, s))
+        q = ops.smap(ops.scalar_sign, ops.dot(u, s))
         d = ops.numel(u)
-        c = ops.smap(lambda v: _scalar_coefficient(v, caution), q)
-        n_phi = ops.smap(lambda v, n: n * _scalar_indicator(v, True, caution.tie == "aligned"), q, d)
-        n_psi = ops.smap(lambda v, n: n * _scalar_indicator(v, False, caution.tie == "opposed"), q, d)
+        c = ops.smap(lambda v: _scalar_coefficient(ops, v, caution), q)
+        n_phi = ops.smap(lambda v, n: n * ops.scalar_step(v, True, caution.tie == "aligned"), q, d)
+        n_psi = ops.smap(lambda v, n: n * ops.scalar_step(v, False, caution.tie == "opposed"), q, d)
         return c, (n_phi if need_phi else None), (n_psi if need_psi else None)
     # sign(u) * s is exact (a sign times a float), so its sign is sign(u) sign(s)
     # even where the float product u * s would underflow to a false tie.
@@ -242,20 +242,8 @@ def alignment(ops: Ops, u, s, caution: Caution):
     return c, n_phi, n_psi
 
 
-def _scalar_sign(v):
-    return v.sign() if hasattr(v, "sign") and callable(v.sign) else float((v > 0) - (v < 0))
-
-
-def _scalar_indicator(q, positive, with_ties):
-    """1(q > 0) / 1(q < 0), ties included on request, in the type (and dtype) of ``q``."""
-    hit = (q > 0) if positive else (q < 0)
-    if with_ties:
-        hit = hit | (q == 0)
-    return hit.to(q.dtype) if hasattr(hit, "to") else float(hit)
-
-
-def _scalar_coefficient(q, caution):
-    return _scalar_indicator(q, True, caution.tie == "aligned") + caution.lam * _scalar_indicator(
+def _scalar_coefficient(ops: Ops, q, caution):
+    return ops.scalar_step(q, True, caution.tie == "aligned") + caution.lam * ops.scalar_step(
         q, False, caution.tie == "opposed")
 
 
