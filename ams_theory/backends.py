@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["TorchOps", "LoopOps", "ForeachOps", "SympyOps", "Ops"]
+__all__ = ["TorchOps", "LoopOps", "ForeachOps", "ChunkedLoopOps", "RecordingComplete", "SympyOps", "Ops"]
 
 
 def _is_list(x: Any) -> bool:
@@ -64,6 +64,7 @@ class Ops:
     def lerp_(self, x, y, w): raise NotImplementedError
     def rdiv_(self, x, y): raise NotImplementedError  # y / x
     def addcmul_(self, x, y, z, value): raise NotImplementedError
+    def addcdiv_(self, x, y, z, value, scale=None): raise NotImplementedError  # x + value*scale*y/z
     def sign_(self, x): raise NotImplementedError
     def relu_(self, x): raise NotImplementedError
     def affine_(self, x, a, b): raise NotImplementedError  # a*x + b
@@ -122,6 +123,10 @@ class TorchOps(Ops):
     def lerp_(self, x, y, w): return torch.lerp(x, y, w)
     def rdiv_(self, x, y): return y / x
     def addcmul_(self, x, y, z, value): return x + value * y * z
+
+    def addcdiv_(self, x, y, z, value, scale=None):
+        return x + (value if scale is None else value * scale) * y / z
+
     def sign_(self, x): return torch.sign(x)
     def relu_(self, x): return torch.clamp_min(x, 0)
     def affine_(self, x, a, b): return a * x + b
@@ -249,6 +254,15 @@ class LoopOps(_ListOps):
             x.addcmul_(y, z, value=value) if torch.is_tensor(z) else x.add_(y, alpha=value * z)
         return xs
 
+    def addcdiv_(self, xs, ys, zs, value, scale=None):
+        for i, (x, y, z) in enumerate(zip(xs, ys, zs)):
+            k = None if scale is None else scale[i]
+            if torch.is_tensor(k):            # accelerator: no host sync; y is the owned masked numerator
+                x.addcdiv_(y.mul_(k), z, value=value)
+            else:
+                x.addcdiv_(y, z, value=value if k is None else value * k)
+        return xs
+
     def sign_(self, xs):
         for x in xs:
             x.sign_()
@@ -274,6 +288,106 @@ class LoopOps(_ListOps):
 
     def _sums(self, xs):
         return [x.sum() for x in xs]
+
+
+class RecordingComplete(Exception):
+    """Raised by a recording ``ChunkedLoopOps`` once it holds every reduction of the rule."""
+
+
+_CONSUMING = ("mul_", "div_", "add_", "lerp_", "rdiv_", "addcmul_", "addcdiv_", "sign_", "relu_", "affine_",
+              "indicator_")
+
+
+class ChunkedLoopOps(LoopOps):
+    """``LoopOps`` over chunks (flat views) of the parameters, for cache locality.
+
+    A rule run on chunks must see each scope reduction over the whole scope. The
+    optimizer therefore runs the rule twice per batch of chunks: first with
+    ``replay=False`` (pure: nothing is written, every consuming op works on a
+    copy), which records the chunks' partial sums of every :meth:`total` and
+    :meth:`dot` on ``tape``; then with ``replay=True`` (in place), where the k-th
+    reduction returns the k-th recorded sum over the chunk's whole scope. The
+    rules' reductions happen in an order fixed by the hyperparameters alone, so
+    the k-th reductions of the two passes are the same quantity. Rules that
+    need no reduction skip the first pass.
+
+    ``scope_of[i]``: the scope id of chunk ``i``; ``scope_numel[id]``: entries in that scope.
+    """
+
+    name = "chunked"
+
+    def __init__(self, scope_of, scope_numel, tape: list, replay: bool, stop_after: int | None = None):
+        super().__init__(scope="tensor")
+        self.scope_of, self.scope_numel, self.tape, self.replay = scope_of, scope_numel, tape, replay
+        self.stop_after = stop_after
+        self._k = 0
+        self._owned, self._keep = set(), []   # temporaries of a recording pass (kept alive: ids stay unique)
+
+    def _own(self, x):
+        self._owned.add(id(x))
+        self._keep.append(x)
+        return x
+
+    def numel(self, xs):
+        return [self.scope_numel[i] for i in self.scope_of]
+
+    def _reduce(self, partial):
+        k, self._k = self._k, self._k + 1
+        if self.replay:
+            if k >= len(self.tape):
+                raise RuntimeError("chunked evaluation: the rule made more reductions than were recorded")
+            return [self.tape[k][i] for i in self.scope_of]
+        sums = [float(v) for v in partial()]
+        if k == len(self.tape):
+            self.tape.append({})
+        for i, v in zip(self.scope_of, sums):
+            self.tape[k][i] = self.tape[k].get(i, 0.0) + v
+        if self.stop_after is not None and self._k >= self.stop_after:
+            raise RecordingComplete   # the rest of a recording pass would be discarded anyway
+        return sums
+
+    def total(self, xs):
+        return self._reduce(lambda: [x.sum() for x in xs])
+
+    def dot(self, xs, ys):
+        return self._reduce(lambda: [(x * y).sum() for x, y in zip(xs, ys)])
+
+
+_FRESH = ("sign", "abs", "sqrt", "mul", "div", "lincomb", "relu", "copy")
+
+
+def _pure_variant(name):
+    """A consuming op that, in a recording pass, copies inputs the pass does not own."""
+    inplace = getattr(LoopOps, name)
+
+    def op(self, xs, *args, **kwargs):
+        if not self.replay:
+            xs = [x if id(x) in self._owned else self._own(x.clone()) for x in xs]
+        return inplace(self, xs, *args, **kwargs)
+
+    op.__name__ = name
+    return op
+
+
+def _recorded_fresh(name):
+    """A fresh op whose results a recording pass may then overwrite without copying."""
+    fresh = getattr(LoopOps, name)
+
+    def op(self, *args, **kwargs):
+        out = fresh(self, *args, **kwargs)
+        if not self.replay:
+            for x in out:
+                self._own(x)
+        return out
+
+    op.__name__ = name
+    return op
+
+
+for _name in _CONSUMING:
+    setattr(ChunkedLoopOps, _name, _pure_variant(_name))
+for _name in _FRESH:
+    setattr(ChunkedLoopOps, _name, _recorded_fresh(_name))
 
 
 class ForeachOps(_ListOps):
@@ -319,6 +433,16 @@ class ForeachOps(_ListOps):
     def rdiv_(self, xs, ys):
         torch._foreach_reciprocal_(xs)
         torch._foreach_mul_(xs, ys)
+        return xs
+
+    def addcdiv_(self, xs, ys, zs, value, scale=None):
+        if scale is None:
+            torch._foreach_addcdiv_(xs, ys, zs, value)
+        elif not torch.is_tensor(scale[0]):     # per-tensor numbers (CPU)
+            torch._foreach_addcdiv_(xs, ys, zs, [value * k for k in scale])
+        else:                                   # 0-d tensors: scale the (owned) numerator first
+            torch._foreach_mul_(ys, scale)
+            torch._foreach_addcdiv_(xs, ys, zs, value)
         return xs
 
     def addcmul_(self, xs, ys, zs, value):
@@ -388,6 +512,10 @@ class SympyOps(Ops):
     def lerp_(self, x, y, w): return x + w * (y - x)
     def rdiv_(self, x, y): return y / x
     def addcmul_(self, x, y, z, value): return x + value * y * z
+
+    def addcdiv_(self, x, y, z, value, scale=None):
+        return x + (value if scale is None else value * scale) * y / z
+
     def sign_(self, x): return self._sign(x)
     def relu_(self, x): return self._relu(x)
     def affine_(self, x, a, b): return a * x + b

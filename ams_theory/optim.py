@@ -28,7 +28,7 @@ import torch
 from torch.optim import Optimizer
 
 from . import rules
-from .backends import ForeachOps, LoopOps
+from .backends import ChunkedLoopOps, ForeachOps, LoopOps, RecordingComplete
 
 __all__ = [
     "AMS", "Adam", "AdamW", "CAdamW", "Grams", "Lion", "CLion", "GDM", "CGDM",
@@ -94,6 +94,9 @@ class _RuleOptimizer(Optimizer):
                              f"(expected one of {', '.join(map(repr, rules.WEIGHT_DECAY_MODES))})")
         if hp.get("foreach") is not None and not isinstance(hp["foreach"], bool):
             raise ValueError(f"Invalid foreach{where}: {hp['foreach']!r} (expected None, True or False)")
+        chunk = hp.get("chunk_size", 0)
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
+            raise ValueError(f"Invalid chunk_size{where}: {chunk!r} (must be an int >= 0; 0 disables chunking)")
         if hp.get("nonfinite", "propagate") not in _NONFINITE:
             raise ValueError(f"Invalid nonfinite{where}: {hp['nonfinite']!r} "
                              f"(expected one of {', '.join(map(repr, _NONFINITE))})")
@@ -152,14 +155,65 @@ class _RuleOptimizer(Optimizer):
             foreach = group["foreach"]
             if foreach is None:
                 foreach = all(p.is_cuda for p in params)
-            ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
             names = self._buffers(group)
             bufs = {k: [st[k] for st in states] for k in names}
+            chunk = group.get("chunk_size")
+            if not foreach and chunk and all(p.device.type == "cpu" for p in params):
+                self._chunked_step(group, params, grads, bufs, steps, chunk)
+                continue
+            ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
             new_params, new_bufs = type(self).rule(ops, params, grads, bufs, group, steps)
             _write_back(params, new_params)
             for k in names:
                 _write_back(bufs[k], new_bufs[k])
         return loss
+
+    def _chunked_step(self, group, params, grads, bufs, steps, chunk):
+        """The single-tensor path on CPU, run over flat chunks of at most ``chunk`` entries.
+
+        Every op of a rule is element-wise apart from its scope reductions, so a
+        rule may run on pieces of the parameters; the reductions are recorded in a
+        pure first pass and replayed over whole scopes (see ``ChunkedLoopOps``).
+        Working on cache-sized pieces keeps temporaries small and hot.
+        """
+        names = tuple(bufs)
+        group_scope = group.get("scope", "tensor") == "group"
+        scope_numel, pieces = {}, []
+        for j, p in enumerate(params):
+            tensors = [p, grads[j], *(bufs[k][j] for k in names)]
+            sid = 0 if group_scope else j
+            scope_numel[sid] = scope_numel.get(sid, 0) + p.numel()
+            if p.numel() > chunk and all(x.is_contiguous() for x in tensors):
+                flats = [x.view(-1) for x in tensors]
+                pieces += [(sid, [f[a:a + chunk] for f in flats], steps[j]) for a in range(0, p.numel(), chunk)]
+            else:
+                pieces.append((sid, tensors, steps[j]))
+        batches, size = [[]], 0
+        for piece in pieces:
+            if size >= chunk:
+                batches.append([])
+                size = 0
+            batches[-1].append(piece)
+            size += piece[1][0].numel()
+        tape: list = []
+        passes = (False, True) if rules.needs_scope_reductions(rules.Caution.from_mapping(group)) else (True,)
+        for replay in passes:
+            for n, batch in enumerate(batches):
+                # the first recording batch shows how many reductions the rule makes;
+                # later ones stop as soon as they have them all
+                stop = None if replay or n == 0 else len(tape)
+                ops = ChunkedLoopOps([b[0] for b in batch], scope_numel, tape, replay=replay, stop_after=stop)
+                w = [b[1][0] for b in batch]
+                state = {k: [b[1][2 + i] for b in batch] for i, k in enumerate(names)}
+                try:
+                    new_w, new_state = type(self).rule(ops, w, [b[1][1] for b in batch], state, group,
+                                                       [b[2] for b in batch])
+                except RecordingComplete:
+                    continue
+                if replay:
+                    _write_back(w, new_w)
+                    for k in names:
+                        _write_back(state[k], new_state[k])
 
     def _finite(self, params, grads, group, gi) -> bool:
         for i, g in enumerate(grads):
@@ -195,7 +249,7 @@ def _beta(name, value, where):
         raise ValueError(f"Invalid {name}{where}: {value!r} (must be in [0, 1))")
 
 
-_COMMON = dict(foreach=None, nonfinite="propagate")
+_COMMON = dict(foreach=None, nonfinite="propagate", chunk_size=2 ** 18)
 _NO_MASK = dict(mask=None, lam=0.0, tie="zero", normalize="none", xi=1.0, mask_eps=1e-8, scope="tensor")
 _CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi=1.0, mask_eps=1e-8, scope="group")
 
@@ -208,10 +262,10 @@ class _AdamFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, betas=None, eps=None, weight_decay=None, *, lam=None, tie=None,
                  normalize=None, xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None,
-                 foreach=None, nonfinite=None):
+                 foreach=None, nonfinite=None, chunk_size=None):
         kw = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize,
                   xi=xi, mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite)
+                  nonfinite=nonfinite, chunk_size=chunk_size)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -299,10 +353,10 @@ class _LionFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, betas=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
                  xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
-                 nonfinite=None):
+                 nonfinite=None, chunk_size=None):
         kw = dict(lr=lr, betas=betas, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
                   mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite)
+                  nonfinite=nonfinite, chunk_size=chunk_size)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -339,10 +393,10 @@ class _MomentumFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, beta=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
                  xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
-                 nonfinite=None):
+                 nonfinite=None, chunk_size=None):
         kw = dict(lr=lr, beta=beta, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
                   mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite)
+                  nonfinite=nonfinite, chunk_size=chunk_size)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -397,7 +451,7 @@ class GD(_RuleOptimizer):
     PRESET = dict(lr=1e-3, weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
 
     def __init__(self, params, lr=None, weight_decay=None, *, weight_decay_mode=None, foreach=None,
-                 nonfinite=None):
+                 nonfinite=None, chunk_size=None):
         super().__init__(params, lr=lr, weight_decay=weight_decay, weight_decay_mode=weight_decay_mode,
                          foreach=foreach, nonfinite=nonfinite)
 

@@ -31,9 +31,9 @@ from typing import Any, Mapping
 from .backends import Ops
 
 __all__ = [
-    "Caution", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES",
-    "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
-    "alignment", "mask_scale", "cautious_update", "apply_step",
+    "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES",
+    "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
+    "alignment", "mask_scale", "masked_update", "cautious_update", "apply_step",
     "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
 ]
 
@@ -103,6 +103,11 @@ class Caution:
         return cls(kind=hp["mask"], **kw)
 
 
+def needs_scope_reductions(caution: "Caution | None") -> bool:
+    """Whether a rule with this caution sums over its scope (counts, norms, inner products)."""
+    return caution is not None and (caution.kind == "inner" or caution.normalize != "none")
+
+
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"Invalid {name}: {value!r} (expected one of {', '.join(map(repr, allowed))})")
@@ -121,26 +126,28 @@ def _check_finite(name, value):
 # directions
 # --------------------------------------------------------------------------
 
-def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t):
-    r"""Adam's direction (Alg. 2 / Def. A.4 of the AMS/Grams paper; Alg. 2 of the Cautious paper).
+def adam_denominator(ops: Ops, v, beta1, beta2, eps, t):
+    r"""``den = (1-beta1^t) (sqrt(v / (1-beta2^t)) + eps)``, so that Adam's direction is ``u = m / den``.
 
-    ``m <- beta1 m + (1-beta1) g``, ``v <- beta2 v + (1-beta2) g^2``,
-    ``u = (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + eps)``.
-    Returns ``(u, m, v)``; ``m`` and ``v`` are consumed.
+    With ``u = (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + eps)`` (Alg. 2 / Def. A.4
+    of the AMS/Grams paper; Alg. 2 of the Cautious paper). ``den > 0`` when
+    ``eps > 0``, so ``sign(u) = sign(m)``. Keeping the quotient lets the
+    parameter step divide in the same pass (``addcdiv``), as torch's Adam does.
     """
-    m = ops.lerp_(m, g, 1 - beta1)
-    v = ops.mul_(v, beta2)
-    v = ops.addcmul_(v, g, g, 1 - beta2)
-    # u = m / (bc1 * (sqrt(v)/sqrt(bc2) + eps)): the bias corrections are folded
-    # into the denominator, which is then turned into u in place (one temporary).
     bc1 = ops.smap(lambda k: 1 - beta1 ** k, t)
     c_sqrt = ops.smap(lambda k, b: b / ops.scalar_sqrt(1 - beta2 ** k), t, bc1)
     c_eps = ops.smap(lambda b: b * eps, bc1)
-    denom = ops.sqrt(v)
-    denom = ops.mul_(denom, c_sqrt)
-    denom = ops.add_(denom, c_eps)
-    u = ops.rdiv_(denom, m)
-    return u, m, v
+    den = ops.sqrt(v)
+    den = ops.mul_(den, c_sqrt)
+    return ops.add_(den, c_eps)
+
+
+def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t):
+    r"""Adam's direction: ``m <- beta1 m + (1-beta1) g``, ``v <- beta2 v + (1-beta2) g^2``,
+    ``u = m / den`` (:func:`adam_denominator`). Returns ``(u, m, v)``; ``m``, ``v`` are consumed."""
+    m = ops.lerp_(m, g, 1 - beta1)
+    v = ops.addcmul_(ops.mul_(v, beta2), g, g, 1 - beta2)
+    return ops.rdiv_(adam_denominator(ops, v, beta1, beta2, eps, t), m), m, v
 
 
 def lion_direction(ops: Ops, g, m, beta1, beta2):
@@ -277,23 +284,38 @@ def _like(n, ref):
     return n
 
 
-def cautious_update(ops: Ops, u, s, caution: Caution | None):
-    r"""The masked update ``(phi + psi) * u`` and its rescaling factor; consumes ``u``.
+def masked_update(ops: Ops, u, alignment_result, caution: Caution | None, den=None):
+    r"""``(phi + psi) * u`` and its rescaling factor, from the output of :func:`alignment`.
 
-    Returns ``(update, scale)``: the step taken is ``lr * scale * update``;
-    ``scale`` is ``None`` when it is 1 (no caution, or ``normalize="none"``).
-    The factor is kept apart so that :func:`apply_step` applies it in the same
-    pass as the parameter update.
+    Returns ``(update, scale)``: the step taken is ``lr * scale * update``
+    (``/ den`` when ``den`` is given); ``scale`` is ``None`` when it is 1 (no
+    caution, or ``normalize="none"``). The factor is kept apart so that
+    :func:`apply_step` applies it in the same pass as the parameter update.
+
+    With ``den`` (a positive denominator) the direction is ``u / den``, ``u``
+    is left intact (it is a state buffer) and the update is the masked
+    numerator. Without ``den``, ``u`` is consumed.
     """
     if caution is None:
         return u, None
-    c, n_phi, n_psi = alignment(ops, u, s, caution)
-    upd = ops.mul_(u, c)
-    return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=upd)
+    c, n_phi, n_psi = alignment_result
+    if den is None:
+        upd = ops.mul_(u, c)
+    else:
+        upd = ops.mul(u, c) if caution.kind == "inner" else ops.mul_(c, u)
+    l1_of = upd if den is None or caution.normalize != "update_l1" else ops.div(upd, den)
+    return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=l1_of)
 
 
-def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None):
-    r"""The parameter step ``w <- w - eta_hat * update``, ``eta_hat = lr * scale``, with weight decay ``gamma``.
+def cautious_update(ops: Ops, u, s, caution: Caution | None, den=None):
+    r"""Mask ``u`` (or ``u / den``) against ``s`` and rescale: :func:`alignment` then :func:`masked_update`."""
+    if caution is None:
+        return u, None
+    return masked_update(ops, u, alignment(ops, u, s, caution), caution, den)
+
+
+def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None, den=None):
+    r"""The parameter step ``w <- w - eta_hat * update [/ den]``, ``eta_hat = lr * scale``, with weight decay ``gamma``.
 
     ``mode``:
 
@@ -306,7 +328,12 @@ def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None):
     decay = weight_decay != 0 and mode != "l2"
     if decay and mode == "before":
         w = ops.mul_(w, 1 - lr * weight_decay)
-    w = ops.add_(w, update, alpha=-lr) if scale is None else ops.addcmul_(w, update, scale, -lr)
+    if den is not None:
+        w = ops.addcdiv_(w, update, den, -lr, scale)
+    elif scale is None:
+        w = ops.add_(w, update, alpha=-lr)
+    else:
+        w = ops.addcmul_(w, update, scale, -lr)
     if decay and mode == "after":
         w = ops.mul_(w, 1 - lr * weight_decay)
     elif decay and mode == "after_scaled":
@@ -343,10 +370,16 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t):
     if beta3 != 0:
         state["s"] = ops.lerp_(state["s"], g, 1 - beta3)
         ref = state["s"]
-    u, state["m"], state["v"] = adam_direction(ops, g, state["m"], state["v"], beta1, beta2, hp["eps"], t)
+    # the mask is taken from m (sign(u) = sign(m)) before the denominator is formed,
+    # so that a pass that only needs the mask's counts can stop early
+    state["m"] = ops.lerp_(state["m"], g, 1 - beta1)
     caution = Caution.from_mapping(hp)
-    upd, scale = cautious_update(ops, u, ref, caution)
-    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"), scale)
+    aligned = alignment(ops, state["m"], ref, caution) if caution is not None else None
+    state["v"] = ops.addcmul_(ops.mul_(state["v"], beta2), g, g, 1 - beta2)
+    den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t)
+    upd, scale = masked_update(ops, state["m"], aligned, caution, den=den)
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"),
+                   scale, den=den)
     return w, state
 
 
