@@ -369,6 +369,13 @@ def _pure_variant(name):
     return op
 
 
+def _recording_lerp_(self, xs, ys, w):
+    """``lerp_`` in a recording pass: one out-of-place pass instead of a copy and an update."""
+    if self.replay:
+        return LoopOps.lerp_(self, xs, ys, w)
+    return [x.lerp_(y, w) if id(x) in self._owned else self._own(torch.lerp(x, y, w)) for x, y in zip(xs, ys)]
+
+
 def _recorded_fresh(name):
     """A fresh op whose results a recording pass may then overwrite without copying."""
     fresh = getattr(LoopOps, name)
@@ -388,6 +395,7 @@ for _name in _CONSUMING:
     setattr(ChunkedLoopOps, _name, _pure_variant(_name))
 for _name in _FRESH:
     setattr(ChunkedLoopOps, _name, _recorded_fresh(_name))
+ChunkedLoopOps.lerp_ = _recording_lerp_
 
 
 class ForeachOps(_ListOps):
