@@ -17,6 +17,7 @@ import copy
 
 import pytest
 import torch
+from conftest import batch, make_model
 
 import ams_theory as at
 from ams_theory import rules
@@ -26,37 +27,7 @@ F64 = torch.float64
 STEPS = 120
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add OpenMP spin-waiting (very slow on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-# --------------------------------------------------------------------------
-# a small float64 MLP with a fixed data stream
-# --------------------------------------------------------------------------
-
-def make_model(seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).to(F64)
-
-
-_gen = torch.Generator().manual_seed(1234)
-X = torch.randn(96, 6, generator=_gen, dtype=F64)
-Y = torch.randn(96, 3, generator=_gen, dtype=F64)
-
-
-def batch(t: int):
-    """Mini-batch t: 32 rows of a fixed set; feature 2 is zero on even steps (exact-zero gradients)."""
-    i = (t * 32) % 96
-    x = X[i:i + 32].clone()
-    if t % 2 == 0:
-        x[:, 2] = 0.0
-    return x, Y[i:i + 32]
-
+# the problem: conftest's float64 MLP and its fixed data stream
 
 def loss_fn(model, t):
     x, y = batch(t)

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import batch, make_model
 
 import ams_theory as at
 from ams_theory import rules
@@ -55,32 +56,6 @@ STEPS = 150
 TOL = 1e-10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add OpenMP spin-waiting (very slow on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def make_model(seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).to(F64)
-
-
-_gen = torch.Generator().manual_seed(4321)
-X = torch.randn(96, 6, generator=_gen, dtype=F64)
-Y = torch.randn(96, 3, generator=_gen, dtype=F64)
-
-
-def batch(t: int):
-    """Mini-batch t; feature 2 is zero on even steps, so the first layer's column 2 gets g = 0 while m != 0."""
-    i = (t * 32) % 96
-    x = X[i:i + 32].clone()
-    if t % 2 == 0:
-        x[:, 2] = 0.0
-    return x, Y[i:i + 32]
 
 
 def flat(model):

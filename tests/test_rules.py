@@ -31,15 +31,6 @@ F64 = torch.float64
 T = TorchOps()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add OpenMP spin-waiting (very slow on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def t64(*values):
     return torch.tensor(values, dtype=F64)
 
