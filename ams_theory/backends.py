@@ -489,63 +489,89 @@ class ForeachOps(_ListOps):
 
 
 class SympyOps(Ops):
-    """Exact evaluation on numpy object arrays of sympy expressions (one instance)."""
+    """Exact evaluation on numpy object arrays of sympy expressions (one instance).
+
+    Python floats entering as scalars become the exact rationals they are
+    (``sympy.Rational(0.5) == 1/2``), so no rounding enters an expression.
+    Before a sign is taken (``sign``, ``abs``, ``relu``, indicators) the
+    argument is put in canonical rational form with ``sympy.cancel``, so that
+    sign assumptions on symbols decide it whenever they determine it.
+    """
 
     name = "sympy"
 
-    def __init__(self):
+    def __init__(self, canonical=None):
         import sympy
 
         self.sp = sympy
-        self._sign = np.vectorize(sympy.sign, otypes=[object])
-        self._abs = np.vectorize(sympy.Abs, otypes=[object])
+        canon = canonical or sympy.cancel
+        self._canon = canon
+        self._sign = np.vectorize(lambda e: sympy.sign(canon(e)), otypes=[object])
+        self._abs = np.vectorize(lambda e: sympy.Abs(canon(e)), otypes=[object])
         self._sqrt = np.vectorize(sympy.sqrt, otypes=[object])
-        self._relu = np.vectorize(lambda e: sympy.Max(e, 0), otypes=[object])
+        self._relu = np.vectorize(lambda e: sympy.Max(canon(e), 0), otypes=[object])
 
     @staticmethod
     def asarray(values: Sequence) -> np.ndarray:
         return np.array(list(values), dtype=object)
 
+    def q(self, x):
+        """A scalar argument as an exact sympy number (floats are exact binary rationals)."""
+        if isinstance(x, bool):
+            return self.sp.Integer(int(x))
+        if isinstance(x, float):
+            return self.sp.Rational(x)
+        if isinstance(x, int):
+            return self.sp.Integer(x)
+        return x
+
     def sign(self, x): return self._sign(x)
     def abs(self, x): return self._abs(x)
     def sqrt(self, x): return self._sqrt(x)
-    def mul(self, x, y): return x * y
-    def div(self, x, y): return x / y
-    def lincomb(self, x, a, y, b): return a * x + b * y
+    def mul(self, x, y): return x * self.q(y)
+    def div(self, x, y): return x / self.q(y)
+    def lincomb(self, x, a, y, b): return self.q(a) * x + self.q(b) * y
     def relu(self, x): return self._relu(x)
     def copy(self, x): return x.copy()
-    def mul_(self, x, y): return x * y
-    def div_(self, x, y): return x / y
-    def add_(self, x, y, alpha=1): return x + alpha * y
-    def lerp_(self, x, y, w): return x + w * (y - x)
+    def mul_(self, x, y): return x * self.q(y)
+    def div_(self, x, y): return x / self.q(y)
+    def add_(self, x, y, alpha=1): return x + self.q(alpha) * self.q(y)
+    def lerp_(self, x, y, w): return x + self.q(w) * (y - x)
     def rdiv_(self, x, y): return y / x
-    def addcmul_(self, x, y, z, value): return x + value * y * z
+    def addcmul_(self, x, y, z, value): return x + self.q(value) * y * z
 
     def addcdiv_(self, x, y, z, value, scale=None):
-        return x + (value if scale is None else value * scale) * y / z
+        k = self.q(value) if scale is None else self.q(value) * self.q(scale)
+        return x + k * y / z
 
     def sign_(self, x): return self._sign(x)
     def relu_(self, x): return self._relu(x)
-    def affine_(self, x, a, b): return a * x + b
+    def affine_(self, x, a, b): return self.q(a) * x + self.q(b)
 
     def indicator_(self, x, strict):
-        sp = self.sp
-        f = (lambda e: sp.Piecewise((1, e > 0), (0, True))) if strict else (
-            lambda e: sp.Piecewise((1, e >= 0), (0, True)))
+        sp, canon = self.sp, self._canon
+        f = (lambda e: sp.Piecewise((1, canon(e) > 0), (0, True))) if strict else (
+            lambda e: sp.Piecewise((1, canon(e) >= 0), (0, True)))
         return np.vectorize(f, otypes=[object])(x)
 
     def total(self, x): return self.sp.Add(*x.ravel())
-    def scalar_sqrt(self, x): return self.sp.sqrt(x)
-    def scalar_sign(self, v): return self.sp.sign(v)
+    def scalar_sqrt(self, x): return self.sp.sqrt(self.q(x))
+    def scalar_sign(self, v): return self.sp.sign(self._canon(v))
 
     def scalar_step(self, q, positive, with_ties):
         sp = self.sp
+        q = self._canon(q)
         cond = (q > 0) if positive else (q < 0)
         if with_ties:
             cond = sp.Or(cond, sp.Eq(q, 0))
         return sp.Piecewise((1, cond), (0, True))
+
     def numel(self, x): return int(x.size)
     def dot(self, x, y): return self.sp.Add(*(x * y).ravel())
 
+    def smap(self, f, *args):
+        return f(*(self.q(a) for a in args))
+
     def safe_ratio(self, num, den):
+        num, den = self.q(num), self.q(den)
         return self.sp.Piecewise((0, self.sp.Eq(den, 0)), (num / den, True))

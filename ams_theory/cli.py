@@ -1,7 +1,9 @@
-"""Command line: ``ams-theory verify``.
+"""Command line: ``ams-theory verify`` and ``ams-theory show ID``.
 
-At this stage no claim has a check attached yet, so ``verify`` lists every
-catalogued claim as ``unchecked`` (a status, not a verdict) and exits 0.
+``verify`` runs the attached checks (all, or ``--claim``/``--family``), prints
+progress on stderr and a table on stdout, and writes reports. Exit status: 0 when
+every selected check ran (whatever the verdicts), 1 when a check crashed (the
+reason is printed), 2 on bad input (one line on stderr, nothing run).
 """
 from __future__ import annotations
 
@@ -9,53 +11,92 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from . import __version__
-from .catalogue import CATALOGUE, FAMILIES, by_id
+from .catalogue import FAMILIES
+from .registry import BUDGETS, claims_for, load_checks, run_claim
+from .report import detail, document, html_page, markdown, table
+
+REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
 class _Fail(Exception):
     """A user error: reported as one line on stderr, exit status 2."""
 
 
-def _select(claims, families):
-    selected = list(CATALOGUE)
-    if claims:
+def _writable(path: str, what: str) -> None:
+    if os.path.isdir(path):
+        raise _Fail(f"cannot write {what} {path!r}: it is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
         try:
-            selected = [by_id(c) for c in claims]
-        except KeyError as err:
-            raise _Fail(err.args[0]) from None
-    if families:
-        for fam in families:
-            if fam not in FAMILIES:
-                raise _Fail(f"unknown family {fam!r} (expected one of {', '.join(FAMILIES)})")
-        selected = [c for c in selected if c.family in families]
-    return selected
+            os.makedirs(parent, exist_ok=True)
+        except OSError as err:
+            raise _Fail(f"cannot write {what} {path!r}: cannot create {parent!r} ({err.strerror})") from None
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _Fail(f"cannot write {what} {path!r}: permission denied")
 
 
-def _table(rows):
-    head = ("id", "status", "where")
-    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(3)] if rows else [len(h) for h in head]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        raise _Fail(f"cannot write {what} {path!r}: {err.strerror}") from None
+
+
+def _select(args):
+    load_checks()
+    try:
+        return claims_for(args.claim, args.family)
+    except KeyError as err:
+        raise _Fail(err.args[0]) from None
 
 
 def cmd_verify(args) -> int:
-    selected = _select(args.claim, args.family)
-    rows = [(c.id, "unchecked", f"{c.paper} {c.where}") for c in selected]
-    print(_table(rows))
-    print(f"\n{len(rows)} claims, 0 checked: no check is attached to any claim yet.")
+    report_format = None
+    if args.report:
+        report_format = REPORT_FORMATS.get(os.path.splitext(args.report)[1].lower())
+        if report_format is None:
+            raise _Fail(f"--report {args.report!r}: the name must end in .md or .html")
+        _writable(args.report, "report")
     if args.json:
-        doc = {"version": __version__, "claims": [
-            {"id": c.id, "verdict": None, "status": "unchecked", "paper": c.paper, "where": c.where,
-             "family": c.family, "statement": c.pointer, "evidence": None, "counterexample": None,
-             "correction": None} for c in selected]}
-        try:
-            with open(args.json, "w") as fh:
-                json.dump(doc, fh, indent=2)
-        except OSError as err:
-            raise _Fail(f"cannot write JSON report {args.json!r}: {err.strerror}") from None
-    return 0
+        _writable(args.json, "JSON report")
+    claims = _select(args)
+    t0 = time.perf_counter()
+    results = []
+    for i, claim in enumerate(claims, 1):
+        if not args.quiet and claim.check is not None:
+            print(f"[{i}/{len(claims)}] {claim.id} ...", end="", file=sys.stderr, flush=True)
+        result = run_claim(claim, args.budget, args.seed)
+        results.append(result)
+        if not args.quiet and claim.check is not None:
+            word = result.verdict.word if result.verdict else result.status
+            print(f" {word} ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+    doc = document(results, args.budget, args.seed, time.perf_counter() - t0)
+    print(table(results))
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
+          + f"  ({len(results)} claims, budget {args.budget}, seed {args.seed}, {doc['seconds']} s)")
+    if args.report:
+        _write(args.report, markdown(doc) if report_format == "markdown" else html_page(doc), "report")
+    if args.json:
+        _write(args.json, json.dumps(doc, indent=2, default=str), "JSON report")
+    crashed = [r for r in results if r.status == "crashed"]
+    for r in crashed:
+        print(f"ams-theory: check of {r.claim.id} crashed: {r.error}", file=sys.stderr)
+    return 1 if crashed else 0
+
+
+def cmd_show(args) -> int:
+    load_checks()
+    try:
+        (claim,) = claims_for([args.id])
+    except KeyError as err:
+        raise _Fail(err.args[0]) from None
+    result = run_claim(claim, args.budget, args.seed)
+    print(detail(result))
+    return 1 if result.status == "crashed" else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,11 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
                                  "Cautious optimizer papers, claim by claim.")
     ap.add_argument("--version", action="version", version=f"ams-theory {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="run the claim checks and report a verdict per claim")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--budget", choices=BUDGETS, default="standard",
+                        help="how hard to look (default: standard, under 5 minutes on 2 cores)")
+    common.add_argument("--seed", type=int, default=0, help="seed of the randomised checks (default 0)")
+    v = sub.add_parser("verify", parents=[common], help="run the claim checks and report a verdict per claim")
     v.add_argument("--claim", action="append", metavar="ID", help="only this claim id (repeatable)")
     v.add_argument("--family", action="append", metavar="NAME", help=f"only this family ({', '.join(FAMILIES)})")
-    v.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    v.add_argument("--report", metavar="PATH", help="write a report for people: PATH ending in .md or .html")
+    v.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     v.set_defaults(func=cmd_verify)
+    s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")
+    s.add_argument("id", help="claim id, e.g. grams.B3")
+    s.set_defaults(func=cmd_show)
     return ap
 
 
@@ -81,6 +131,9 @@ def main(argv=None) -> int:
     except BrokenPipeError:          # output piped into a reader that closed early (e.g. head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("ams-theory: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -89,9 +89,9 @@ class Caution:
         _check_choice("scope", self.scope, SCOPES)
         for name in ("lam", "xi", "mask_eps"):
             _check_finite(name, getattr(self, name))
-        if self.xi < 0:
+        if getattr(self.xi, "is_negative", self.xi < 0) is True:
             raise ValueError(f"Invalid xi: {self.xi} (must be >= 0)")
-        if self.mask_eps < 0:
+        if getattr(self.mask_eps, "is_negative", self.mask_eps < 0) is True:
             raise ValueError(f"Invalid mask_eps: {self.mask_eps} (must be >= 0)")
 
     @classmethod
@@ -114,6 +114,8 @@ def _check_choice(name, value, allowed):
 
 
 def _check_finite(name, value):
+    if getattr(value, "is_real", None) and not getattr(value, "is_number", True):
+        return                        # a real sympy symbol: exact checks keep hyperparameters symbolic
     try:
         ok = float(value) == float(value) and abs(float(value)) != float("inf")
     except (TypeError, ValueError):

@@ -1,0 +1,122 @@
+"""Reports of a verification run: a terminal table, Markdown, HTML and JSON."""
+from __future__ import annotations
+
+import html
+import json
+from typing import Iterable
+
+from . import __version__
+from .registry import Result
+
+__all__ = ["table", "document", "markdown", "html_page", "detail"]
+
+
+def _cells(r: Result):
+    d = r.to_json()
+    verdict = d["verdict"] or d["status"]
+    if d["correction"]:
+        verdict += f" (corrected: {d['correction']['verdict']})"
+    return d["id"], verdict, d["summary"]
+
+
+def table(results: Iterable[Result], width: int = 110) -> str:
+    rows = [_cells(r) for r in results]
+    w0 = max([len("id")] + [len(r[0]) for r in rows])
+    w1 = max([len("verdict")] + [len(r[1]) for r in rows])
+    room = max(20, width - w0 - w1 - 4)
+    clip = lambda s: s if len(s) <= room else s[:room - 1] + "…"
+    lines = [f"{'id'.ljust(w0)}  {'verdict'.ljust(w1)}  evidence", f"{'-' * w0}  {'-' * w1}  {'-' * min(room, 40)}"]
+    lines += [f"{a.ljust(w0)}  {b.ljust(w1)}  {clip(c)}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def totals(results: Iterable[Result]) -> dict:
+    out: dict = {}
+    for r in results:
+        key = r.verdict.word if r.verdict else r.status
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def document(results: list[Result], budget: str, seed: int, seconds: float) -> dict:
+    return {"tool": "ams-theory", "version": __version__, "budget": budget, "seed": seed,
+            "seconds": round(seconds, 2), "totals": totals(results), "claims": [r.to_json() for r in results]}
+
+
+def _json_block(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def detail(r: Result) -> str:
+    """Everything known about one claim, as plain text."""
+    d = r.to_json()
+    parts = [f"{d['id']}  ({d['paper']}, {d['where']}; {d['family']}, {d['kind'] or 'no check yet'})",
+             f"statement: {d['statement']}", f"status: {d['status']}   verdict: {d['verdict']}",
+             f"summary: {d['summary']}"]
+    for key in ("evidence", "counterexample", "correction", "error"):
+        if d[key]:
+            parts.append(f"{key}:\n{_json_block(d[key])}")
+    parts.append(f"seconds: {d['seconds']}")
+    return "\n".join(parts)
+
+
+def markdown(doc: dict) -> str:
+    lines = [f"# ams-theory verification report", "",
+             f"version {doc['version']}, budget `{doc['budget']}`, seed {doc['seed']}, {doc['seconds']} s; "
+             + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
+             "| id | verdict | corrected | evidence |", "|---|---|---|---|"]
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    for c in doc["claims"]:
+        corr = c["correction"]["verdict"] if c["correction"] else ""
+        lines.append(f"| `{c['id']}` | {c['verdict'] or c['status']} | {corr} | {esc(c['summary'])} |")
+    lines.append("")
+    for c in doc["claims"]:
+        if c["status"] == "unchecked":
+            continue
+        lines += [f"## `{c['id']}` — {c['verdict'] or c['status']}", "",
+                  f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", esc(c["summary"]), ""]
+        for key in ("evidence", "counterexample", "correction", "error"):
+            if c[key]:
+                lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
+    unchecked = [c["id"] for c in doc["claims"] if c["status"] == "unchecked"]
+    if unchecked:
+        lines += ["## Not yet checked", "", ", ".join(f"`{i}`" for i in unchecked), ""]
+    return "\n".join(lines)
+
+
+def html_page(doc: dict) -> str:
+    e = html.escape
+    rows = []
+    for c in doc["claims"]:
+        word = c["verdict"] or c["status"]
+        corr = c["correction"]["verdict"] if c["correction"] else ""
+        rows.append(f"<tr class='{e(word)}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code></a></td>"
+                    f"<td>{e(word)}</td><td>{e(corr)}</td><td>{e(c['summary'])}</td></tr>")
+    sections = []
+    for c in doc["claims"]:
+        if c["status"] == "unchecked":
+            continue
+        blocks = "".join(f"<h4>{key}</h4><pre>{e(_json_block(c[key]))}</pre>"
+                         for key in ("evidence", "counterexample", "correction", "error") if c[key])
+        sections.append(f"<section id='{e(c['id'])}'><h3><code>{e(c['id'])}</code> — {e(c['verdict'] or c['status'])}"
+                        f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
+                        f"<p>{e(c['summary'])}</p>{blocks}</section>")
+    totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ams-theory verification report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }}
+tr.holds td:nth-child(2) {{ color: #1a7f37; }} tr.refuted td:nth-child(2) {{ color: #cf222e; }}
+tr.conditional td:nth-child(2), tr.vacuous td:nth-child(2) {{ color: #9a6700; }}
+tr.unchecked td, tr.crashed td {{ color: #777; }}
+pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
+</style></head><body>
+<h1>ams-theory verification report</h1>
+<p>version {e(doc['version'])}, budget <code>{e(doc['budget'])}</code>, seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
+<table><tr><th>id</th><th>verdict</th><th>corrected</th><th>evidence</th></tr>
+{''.join(rows)}
+</table>
+{''.join(sections)}
+</body></html>
+"""

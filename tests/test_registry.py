@@ -1,0 +1,130 @@
+"""The registry and the symbolic family: every id present, verdicts computed, checks able to fail."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from ams_theory import registry, rules
+from ams_theory.backends import SympyOps
+from ams_theory.registry import REGISTRY, Verdict, run_claim
+
+CLAIMS_MD = Path(__file__).resolve().parents[1].parent / "shared" / "claims.md"
+SYMBOLIC = ["grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.C1", "grams.C2", "grams.C3",
+            "grams.C4", "grams.C5", "grams.C6", "cautious.alg1"]
+
+registry.load_checks()
+
+
+@pytest.mark.skipif(not CLAIMS_MD.exists(), reason="the shared claim list is not beside this checkout")
+def test_registry_holds_exactly_the_ids_of_the_claim_list():
+    listed = re.findall(r"^\| ((?:grams|cautious)\.[^ |]+) \|", CLAIMS_MD.read_text(), flags=re.M)
+    assert len(listed) == 47 and sorted(listed) == sorted(REGISTRY)
+
+
+def test_symbolic_family_has_checks_and_kinds():
+    for cid in SYMBOLIC:
+        assert REGISTRY[cid].check is not None and REGISTRY[cid].kind == "symbolic", cid
+        assert REGISTRY[cid].statement
+
+
+@pytest.fixture(scope="module")
+def quick_results():
+    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in SYMBOLIC}
+
+
+@pytest.mark.parametrize("cid, word, corrected", [
+    ("grams.B1.beta3", "holds", None), ("grams.B1.lambda", "holds", None),
+    ("grams.B2", "refuted", "holds"), ("grams.B3", "refuted", "holds"),
+    ("grams.C1", "holds", None), ("grams.C2", "holds", None), ("grams.C3", "holds", None),
+    ("grams.C4", "holds", None), ("grams.C5", "holds", None), ("grams.C6", "holds", None),
+    ("cautious.alg1", "refuted", "holds"),
+])
+def test_symbolic_verdicts(quick_results, cid, word, corrected):
+    r = quick_results[cid]
+    assert r.status == "checked", r.error
+    assert r.verdict.word == word
+    assert (r.verdict.correction or {}).get("verdict") == corrected
+    if word == "refuted":
+        assert r.verdict.counterexample["rechecked_exactly"] is True
+        assert r.verdict.recheck() is True
+
+
+def test_b3_counterexample_is_a_zero_gradient_coordinate(quick_results):
+    cex = quick_results["grams.B3"].verdict.counterexample
+    assert cex["pattern"] == ["m+g0"] and cex["inputs"]["g"] == ["0"]
+    assert cex["right"] == [cex["inputs"]["w"][0]]            # sign(0)|u| = 0: Cor. 5.2 does not move
+    assert cex["left"] != cex["right"]
+
+
+# ----------------------------------------------------------------------------- the checks can fail
+
+def test_a_planted_wrong_tie_rule_refutes_b1(monkeypatch):
+    """Mutation: ties of u*s = 0 dropped from phi makes eta_hat = eta d/(d - ties): B.1 must be refuted."""
+    monkeypatch.setattr(rules, "_tie_weight", lambda caution: 0)
+    original = rules.alignment
+
+    def tie_dropping(ops, u, s, caution):
+        return original(ops, u, s, rules.Caution(**{**caution.__dict__, "tie": "zero"}))
+
+    monkeypatch.setattr(rules, "alignment", tie_dropping)
+    r = run_claim(REGISTRY["grams.B1.beta3"], "quick", 0)
+    assert r.status == "checked" and r.verdict.word == "refuted"
+    assert r.verdict.counterexample["rechecked_exactly"] is True
+
+
+def test_a_planted_wrong_coefficient_refutes_b1_lambda(monkeypatch):
+    """Mutation: the opposed class gets -lambda instead of lambda."""
+    original = rules._coefficient
+    monkeypatch.setattr(rules, "_coefficient",
+                        lambda ops, p, c: original(ops, p, rules.Caution(**{**c.__dict__, "lam": -c.lam})))
+    r = run_claim(REGISTRY["grams.B1.lambda"], "quick", 0)
+    assert r.verdict.word == "refuted"
+
+
+def test_a_planted_wrong_sign_refutes_fact_c2(monkeypatch):
+    """Mutation: a sign function that loses the sign (sign(a)^2) breaks <a, -sign(a)|b|> = -<|a|,|b|>."""
+    bad = np.vectorize(lambda e: sp.sign(e) ** 2, otypes=[object])
+    monkeypatch.setattr(SympyOps, "sign", lambda self, x: bad(x))
+    r = run_claim(REGISTRY["grams.C2"], "quick", 0)
+    assert r.verdict.word == "refuted" and r.verdict.counterexample["rechecked_exactly"] is True
+
+
+def test_a_true_weakened_fact_still_holds():
+    """C.3 weakened (<a,b> - <|a|,|b|> - 1 <= 0) is still true: the check says holds, not refuted."""
+    from proofs_checks import facts
+    value = lambda a, b: SympyOps().total(a * b) - SympyOps().total(abs(a) * abs(b)) - 1
+    n, failures = facts._run(2, "quick", value, "<= 0")
+    assert n == 54 and failures == []
+
+
+# ----------------------------------------------------------------------------- registry rules of evidence
+
+def _claim_with(check):
+    return registry.Claim(REGISTRY["grams.C5"].entry, "symbolic", "test", check)
+
+
+def test_a_refutation_without_exact_recheck_is_rejected():
+    r = run_claim(_claim_with(lambda b, s: Verdict("refuted", "x", {}, {"a": 1}, recheck=lambda: False)))
+    assert r.status == "crashed" and "exact re-check" in r.error
+    r = run_claim(_claim_with(lambda b, s: Verdict("refuted", "x", {}, None)))
+    assert r.status == "crashed" and "counterexample" in r.error
+
+
+def test_unknown_verdict_word_and_bad_correction_are_rejected():
+    assert run_claim(_claim_with(lambda b, s: Verdict("probably", "x"))).status == "crashed"
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction={"verdict": "holds"})))
+    assert r.status == "crashed" and "correction" in r.error
+
+
+def test_register_refuses_unknown_ids_and_kinds():
+    with pytest.raises(KeyError):
+        registry.register("grams.Z9", "symbolic", "x")
+    with pytest.raises(ValueError):
+        registry.register("grams.C1", "astrology", "x")
+
+
+def test_unknown_budget_is_rejected():
+    with pytest.raises(ValueError, match="budget"):
+        run_claim(REGISTRY["grams.C5"], "lavish", 0)
