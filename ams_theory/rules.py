@@ -72,6 +72,13 @@ class Caution:
 
     ``scope``: the entries counted in ``d`` and ``n``: one tensor, or every
     tensor of the optimizer's parameter group (list back ends only).
+
+    ``margin`` (kappa, default 0) shifts the class boundary: coordinate i is
+    aligned when ``u_i s_i > kappa u_i^2`` (``kind="inner"``: ``<u, s> > kappa
+    |u|^2``), the threshold masks of Thm. 2.4 / A.4 (kappa = mu sigma / 2) and
+    Thm. A.7 (kappa = alpha mu eps / 2) of the Cautious paper. Its sign is taken
+    as ``sign(u) * (s - kappa u)``. It may be a tensor broadcasting against the
+    instances (one threshold per instance).
     """
 
     lam: float = 0.0
@@ -81,13 +88,14 @@ class Caution:
     mask_eps: float = 1e-8
     kind: str = "elementwise"
     scope: str = "tensor"
+    margin: Any = 0
 
     def __post_init__(self):
         _check_choice("tie", self.tie, TIES)
         _check_choice("normalize", self.normalize, NORMALIZATIONS)
         _check_choice("mask", self.kind, MASK_KINDS)
         _check_choice("scope", self.scope, SCOPES)
-        for name in ("lam", "xi", "mask_eps"):
+        for name in ("lam", "xi", "mask_eps", "margin"):
             _check_finite(name, getattr(self, name))
         if getattr(self.xi, "is_negative", self.xi < 0) is True:
             raise ValueError(f"Invalid xi: {self.xi} (must be >= 0)")
@@ -114,6 +122,10 @@ def _check_choice(name, value, allowed):
 
 
 def _check_finite(name, value):
+    if hasattr(value, "dtype") and hasattr(value, "numel") and value.numel() != 1:   # a per-instance tensor
+        if not bool(value.isfinite().all()):
+            raise ValueError(f"Invalid {name}: non-finite entries")
+        return
     if getattr(value, "is_real", None) and not getattr(value, "is_number", True):
         return                        # a real sympy symbol: exact checks keep hyperparameters symbolic
     try:
@@ -223,6 +235,8 @@ def alignment(ops: Ops, u, s, caution: Caution):
     """
     need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps")
     need_psi = caution.normalize == "ams" and caution.lam != 0
+    if _nonzero(caution.margin):
+        s = ops.lincomb(s, 1, u, -caution.margin)      # u_i s_i - kappa u_i^2 = u_i (s_i - kappa u_i)
     if caution.kind == "inner":
         q = ops.smap(ops.scalar_sign, ops.dot(u, s))
         d = ops.numel(u)
@@ -249,6 +263,12 @@ def alignment(ops: Ops, u, s, caution: Caution):
         n_phi, n_psi = (other, rest) if caution.tie == "opposed" else (rest, other)
     c = _coefficient(ops, p, caution)
     return c, n_phi, n_psi
+
+
+def _nonzero(value) -> bool:
+    if hasattr(value, "numel") and value.numel() != 1:
+        return bool((value != 0).any())
+    return value != 0
 
 
 def _scalar_coefficient(ops: Ops, q, caution):
