@@ -495,9 +495,13 @@ def _with_problem_map(claim: Claim, fn) -> Claim:
     return Claim(margin, claim.draw, claim.families, claim.certify_families, claim.dims)
 
 
-def _search(claim: Claim, budget: str, seed: int, families=None):
+DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
+
+
+def _search(claim: Claim, budget: str, seed: int, families=None, size_factor=1.0):
     batches, size, hyp = BUDGET[budget]
-    rs = random_search(claim, batches, size, seed, families=families)
+    rs = random_search(claim, batches, max(1000, int(size * size_factor)), seed, families=families,
+                       dims=DIMS[budget])
     cert_fams = tuple(f for f in (families or claim.families) if f in QUAD) or claim.certify_families
     found, tried = (None, 0)
     if cert_fams:
@@ -549,13 +553,13 @@ def _evidence(rs, tried, seed, budget, families=None):
             "tolerance": "violation when margin > 1e-9 (1 + |scale|) in float64; refutations re-checked exactly"}
 
 
-def judge(claim: Claim, budget, seed, holds_text, refuted_text, corrections=(), families=None):
+def judge(claim: Claim, budget, seed, holds_text, refuted_text, corrections=(), families=None, size_factor=1.0):
     """Literal verdict from both engines, plus computed corrections ``(statement, Claim, families)``."""
-    rs, found, tried = _search(claim, budget, seed, families)
+    rs, found, tried = _search(claim, budget, seed, families, size_factor)
     evidence = _evidence(rs, tried, seed, budget)
     corr = None
     for statement, cclaim, cfams in corrections:
-        crs, cfound, ctried = _search(cclaim, budget, seed, cfams)
+        crs, cfound, ctried = _search(cclaim, budget, seed, cfams, size_factor)
         cert, _ = _certified(cclaim, crs, cfound, seed, cfams) if (crs.violations or cfound) else (None, None)
         corr = {"statement": statement, "verdict": "refuted" if cert else "holds",
                 "evidence": {**_evidence(crs, ctried, seed, budget), "families": list(cfams or cclaim.families)}}
@@ -639,6 +643,20 @@ def _nonpositive_opposed_part(budget):
     return True, n
 
 
+_CORRECTED_D3: dict = {}
+
+
+def _corrected_d3(budget, seed, convex: bool):
+    """The corrected D.3 (|N| in place of N), judged once per (budget, seed) and shared with Remark 5.5."""
+    key = (budget, seed, convex)
+    if key not in _CORRECTED_D3:
+        fams = CONVEX if convex else ALL
+        _CORRECTED_D3[key] = judge(C(m_d3_corrected, _draw_fraction(_d3_bound), fams), budget, seed, _holds,
+                                   _refuted("corrected bound, " + ("convex" if convex else "nonconvex") + " loss"),
+                                   families=fams)
+    return _CORRECTED_D3[key]
+
+
 @register("grams.D3", "discrete",
           "eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
 def check_d3(budget="standard", seed=0):
@@ -647,10 +665,8 @@ def check_d3(budget="standard", seed=0):
     rs, found, tried = _search(claim, budget, seed)
     evidence = {**_evidence(rs, tried, seed, budget), "N_nonpositive_on_all_sign_patterns": nonpos,
                 "sign_patterns": n_patterns}
-    corrected = C(m_d3_corrected, _draw_fraction(_d3_bound))
-    corr_all = judge(corrected, budget, seed, _holds, _refuted("corrected bound, nonconvex loss"))
-    corr_convex = judge(C(m_d3_corrected, _draw_fraction(_d3_bound), CONVEX), budget, seed, _holds,
-                        _refuted("corrected bound, convex loss"), families=CONVEX)
+    corr_all = _corrected_d3(budget, seed, convex=False)
+    corr_convex = _corrected_d3(budget, seed, convex=True)
     correction = {
         "statement": "with |N| in place of N (the proof's last line drops a minus sign) and L convex: "
                      "eta <= 2/(L|u|^2) min{P, |N|} implies dL_Grams <= dL_C <= 0",
@@ -681,8 +697,7 @@ def check_r55(budget="standard", seed=0):
     claim = C(m_r55)
     cert, recheck = _try_certify_nonneg(claim, draw)
     rs, found, tried = _search(claim, budget, seed)       # violations: Grams strictly worse than cautious
-    corr = judge(C(m_d3_corrected, _draw_fraction(_d3_bound), CONVEX), budget, seed, _holds, _refuted("x"),
-                 families=CONVEX)
+    corr = _corrected_d3(budget, seed, convex=True)
     correction = {"statement": "no strict improvement in general; under convexity and the corrected step bound "
                                "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)",
                   "verdict": corr.word, "evidence": {"summary": corr.summary}}
@@ -734,9 +749,10 @@ def check_thm24(budget="standard", seed=0):
 def check_a3(budget="standard", seed=0):
     claim = Claim(m_a3, _draw_free, A3_FAMILIES, ("quadratic_diagonal_convex",))
     corrected = Claim(m_a3_corrected, _draw_free, A3_FAMILIES, ("quadratic_diagonal_convex",))
+    # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
     return judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
                  "|u o phi|^2 exceed |u|^2"), corrections=[("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
-                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES)], families=A3_FAMILIES)
+                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES)], families=A3_FAMILIES, size_factor=0.25)
 
 
 @register("cautious.A5", "discrete",
