@@ -33,7 +33,7 @@ from .backends import Ops
 __all__ = [
     "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
-    "alignment", "mask_scale", "masked_update", "cautious_update", "apply_step",
+    "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step",
     "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
 ]
 
@@ -327,6 +327,17 @@ def masked_update(ops: Ops, u, alignment_result, caution: Caution | None, den=No
         upd = ops.mul(u, c) if caution.kind == "inner" else ops.mul_(c, u)
     l1_of = upd if den is None or caution.normalize != "update_l1" else ops.div(upd, den)
     return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=l1_of)
+
+
+def mask_vector(ops: Ops, u, s, caution: Caution):
+    r"""The mask as one vector, ``phi = scale * (phi + psi)``: what multiplies ``u`` in the step.
+
+    This is the phi(u o s) of the Cautious paper's system (5) and of eq. (1) when
+    ``u`` is the direction and ``s`` the gradient; ``u`` and ``s`` are not consumed.
+    """
+    c, n_phi, n_psi = alignment(ops, ops.copy(u), s, caution)
+    scale = mask_scale(ops, caution, ops.numel(u), n_phi, n_psi, masked_update=ops.mul(u, c))
+    return c if scale is None else ops.mul(c, scale)
 
 
 def cautious_update(ops: Ops, u, s, caution: Caution | None, den=None):

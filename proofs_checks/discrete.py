@@ -311,10 +311,7 @@ PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
 
 
 def _phi(ops, u, g, caution):
-    """The mask vector phi(u o g) = scale * (phi + psi) the rule core applies."""
-    c, n_phi, n_psi = rules.alignment(ops, ops.copy(u), g, caution)
-    scale = rules.mask_scale(ops, caution, ops.numel(u), n_phi, n_psi, masked_update=ops.mul(u, c))
-    return c if scale is None else ops.mul(c, scale)
+    return rules.mask_vector(ops, u, g, caution)
 
 
 def m_thm23(ops, problem, w, u, eta, extra, with_scale=False):

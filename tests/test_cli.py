@@ -29,7 +29,7 @@ def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
 
 def test_verify_lists_unchecked_claims_honestly(capsys, tmp_path):
     js = tmp_path / "r.json"
-    assert main(["verify", "--claim", "grams.E2", "--claim", "cautious.table1", "--json", str(js)]) == 0
+    assert main(["verify", "--claim", "grams.fig1", "--claim", "cautious.table1", "--json", str(js)]) == 0
     doc = json.loads(js.read_text())
     assert all(c["status"] == "unchecked" and c["verdict"] is None for c in doc["claims"])
 
