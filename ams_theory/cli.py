@@ -79,6 +79,9 @@ def cmd_verify(args) -> int:
     print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
           + f"  ({len(results)} claims, budget {args.budget}, seed {args.seed}, {doc['seconds']} s)")
     if args.report:
+        figure = _dynamics_figure(args.report, results)
+        if figure:
+            doc["figures"] = {"dynamics": os.path.basename(figure)}
         _write(args.report, markdown(doc) if report_format == "markdown" else html_page(doc), "report")
     if args.json:
         _write(args.json, json.dumps(doc, indent=2, default=str), "JSON report")
@@ -86,6 +89,18 @@ def cmd_verify(args) -> int:
     for r in crashed:
         print(f"ams-theory: check of {r.claim.id} crashed: {r.error}", file=sys.stderr)
     return 1 if crashed else 0
+
+
+def _dynamics_figure(report_path, results):
+    """Beside a report that covers continuous claims: one PNG of H(t) and L(t) per system."""
+    if not any(r.claim.entry.family == "continuous" and r.status == "checked" for r in results):
+        return None
+    try:
+        from .dynamics import plot_systems
+        path = os.path.splitext(report_path)[0] + "-dynamics.png"
+        return plot_systems(path)
+    except ImportError:                       # matplotlib is optional: the report then has no figure
+        return None
 
 
 def cmd_show(args) -> int:

@@ -337,3 +337,26 @@ class SymbolicQuadratic:
 
     def grad(self, w):
         return SympyOps.asarray(list(self.A * sp.Matrix(list(w)) + self.b))
+
+
+PLOTTED = ("heavy_ball", "cautious_indicator", "cautious_eq1", "grams", "adam", "cautious_adam", "signed_momentum",
+           "cautious_signed_momentum", "lion", "cautious_lion")
+
+
+def plot_systems(path, systems=PLOTTED, t_end=20.0):
+    """H(t) and L(t) of each system on the kappa = 4 quadratic 4 w1^2 + w2^2 from (1, 1) and zero state
+    (Section 3.1 of the Cautious paper); one PNG at ``path``. Needs matplotlib."""
+    from .smooth import QuadraticProblem
+    from .trajectories import plot
+    a = torch.tensor([[8.0, 2.0]], dtype=torch.float64)
+    problem = QuadraticProblem(family="quadratic_diagonal_convex", convex=True, L=a.max(-1).values,
+                               A=torch.diag_embed(a), b=torch.zeros_like(a), c=torch.zeros(1, dtype=torch.float64))
+    w0 = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    runs = {}
+    for name in systems:
+        system = SYSTEMS[name]
+        s0 = torch.zeros(1, 2 * system.state_blocks, dtype=torch.float64)
+        if system.state_blocks == 2:
+            s0[0, 2:] = 1.0                                   # Adam: v(0) = 1 keeps sqrt(v) smooth
+        runs[name] = trajectory(system, problem, w0, s0, t_end=t_end, max_restarts=20, zeno_step=1e-2)
+    return plot(runs, path, title="H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)")

@@ -78,6 +78,8 @@ def markdown(doc: dict) -> str:
         for key in ("evidence", "counterexample", "correction", "error"):
             if c[key]:
                 lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
+    if doc.get("figures", {}).get("dynamics"):
+        lines += ["## Continuous-time systems", "", f"![H(t) and L(t) per system]({doc['figures']['dynamics']})", ""]
     unchecked = [c["id"] for c in doc["claims"] if c["status"] == "unchecked"]
     if unchecked:
         lines += ["## Not yet checked", "", ", ".join(f"`{i}`" for i in unchecked), ""]
@@ -102,6 +104,9 @@ def html_page(doc: dict) -> str:
                         f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
                         f"<p>{e(c['summary'])}</p>{blocks}</section>")
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
+    fig = doc.get("figures", {}).get("dynamics")
+    figure = (f"<section><h3>Continuous-time systems</h3><img src='{e(fig)}' alt='H(t) and L(t) per system' "
+              f"style='max-width:100%'></section>") if fig else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ams-theory verification report</title>
 <style>
@@ -118,5 +123,6 @@ pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
 {''.join(rows)}
 </table>
 {''.join(sections)}
+{figure}
 </body></html>
 """
