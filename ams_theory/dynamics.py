@@ -262,6 +262,8 @@ SYSTEMS = {
     "cautious_ge_l1": general("cautious_ge_l1", K_L1, CAUTIOUS_GE, c_phi=0.1, c_psi=0.5),
     "cautious_phi_c": general("cautious_phi_c", K_QUADRATIC, rules.Caution(lam=-0.1, tie="opposed",
                                                                           normalize="none"), c_psi=0.5),
+    "cautious_inner": general("cautious_inner", K_QUADRATIC, rules.Caution(lam=0, tie="aligned", normalize="none",
+                                                                          kind="inner"), c_phi=0.1, c_psi=0.5),
     "grams": general("grams", K_QUADRATIC, None, c_phi=0.1, c_psi=0.5, grams=True),
     "grams_l1": general("grams_l1", K_L1, None, c_psi=0.5, grams=True),
     "adam": adam("adam", a=0.9, b=0.999, e=1e-3),

@@ -183,15 +183,15 @@ def _run(parts, budget, seed):
           "with x^T phi >= 0 L decreases.")
 def check_2_1(budget="standard", seed=0):
     parts = []
-    for name in ("cautious_eq1", "cautious_indicator", "cautious_ge_l1", "cautious_phi_c"):
+    for name in ("cautious_eq1", "cautious_indicator", "cautious_ge_l1", "cautious_phi_c", "cautious_inner"):
         parts += [(f"{name}: dH identity", name, identity("dH", "H")),
                   (f"{name}: dL identity", name, identity("dL", "L"))]
-    for name in ("cautious_indicator", "cautious_ge_l1", "cautious_phi_c"):     # masks meeting eq. (6)
+    for name in ("cautious_indicator", "cautious_ge_l1", "cautious_phi_c", "cautious_inner"):  # x^T(1-phi) <= 0
         parts += [(f"{name}: dH <= -Delta_H", name, nonpositive("H", _delta("delta_H"))),
                   (f"{name}: dL <= -Delta_L", name, nonpositive("L", _delta("delta_L"))),
                   (f"{name}: dL <= 0", name, nonpositive("L"))]
     return _verdict_from(_run(parts, budget, seed), lambda n: _holds(n) + "; masks: eq. (1), 1(x>0), "
-                         "1(x>=0) with K = |s|_1, phi_c", lambda label, st, c: f"{label} fails")
+                         "1(x>=0) with K = |s|_1, phi_c, inner-product mask", lambda label, st, c: f"{label} fails")
 
 
 @register("cautious.A1", "continuous",
