@@ -14,6 +14,12 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same global torch seed: unseeded draws are reproducible."""
+    torch.manual_seed(1234)
+
+
 def make_model(seed: int = 0) -> torch.nn.Module:
     """A two-layer float64 MLP (6 -> 16 -> 3)."""
     torch.manual_seed(seed)

@@ -71,8 +71,11 @@ def test_chunked_equals_whole_and_foreach(name, variant):
 
 
 def test_recording_pass_writes_nothing():
-    w, g = [torch.randn(6, dtype=DT)], [torch.randn(6, dtype=DT)]
-    state = dict(m=[torch.randn(6, dtype=DT)], v=[torch.rand(6, dtype=DT)])
+    gen = torch.Generator().manual_seed(0)
+    w = [torch.randn(6, generator=gen, dtype=DT)]
+    g = [torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 2.0], dtype=DT)]
+    state = dict(m=[g[0] * torch.tensor([1.0, 1.0, -1.0, 2.0, 0.5, -3.0], dtype=DT)],   # four aligned entries
+                 v=[torch.rand(6, generator=gen, dtype=DT)])
     before = [x.clone() for x in (w[0], g[0], state["m"][0], state["v"][0])]
     hp = dict(lr=0.1, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1, weight_decay_mode="after_scaled",
               mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi=1.0, mask_eps=1e-8, scope="tensor")
