@@ -65,7 +65,7 @@ class Claim:
     margin: Callable                        # (ops, problem, w, u, eta, extra) -> (margin, applicable)
     draw: Callable                          # (problem, w, generator) -> (u, eta, extra)
     families: tuple                         # families searched for evidence
-    certify_families: tuple = tuple(smooth.QUADRATIC_FAMILIES) if hasattr(smooth, "QUADRATIC_FAMILIES") else ()
+    certify_families: tuple = tuple(smooth.QUADRATIC_FAMILIES)
     dims: tuple = (1, 2, 3, 5, 8)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from . import rules
+from . import rules, smooth
 from .backends import SympyOps, TorchOps
 
 __all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "K_QUADRATIC", "K_L1", "trajectory"]
@@ -47,17 +47,7 @@ def _grad(problem, w):
     return problem.grad(w)
 
 
-def _value(problem, w):
-    v = problem.value(w)
-    return v.reshape(-1, 1) if _torch(v) else v
-
-
-def _abs(ops, x):
-    return ops.abs(x)
-
-
-def _sign(ops, x):
-    return ops.sign(x)
+_value = smooth.value_column
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def detail(r: Result) -> str:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# ams-theory verification report", "",
+    lines = ["# ams-theory verification report", "",
              f"version {doc['version']}, budget `{doc['budget']}`, seed {doc['seed']}, {doc['seconds']} s; "
              + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
              "| id | verdict | corrected | evidence |", "|---|---|---|---|"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import sympy as sp
 import torch
 
@@ -49,9 +48,7 @@ def _is_torch(x):
     return torch.is_tensor(x)
 
 
-def F(problem, w):
-    v = problem.value(w)
-    return v.reshape(-1, 1) if _is_torch(v) else v
+F = smooth.value_column
 
 
 def G(problem, w):
