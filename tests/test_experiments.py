@@ -129,3 +129,30 @@ def test_missing_extras_give_one_clear_message(monkeypatch, quick, tmp_path):
         monkeypatch.setitem(sys.modules, mod, None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[experiments\]"'):
         E.plot_comparison(quick, str(tmp_path / "x.png"))
+
+
+def test_paper_directions(quick):
+    rows = {c["statement"]: c for c in quick["paper_comparison"] if "test_acc" in c}
+    c = rows["C-Lion beats Lion"]
+    mine = quick["methods"]["C-Lion"]["paired_vs_reference"]["test_loss"]["mean"] - \
+        quick["methods"]["Lion"]["paired_vs_reference"]["test_loss"]["mean"]
+    assert c["test_loss"]["mean_diff"] == pytest.approx(mine, abs=1e-6)
+    assert c["test_loss"]["agrees"] == (mine < 0)
+    # two evaluation seeds are too few to call anything beyond the noise
+    assert not any(r[m]["beyond_2se"] for r in rows.values() for m in ("test_acc", "test_loss"))
+    lam = next(c for c in quick["paper_comparison"] if "lambdas" in c)
+    assert lam["lambdas"] == [1.0, 0.5, 0.0, -0.5, -1.0]
+    assert lam["methods"][0] == "Adam" and lam["methods"][-1] == "Grams"
+    lines = E.paper_lines(quick)
+    assert len(lines) == 1 + len(quick["paper_comparison"]) and "lambda" in lines[-1]
+
+
+def test_select_by_accuracy():
+    methods = {"Adam": E.DEFAULT_METHODS["Adam"]}
+    res = E.compare_on_digits("quick", seed=0, methods=methods, select="val_acc")
+    tuning = res["methods"]["Adam"]["tuning"]
+    best = max(t["val_acc_mean"] for t in tuning)
+    assert res["methods"]["Adam"]["chosen_lr"] == next(t["lr"] for t in tuning if t["val_acc_mean"] == best)
+    assert res["config"]["training"]["select"] == "val_acc"
+    with pytest.raises(ValueError, match="select"):
+        E.compare_on_digits("quick", methods=methods, select="test_acc")
