@@ -504,7 +504,9 @@ class SympyOps(Ops):
         import sympy
 
         self.sp = sympy
-        canon = canonical or sympy.cancel
+        cancel = canonical or sympy.cancel
+        # a rational number is already canonical; cancel would only spend time on its (large) integers
+        canon = lambda e: e if getattr(e, "is_Rational", False) else cancel(e)
         self._canon = canon
         self._sign = np.vectorize(lambda e: sympy.sign(canon(e)), otypes=[object])
         self._abs = np.vectorize(lambda e: sympy.Abs(canon(e)), otypes=[object])

@@ -79,9 +79,7 @@ def cmd_verify(args) -> int:
     print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
           + f"  ({len(results)} claims, budget {args.budget}, seed {args.seed}, {doc['seconds']} s)")
     if args.report:
-        figure = _dynamics_figure(args.report, results)
-        if figure:
-            doc["figures"] = {"dynamics": os.path.basename(figure)}
+        doc["figures"] = _figures(args.report, results, quiet=args.quiet)
         _write(args.report, markdown(doc) if report_format == "markdown" else html_page(doc), "report")
     if args.json:
         _write(args.json, json.dumps(doc, indent=2, default=str), "JSON report")
@@ -91,16 +89,34 @@ def cmd_verify(args) -> int:
     return 1 if crashed else 0
 
 
-def _dynamics_figure(report_path, results):
-    """Beside a report that covers continuous claims: one PNG of H(t) and L(t) per system."""
-    if not any(r.claim.entry.family == "continuous" and r.status == "checked" for r in results):
-        return None
-    try:
+def _figures(report_path, results, quiet=False):
+    """Draw the figures of the run beside the report: ``<report>-<name>.png``.
+
+    One PNG of H(t) and L(t) per continuous system when continuous claims ran,
+    and every figure a verdict offers. Without matplotlib there are none (said once on stderr).
+    """
+    stem = os.path.splitext(report_path)[0]
+    wanted = []
+    continuous = [r.claim.id for r in results if r.claim.entry.family == "continuous" and r.status == "checked"]
+    if continuous:
         from .dynamics import plot_systems
-        path = os.path.splitext(report_path)[0] + "-dynamics.png"
-        return plot_systems(path)
-    except ImportError:                       # matplotlib is optional: the report then has no figure
-        return None
+        wanted.append(("dynamics", "Continuous-time systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)",
+                       plot_systems, continuous))
+    for r in results:
+        for name, (caption, draw) in (r.verdict.figures if r.verdict else {}).items():
+            if name not in [w[0] for w in wanted]:
+                wanted.append((name, caption, draw, []))
+            next(w for w in wanted if w[0] == name)[3].append(r.claim.id)
+    out = []
+    for name, caption, draw, claims in wanted:
+        try:
+            path = draw(f"{stem}-{name}.png")
+        except ImportError as err:
+            if not quiet:
+                print(f"ams-theory: no figures in the report ({err})", file=sys.stderr)
+            return out
+        out.append({"name": name, "file": os.path.basename(path), "caption": caption, "claims": claims})
+    return out
 
 
 def cmd_show(args) -> int:

@@ -44,7 +44,9 @@ class Verdict:
     exact data of a failure (required for ``refuted``), with ``recheck`` a
     function that re-verifies it in exact arithmetic and returns True when the
     failure is real. ``correction``: ``{"statement", "verdict", "evidence"}``
-    for the nearest correct statement.
+    for the nearest correct statement. ``figures``: ``{name: (caption, draw)}``
+    with ``draw(path)`` writing a PNG there; reports call it (figures are drawn
+    only when a report is written).
     """
 
     word: str
@@ -53,6 +55,7 @@ class Verdict:
     counterexample: dict | None = None
     correction: dict | None = None
     recheck: Callable[[], bool] | None = None
+    figures: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -78,8 +78,11 @@ def markdown(doc: dict) -> str:
         for key in ("evidence", "counterexample", "correction", "error"):
             if c[key]:
                 lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
-    if doc.get("figures", {}).get("dynamics"):
-        lines += ["## Continuous-time systems", "", f"![H(t) and L(t) per system]({doc['figures']['dynamics']})", ""]
+    if doc.get("figures"):
+        lines += ["## Figures", ""]
+        for f in doc["figures"]:
+            lines += [f"### {esc(f['caption'])}", "", f"![{esc(f['caption'])}]({f['file']})", "",
+                      "claims: " + ", ".join(f"`{i}`" for i in f["claims"]), ""]
     unchecked = [c["id"] for c in doc["claims"] if c["status"] == "unchecked"]
     if unchecked:
         lines += ["## Not yet checked", "", ", ".join(f"`{i}`" for i in unchecked), ""]
@@ -104,9 +107,12 @@ def html_page(doc: dict) -> str:
                         f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
                         f"<p>{e(c['summary'])}</p>{blocks}</section>")
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
-    fig = doc.get("figures", {}).get("dynamics")
-    figure = (f"<section><h3>Continuous-time systems</h3><img src='{e(fig)}' alt='H(t) and L(t) per system' "
-              f"style='max-width:100%'></section>") if fig else ""
+    figure = "".join(
+        f"<section><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' alt='{e(f['caption'])}' "
+        f"style='max-width:100%'><p>claims: {', '.join(f'<a href=#{e(i)}><code>{e(i)}</code></a>' for i in f['claims'])}"
+        f"</p></section>" for f in doc.get("figures", []))
+    if figure:
+        figure = "<h2>Figures</h2>" + figure
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ams-theory verification report</title>
 <style>
