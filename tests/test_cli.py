@@ -27,11 +27,25 @@ def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
     assert html.startswith("<!doctype html>") and "grams.B3" in html and "counterexample" in html
 
 
-def test_verify_lists_unchecked_claims_honestly(capsys, tmp_path):
+def test_verify_lists_unchecked_claims_honestly(monkeypatch, capsys, tmp_path):
+    registry.load_checks()
+    monkeypatch.setattr(registry.REGISTRY["cautious.table1"], "check", None)
     js = tmp_path / "r.json"
-    assert main(["verify", "--claim", "grams.fig1", "--claim", "cautious.table1", "--json", str(js)]) == 0
+    assert main(["verify", "--claim", "cautious.table1", "--json", str(js)]) == 0
     doc = json.loads(js.read_text())
     assert all(c["status"] == "unchecked" and c["verdict"] is None for c in doc["claims"])
+
+
+def test_reports_carry_the_figures_of_the_run(tmp_path):
+    pytest.importorskip("matplotlib")
+    md = tmp_path / "r.md"
+    assert main(["verify", "--claim", "cautious.fig2.monotone", "--claim", "cautious.fig8", "--budget", "quick",
+                 "--report", str(md), "--quiet"]) == 0
+    text = md.read_text()
+    for name in ("fig2", "fig8"):
+        png = tmp_path / f"r-{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert f"(r-{name}.png)" in text
 
 
 def test_show_prints_the_full_evidence(capsys):
