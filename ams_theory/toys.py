@@ -292,18 +292,27 @@ def fig8_experiment(eps_grid, beta_grid, steps: int = 200, masks=None, start=(1.
 
 
 # --------------------------------------------------------------------------- figures (matplotlib)
+# Each plot function writes a PNG and returns its path, or returns the figure when no path is given
+# (a notebook then shows it).
+
+def _finish(plt, fig, path):
+    fig.tight_layout()
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
 
 def _pyplot():
     try:
-        import matplotlib
-        matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("the figures need matplotlib: pip install -e '.[experiments]'") from None
     return plt
 
 
-def plot_fig1(result: dict, path: str, traj: dict | None = None) -> str:
+def plot_fig1(result: dict, path: str | None = None, traj: dict | None = None):
     """Figure 1 reproduction: ``f(w_t)`` per method (median over starts, and the first start) and, given
     ``traj`` (label -> ``(T+1, 2)`` iterates), the paths in the plane."""
     plt = _pyplot()
@@ -323,13 +332,10 @@ def plot_fig1(result: dict, path: str, traj: dict | None = None) -> str:
         ax0.set_aspect("equal", adjustable="datalim")
         ax0.set_xlabel("w1"), ax0.set_ylabel("w2"), ax0.set_title("paths from the first start")
     fig.suptitle("(0.5 w1)^2 + (0.1 w2)^2: Figure 1 of the AMS/Grams paper, re-run")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, path)
 
 
-def plot_fig2(runs: list, path: str) -> str:
+def plot_fig2(runs: list, path: str | None = None):
     """Figure 2 reproduction: L(w_t) of GDM and C-GDM per setting, and GDM's Hamiltonian along C-GDM."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -342,13 +348,10 @@ def plot_fig2(runs: list, path: str) -> str:
     axes[1].set_title("GDM's Hamiltonian L + (eps/2)|s|^2 along C-GDM"), axes[1].set_xlabel("step t")
     axes[0].legend(fontsize=7)
     fig.suptitle("4 w1^2 + w2^2 from (1, 1): Figure 2 of the Cautious paper, re-run")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, path)
 
 
-def plot_fig8(result: dict, path: str) -> str:
+def plot_fig8(result: dict, path: str | None = None):
     """Figure 8 reproduction: one rate map per mask, the best point of each, and Goh's optimum for GDM."""
     plt = _pyplot()
     labels = list(result["rates"])
@@ -365,7 +368,4 @@ def plot_fig8(result: dict, path: str) -> str:
         ax.set_xlabel("eps"), ax.set_ylabel("beta")
         fig.colorbar(im, ax=ax)
     fig.suptitle("rate = exp(slope of log L_t); red: Goh's GDM optimum, white: best on the grid", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, path)
