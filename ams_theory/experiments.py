@@ -245,7 +245,8 @@ def compare_on_digits(budget: str = "standard", seed: int = 0, methods: dict[str
     the default 1 because the tensors are tiny, so extra threads only add
     synchronisation, and on a 2-core machine busy with other work two threads made a
     step 10-100x slower.
-    Returns a JSON-ready dict; everything but ``timing`` is bit-identical for equal
+    Returns a dict that is strict JSON (non-finite numbers of a diverged run are None);
+    everything but ``timing`` is bit-identical for equal
     arguments on the same machine and torch build.
     """
     if budget not in BUDGETS:
@@ -333,7 +334,7 @@ def compare_on_digits(budget: str = "standard", seed: int = 0, methods: dict[str
         "timing": {"wall_s": wall, "cpu_s": cpu, "data_s": t_data, "tune_s": t_tune, "eval_s": t_eval, "n_runs": n_runs,
                    "n_steps": n_runs * spec["epochs"] * steps_per_epoch},
     }
-    return result
+    return _clean(result)
 
 
 def _environment(threads: int) -> dict:
@@ -406,6 +407,22 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def _clean(obj: Any) -> Any:
+    """The result as strict JSON allows it: NaN and +-inf (a diverged run) become None."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _num(x: Any) -> float:
+    """A result number back as a float (None, i.e. non-finite, reads as NaN)."""
+    return math.nan if x is None else float(x)
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -428,8 +445,9 @@ def summary_lines(result: dict) -> list[str]:
     lines = [f"digits MLP, budget {result['budget']}, seed {result['seed']}, "
              f"{result['config']['training']['epochs']} epochs, {n} evaluation seeds", head, "-" * len(head)]
     for name, res in result["methods"].items():
-        acc, loss = res["summary"]["test_acc"], res["summary"]["test_loss"]
-        d = res["paired_vs_reference"]["test_acc"]
+        acc = {k: _num(v) for k, v in res["summary"]["test_acc"].items()}
+        loss = {k: _num(v) for k, v in res["summary"]["test_loss"].items()}
+        d = {"mean": _num(res["paired_vs_reference"]["test_acc"]["mean"])}
         edge = "*" if res["chosen_at_grid_edge"] else " "
         diff = "" if name == ref else f"{100 * d['mean']:+.2f} pp"
         lines.append(f"{name:<14} {res['chosen_lr']:>6.0e}{edge} {100 * acc['mean']:>13.2f} +- {100 * acc['std']:<5.2f} "
@@ -446,15 +464,16 @@ def paper_lines(result: dict) -> list[str]:
     lines = ["the papers' directions, seed-paired on this problem (agrees / clear = beyond 2 SE):"]
     for c in result["paper_comparison"]:
         if "test_acc" in c:
-            a, l = c["test_acc"], c["test_loss"]
+            a, l = ({k: _num(v) if k in ("mean_diff", "se") else v for k, v in c[m].items()}
+                    for m in ("test_acc", "test_loss"))
 
             def tag(x):
                 return ("agrees" if x["agrees"] else "opposite") + (", clear" if x["beyond_2se"] else "")
             lines.append(f"  {c['statement']:<26} acc {100 * a['mean_diff']:+.2f} pp (se {100 * a['se']:.2f}; "
                          f"{tag(a)})   loss {l['mean_diff']:+.4f} (se {l['se']:.4f}; {tag(l)})")
         else:
-            acc = ", ".join(f"{100 * v:.2f}" for v in c["test_acc_means"])
-            loss = ", ".join(f"{v:.4f}" for v in c["test_loss_means"])
+            acc = ", ".join(f"{100 * _num(v):.2f}" for v in c["test_acc_means"])
+            loss = ", ".join(f"{_num(v):.4f}" for v in c["test_loss_means"])
             lines.append(f"  lambda {c['lambdas']}: acc {acc} (monotone: {c['acc_monotone']}); "
                          f"loss {loss} (monotone: {c['loss_monotone']})")
     return lines
@@ -477,8 +496,8 @@ def plot_comparison(result: dict, path: str) -> str:
                                      (axes[1], "test_loss", 1.0, "test loss (cross-entropy)")):
         for i, name in enumerate(names):
             res = result["methods"][name]
-            s = res["summary"][metric]
-            vals = [scale * r[metric] for r in res["runs"]]
+            s = {k: _num(v) for k, v in res["summary"][metric].items()}
+            vals = [scale * _num(r[metric]) for r in res["runs"]]
             ax.errorbar([i], [scale * s["mean"]], yerr=[scale * s["std"]], fmt="o", color=f"C{i}", capsize=4)
             ax.plot([i, i], [scale * s["min"], scale * s["max"]], "_", color=f"C{i}", ms=12)
             ax.plot(np.full(len(vals), i + 0.15), vals, ".", color=f"C{i}", alpha=0.4, ms=4)
@@ -490,8 +509,9 @@ def plot_comparison(result: dict, path: str) -> str:
     axes[0].set_title("mean +- std (bar), min/max (ticks), seeds (dots)", fontsize=9)
     ax = axes[2]
     for i, name in enumerate(names):
-        curves = np.array([r["curve"]["val_loss"] for r in result["methods"][name]["runs"]])
-        tr = np.array([r["curve"]["train_loss"] for r in result["methods"][name]["runs"]])
+        runs = result["methods"][name]["runs"]
+        curves = np.array([[_num(v) for v in r["curve"]["val_loss"]] for r in runs])
+        tr = np.array([[_num(v) for v in r["curve"]["train_loss"]] for r in runs])
         ep = np.arange(1, curves.shape[1] + 1)
         ax.plot(ep, curves.mean(0), color=f"C{i}", label=name)
         ax.plot(ep, tr.mean(0), color=f"C{i}", ls=":", lw=0.8)

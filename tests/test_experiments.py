@@ -156,3 +156,19 @@ def test_select_by_accuracy():
     assert res["config"]["training"]["select"] == "val_acc"
     with pytest.raises(ValueError, match="select"):
         E.compare_on_digits("quick", methods=methods, select="test_acc")
+
+
+def test_a_diverging_method_is_reported_not_fatal(tmp_path):
+    """A planted optimizer that blows the weights up to inf/NaN: the result stays strict JSON (None for
+    the non-finite numbers), the table and the figure are still produced, and the method is not chosen
+    over a working one."""
+    methods = {"Adam": E.DEFAULT_METHODS["Adam"],
+               "exploding": E.Method(lambda params, lr: torch.optim.SGD(params, lr=1e30))}
+    res = E.compare_on_digits("quick", seed=0, methods=methods)
+    json.dumps(res, allow_nan=False)
+    bad = res["methods"]["exploding"]
+    assert bad["summary"]["test_loss"]["mean"] is None
+    assert all(t["val_loss_mean"] is None for t in bad["tuning"])
+    assert any("nan" in ln for ln in E.summary_lines(res) if ln.startswith("exploding"))
+    E.paper_lines(res)
+    E.plot_comparison(res, str(tmp_path / "x.png"))
