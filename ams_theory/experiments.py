@@ -450,8 +450,8 @@ def summary_lines(result: dict) -> list[str]:
         d = {"mean": _num(res["paired_vs_reference"]["test_acc"]["mean"])}
         edge = "*" if res["chosen_at_grid_edge"] else " "
         diff = "" if name == ref else f"{100 * d['mean']:+.2f} pp"
-        lines.append(f"{name:<14} {res['chosen_lr']:>6.0e}{edge} {100 * acc['mean']:>13.2f} +- {100 * acc['std']:<5.2f} "
-                     f"{loss['mean']:>14.4f} +- {loss['std']:<6.4f} {diff:>14}")
+        lines.append(f"{name:<14} {res['chosen_lr']:>6.0e}{edge} {100 * acc['mean']:>13.2f} +- "
+                     f"{100 * acc['std']:<5.2f} {loss['mean']:>14.4f} +- {loss['std']:<6.4f} {diff:>14}")
     if any(res["chosen_at_grid_edge"] for res in result["methods"].values()):
         lines.append("* chosen lr at the edge of its grid")
     return lines
