@@ -31,9 +31,9 @@ Protocol (everything is recorded in the result so that a run can be repeated):
   loss and test accuracy, and paired differences against the reference method.
 
 Budgets (lr grids are half-decades, the Lion family's 10x smaller): ``quick`` 6 epochs,
-2 lrs, 1 tuning + 2 evaluation seeds (28 runs, a few seconds); ``standard`` 25 epochs,
-4 lrs, 2 + 5 seeds (91 runs, under a minute on one core); ``thorough`` 50 epochs, 6 lrs,
-3 + 10 seeds (196 runs, about 3 minutes).
+2 lrs, 1 tuning + 2 evaluation seeds (28 runs, 6 s); ``standard`` 25 epochs,
+4 lrs, 2 + 5 seeds (91 runs, 34 s); ``thorough`` 50 epochs, 6 lrs,
+3 + 10 seeds (196 runs, about 2 minutes); times for one idle core of the 2-core dev machine.
 
 Methods are the project's own optimizer classes (:data:`ams_theory.PRESETS`) with their
 paper defaults; nothing here re-types an update rule.
