@@ -1,0 +1,640 @@
+r"""Helpers for the exploration notebooks (``notebooks/descent_bounds.ipynb``, ``notebooks/hamiltonian_flows.ipynb``).
+
+Two topics, both built on code the checks already use:
+
+**One step against the descent lemmas.** :func:`one_step_changes` takes one step of Adam,
+cautious Adam and Grams with the rule core (:func:`ams_theory.rules.ams_step`, batched
+over step sizes with :class:`~ams_theory.backends.TorchOps`) and returns
+``dL(eta) = L(w_next) - L(w)``. The bounds it is compared with are written out here, each
+with its paper label (the checks in ``proofs_checks/discrete.py`` hold only the margins
+``actual - bound``, not the bounds themselves):
+
+- :func:`d1_bounds`: Lemma 3.4 / D.1 of the AMS/Grams paper (cautious step), parts 1-3;
+- :func:`d2_bounds`: Lemma 5.3 / D.2 (Grams step), parts 1-3;
+- :func:`smoothness_bounds`: the two-sided L-smoothness bound of the plain step (Fact A.2), for Adam;
+- :func:`thm23_step_bound`: the step-size condition of Thm. 2.3 of the Cautious paper.
+
+:func:`claim_margins` evaluates a discrete check's own margin function along the step sizes,
+so a notebook can show the project's verdicts and the plotted bounds side by side.
+
+**Hamiltonian flows.** :func:`flow` integrates a system of
+:data:`ams_theory.dynamics.SYSTEMS` with :func:`ams_theory.dynamics.trajectory`;
+:func:`flow_rates` evaluates the true ``dH/dt``, ``dL/dt`` (autograd,
+:func:`ams_theory.dynamics.true_rates`) and the papers' closed forms at the sampled states.
+
+Notation: ``g = grad L(w)``, ``u`` the base direction (Adam's ``m_hat / (sqrt(v_hat) + eps)``),
+``P = <u o g, 1(u o g >= 0)>``, ``Q = <|g|, |u|>``, ``L`` the smoothness constant. Nothing here
+re-types an update rule: steps, masks and directions come from :mod:`ams_theory.rules`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import dynamics as dyn
+from . import rules
+from .backends import TorchOps
+from .smooth import QuadraticProblem
+
+__all__ = ["diagonal_quadratic", "kappa4_quadratic", "repeat_instance", "step_sizes", "caution_hp", "STEP_CAUTIONS",
+           "adam_direction", "one_step_changes", "smoothness_bounds", "d1_bounds", "d2_bounds", "thm23_step_bound",
+           "violated", "DESCENT_MARGINS", "claim_margins", "OneStep", "draw_one_step", "descent_curves",
+           "margin_table", "plot_descent_panel", "plot_descent_row", "plot_margins",
+           "FLOW_CLAIMS", "initial_state", "flow", "flow_rates", "flow_summary", "plot_hl", "plot_flows", "plot_rates",
+           "format_table"]
+
+T1 = TorchOps(batch_dims=1)
+F64 = torch.float64
+
+
+# ----------------------------------------------------------------------------- problems and step sizes
+
+def diagonal_quadratic(a: Sequence[float], b: Sequence[float] | None = None, c: float = 0.0) -> QuadraticProblem:
+    """One-instance ``f(w) = 1/2 sum_i a_i w_i^2 + b'w + c`` (a :class:`QuadraticProblem`, batch 1).
+
+    ``L = max_i |a_i|`` (exact for a diagonal Hessian); ``convex`` is ``all(a_i >= 0)``; the family name is
+    ``quadratic_diagonal_convex`` or ``quadratic_diagonal`` accordingly.
+    """
+    a_t = torch.tensor([list(map(float, a))], dtype=F64)
+    b_t = torch.zeros_like(a_t) if b is None else torch.tensor([list(map(float, b))], dtype=F64)
+    if b_t.shape != a_t.shape:
+        raise ValueError(f"b has {b_t.shape[-1]} entries, a has {a_t.shape[-1]}")
+    convex = bool((a_t >= 0).all())
+    return QuadraticProblem(family="quadratic_diagonal_convex" if convex else "quadratic_diagonal", convex=convex,
+                            L=a_t.abs().amax(-1), A=torch.diag_embed(a_t), b=b_t,
+                            c=torch.tensor([float(c)], dtype=F64))
+
+
+def kappa4_quadratic() -> QuadraticProblem:
+    """``4 w1^2 + w2^2`` (Hessian ``diag(8, 2)``, condition number 4): the toy loss of §3.1 of the Cautious paper."""
+    return diagonal_quadratic([8.0, 2.0])
+
+
+def repeat_instance(problem, n: int):
+    """``n`` copies of instance 0 of ``problem`` as one batch (so one call evaluates ``n`` step sizes or states)."""
+    return problem.select(torch.zeros(int(n), dtype=torch.long))
+
+
+def step_sizes(lo: float, hi: float, n: int = 121) -> torch.Tensor:
+    """``n`` log-spaced step sizes from ``lo`` to ``hi`` (float64)."""
+    return torch.logspace(math.log10(lo), math.log10(hi), int(n), dtype=F64)
+
+
+def _row(x) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=F64)
+    return x.reshape(1, -1)
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy().reshape(-1) if torch.is_tensor(x) else np.asarray(x, dtype=float).reshape(-1)
+
+
+# ----------------------------------------------------------------------------- the steps (rule core)
+
+def caution_hp(caution: rules.Caution | None) -> dict:
+    """The hyperparameter entries of :func:`rules.ams_step` that select ``caution`` (``None``: no mask)."""
+    if caution is None:
+        return {"mask": None}
+    return {"mask": caution.kind, "lam": caution.lam, "tie": caution.tie, "normalize": caution.normalize,
+            "xi": caution.xi, "mask_eps": caution.mask_eps}
+
+
+def _step_cautions() -> dict:
+    # the same Caution objects the discrete checks use, so the plotted steps are the checked ones
+    from proofs_checks.discrete import CAUTIOUS_GE, GRAMS_COR52, GRAMS_DEF51
+    return {
+        "adam": None,                     # Adam (Def. A.4 of the AMS/Grams paper): w - eta u
+        "cautious_adam": CAUTIOUS_GE,     # Def. 3.2 as the proof of D.1 takes it: w - eta u o 1(u o g >= 0)
+        "grams": GRAMS_COR52,             # Cor. 5.2: w - eta sign(g) o |u|
+        "grams_def51": GRAMS_DEF51,       # Def. 5.1: AMS with beta3 = 0, lambda = -1
+    }
+
+
+class _LazyCautions(Mapping):
+    """``STEP_CAUTIONS[name]``: the :class:`~ams_theory.rules.Caution` of each one-step method (loaded on first use)."""
+
+    _data: dict | None = None
+
+    def _d(self):
+        if self._data is None:
+            type(self)._data = _step_cautions()
+        return self._data
+
+    def __getitem__(self, key):
+        return self._d()[key]
+
+    def __iter__(self):
+        return iter(self._d())
+
+    def __len__(self):
+        return len(self._d())
+
+
+STEP_CAUTIONS = _LazyCautions()
+
+
+def adam_direction(problem, w, m, v, t: int, betas=(0.9, 0.999), eps: float = 1e-8):
+    r"""``(g, u, m_new, v_new)`` at ``w``: ``g = grad L(w)`` and Adam's direction after the moment update,
+    ``u = m_hat / (sqrt(v_hat) + eps)`` with ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g^2`` and bias
+    corrections at step ``t`` (Def. A.4 of the AMS/Grams paper; Cor. 5.2 parts 1-5), from
+    :func:`ams_theory.rules.adam_direction`. All ``(1, d)`` float64 tensors."""
+    w, m, v = _row(w), _row(m), _row(v)
+    g = problem.grad(w)
+    u, m_new, v_new = rules.adam_direction(T1, g, m.clone(), v.clone(), betas[0], betas[1], eps, t)
+    return g, u, m_new, v_new
+
+
+def one_step_changes(problem, w, m, v, t: int, etas, methods: Iterable[str] = ("adam", "cautious_adam", "grams"),
+                     betas=(0.9, 0.999), eps: float = 1e-8) -> dict:
+    r"""``{method: dL(eta)}`` with ``dL = L(w_next) - L(w)`` for one step of each method from the state
+    ``(w, m, v)`` at step ``t``, for every step size in ``etas``.
+
+    Each step is :func:`ams_theory.rules.ams_step` with ``beta3 = 0``, ``lr = eta``, no weight decay and the
+    caution of :data:`STEP_CAUTIONS` (``adam``: none; ``cautious_adam``: ``u o 1(u o g >= 0)``;
+    ``grams``: ``sign(g) o |u|``; ``grams_def51``: AMS with ``lambda = -1``), batched over the step sizes.
+    Returns numpy arrays of ``len(etas)``.
+    """
+    etas = torch.as_tensor(etas, dtype=F64).reshape(-1, 1)
+    n = etas.shape[0]
+    P = repeat_instance(problem, n)
+    W = _row(w).expand(n, -1).clone()
+    g = P.grad(W)
+    f0 = P.value(W)
+    out = {}
+    for name in methods:
+        hp = {"lr": etas, "betas": (betas[0], betas[1], 0.0), "eps": eps, "weight_decay": 0.0,
+              "weight_decay_mode": "after_scaled", **caution_hp(STEP_CAUTIONS[name])}
+        state = {"m": _row(m).expand(n, -1).clone(), "v": _row(v).expand(n, -1).clone()}
+        w1, _ = rules.ams_step(T1, W.clone(), g, state, hp, t)
+        out[name] = _np(P.value(w1) - f0)
+    return out
+
+
+# ----------------------------------------------------------------------------- the bounds
+
+def _parts(problem, w, u):
+    w, u = _row(w), _row(u)
+    g = problem.grad(w)
+    return w, u, g, float(problem.L.reshape(-1)[0]), float((u * u).sum())
+
+
+def _eta(etas):
+    return _np(torch.as_tensor(etas, dtype=F64))
+
+
+def smoothness_bounds(problem, w, u, etas) -> dict:
+    r"""Plain step ``w - eta u`` (Adam's step): ``-eta <g, u> - L eta^2 |u|^2 / 2 <= dL <= -eta <g, u> + L eta^2 |u|^2 / 2``
+    (L-smoothness, Fact A.2 of the AMS/Grams paper; holds for every L-smooth loss).
+
+    Returns ``upper``, ``lower`` (arrays over ``etas``) and ``eta_max = 2 <g, u> / (L |u|^2)`` (descent
+    guaranteed for ``eta <= eta_max``; ``0`` when ``<g, u> <= 0``)."""
+    w, u, g, L, uu = _parts(problem, w, u)
+    e = _eta(etas)
+    lin = float((g * u).sum())
+    quad = L * e ** 2 * uu / 2
+    return {"upper": -e * lin + quad, "lower": -e * lin - quad, "eta_max": max(0.0, 2 * lin / (L * uu)) if uu else 0.0}
+
+
+def d1_bounds(problem, w, u, etas) -> dict:
+    r"""Lemma 3.4 / D.1 of the AMS/Grams paper, cautious step ``w' = w - eta u o 1(u o g >= 0)``, with
+    ``P = <u o g, 1(u o g >= 0)>`` (the mask from :func:`ams_theory.rules.mask_vector`):
+
+    - ``upper`` (Part 1): ``dL <= -eta P + L eta^2 |u|^2 / 2``;
+    - ``lower`` (Part 2, as stated): ``dL >= -eta P``; the proof drops the ``-L/2 |dw|^2`` term, so this
+      needs convexity (project verdict: refuted, holds for convex losses);
+    - ``lower_smooth``: the L-smooth lower bound ``-eta P - L eta^2 |u o 1(u o g >= 0)|^2 / 2`` (always true);
+    - ``eta_max`` (Part 3): ``eta <= 2 P / (L |u|^2)`` implies ``dL <= 0``.
+    """
+    w, u, g, L, uu = _parts(problem, w, u)
+    mask = rules.mask_vector(T1, u, g, STEP_CAUTIONS["cautious_adam"])
+    P = float((u * g * mask).sum())
+    hat = float(((u * mask) ** 2).sum())
+    e = _eta(etas)
+    return {"P": P, "upper": -e * P + L * e ** 2 * uu / 2, "lower": -e * P, "lower_smooth": -e * P - L * e ** 2 * hat / 2,
+            "eta_max": 2 * P / (L * uu) if uu else 0.0}
+
+
+def d2_bounds(problem, w, u, etas) -> dict:
+    r"""Lemma 5.3 / D.2 of the AMS/Grams paper, Grams step ``w' = w - eta sign(g) o |u|``, with ``Q = <|g|, |u|>``:
+
+    - ``upper`` (Part 1): ``dL <= -eta Q + L eta^2 |u|^2 / 2``;
+    - ``lower`` (Part 2, as stated): ``dL >= -eta Q`` (needs convexity, like D.1 Part 2; project verdict: refuted);
+    - ``lower_smooth``: ``-eta Q - L eta^2 |u|^2 / 2`` (always true);
+    - ``eta_max`` (Part 3): ``eta <= 2 Q / (L |u|^2)`` implies ``dL <= 0``.
+    """
+    w, u, g, L, uu = _parts(problem, w, u)
+    Q = float((g.abs() * u.abs()).sum())
+    e = _eta(etas)
+    return {"Q": Q, "upper": -e * Q + L * e ** 2 * uu / 2, "lower": -e * Q, "lower_smooth": -e * Q - L * e ** 2 * uu / 2,
+            "eta_max": 2 * Q / (L * uu) if uu else 0.0}
+
+
+def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dict:
+    r"""Thm. 2.3 of the Cautious paper (there ``mu`` is the smoothness constant, ``eps`` the step):
+    with ``x = u o g``, the mask ``phi = phi(x)`` (:func:`ams_theory.rules.mask_vector`, default the
+    cautious-Adam mask ``1(u o g >= 0)``), ``Delta = -x'(1 - phi)`` and ``r = u o (1 - phi)``: if ``Delta >= 0``,
+    then ``L(w - eps u o phi) <= L(w - eps u)`` for ``eps <= 2 Delta / (mu |r| (2 |u| + |r|))``.
+
+    Returns ``delta``, ``r_norm`` and ``eta_max`` (``inf`` when ``r = 0``: both steps coincide; ``0`` when
+    ``Delta < 0``: the theorem says nothing)."""
+    w, u, g, L, uu = _parts(problem, w, u)
+    caution = STEP_CAUTIONS["cautious_adam"] if caution is None else caution
+    phi = rules.mask_vector(T1, u, g, caution)
+    x = u * g
+    delta = float(-(x * (1 - phi)).sum())
+    rn = float((u * (1 - phi)).norm())
+    if delta < 0:
+        eta_max = 0.0
+    elif rn == 0:
+        eta_max = math.inf
+    else:
+        eta_max = 2 * delta / (L * rn * (2 * math.sqrt(uu) + rn))
+    return {"delta": delta, "r_norm": rn, "eta_max": eta_max}
+
+
+def violated(actual, bound, side: str, rtol: float = 1e-9) -> np.ndarray:
+    """Where ``actual`` breaks ``bound``: ``side="upper"``: ``actual > bound + tol``; ``"lower"``:
+    ``actual < bound - tol``; ``tol = rtol (1 + |actual| + |bound|)`` (the float tolerance of the search engines)."""
+    a, b = np.asarray(actual, dtype=float), np.asarray(bound, dtype=float)
+    tol = rtol * (1 + np.abs(a) + np.abs(b))
+    if side == "upper":
+        return a > b + tol
+    if side == "lower":
+        return a < b - tol
+    raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
+
+
+# ----------------------------------------------------------------------------- the checks' own margins
+
+DESCENT_MARGINS = {   # claim id -> margin function of proofs_checks.discrete (positive = violated where applicable)
+    "grams.D1.part1": "m_d1_part1", "grams.D1.part2": "m_d1_part2", "grams.D1.part3": "m_d1_part3",
+    "grams.D2.part1": "m_d2_part1", "grams.D2.part2": "m_d2_part2", "grams.D2.part3": "m_d2_part3",
+    "cautious.2.3": "m_thm23",
+}
+
+
+def claim_margins(claim_id: str, problem, w, u, etas) -> dict:
+    """The discrete check's own margin of ``claim_id`` at ``(w, u)`` for every step size: ``{"margin",
+    "applicable", "violated"}`` (numpy arrays). ``margin > 0`` where applicable means the claim's conclusion
+    fails there (see :mod:`ams_theory.descent`); ``violated`` applies the engines' tolerance."""
+    from proofs_checks import discrete
+    try:
+        fn = getattr(discrete, DESCENT_MARGINS[claim_id])
+    except KeyError:
+        raise ValueError(f"no margin for {claim_id!r}; known: {sorted(DESCENT_MARGINS)}") from None
+    etas = torch.as_tensor(etas, dtype=F64).reshape(-1, 1)
+    n = etas.shape[0]
+    P = repeat_instance(problem, n)
+    W, U = _row(w).expand(n, -1).clone(), _row(u).expand(n, -1).clone()
+    with torch.no_grad():
+        margin, app, scale = fn(T1, P, W, U, etas, {}, with_scale=True)
+    margin, app, scale = _np(margin), _np(app).astype(bool), _np(scale)
+    return {"margin": margin, "applicable": app,
+            "violated": app & np.isfinite(margin) & (margin > 1e-9 * (1 + np.abs(scale)))}
+
+
+# ----------------------------------------------------------------------------- one instance, four panels
+
+@dataclasses.dataclass
+class OneStep:
+    """A loss and an Adam state at which one step is taken: ``problem`` (batch 1), ``w``, ``m``, ``v`` (sequences
+    or tensors, stored as (1, d) float64; the moments *before* this step's update), the step count ``t`` after
+    it, ``betas``, ``eps``."""
+    problem: object
+    w: torch.Tensor
+    m: torch.Tensor
+    v: torch.Tensor
+    t: int = 10
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        self.w, self.m, self.v = _row(self.w), _row(self.m), _row(self.v)
+
+    def direction(self):
+        """``(g, u)``: the gradient at ``w`` and Adam's direction (see :func:`adam_direction`)."""
+        g, u, _, _ = adam_direction(self.problem, self.w, self.m, self.v, self.t, self.betas, self.eps)
+        return g, u
+
+    def changes(self, etas, methods=("adam", "cautious_adam", "grams")) -> dict:
+        """:func:`one_step_changes` at this state."""
+        return one_step_changes(self.problem, self.w, self.m, self.v, self.t, etas, methods, self.betas, self.eps)
+
+    def reference_step(self) -> float:
+        """D.1 Part 3's step bound ``2P/(L|u|^2)`` at this state: the natural unit for the step-size axis."""
+        g, u = self.direction()
+        return d1_bounds(self.problem, self.w, u, [1.0])["eta_max"]
+
+
+def draw_one_step(family: str, d: int, seed: int, t: int = 10) -> OneStep:
+    """A reproducible instance: ``problem = smooth.sample(family, 1, d, gen)`` then ``w ~ N(0, I)``,
+    ``m ~ N(0, I/4)``, ``v ~ U(0, 1)^d`` from the same ``torch.Generator().manual_seed(seed)``."""
+    from .smooth import sample
+    gen = torch.Generator().manual_seed(int(seed))
+    problem = sample(family, 1, d, gen)
+    w = torch.randn(1, d, generator=gen, dtype=F64)
+    m = 0.5 * torch.randn(1, d, generator=gen, dtype=F64)
+    v = torch.rand(1, d, generator=gen, dtype=F64)
+    return OneStep(problem, w, m, v, t)
+
+
+def descent_curves(inst: OneStep, etas) -> dict:
+    """Everything one row of the notebook's figure shows, at the step sizes ``etas``: the actual changes
+    (:func:`one_step_changes`), the bounds of :func:`smoothness_bounds` (Adam), :func:`d1_bounds` (cautious
+    Adam), :func:`d2_bounds` (Grams) and Thm. 2.3's comparison ``dL(cautious) - dL(Adam)`` with its step bound
+    (:func:`thm23_step_bound`)."""
+    g, u = inst.direction()
+    dl = inst.changes(etas)
+    return {"etas": _eta(etas), "dL": dl, "adam": smoothness_bounds(inst.problem, inst.w, u, etas),
+            "cautious": d1_bounds(inst.problem, inst.w, u, etas), "grams": d2_bounds(inst.problem, inst.w, u, etas),
+            "thm23": {**thm23_step_bound(inst.problem, inst.w, u), "diff": dl["cautious_adam"] - dl["adam"]}}
+
+
+def margin_table(inst: OneStep, etas, claims: Iterable[str] = tuple(DESCENT_MARGINS)) -> list:
+    """One row per discrete claim: at how many of ``etas`` it applies and is violated, by its check's own margin
+    function (:func:`claim_margins`), and the largest margin where it applies."""
+    g, u = inst.direction()
+    rows = []
+    for cid in claims:
+        r = claim_margins(cid, inst.problem, inst.w, u, etas)
+        app = r["applicable"] & np.isfinite(r["margin"])
+        rows.append({"claim": cid, "applicable": int(app.sum()), "violated": int(r["violated"].sum()),
+                     "max_margin": float(r["margin"][app].max()) if app.any() else float("nan")})
+    return rows
+
+
+# ----------------------------------------------------------------------------- plotting (matplotlib)
+
+_BOUND_STYLE = {"upper": ("tab:blue", "--", "upper bound (part 1)"),
+                "lower": ("tab:red", "--", "lower bound as stated (part 2)"),
+                "lower_smooth": ("grey", ":", "L-smooth lower bound")}
+
+
+def plot_descent_panel(ax, etas, actual: dict, bounds: dict | None = None, eta_max: float | None = None,
+                       title: str = "", region_label: str = "step-size condition", labels: dict | None = None,
+                       only_in_region: bool = False) -> dict:
+    """Draw ``actual`` (``{label: dL array}``) against ``etas`` (log x, symlog y) with ``bounds`` (any of
+    ``upper``, ``lower``, ``lower_smooth``; ``labels`` renames them), the region ``eta <= eta_max`` shaded, and
+    red crosses where an actual curve breaks ``upper`` or ``lower`` (:func:`violated`).
+
+    ``only_in_region``: the bound is claimed only inside the region (Thm. 2.3); breaks outside it are drawn
+    as grey dots and counted apart. Returns ``{"<curve> vs <bound>": count}``."""
+    e = _eta(etas)
+    bounds, labels = bounds or {}, labels or {}
+    inside = e <= (eta_max if eta_max is not None else math.inf)
+    if eta_max is not None and eta_max > 0:
+        ax.axvspan(e[0], min(eta_max, e[-1]), color="tab:green", alpha=0.12, label=region_label)
+    for name, (col, ls, lab) in _BOUND_STYLE.items():
+        if name in bounds:
+            ax.plot(e, bounds[name], color=col, linestyle=ls, lw=1.3, label=labels.get(name, lab))
+    counts = {}
+    scale = [np.abs(np.asarray(b, dtype=float)) for k, b in bounds.items() if k in _BOUND_STYLE]
+    for i, (label, dl) in enumerate(actual.items()):
+        dl = np.asarray(dl, dtype=float)
+        ax.plot(e, dl, lw=2, color="k" if i == 0 else f"C{i + 3}", label=label)
+        scale.append(np.abs(dl))
+        for key in ("upper", "lower"):
+            if key not in bounds:
+                continue
+            bad = violated(dl, bounds[key], key)
+            if only_in_region:
+                counts[f"{label} vs {key} outside the region"] = int((bad & ~inside).sum())
+                if (bad & ~inside).any():
+                    ax.plot(e[bad & ~inside], dl[bad & ~inside], ".", color="grey", ms=4)
+                bad = bad & inside
+            counts[f"{label} vs {key}"] = int(bad.sum())
+            if bad.any():
+                ax.plot(e[bad], dl[bad], "x", color="red", ms=5)
+    positive = np.concatenate([v[v > 0] for v in scale]) if scale else np.array([])
+    lin = float(np.quantile(positive, 0.02)) if positive.size else 1e-6
+    ax.set_xscale("log")
+    _symlog(ax, max(lin, 1e-12))
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("step size eta")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    return counts
+
+
+def _symlog(ax, linthresh: float):
+    """A symlog y axis whose tick labels do not pile up around 0: at most about five decades labelled on each
+    side, and no ticks at +-linthresh (they would sit next to 0)."""
+    from matplotlib.ticker import FixedLocator
+    ax.set_yscale("symlog", linthresh=linthresh)
+    lo, hi = ax.get_ylim()
+    top = math.ceil(math.log10(max(abs(lo), abs(hi), linthresh * 10)))
+    bottom = math.floor(math.log10(linthresh)) + 1
+    stride = max(1, (top - bottom) // 4)
+    decades = [10.0 ** k for k in range(top, bottom - 1, -stride)]
+    ticks = sorted([0.0] + [x for x in decades if x <= hi] + [-x for x in decades if -x >= lo])
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+
+
+def plot_margins(ax, inst: OneStep, etas, claims: Iterable[str] = ("grams.D1.part1", "grams.D1.part2",
+                                                                   "grams.D2.part1", "grams.D2.part2")):
+    """The discrete checks' own margins (:func:`claim_margins`) along ``etas``: ``margin > 0`` where the claim
+    applies means its conclusion fails there (the checks' definition of a violation)."""
+    g, u = inst.direction()
+    e = _eta(etas)
+    scale = []
+    for cid in claims:
+        r = claim_margins(cid, inst.problem, inst.w, u, etas)
+        m = np.where(r["applicable"], r["margin"], np.nan)
+        ax.plot(e, m, lw=1.6, label=cid + (f"  ({int(r['violated'].sum())} violated)" if r["violated"].any() else ""))
+        scale.append(np.abs(m[np.isfinite(m)]))
+    positive = np.concatenate(scale) if scale else np.array([])
+    positive = positive[positive > 0]
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    _symlog(ax, float(np.quantile(positive, 0.02)) if positive.size else 1e-6)
+    ax.set_xlabel("step size eta")
+    ax.set_ylabel("margin (> 0: violated)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def plot_descent_row(axes, curves: dict, name: str = "") -> dict:
+    """The four panels of one instance (:func:`descent_curves`): Adam with the L-smoothness bounds, cautious
+    Adam with D.1, Grams with D.2, and Thm. 2.3's comparison. Returns the violation counts per panel."""
+    e, dl = curves["etas"], curves["dL"]
+    out = {}
+    a, c, gr, t = curves["adam"], curves["cautious"], curves["grams"], curves["thm23"]
+    smooth_labels = {"upper": "L-smooth upper bound", "lower": "L-smooth lower bound"}
+    out["adam"] = plot_descent_panel(axes[0], e, {"Adam": dl["adam"]}, a, a["eta_max"], f"{name}\nAdam (Fact A.2)",
+                                     "descent guaranteed", labels=smooth_labels)
+    out["cautious"] = plot_descent_panel(axes[1], e, {"cautious Adam": dl["cautious_adam"]}, c, c["eta_max"],
+                                         "cautious Adam: Lemma 3.4 / D.1", "D.1 part 3: dL <= 0")
+    out["grams"] = plot_descent_panel(axes[2], e, {"Grams": dl["grams"]}, gr, gr["eta_max"],
+                                      "Grams: Lemma 5.3 / D.2", "D.2 part 3: dL <= 0")
+    out["thm23"] = plot_descent_panel(axes[3], e, {"dL(cautious) - dL(Adam)": t["diff"]},
+                                      {"upper": np.zeros_like(e)}, t["eta_max"] if t["delta"] >= 0 else None,
+                                      "Cautious paper Thm. 2.3", "Thm. 2.3 step bound",
+                                      labels={"upper": "0: cautious no worse"}, only_in_region=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- Hamiltonian flows
+
+FLOW_CLAIMS = {   # system -> (what the papers state along its trajectories, claim id)
+    "heavy_ball": ("H decreases (system (2))", "cautious.2.1"),
+    "cautious_eq1": ("H, L decrease if x'(1 - phi) <= 0, which eq. (1)'s phi breaks", "cautious.eq6.default"),
+    "cautious_indicator": ("H, L decrease (Thm. 2.1, mask 1(x > 0))", "cautious.2.1"),
+    "cautious_ge_l1": ("H, L decrease (Thm. 2.1 / E.2, mask 1(x >= 0), K = |s|_1)", "cautious.2.1"),
+    "cautious_phi_c": ("H, L decrease (Thm. 2.1, phi_c)", "cautious.2.1"),
+    "cautious_inner": ("H, L decrease (Thm. 2.1, inner-product mask)", "cautious.2.1"),
+    "grams": ("H, L decrease (Thm. 5.7 / E.3)", "grams.E3.H"),
+    "grams_l1": ("H, L decrease (Thm. 5.7 / E.3, K = |s|_1)", "grams.E3.H"),
+    "adam": ("H decreases when a >= b/4 (here a = 0.9)", "cautious.A1"),
+    "adam_small_a": ("nothing: a = 0.2 < b/4 breaks the condition", "cautious.A1"),
+    "cautious_adam": ("L and H decrease", "cautious.A3.1.cadam"),
+    "cautious_adam_small_a": ("L and H decrease (a >= b/4 not restated)", "cautious.A3.1.cadam"),
+    "signed_momentum": ("dH/dt = -|m|_1", "cautious.A3.2"),
+    "cautious_signed_momentum": ("L and H decrease", "cautious.A3.2"),
+    "lion": ("dH/dt = -(1 - eps gamma)|m~|_1 - gamma |m|_1 <= 0", "cautious.A3.3"),
+    "cautious_lion": ("H and L decrease", "cautious.A3.3"),
+    "lion_k_l1": ("H decreases (Lion-K, K = |.|_1)", "cautious.A2"),
+    "lion_k_l2": ("H decreases (Lion-K, K = |.|^2/2)", "cautious.A2"),
+}
+
+
+def initial_state(system: dyn.System, d: int) -> torch.Tensor:
+    """The state ``s(0)`` used for the flows: zero, except Adam's ``v(0) = 1`` (keeps ``sqrt(v)`` smooth),
+    as in :func:`ams_theory.dynamics.plot_systems`."""
+    s0 = torch.zeros(1, d * system.state_blocks, dtype=F64)
+    if system.state_blocks == 2:
+        s0[0, d:] = 1.0
+    return s0
+
+
+def flow(name: str, problem=None, w0=(1.0, 1.0), s0=None, t_end: float = 20.0, step: float = 1e-2,
+         integrator: str = "rk4", n_samples: int = 400):
+    r"""Integrate ``SYSTEMS[name]`` from ``(w0, s0)`` (default: the κ = 4 quadratic from (1, 1) and
+    :func:`initial_state`) with :func:`ams_theory.dynamics.trajectory`; returns its ``Trajectory``.
+
+    ``integrator="rk4"``: classical RK4 with the fixed step ``step`` over the whole horizon (the integrator's
+    fixed-step path, reached by a switching function that never fires and ``max_restarts=0``). The cost is
+    predictable (``4 t_end / step`` field evaluations) on every system; where the field is discontinuous the
+    numerical solution chatters across the surface with amplitude ``O(step)``, so sample-to-sample rises of
+    that size are integration noise (compare :func:`flow_rates`, which is exact at each sampled state).
+    ``integrator="events"``: the event-located adaptive integration used by ``plot_systems``
+    (``max_restarts=20``, ``zeno_step=step``); more accurate, but on sliding surfaces of some systems
+    (e.g. ``cautious_phi_c``, ``cautious_inner``, ``lion_k_l1`` on the κ = 4 quadratic) the adaptive
+    solver can take minutes.
+    """
+    system = dyn.SYSTEMS[name]
+    problem = kappa4_quadratic() if problem is None else problem
+    w0 = _row(w0)
+    s0 = initial_state(system, w0.shape[-1]) if s0 is None else _row(s0)
+    if integrator == "rk4":
+        never = lambda ops, prob, w, s: torch.ones(w.shape[0], 1, dtype=F64)   # noqa: E731
+        system = dataclasses.replace(system, switching=never)
+        return dyn.trajectory(system, problem, w0, s0, t_end=t_end, max_restarts=0, zeno_step=step,
+                              n_samples=n_samples)
+    if integrator == "events":
+        return dyn.trajectory(system, problem, w0, s0, t_end=t_end, max_restarts=20, zeno_step=step,
+                              n_samples=n_samples)
+    raise ValueError(f"integrator must be 'rk4' or 'events', got {integrator!r}")
+
+
+def flow_rates(name: str, traj, problem=None) -> dict:
+    r"""At every sampled state of ``traj``: the true ``dH/dt`` and ``dL/dt`` along ``SYSTEMS[name]``'s field
+    (autograd, :func:`ams_theory.dynamics.true_rates`) and, where the system carries them, the papers'
+    closed forms ``dH_stated``, ``dL_stated``. Numpy arrays keyed ``t``, ``dH``, ``dL``, ...
+    """
+    system = dyn.SYSTEMS[name]
+    problem = kappa4_quadratic() if problem is None else problem
+    n = len(traj.t)
+    P = repeat_instance(problem, n)
+    w = torch.as_tensor(np.asarray(traj.w), dtype=F64)
+    s = torch.as_tensor(np.asarray(traj.s), dtype=F64)
+    dH, dL = dyn.true_rates(system, P, w, s)
+    out = {"t": np.asarray(traj.t), "dH": _np(dH), "dL": _np(dL)}
+    with torch.no_grad():
+        for key in ("dH", "dL"):
+            if key in system.stated:
+                out[key + "_stated"] = _np(system.stated[key](T1, P, w, s))
+    return out
+
+
+def flow_summary(runs: Mapping, problem=None, rates: Mapping | None = None) -> list:
+    """One row per run: ``H(0)``, ``H(t_end)``, the largest sample-to-sample rise of ``H`` and of ``L``, the
+    largest true ``dH/dt`` and ``dL/dt`` at the sampled states (> 0: the monotonicity fails there), and what
+    the papers state (:data:`FLOW_CLAIMS`)."""
+    rows = []
+    for name, tr in runs.items():
+        r = (rates or {}).get(name) or flow_rates(name, tr, problem)
+        claim, cid = FLOW_CLAIMS.get(name, ("", ""))
+        rows.append({"system": name, "H0": float(tr.H[0]), "H_end": float(tr.H[-1]),
+                     "max_H_rise": float(tr.max_H_increase), "max_L_rise": float(tr.max_L_increase),
+                     "max_dH_dt": float(np.nanmax(r["dH"])), "max_dL_dt": float(np.nanmax(r["dL"])),
+                     "stated": claim, "claim": cid})
+    return rows
+
+
+def plot_hl(ax, traj, title: str = "", log: bool | None = None):
+    """H(t) (solid) and L(t) (dashed) of one trajectory on ``ax``; log y when ``log`` (default: when every value
+    is positive), linear otherwise."""
+    ax.plot(traj.t, traj.H, label="H(t)")
+    ax.plot(traj.t, traj.L, "--", label="L(t)")
+    vals = np.concatenate([traj.H[np.isfinite(traj.H)], traj.L[np.isfinite(traj.L)]])
+    if log is None:
+        log = bool(vals.size and (vals > 0).all())
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("t")
+    ax.grid(True, alpha=0.3)
+
+
+def plot_flows(runs: Mapping, ncols: int = 3, fig=None):
+    """:func:`plot_hl` of each named trajectory, one panel each, titled with its largest sample-to-sample rise
+    of H. Returns the figure."""
+    import matplotlib.pyplot as plt
+    names = list(runs)
+    nrows = max(1, math.ceil(len(names) / ncols))
+    if fig is None:
+        fig = plt.figure(figsize=(4.2 * ncols, 2.5 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), names):
+        plot_hl(ax, runs[name], f"{name}  (max H rise {runs[name].max_H_increase:.2g})")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, floatfmt: str = ".3g") -> str:
+    """Rows of dicts as a fixed-width text table (floats with ``floatfmt``)."""
+    if not rows:
+        return ""
+    columns = list(columns or rows[0].keys())
+    cell = lambda v: format(v, floatfmt) if isinstance(v, float) else str(v)   # noqa: E731
+    body = [[cell(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()   # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(b) for b in body])
+
+
+def plot_rates(ax, rates: dict, which: str = "dH", title: str = "", stated: bool = True):
+    """The true rate ``which`` (``"dH"`` or ``"dL"``) along a trajectory, the paper's closed form when the
+    system carries one and ``stated``, and the times where the true rate is positive (the monotonicity
+    fails) shaded red."""
+    t, true = rates["t"], rates[which]
+    ax.plot(t, true, lw=1.8, label=f"true {which}/dt (autograd)")
+    if stated and which + "_stated" in rates:
+        ax.plot(t, rates[which + "_stated"], "--", lw=1.3, label=f"stated {which}/dt")
+    pos = true > 1e-12
+    if pos.any():
+        ax.fill_between(t, 0, 1, where=pos, transform=ax.get_xaxis_transform(), color="red", alpha=0.12,
+                        label=f"{which}/dt > 0")
+    ax.axhline(0, color="k", lw=0.5)
+    _symlog(ax, 1e-3)
+    ax.set_xlabel("t")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
