@@ -594,9 +594,7 @@ def check_d1_part1(budget="standard", seed=0):
 def check_d1_part2(budget="standard", seed=0):
     return judge(C(m_d1_part2), budget, seed, _holds,
                  _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                 corrections=[("for convex L: dL >= -eta P", C(m_d1_part2, families=CONVEX), CONVEX),
-                              ("for any L-smooth L: dL >= -eta P - L |dw|^2 / 2 (both hold; the convex form is "
-                               "reported)", C(m_d1_part2_smooth), ALL)][:1])
+                 corrections=[("for convex L: dL >= -eta P", C(m_d1_part2, families=CONVEX), CONVEX)])
 
 
 @register("grams.D1.part3", "discrete", "Cautious step: eta <= 2P/(L|u|^2) implies dL <= 0.")

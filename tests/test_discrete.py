@@ -229,36 +229,27 @@ def test_a7_with_nonnegative_alpha():
     run_property(st.tuples(instances(), log_eta(-3.0, 0.5), ALPHA_NONNEG), margin, min_applicable=1.0)
 
 
-def test_d1_part2_corrected_for_any_smooth_loss():
-    """Corrected D.1 Part 2: dL >= -eta P - L |w' - w|^2 / 2 on every L-smooth family."""
+# Statements with no extra hyperparameter: (margin, families, share of draws that must apply).
+#   corrected D.1 Part 2: dL >= -eta P - L |w' - w|^2 / 2 on every L-smooth family;
+#   D.1 Part 2 as stated (dL >= -eta P) holds when L is convex (the registry's correction);
+#   corrected D.2 Part 2: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 on every L-smooth family;
+#   corrected Thm. A.3 (B_T = sum |u_t o phi_t|^2), cautious heavy ball with eq. (1)'s phi, T = 1..8.
+PLAIN_PROPERTIES = {
+    "d1_part2_corrected_for_any_smooth_loss": ("m_d1_part2_smooth", ALL, 1.0),
+    "d1_part2_literal_holds_on_convex_losses": ("m_d1_part2", CONVEX, 1.0),
+    "d2_part2_corrected_for_any_smooth_loss": ("m_d2_part2_smooth", ALL, 1.0),
+    "a3_corrected_trajectory_bound": ("m_a3_corrected", D.A3_FAMILIES, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(PLAIN_PROPERTIES))
+def test_plain_property(name):
+    fn, families, min_applicable = PLAIN_PROPERTIES[name]
+
     def margin(ex):
         (problem, w, u), e = ex
-        return evaluate(D.m_d1_part2_smooth, problem, w, u, over_L(problem, e))
-    run_property(st.tuples(instances(), log_eta()), margin, min_applicable=1.0)
-
-
-def test_d1_part2_literal_holds_on_convex_losses():
-    """D.1 Part 2 as stated (dL >= -eta P) is true when L is convex (the registry's correction)."""
-    def margin(ex):
-        (problem, w, u), e = ex
-        return evaluate(D.m_d1_part2, problem, w, u, over_L(problem, e))
-    run_property(st.tuples(instances(CONVEX), log_eta()), margin, min_applicable=1.0)
-
-
-def test_d2_part2_corrected_for_any_smooth_loss():
-    """Corrected D.2 Part 2: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 on every L-smooth family."""
-    def margin(ex):
-        (problem, w, u), e = ex
-        return evaluate(D.m_d2_part2_smooth, problem, w, u, over_L(problem, e))
-    run_property(st.tuples(instances(), log_eta()), margin, min_applicable=1.0)
-
-
-def test_a3_corrected_trajectory_bound():
-    """Corrected Thm. A.3 (B_T = sum |u_t o phi_t|^2), cautious heavy ball with eq. (1)'s phi, T = 1..8."""
-    def margin(ex):
-        (problem, w, u), e = ex
-        return evaluate(D.m_a3_corrected, problem, w, u, over_L(problem, e))
-    run_property(st.tuples(instances(D.A3_FAMILIES), log_eta()), margin, min_applicable=0.5)
+        return evaluate(getattr(D, fn), problem, w, u, over_L(problem, e))
+    run_property(st.tuples(instances(families), log_eta()), margin, min_applicable=min_applicable)
 
 
 # ----------------------------------------------------------------------------- refuted literal claims
