@@ -96,19 +96,17 @@ def _figures(report_path, results, quiet=False):
     and every figure a verdict offers. Without matplotlib there are none (said once on stderr).
     """
     stem = os.path.splitext(report_path)[0]
-    wanted = []
+    wanted = {}                                     # name -> (caption, draw, claim ids)
     continuous = [r.claim.id for r in results if r.claim.entry.family == "continuous" and r.status == "checked"]
     if continuous:
         from .dynamics import plot_systems
-        wanted.append(("dynamics", "Continuous-time systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)",
-                       plot_systems, continuous))
+        wanted["dynamics"] = ("Continuous-time systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)",
+                              plot_systems, continuous)
     for r in results:
         for name, (caption, draw) in (r.verdict.figures if r.verdict else {}).items():
-            if name not in [w[0] for w in wanted]:
-                wanted.append((name, caption, draw, []))
-            next(w for w in wanted if w[0] == name)[3].append(r.claim.id)
+            wanted.setdefault(name, (caption, draw, []))[2].append(r.claim.id)
     out = []
-    for name, caption, draw, claims in wanted:
+    for name, (caption, draw, claims) in wanted.items():
         try:
             path = draw(f"{stem}-{name}.png")
         except ImportError as err:

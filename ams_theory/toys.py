@@ -217,22 +217,21 @@ def fig2_experiment(settings=FIG2_SETTINGS, steps: int = 1000, cautious: dict | 
     ``cautious``: options of the C-GDM preset (default: the bare indicator ``1(s o g > 0)``, no rescaling,
     as in §3.1); ``columns``: a function ``(eps, beta) -> {hp: value}`` applied after validation (e.g. the
     threshold ``margin`` of Thm. 2.4). Returns per setting the loss curves ``L_gdm``, ``L_cgdm`` (length
-    ``steps + 1``) and GDM's Hamiltonian along both runs (both conventions of :func:`heavy_ball_energy`;
-    C-GDM's buffer follows GDM's recursion, so it is the ``s`` of that Hamiltonian).
+    ``steps + 1``), both iterate sequences, and GDM's Hamiltonian along the C-GDM run (both conventions of
+    :func:`heavy_ball_energy`; C-GDM's buffer follows GDM's recursion, so it is the ``s`` of that Hamiltonian).
     """
     cautious = dict(normalize="none") if cautious is None else cautious
     w0 = torch.tensor([start], dtype=torch.float64)
     out = []
     for eps, beta in settings:
-        gdm, sg = run("GDM", FIG2_PROBLEM, w0, steps, record_state=True, lr=eps, beta=beta)
+        gdm = run("GDM", FIG2_PROBLEM, w0, steps, lr=eps, beta=beta)[:, 0]
         extra = columns(eps, beta) if columns else None
         cgdm, sc = run("CGDM", FIG2_PROBLEM, w0, steps, extra, record_state=True, lr=eps, beta=beta, **cautious)
-        gdm, cgdm, sg, sc = gdm[:, 0], cgdm[:, 0], sg["s"][:, 0], sc["s"][:, 0]
+        cgdm, sc = cgdm[:, 0], sc["s"][:, 0]
         out.append({
             "eps": eps, "beta": beta,
             "L_gdm": FIG2_PROBLEM.value(gdm), "L_cgdm": FIG2_PROBLEM.value(cgdm),
             "H_cgdm": {c: heavy_ball_energy(FIG2_PROBLEM, cgdm, sc, eps, c) for c in ("discrete", "continuous")},
-            "H_gdm": {c: heavy_ball_energy(FIG2_PROBLEM, gdm, sg, eps, c) for c in ("discrete", "continuous")},
             "w_gdm": gdm, "w_cgdm": cgdm,
         })
     return out
