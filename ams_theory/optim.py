@@ -89,6 +89,9 @@ class _RuleOptimizer(Optimizer):
                 _beta(f"beta{i + 1}", b, where)
         if "beta" in hp:
             _beta("beta", hp["beta"], where)
+        if hp.get("eps_mode", "corrected") not in rules.EPS_MODES:
+            raise ValueError(f"Invalid eps_mode{where}: {hp['eps_mode']!r} "
+                             f"(expected one of {', '.join(map(repr, rules.EPS_MODES))})")
         if hp.get("weight_decay_mode", "after") not in rules.WEIGHT_DECAY_MODES:
             raise ValueError(f"Invalid weight_decay_mode{where}: {hp['weight_decay_mode']!r} "
                              f"(expected one of {', '.join(map(repr, rules.WEIGHT_DECAY_MODES))})")
@@ -250,6 +253,7 @@ def _beta(name, value, where):
 
 
 _COMMON = dict(foreach=None, nonfinite="propagate", chunk_size=2 ** 18)
+_ADAM = dict(eps_mode="corrected")   # where eps sits relative to the bias correction (rules.adam_denominator)
 _NO_MASK = dict(mask=None, lam=0.0, tie="zero", normalize="none", xi=1.0, mask_eps=1e-8, scope="tensor")
 _CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi=1.0, mask_eps=1e-8, scope="group")
 
@@ -257,15 +261,18 @@ _CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi
 # ------------------------------------------------------------------ families
 
 class _AdamFamily(_RuleOptimizer):
+    """Adam-based presets. Besides the caution fields, ``eps_mode`` says where ``eps``
+    sits relative to the bias correction (:func:`ams_theory.rules.adam_denominator`)."""
+
     rule = staticmethod(rules.ams_step)
     n_betas = 2
 
     def __init__(self, params, lr=None, betas=None, eps=None, weight_decay=None, *, lam=None, tie=None,
                  normalize=None, xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None,
-                 foreach=None, nonfinite=None, chunk_size=None):
+                 eps_mode=None, foreach=None, nonfinite=None, chunk_size=None):
         kw = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize,
-                  xi=xi, mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite, chunk_size=chunk_size)
+                  xi=xi, mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, eps_mode=eps_mode,
+                  foreach=foreach, nonfinite=nonfinite, chunk_size=chunk_size)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -290,7 +297,7 @@ class AMS(_AdamFamily):
 
     n_betas = 3
     PRESET = dict(lr=1e-3, betas=(0.9, 0.999, 0.0), eps=1e-8, weight_decay=0.0, weight_decay_mode="after_scaled",
-                  **{**_CAUTIOUS, "lam": -1.0, "tie": "aligned", "normalize": "ams"}, **_COMMON)
+                  **{**_CAUTIOUS, "lam": -1.0, "tie": "aligned", "normalize": "ams"}, **_ADAM, **_COMMON)
 
 
 class Adam(_AdamFamily):
@@ -300,7 +307,7 @@ class Adam(_AdamFamily):
     """
 
     PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, weight_decay_mode="l2",
-                  **_NO_MASK, **_COMMON)
+                  **_NO_MASK, **_ADAM, **_COMMON)
 
 
 class AdamW(_AdamFamily):
@@ -314,7 +321,7 @@ class AdamW(_AdamFamily):
     """
 
     PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, weight_decay_mode="after",
-                  **_NO_MASK, **_COMMON)
+                  **_NO_MASK, **_ADAM, **_COMMON)
 
 
 class CAdamW(_AdamFamily):
@@ -330,7 +337,7 @@ class CAdamW(_AdamFamily):
     """
 
     PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, weight_decay_mode="after_scaled",
-                  **_CAUTIOUS, **_COMMON)
+                  **_CAUTIOUS, **_ADAM, **_COMMON)
 
 
 class Grams(_AdamFamily):
@@ -344,7 +351,7 @@ class Grams(_AdamFamily):
     """
 
     PRESET = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, weight_decay_mode="after",
-                  **{**_CAUTIOUS, "lam": -1.0, "normalize": "none"}, **_COMMON)
+                  **{**_CAUTIOUS, "lam": -1.0, "normalize": "none"}, **_ADAM, **_COMMON)
 
 
 class _LionFamily(_RuleOptimizer):

@@ -25,13 +25,14 @@ Conventions that the papers leave open or set differently are fields of
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Mapping
 
 from .backends import Ops
 
 __all__ = [
-    "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES",
+    "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
+    "Parts", "PAPER", "ema", "ema_of_square", "bias_corrections", "interpolate", "paper_reference",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
     "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step",
     "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
@@ -42,6 +43,7 @@ NORMALIZATIONS = ("ams", "nnz_xi", "mean_eps", "update_l1", "none")
 MASK_KINDS = ("elementwise", "inner")
 SCOPES = ("tensor", "group")
 WEIGHT_DECAY_MODES = ("after_scaled", "after", "before", "l2")
+EPS_MODES = ("corrected", "uncorrected", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -137,41 +139,111 @@ def _check_finite(name, value):
 
 
 # --------------------------------------------------------------------------
+# ingredients: the replaceable pieces the directions are built from
+# --------------------------------------------------------------------------
+
+def ema(ops: Ops, buf, x, beta):
+    r"""Exponential moving average ``buf <- beta buf + (1-beta) x`` (``buf`` is consumed)."""
+    return ops.lerp_(buf, x, 1 - beta)
+
+
+def ema_of_square(ops: Ops, v, g, beta):
+    r"""Second-moment average ``v <- beta v + (1-beta) g^2`` (``v`` is consumed)."""
+    return ops.addcmul_(ops.mul_(v, beta), g, g, 1 - beta)
+
+
+def bias_corrections(beta1, beta2, t):
+    r"""Adam's bias corrections ``(1 - beta1^t, 1 - beta2^t)`` of ``m`` and ``v`` at step ``t``."""
+    return 1 - beta1 ** t, 1 - beta2 ** t
+
+
+def interpolate(ops: Ops, m, g, beta):
+    r"""``beta m + (1-beta) g``, Lion's direction before the sign (a new value)."""
+    return ops.lincomb(m, beta, g, 1 - beta)
+
+
+def paper_reference(ops: Ops, s, m):
+    r"""The quantity the mask compares the direction with: ``s`` (the gradient, or AMS's
+    ``beta3`` average of it), as both papers define it; ``m`` (the momentum) is unused."""
+    return s
+
+
+@dataclass(frozen=True)
+class Parts:
+    r"""The ingredients the step functions are composed of; the defaults are the papers'.
+
+    ``first_moment(ops, m, g, beta)``   the momentum average (Adam's ``m``, Lion's and signed momentum's ``m``)
+    ``second_moment(ops, v, g, beta)``  Adam's ``v``
+    ``bias_corrections(b1, b2, t)``     the divisors of ``m`` and ``v``
+    ``interpolation(ops, m, g, beta)``  Lion's pre-sign mix of momentum and gradient
+    ``mask_reference(ops, s, m)``       what the caution mask compares the direction with
+
+    The optimizers use :data:`PAPER`. Replacing one piece gives a rule with one
+    ingredient changed, which is how :mod:`ams_theory.conform` models a defect
+    in someone else's implementation without a second copy of the rule.
+    """
+
+    first_moment: Callable = ema
+    second_moment: Callable = ema_of_square
+    bias_corrections: Callable = bias_corrections
+    interpolation: Callable = interpolate
+    mask_reference: Callable = paper_reference
+
+    def replace(self, **pieces) -> "Parts":
+        return replace(self, **pieces)
+
+
+PAPER = Parts()
+
+
+# --------------------------------------------------------------------------
 # directions
 # --------------------------------------------------------------------------
 
-def adam_denominator(ops: Ops, v, beta1, beta2, eps, t):
-    r"""``den = (1-beta1^t) (sqrt(v / (1-beta2^t)) + eps)``, so that Adam's direction is ``u = m / den``.
+def adam_denominator(ops: Ops, v, beta1, beta2, eps, t, eps_mode="corrected", parts: Parts = PAPER):
+    r"""``den`` with Adam's direction ``u = m / den``; ``bc1, bc2`` = :func:`bias_corrections`.
 
-    With ``u = (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + eps)`` (Alg. 2 / Def. A.4
-    of the AMS/Grams paper; Alg. 2 of the Cautious paper). ``den > 0`` when
-    ``eps > 0``, so ``sign(u) = sign(m)``. Keeping the quotient lets the
-    parameter step divide in the same pass (``addcdiv``), as torch's Adam does.
+    ``eps_mode`` (where ``eps`` sits relative to the bias correction):
+
+    ``"corrected"``    ``u = (m/bc1) / (sqrt(v/bc2) + eps)``        (Alg. 2 / Def. A.4 of the AMS/Grams paper,
+                       Alg. 2 of the Cautious paper, ``torch.optim.Adam``): ``den = bc1 (sqrt(v/bc2) + eps)``
+    ``"uncorrected"``  ``u = (sqrt(bc2)/bc1) m / (sqrt(v) + eps)``   (eps added before the correction, the
+                       "efficient" form in §2 of Kingma & Ba)
+    ``"sqrt"``         ``u = (m/bc1) / sqrt(v/bc2 + eps)``           (eps inside the square root)
+
+    ``den > 0`` when ``eps > 0``, so ``sign(u) = sign(m)``. Keeping the quotient
+    lets the parameter step divide in the same pass (``addcdiv``), as torch's Adam does.
     """
-    bc1 = ops.smap(lambda k: 1 - beta1 ** k, t)
-    c_sqrt = ops.smap(lambda k, b: b / ops.scalar_sqrt(1 - beta2 ** k), t, bc1)
-    c_eps = ops.smap(lambda b: b * eps, bc1)
+    if eps_mode not in EPS_MODES:
+        _check_choice("eps_mode", eps_mode, EPS_MODES)
+    bc1 = ops.smap(lambda k: parts.bias_corrections(beta1, beta2, k)[0], t)
+    bc2 = ops.smap(lambda k: parts.bias_corrections(beta1, beta2, k)[1], t)
+    if eps_mode == "sqrt":
+        den = ops.add_(ops.mul(v, ops.smap(lambda b: 1 / b, bc2)), eps)
+        return ops.mul_(ops.sqrt(den), bc1)
+    c_sqrt = ops.smap(lambda b1, b2: b1 / ops.scalar_sqrt(b2), bc1, bc2)
+    c_eps = ops.smap(lambda b: b * eps, bc1) if eps_mode == "corrected" else ops.smap(lambda c: c * eps, c_sqrt)
     den = ops.sqrt(v)
     den = ops.mul_(den, c_sqrt)
     return ops.add_(den, c_eps)
 
 
-def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t):
+def adam_direction(ops: Ops, g, m, v, beta1, beta2, eps, t, eps_mode="corrected", parts: Parts = PAPER):
     r"""Adam's direction: ``m <- beta1 m + (1-beta1) g``, ``v <- beta2 v + (1-beta2) g^2``,
     ``u = m / den`` (:func:`adam_denominator`). Returns ``(u, m, v)``; ``m``, ``v`` are consumed."""
-    m = ops.lerp_(m, g, 1 - beta1)
-    v = ops.addcmul_(ops.mul_(v, beta2), g, g, 1 - beta2)
-    return ops.rdiv_(adam_denominator(ops, v, beta1, beta2, eps, t), m), m, v
+    m = parts.first_moment(ops, m, g, beta1)
+    v = parts.second_moment(ops, v, g, beta2)
+    return ops.rdiv_(adam_denominator(ops, v, beta1, beta2, eps, t, eps_mode, parts), m), m, v
 
 
-def lion_direction(ops: Ops, g, m, beta1, beta2):
+def lion_direction(ops: Ops, g, m, beta1, beta2, parts: Parts = PAPER):
     r"""Lion's direction (Def. A.5 of the AMS/Grams paper; Alg. 3 of the Cautious paper).
 
     ``u = sign(beta1 m + (1-beta1) g)`` with the old ``m``; then
     ``m <- beta2 m + (1-beta2) g``. Returns ``(u, m)``; ``m`` is consumed.
     """
-    u = ops.sign_(ops.lincomb(m, beta1, g, 1 - beta1))
-    m = ops.lerp_(m, g, 1 - beta2)
+    u = ops.sign_(parts.interpolation(ops, m, g, beta1))
+    m = parts.first_moment(ops, m, g, beta2)
     return u, m
 
 
@@ -185,12 +257,12 @@ def heavy_ball_direction(ops: Ops, g, s, beta):
     return ops.copy(s), s
 
 
-def signed_momentum_direction(ops: Ops, g, m, beta):
+def signed_momentum_direction(ops: Ops, g, m, beta, parts: Parts = PAPER):
     r"""Signed momentum, the Euler step of §A.3.2 of the Cautious paper.
 
     ``m <- beta m + (1-beta) g``, ``u = sign(m)``. Returns ``(u, m)``.
     """
-    m = ops.lerp_(m, g, 1 - beta)
+    m = parts.first_moment(ops, m, g, beta)
     return ops.sign(m), m
 
 
@@ -385,14 +457,16 @@ def _coupled_gradient(ops: Ops, w, g, hp):
 # whole steps (the functions the optimizers and the checks call)
 # --------------------------------------------------------------------------
 
-def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t):
+def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t, parts: Parts = PAPER):
     r"""One step of AMS, Algorithm 1 of the AMS/Grams paper, and of its presets.
 
     ``hp``: ``lr``, ``betas = (beta1, beta2, beta3)``, ``eps``, ``weight_decay``,
-    ``weight_decay_mode`` and the :class:`Caution` fields (``mask=None`` turns
+    ``weight_decay_mode``, ``eps_mode`` (see :func:`adam_denominator`; default
+    ``"corrected"``) and the :class:`Caution` fields (``mask=None`` turns
     the caution off: plain Adam). ``state``: ``m``, ``v`` and, when
     ``beta3 > 0``, ``s`` (with ``beta3 = 0`` the reference is ``g`` itself and
     no buffer is kept). ``t``: step count after this step (1 on the first).
+    ``parts``: the ingredients (:class:`Parts`; the papers' by default).
 
     Returns ``(w, state)``.
     """
@@ -405,18 +479,20 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t):
         ref = state["s"]
     # the mask is taken from m (sign(u) = sign(m)) before the denominator is formed,
     # so that a pass that only needs the mask's counts can stop early
-    state["m"] = ops.lerp_(state["m"], g, 1 - beta1)
+    state["m"] = parts.first_moment(ops, state["m"], g, beta1)
     caution = Caution.from_mapping(hp)
-    aligned = alignment(ops, state["m"], ref, caution) if caution is not None else None
-    state["v"] = ops.addcmul_(ops.mul_(state["v"], beta2), g, g, 1 - beta2)
-    den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t)
+    aligned = None
+    if caution is not None:
+        aligned = alignment(ops, state["m"], parts.mask_reference(ops, ref, state["m"]), caution)
+    state["v"] = parts.second_moment(ops, state["v"], g, beta2)
+    den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t, hp.get("eps_mode", "corrected"), parts)
     upd, scale = masked_update(ops, state["m"], aligned, caution, den=den)
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"),
                    scale, den=den)
     return w, state
 
 
-def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, parts: Parts = PAPER):
     r"""One step of Lion (Def. A.5 of the AMS/Grams paper) or C-Lion (Alg. 3 of the Cautious paper).
 
     ``hp``: ``lr``, ``betas = (beta1, beta2)``, ``weight_decay``,
@@ -426,13 +502,13 @@ def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
     beta1, beta2 = hp["betas"]
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
-    u, state["m"] = lion_direction(ops, g, state["m"], beta1, beta2)
-    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    u, state["m"] = lion_direction(ops, g, state["m"], beta1, beta2, parts)
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
     return w, state
 
 
-def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, parts: Parts = PAPER):
     r"""One step of GDM / C-GDM (§3.1 of the Cautious paper): ``s <- beta s + g``, ``w <- w - lr * mask(s)``.
 
     ``hp``: ``lr``, ``beta``, ``weight_decay``, ``weight_decay_mode``, caution fields. ``state``: ``s``.
@@ -440,20 +516,20 @@ def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
     u, state["s"] = heavy_ball_direction(ops, g, state["s"], hp["beta"])
-    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["s"]), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
     return w, state
 
 
-def signed_momentum_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None):
+def signed_momentum_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, parts: Parts = PAPER):
     r"""One step of signed momentum and its cautious form (§A.3.2 of the Cautious paper, Euler-discretised).
 
     ``hp``: ``lr``, ``beta``, weight decay fields, caution fields. ``state``: ``m``.
     """
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
-    u, state["m"] = signed_momentum_direction(ops, g, state["m"], hp["beta"])
-    upd, scale = cautious_update(ops, u, g, Caution.from_mapping(hp))
+    u, state["m"] = signed_momentum_direction(ops, g, state["m"], hp["beta"], parts)
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
     return w, state
 

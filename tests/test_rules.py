@@ -165,6 +165,14 @@ def test_ams_step_batched_equals_loop_and_foreach(caution, variant, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("eps_mode", ["uncorrected", "sqrt"])
+def test_ams_step_eps_modes_batched_equals_loop_and_foreach(eps_mode, layout):
+    hp = dict(lr=1e-2, betas=(0.9, 0.99, 0.0), eps=1e-3, weight_decay=0.1, weight_decay_mode="after",
+              eps_mode=eps_mode, **CAUTIONS["cautious_nnz_xi"])
+    _assert_backends_agree(rules.ams_step, hp, ("m", "v"), layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("caution", ["off", "cautious_nnz_xi", "ams_lam_ties_opposed", "mean_eps", "inner"])
 def test_lion_step_batched_equals_loop_and_foreach(caution, layout):
     hp = dict(lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1, weight_decay_mode="after", **CAUTIONS[caution])
@@ -710,3 +718,69 @@ def test_optimizers_leave_p_grad_unchanged(name, foreach):
         before = [p.grad.clone() for p in ps]
         opt.step()
         assert all(torch.equal(p.grad, b) for p, b in zip(ps, before))
+
+
+# --------------------------------------------------------------------------
+# eps placement and replaceable ingredients
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("eps_mode", rules.EPS_MODES)
+def test_eps_modes_match_their_formulas(eps_mode):
+    """Three steps of Adam (no mask) against the written-out formula of each eps placement."""
+    gen = torch.Generator().manual_seed(3)
+    b1, b2, eps, lr = 0.8, 0.9, 1e-2, 0.1          # eps large, so the three placements differ visibly
+    grads = [torch.randn(6, generator=gen, dtype=torch.float64) * 1e-2 for _ in range(3)]
+    w = torch.randn(6, generator=gen, dtype=torch.float64)
+    state = {"m": torch.zeros(6, dtype=torch.float64), "v": torch.zeros(6, dtype=torch.float64)}
+    hp = dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=0.0, mask=None, eps_mode=eps_mode)
+    want, m, v = w.clone(), torch.zeros(6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)
+    ww = w.clone()
+    for t, g in enumerate(grads, start=1):
+        ww, state = rules.ams_step(TorchOps(), ww, g, state, hp, t)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        u = {"corrected": (m / c1) / ((v / c2).sqrt() + eps),
+             "uncorrected": (math.sqrt(c2) / c1) * m / (v.sqrt() + eps),
+             "sqrt": (m / c1) / (v / c2 + eps).sqrt()}[eps_mode]
+        want = want - lr * u
+    torch.testing.assert_close(ww, want, rtol=1e-13, atol=1e-15)
+
+
+def test_eps_modes_differ_and_bad_mode_is_refused():
+    ws = {}
+    for mode in rules.EPS_MODES:
+        w = torch.nn.Parameter(torch.tensor([1.0, -1.0], dtype=torch.float64))
+        w.grad = torch.tensor([1e-3, 2e-3], dtype=torch.float64)
+        optim.Adam([w], lr=0.1, eps=1e-3, eps_mode=mode).step()
+        ws[mode] = w.detach().clone()
+    assert len({tuple(x.tolist()) for x in ws.values()}) == 3
+    with pytest.raises(ValueError, match="Invalid eps_mode: 'inside'"):
+        optim.AdamW([torch.nn.Parameter(torch.zeros(2))], eps_mode="inside")
+
+
+def test_parts_default_is_the_papers_and_one_replacement_changes_one_ingredient():
+    """Swapping one ingredient of PAPER changes the step; putting the default back restores it bitwise."""
+    gen = torch.Generator().manual_seed(5)
+    w0 = torch.randn(8, generator=gen, dtype=torch.float64)
+    grads = [torch.randn(8, generator=gen, dtype=torch.float64) for _ in range(4)]
+    hp = dict(lr=1e-2, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0, **CAUTIONS["cautious_nnz_xi"])
+
+    def run(parts):
+        w, st = w0.clone(), {"m": torch.zeros(8, dtype=torch.float64), "v": torch.zeros(8, dtype=torch.float64)}
+        for t, g in enumerate(grads, start=1):
+            w, st = rules.ams_step(TorchOps(), w, g.clone(), st, hp, t, parts=parts)
+        return w
+
+    base = run(rules.PAPER)
+    assert torch.equal(run(rules.Parts()), base)
+    swaps = {
+        "first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b),
+        "second_moment": lambda ops, v, g, b: ops.addcmul_(ops.mul_(v, 1 - b), g, g, b),
+        "bias_corrections": lambda b1, b2, t: (1, 1 - b2 ** t),
+        "mask_reference": lambda ops, s, m: ops.mul(s, -1),
+    }
+    for name, piece in swaps.items():
+        changed = run(rules.PAPER.replace(**{name: piece}))
+        assert (changed - base).abs().max() > 1e-6, name
+        assert torch.equal(run(rules.PAPER.replace(**{name: piece}).replace(**{name: getattr(rules.PAPER, name)})),
+                           base)
