@@ -1,9 +1,14 @@
-"""Command line: ``ams-theory verify`` and ``ams-theory show ID``.
+"""Command line: ``ams-theory verify``, ``ams-theory show ID`` and ``ams-theory conform TARGET --as METHOD``.
 
 ``verify`` runs the attached checks (all, or ``--claim``/``--family``), prints
 progress on stderr and a table on stdout, and writes reports. Exit status: 0 when
 every selected check ran (whatever the verdicts), 1 when a check crashed (the
 reason is printed), 2 on bad input (one line on stderr, nothing run).
+
+``conform`` audits another package's optimizer class against one of our presets
+(:mod:`ams_theory.conform`). Exit status: 0 when it conforms, 1 when it departs,
+2 when it could not be run (bad TARGET or METHOD, refused keywords, a crash inside it).
+``conform --peers`` audits the peer implementations users install and prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -128,6 +133,36 @@ def cmd_show(args) -> int:
     return 1 if result.status == "crashed" else 0
 
 
+def cmd_conform(args) -> int:
+    from . import conform as cf
+
+    if args.json:
+        _writable(args.json, "JSON result")
+    progress = (lambda msg: None) if args.quiet else (lambda msg: print(f"[conform] {msg}", file=sys.stderr,
+                                                                          flush=True))
+    if args.peers:
+        if args.target or args.method:
+            raise _Fail("--peers runs the built-in peer list: give no TARGET or --as")
+        rows, text = cf.peer_table(progress)
+        print(text)
+        if args.json:
+            _write(args.json, json.dumps(rows, indent=2, default=str), "JSON result")
+        return 0
+    if not args.target or not args.method:
+        raise _Fail("conform needs TARGET (package.module:Class) and --as METHOD "
+                    f"({', '.join(cf.METHODS)}), or --peers")
+    try:
+        result = cf.conform(args.target, args.method, cf.parse_keywords(args.kw, "--kw"),
+                            cf.parse_keywords(args.method_kw, "--method-kw"), seed=args.seed, steps=args.steps,
+                            progress=progress)
+    except cf.ConformError as err:
+        raise _Fail(str(err)) from None
+    print(result.text())
+    if args.json:
+        _write(args.json, json.dumps(result.to_dict(), indent=2, default=str), "JSON result")
+    return result.exit_status
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ams-theory", description="Verify the claims of the AMS/Grams and "
                                  "Cautious optimizer papers, claim by claim.")
@@ -147,6 +182,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")
     s.add_argument("id", help="claim id, e.g. grams.B3")
     s.set_defaults(func=cmd_show)
+    c = sub.add_parser("conform", help="audit another package's optimizer against one of our presets "
+                       "(exit 0 conforms, 1 departs, 2 could not run)")
+    c.add_argument("target", nargs="?", metavar="TARGET", help="the optimizer class, package.module:Class")
+    c.add_argument("--as", dest="method", metavar="METHOD",
+                   help="our preset to compare with: adam, adamw, cadamw, grams, ams, lion, clion")
+    c.add_argument("--kw", action="append", metavar="KEY=VALUE",
+                   help="a keyword for TARGET's constructor, value a Python literal (repeatable)")
+    c.add_argument("--method-kw", action="append", metavar="KEY=VALUE",
+                   help="fix a hyperparameter or convention of our side, e.g. lam=0.5, beta3=0.9, scope='tensor'")
+    c.add_argument("--steps", type=int, default=60, help="steps per setting (default 60)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the problem (default 0)")
+    c.add_argument("--json", metavar="PATH", help="write the result (verdict, first departure, diagnosis) as JSON")
+    c.add_argument("--peers", action="store_true", help="audit the built-in list of peer implementations")
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.set_defaults(func=cmd_conform)
     return ap
 
 
