@@ -1,0 +1,364 @@
+"""ams_theory.conform: the audit of other optimizers against our presets.
+
+Planted departures are our own optimizer classes with one ingredient changed,
+written here independently of the candidate list in ams_theory.conform: each
+must be detected (verdict "departs", exit status 1) and diagnosed as the
+defect that was planted. Our presets must conform to themselves, documented
+conventions must be found and named, and broken targets must give one-line
+errors (exit status 2), never a traceback.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ams_theory import cli, optim, rules
+from ams_theory.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords
+
+pytestmark = pytest.mark.conform
+
+
+def planted(base, *, parts=None, hp=None, name="Planted"):
+    """``base`` with one ingredient changed: replaced rule pieces and/or rewired hyperparameters."""
+    rule = base.rule
+    pieces = rules.PAPER.replace(**parts) if parts else rules.PAPER
+
+    def step(ops, w, g, state, group, t):
+        return rule(ops, w, g, state, hp(dict(group)) if hp else group, t, parts=pieces)
+
+    return type(name, (base,), {"rule": staticmethod(step)})
+
+
+# one planted version of every defect, written independently of ams_theory.conform's candidates
+PLANTED = {
+    "beta1_weights_gradient@adam": dict(parts={"first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b)}),
+    "beta2_weights_gradient@adam": dict(parts={"second_moment": lambda ops, v, g, b: ops.add_(
+        ops.mul_(v, 1 - b), ops.mul(ops.mul(g, g), b))}),
+    "betas_exchanged": dict(hp=lambda h: {**h, "betas": (h["betas"][1], h["betas"][0], *h["betas"][2:])}),
+    "no_bias_correction_m": dict(parts={"bias_corrections": lambda b1, b2, t: (1.0, 1.0 - b2 ** t)}),
+    "no_bias_correction_v": dict(parts={"bias_corrections": lambda b1, b2, t: (1.0 - b1 ** t, 1.0)}),
+    "no_bias_correction": dict(parts={"bias_corrections": lambda b1, b2, t: (1.0, 1.0)}),
+    "v_correction_outside_sqrt": dict(parts={"bias_corrections": lambda b1, b2, t: (1 - b1 ** t,
+                                                                                    (1 - b2 ** t) * (1 - b2 ** t))}),
+    "beta1_weights_gradient@lion": dict(parts={"interpolation": lambda ops, m, g, b: ops.lincomb(g, b, m, 1 - b)}),
+    "beta2_weights_gradient@lion": dict(parts={"first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b)}),
+    "sign_of_updated_momentum": dict(hp=lambda h: {**h, "betas": (h["betas"][1],) * 2}),
+    "mask_sign_flipped": dict(parts={"mask_reference": lambda ops, s, m: ops.lincomb(s, -1.0, s, 0.0)}),
+    "mask_against_momentum": dict(parts={"mask_reference": lambda ops, s, m: ops.copy(m)}),
+    "mask_not_applied": dict(hp=lambda h: {**h, "mask": None}),
+    "decay_missing": dict(hp=lambda h: {**h, "weight_decay": 0.0}),
+    "decay_in_gradient": dict(hp=lambda h: {**h, "weight_decay_mode": "l2"}),
+    "decay_without_lr": dict(hp=lambda h: {**h, "weight_decay": h["weight_decay"] / h["lr"]}),
+    "decay_decoupled": dict(hp=lambda h: {**h, "weight_decay_mode": "before"}),
+}
+
+
+def planted_for(method, defect):
+    key = f"{defect}@{'lion' if METHODS[method].cls.rule is rules.lion_step else 'adam'}"
+    return planted(METHODS[method].cls, **PLANTED.get(key, PLANTED.get(defect)), name=f"Planted_{defect}")
+
+
+AMBIGUOUS = {"mask_against_momentum", "mask_not_applied"}   # the same steps once the mask's scaling is free
+
+# every defect on the cheapest method that has it, and the mask defects and one more on each costly method
+CASES = ([("adamw", d.name) for d in METHODS["adamw"].defects]
+         + [("lion", d.name) for d in METHODS["lion"].defects]
+         + [("adam", "decay_decoupled"), ("adam", "decay_missing")]
+         + [("clion", d) for d in ("mask_sign_flipped", "mask_against_momentum", "mask_not_applied")]
+         + [("cadamw", d) for d in ("mask_sign_flipped", "mask_not_applied", "no_bias_correction_m")]
+         + [("grams", d) for d in ("mask_sign_flipped", "mask_against_momentum", "beta1_weights_gradient")]
+         + [("ams", d) for d in ("mask_sign_flipped", "decay_without_lr")])
+
+
+def test_cases_cover_every_defect_of_every_family():
+    named = {d.name for m in METHODS.values() for d in m.defects}
+    assert named == {d for _, d in CASES}
+    assert {m for m, _ in CASES} == set(METHODS)
+
+
+@pytest.mark.parametrize("method,defect", CASES)
+def test_planted_defect_is_detected_and_diagnosed(method, defect):
+    r = conform(planted_for(method, defect), method)
+    assert r.verdict == "departs" and r.exit_status == 1
+    d = r.first_departure
+    assert d["residual"] > r.tolerance[d["setting"] - 1]
+    assert d["abs_diff"] == pytest.approx(abs(d["target"] - d["reference"]))
+    assert defect in r.explained_by, r.diagnosis
+    if defect in AMBIGUOUS:
+        assert set(r.explained_by) <= AMBIGUOUS
+    else:
+        assert r.explained_by == [defect], r.diagnosis
+        assert r.diagnosis.startswith(defect)
+    # every candidate is reported with its residual; only the explaining ones are within tolerance
+    assert len(r.candidates) == len(METHODS[method].defects)
+    for c in r.candidates:
+        assert c["explains"] == (c["first_failure"] is None)
+        assert (c["max_residual"] <= max(r.tolerance)) == c["explains"]
+
+
+def test_planted_departure_outside_the_candidates_is_said_so():
+    """A step 3% too long is no candidate: the report says so and shows every residual."""
+    target = planted(optim.AdamW, hp=lambda h: {**h, "lr": h["lr"] * 1.03})
+    r = conform(target, "adamw")
+    assert r.verdict == "departs" and r.explained_by == []
+    assert r.diagnosis.startswith("no single candidate defect explains it")
+    assert all(c["max_residual"] > 1e-3 for c in r.candidates)
+    assert "no single candidate" in r.text() and "candidates" in r.text()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_presets_conform_to_themselves(method):
+    r = conform(METHODS[method].cls, method)
+    assert r.verdict == "conforms" and r.exit_status == 0
+    assert r.changed_from_preset == {}
+    assert r.max_residual < 1e-12
+    assert r.grad_modified is None
+    assert "CONFORMS" in r.text()
+
+
+def test_documented_conventions_are_found_and_named():
+    chosen = dict(scope="tensor", normalize="mean_eps", mask_eps=0.0, weight_decay_mode="before",
+                  eps_mode="uncorrected", tie="aligned")
+    r = conform(optim.CAdamW, "cadamw", chosen)
+    assert r.verdict == "conforms"
+    assert r.changed_from_preset == chosen
+    assert r.undetermined == []
+
+
+def test_grams_without_normalisation_leaves_scope_and_decay_step_undetermined():
+    """No rescaling: nothing is counted (scope is moot) and the scaled lr is lr ("after_scaled" = "after")."""
+    r = conform(optim.Grams, "grams")
+    assert r.verdict == "conforms" and r.undetermined == ["scope", "weight_decay_mode"]
+    assert r.convention["weight_decay_mode"] == "after"
+
+
+def test_pinned_method_keyword_is_not_searched():
+    """With our side pinned to group scope, a per-tensor target no longer conforms."""
+    assert conform(optim.CLion, "clion", {"scope": "tensor"}).verdict == "conforms"
+    r = conform(optim.CLion, "clion", {"scope": "tensor"}, {"scope": "group"})
+    assert r.verdict == "departs"
+
+
+def test_ams_method_keywords_lam_and_beta3():
+    r = conform(optim.AMS, "ams", {"lam": 0.5, "betas": (0.9, 0.999, 0.8)}, {"lam": 0.5, "beta3": 0.8})
+    assert r.verdict == "conforms"
+    assert all(s["read"]["betas"][2] == 0.8 for s in r.settings)
+    assert conform(optim.AMS, "ams", {"lam": 0.5}).verdict == "departs"     # our side at lam = -1
+
+
+# --------------------------------------------------------------------------
+# side effects and broken targets
+# --------------------------------------------------------------------------
+
+class GradScribbler(optim.AdamW):
+    """A correct AdamW (torch's decay order) that doubles p.grad after its step."""
+
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad.mul_(2.0)
+        return loss
+
+
+class GradDropper(optim.AdamW):
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+        return loss
+
+
+def test_grad_overwrite_is_reported_and_does_not_reach_the_record():
+    r = conform(GradScribbler, "adamw", {"weight_decay_mode": "before"})
+    assert r.verdict == "conforms"            # the record kept the gradient that was handed in
+    e = r.grad_modified
+    assert e["replaced"] is False and e["step"] == 1 and e["setting"] == 1 and e["max_change"] > 0
+    assert "wrote into p.grad" in r.text()
+    r = conform(GradDropper, "adamw", {"weight_decay_mode": "before"})
+    assert r.grad_modified["replaced"] is True and "replaced p.grad" in r.text()
+
+
+class NaNAtStep3(optim.AdamW):
+    def step(self, closure=None):
+        loss = super().step(closure)
+        if self.state[self.param_groups[0]["params"][1]]["step"] == 3:
+            self.param_groups[0]["params"][1].data[0] = float("nan")
+        return loss
+
+
+def test_target_returning_nan_departs_with_a_clear_line():
+    r = conform(NaNAtStep3, "adamw", {"weight_decay_mode": "before"})
+    assert r.verdict == "departs"
+    d = r.first_departure
+    assert d["nonfinite"] and d["step"] == 3 and d["setting"] == 1 and d["parameter"] == 1
+    assert r.summary() == ("departs: the target returned nan at step 3 of setting 1, parameter 1 (0,) "
+                           "(the reference is finite)")
+    assert any("non-finite at step 3" in n for n in r.notes)
+
+
+class Float32Only(optim.AdamW):
+    def step(self, closure=None):
+        if self.param_groups[0]["params"][0].dtype == torch.float64:
+            raise TypeError("float64 is not supported")
+        return super().step(closure)
+
+
+def test_float64_refusing_target_is_recorded_in_float32():
+    r = conform(Float32Only, "adamw", {"weight_decay_mode": "before"})
+    assert r.dtype == "float32" and r.verdict == "conforms"
+    assert max(r.tolerance) > 1e-9 and any("float32" in n for n in r.notes)
+    # float32 cannot hide a real defect
+    bad = planted(Float32Only, hp=lambda h: {**h, "weight_decay": 0.0})
+    r = conform(bad, "adamw", {"weight_decay_mode": "before"})
+    assert r.verdict == "departs" and "decay_missing" in r.explained_by
+
+
+class Crashes(optim.AdamW):
+    def step(self, closure=None):
+        raise RuntimeError("kernel exploded\nsecond line")
+
+
+@pytest.mark.parametrize("target,method,kw,mkw,message", [
+    ("no_such_pkg:Opt", "adamw", {}, {}, "cannot import 'no_such_pkg'"),
+    ("torch.optim:NoSuch", "adamw", {}, {}, "has no attribute 'NoSuch'"),
+    ("torch", "adamw", {}, {}, "expected package.module:Class"),
+    ("json:JSONDecoder", "adamw", {}, {}, "is not a torch.optim.Optimizer subclass"),
+    ("torch.optim:AdamW", "adamx", {}, {}, "unknown METHOD 'adamx'"),
+    ("torch.optim:AdamW", "adamw", {"bogus": 1}, {}, "unexpected keyword argument 'bogus'"),
+    ("torch.optim:AdamW", "adamw", {"betas": (2.0, 0.9)}, {}, "raised ValueError"),
+    ("torch.optim:AdamW", "adamw", {}, {"lam": 0.5}, "unknown method keyword 'lam' for adamw"),
+    ("torch.optim:AdamW", "cadamw", {}, {"tie": "sometimes"}, "Invalid tie"),
+    (Crashes, "adamw", {}, {}, "step() raised RuntimeError: kernel exploded (setting 1, step 1)"),
+])
+def test_unrunnable_targets_raise_one_line_errors(target, method, kw, mkw, message):
+    with pytest.raises(ConformError) as err:
+        conform(target, method, kw, mkw)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_keywords_swallowed_by_kwargs_are_noted():
+    class Lenient(optim.AdamW):
+        def __init__(self, params, lr=1e-3, weight_decay=1e-2, **kwargs):
+            super().__init__(params, lr=lr, weight_decay=weight_decay, weight_decay_mode="before")
+
+    r = conform(Lenient, "adamw", {"colour": "blue"})
+    assert r.verdict == "conforms"
+    assert any("'colour'" in n and "may be ignored" in n for n in r.notes)
+    # betas and eps are not named by this constructor: they are read back, never passed
+    assert all("betas" not in s["passed"] for s in r.settings)
+
+
+def test_parse_keywords():
+    assert parse_keywords(["a=1", "b=(0.9, 0.99)", "c=True", "d=fast", "e= 1e-3 "]) == dict(
+        a=1, b=(0.9, 0.99), c=True, d="fast", e=1e-3)
+    for bad in ("noequals", "=3", "1x=2"):
+        with pytest.raises(ConformError, match="expected KEY=VALUE"):
+            parse_keywords([bad])
+
+
+def test_load_target_accepts_dotted_and_colon_forms():
+    assert load_target("torch.optim:AdamW") is torch.optim.AdamW
+    assert load_target("torch.optim.AdamW") is torch.optim.AdamW
+    assert load_target(optim.Grams) is optim.Grams
+
+
+# --------------------------------------------------------------------------
+# the command line
+# --------------------------------------------------------------------------
+
+def test_cli_exit_status_and_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(["conform", "torch.optim:AdamW", "--as", "adamw", "--quiet", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["verdict"] == "conforms" and doc["changed_from_preset"] == {"weight_decay_mode": "before"}
+    assert "CONFORMS" in capsys.readouterr().out
+    assert cli.main(["conform", "torch.optim:Adam", "--as", "adamw", "--kw", "weight_decay=0.1", "--quiet",
+                     "--json", str(out)]) == 1
+    doc = json.loads(out.read_text())
+    assert doc["verdict"] == "departs" and doc["explained_by"] == ["decay_in_gradient"]
+    assert doc["first_departure"]["step"] == 1 and doc["diagnosis"].startswith("decay_in_gradient")
+    assert "DEPARTS" in capsys.readouterr().out
+
+
+def test_cli_progress_goes_to_stderr(capsys):
+    assert cli.main(["conform", "torch.optim:AdamW", "--as", "adamw"]) == 0
+    err = capsys.readouterr().err
+    assert "[conform] recording torch.optim.adamw.AdamW: setting 1/4" in err and "searching" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["conform", "torch.optim:AdamW", "--as", "nope"], "unknown METHOD 'nope'"),
+    (["conform", "torch.optim:AdamW"], "conform needs TARGET"),
+    (["conform", "no_such_pkg:X", "--as", "adamw"], "cannot import"),
+    (["conform", "torch.optim:AdamW", "--as", "adamw", "--kw", "oops"], "expected KEY=VALUE"),
+    (["conform", "torch.optim:AdamW", "--as", "adamw", "--peers"], "--peers runs the built-in peer list"),
+    (["conform", f"{__name__}:Crashes", "--as", "adamw"], "kernel exploded"),
+])
+def test_cli_errors_are_one_line_with_status_2(argv, message, capsys):
+    assert cli.main(argv + ["--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------
+# the implementations users install (skipped when a package is absent)
+# --------------------------------------------------------------------------
+
+EXPECTED = {   # (target, keywords) -> (verdict, convention changes or diagnosis), from tests/test_peers.py
+    ("pytorch_optimizer:Grams", ()): ("conforms", {"weight_decay_mode": "before"}),
+    ("pytorch_optimizer:Grams", (("weight_decouple", False),)): ("departs", ["decay_missing"]),
+    ("pytorch_optimizer:Lion", ()): ("conforms", {"weight_decay_mode": "before"}),
+    ("pytorch_optimizer:Lion", (("cautious", True),)): ("conforms", {"scope": "tensor",
+                                                                     "weight_decay_mode": "before"}),
+    ("pytorch_optimizer:AdEMAMix", (("alpha", 0.0), ("cautious", True), ("weight_decouple", True))): (
+        "conforms", {"scope": "tensor", "weight_decay_mode": "before"}),
+    ("pytorch_optimizer:AdEMAMix", (("alpha", 0.0), ("cautious", True))): ("departs", ["decay_in_gradient"]),
+    ("lion_pytorch:Lion", ()): ("conforms", {"weight_decay_mode": "before"}),
+    ("lion_pytorch:Lion", (("decoupled_weight_decay", True),)): ("departs", ["decay_without_lr"]),
+    ("lion_pytorch.cautious_lion:Lion", ()): ("conforms", {"normalize": "mean_eps", "mask_eps": 0.0,
+                                                            "scope": "tensor", "weight_decay_mode": "before"}),
+    ("lion_pytorch.cautious_lion:Lion", (("cautious_factor", 0.3),)): (
+        "conforms", {"tie": "opposed", "normalize": "ams", "scope": "tensor", "weight_decay_mode": "before"}),
+    ("torch.optim:AdamW", ()): ("conforms", {"weight_decay_mode": "before"}),
+    ("torch.optim:Adam", ()): ("conforms", {}),
+}
+
+
+def test_expected_covers_every_peer():
+    assert set(EXPECTED) == {(t, tuple(kw.items())) for t, kw, _, _ in PEERS}
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("target,kw,method,mkw", PEERS, ids=[f"{t}{kw or ''}" for t, kw, _, _ in PEERS])
+def test_peer_conformance(target, kw, method, mkw):
+    pytest.importorskip(target.split(":")[0])
+    r = conform(target, method, kw, mkw)
+    verdict, detail = EXPECTED[(target, tuple(kw.items()))]
+    assert r.verdict == verdict, r.text()
+    if verdict == "conforms":
+        assert r.changed_from_preset == detail
+    else:
+        assert r.explained_by == detail
+    # the peers that write into p.grad are the ones that add the decay to the gradient themselves
+    assert (r.grad_modified is not None) == (kw.get("weight_decouple") is False or (
+        target.endswith("AdEMAMix") and "weight_decouple" not in kw))
+
+
+@pytest.mark.peers
+def test_readme_carries_the_current_peer_table():
+    pytest.importorskip("pytorch_optimizer")
+    pytest.importorskip("lion_pytorch")
+    from pathlib import Path
+
+    from ams_theory.conform import peer_table
+
+    _, table = peer_table()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [line for line in table.splitlines() if line not in readme]
+    assert not missing, "README's conformance table is stale; regenerate with `ams-theory conform --peers`:\n" \
+        + "\n".join(missing)
