@@ -21,7 +21,11 @@ A method is a *direction* (what the base optimizer proposes, ``u``), an optional
     w         = apply_step(w, scale * c * u, lr, ...) # weight decay before/after, lr or scaled lr
 
 Conventions that the papers leave open or set differently are fields of
-:class:`Caution` and of the hyperparameter mapping, never hidden choices.
+:class:`Caution` and of the hyperparameter mapping, never hidden choices. The
+ingredients a direction is built from (moment averages, bias corrections, Lion's
+interpolation, the mask's reference) are the fields of :class:`Parts`; the step
+functions take them as an argument, so a rule with one ingredient changed is the
+same function with one piece replaced (used to diagnose other implementations).
 """
 from __future__ import annotations
 
