@@ -29,6 +29,12 @@ from torch.optim import Optimizer
 
 from . import rules
 from .backends import ChunkedLoopOps, ForeachOps, LoopOps, RecordingComplete
+from .fused import LOW_PRECISION
+
+try:   # sharded parameters (FSDP2 / DTensor) take the path of ams_theory.sharded
+    from torch.distributed.tensor import DTensor as _DTensor
+except ImportError:  # pragma: no cover - a torch built without distributed
+    _DTensor = ()
 
 __all__ = [
     "AMS", "Adam", "AdamW", "CAdamW", "Grams", "Lion", "CLion", "GDM", "CGDM",
@@ -52,11 +58,14 @@ class _RuleOptimizer(Optimizer):
         for key, value in hp.items():
             if key not in defaults:
                 raise TypeError(f"{type(self).__name__} got an unexpected keyword argument {key!r}")
-            if value is not None or key in ("foreach", "mask"):
+            if value is not None or key in ("foreach", "mask", "fused"):
                 defaults[key] = value
         self._validate(defaults, where="")
         self.skipped_steps = 0
         super().__init__(params, defaults)
+        if defaults["fused"]:
+            # torch.amp.GradScaler then hands over grad_scale and found_inf instead of unscaling
+            self._step_supports_amp_scaling = True
 
     # ------------------------------------------------------------------ checks
     def add_param_group(self, param_group: dict) -> None:
@@ -95,8 +104,13 @@ class _RuleOptimizer(Optimizer):
         if hp.get("weight_decay_mode", "after") not in rules.WEIGHT_DECAY_MODES:
             raise ValueError(f"Invalid weight_decay_mode{where}: {hp['weight_decay_mode']!r} "
                              f"(expected one of {', '.join(map(repr, rules.WEIGHT_DECAY_MODES))})")
-        if hp.get("foreach") is not None and not isinstance(hp["foreach"], bool):
-            raise ValueError(f"Invalid foreach{where}: {hp['foreach']!r} (expected None, True or False)")
+        for flag in ("foreach", "fused"):
+            if hp.get(flag) is not None and not isinstance(hp[flag], bool):
+                raise ValueError(f"Invalid {flag}{where}: {hp[flag]!r} (expected None, True or False)")
+        if hp.get("fused") and hp.get("foreach"):
+            raise ValueError(f"Invalid flags{where}: fused=True and foreach=True cannot be set together")
+        if not isinstance(hp.get("capturable", False), bool):
+            raise ValueError(f"Invalid capturable{where}: {hp['capturable']!r} (expected True or False)")
         chunk = hp.get("chunk_size", 0)
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
             raise ValueError(f"Invalid chunk_size{where}: {chunk!r} (must be an int >= 0; 0 disables chunking)")
@@ -116,12 +130,16 @@ class _RuleOptimizer(Optimizer):
         raise NotImplementedError
 
     def _init_state(self, p: torch.Tensor, group: dict) -> dict:
+        """Step count (on the parameter's device when fused or capturable) and zero buffers
+        (float32 for bfloat16/float16 parameters)."""
         state = self.state[p]
         if "step" not in state:
-            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+            on_device = group.get("fused") or group.get("capturable")
+            state["step"] = torch.tensor(0.0, dtype=torch.float32, device=p.device if on_device else "cpu")
+        dtype = torch.float32 if p.dtype in LOW_PRECISION else None
         for key in self._buffers(group):
             if key not in state:
-                state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state[key] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
         return state
 
     # ------------------------------------------------------------------- step
@@ -150,26 +168,68 @@ class _RuleOptimizer(Optimizer):
             if group["nonfinite"] != "propagate" and not self._finite(params, grads, group, gi):
                 self.skipped_steps += 1
                 return loss
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         for gi, group, params, grads in work:
             states = [self._init_state(p, group) for p in params]
+            names = self._buffers(group)
+            bufs = {k: [st[k] for st in states] for k in names}
+            sharded = any(isinstance(p, _DTensor) for p in params)   # fused does not apply to DTensors
+            if group["fused"] and not sharded:
+                self._fused_step(group, params, grads, bufs, [st["step"] for st in states], grad_scale, found_inf)
+                continue
+            if grad_scale is not None or found_inf is not None:      # a GradScaler handing over to a
+                if found_inf is not None and bool(found_inf.sum()):  # group that is not fused
+                    continue
+                if grad_scale is not None:
+                    grads = [g / grad_scale.to(g.device, g.dtype) for g in grads]
             for st in states:
                 st["step"] += 1
-            steps = [int(st["step"].item()) for st in states]
+            if group["capturable"]:   # counts stay tensors; float64 parameters get float64 bias corrections
+                steps = [st["step"].to(torch.float64) if p.dtype == torch.float64 else st["step"]
+                         for st, p in zip(states, params)]
+            else:
+                steps = [int(st["step"].item()) for st in states]
+            if sharded:
+                from .sharded import sharded_step
+
+                sharded_step(self, group, params, grads, bufs, steps)
+                continue
+            low = [p.dtype in LOW_PRECISION for p in params]
+            work_params = [p.float() if lo else p for p, lo in zip(params, low)]
+            grads = [g.float() if g.dtype in LOW_PRECISION else g for g in grads]
             foreach = group["foreach"]
             if foreach is None:
                 foreach = all(p.is_cuda for p in params)
-            names = self._buffers(group)
-            bufs = {k: [st[k] for st in states] for k in names}
             chunk = group.get("chunk_size")
             if not foreach and chunk and all(p.device.type == "cpu" for p in params):
-                self._chunked_step(group, params, grads, bufs, steps, chunk)
-                continue
-            ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
-            new_params, new_bufs = type(self).rule(ops, params, grads, bufs, group, steps)
-            _write_back(params, new_params)
-            for k in names:
-                _write_back(bufs[k], new_bufs[k])
+                self._chunked_step(group, work_params, grads, bufs, steps, chunk)
+            else:
+                ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
+                new_params, new_bufs = type(self).rule(ops, work_params, grads, bufs, group, steps)
+                _write_back(work_params, new_params)
+                for k in names:
+                    _write_back(bufs[k], new_bufs[k])
+            for p, w, lo in zip(params, work_params, low):
+                if lo:
+                    p.copy_(w)
         return loss
+
+    def _fused_step(self, group, params, grads, bufs, step_counts, grad_scale, found_inf):
+        """The compiled path (:mod:`ams_theory.fused`): step counts, scale and skip stay on the device."""
+        from .fused import compiled_update
+
+        torch._foreach_add_(step_counts, 1.0)
+        hp = {k: v for k, v in group.items() if k not in ("params", "lr")}
+        lr = group["lr"]
+        lr = lr.detach().to(torch.float64).reshape(()) if isinstance(lr, torch.Tensor) else torch.tensor(
+            float(lr), dtype=torch.float64)
+        # 0-d tensors go in as 1-element views: the compiled code loses in-place writes to 0-d
+        # float64 CPU inputs (seen with torch 2.13), and a view changes nothing else
+        flat = [_one_d(p) for p in params]
+        compiled_update(type(self).rule, hp, flat, [_one_d(g) for g in grads],
+                        {k: [_one_d(b) for b in v] for k, v in bufs.items()}, step_counts, lr, grad_scale, found_inf)
+        if found_inf is not None:    # a skipped step does not count, as in torch's fused AdamW
+            torch._foreach_sub_(step_counts, [found_inf.reshape(()).to(s.device) for s in step_counts])
 
     def _chunked_step(self, group, params, grads, bufs, steps, chunk):
         """The single-tensor path on CPU, run over flat chunks of at most ``chunk`` entries.
@@ -230,6 +290,10 @@ class _RuleOptimizer(Optimizer):
         return True
 
 
+def _one_d(x: torch.Tensor) -> torch.Tensor:
+    return x.view(1) if x.dim() == 0 else x
+
+
 def _write_back(olds, news):
     for old, new in zip(olds, news):
         if new is not old:
@@ -252,7 +316,7 @@ def _beta(name, value, where):
         raise ValueError(f"Invalid {name}{where}: {value!r} (must be in [0, 1))")
 
 
-_COMMON = dict(foreach=None, nonfinite="propagate", chunk_size=2 ** 18)
+_COMMON = dict(foreach=None, nonfinite="propagate", chunk_size=2 ** 18, fused=None, capturable=False)
 _ADAM = dict(eps_mode="corrected")   # where eps sits relative to the bias correction (rules.adam_denominator)
 _NO_MASK = dict(mask=None, lam=0.0, tie="zero", normalize="none", xi=1.0, mask_eps=1e-8, scope="tensor")
 _CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi=1.0, mask_eps=1e-8, scope="group")
@@ -269,10 +333,10 @@ class _AdamFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, betas=None, eps=None, weight_decay=None, *, lam=None, tie=None,
                  normalize=None, xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None,
-                 eps_mode=None, foreach=None, nonfinite=None, chunk_size=None):
+                 eps_mode=None, foreach=None, nonfinite=None, chunk_size=None, fused=None, capturable=None):
         kw = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize,
                   xi=xi, mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, eps_mode=eps_mode,
-                  foreach=foreach, nonfinite=nonfinite, chunk_size=chunk_size)
+                  foreach=foreach, nonfinite=nonfinite, chunk_size=chunk_size, fused=fused, capturable=capturable)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -360,10 +424,10 @@ class _LionFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, betas=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
                  xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
-                 nonfinite=None, chunk_size=None):
+                 nonfinite=None, chunk_size=None, fused=None, capturable=None):
         kw = dict(lr=lr, betas=betas, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
                   mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite, chunk_size=chunk_size)
+                  nonfinite=nonfinite, chunk_size=chunk_size, fused=fused, capturable=capturable)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -400,10 +464,10 @@ class _MomentumFamily(_RuleOptimizer):
 
     def __init__(self, params, lr=None, beta=None, weight_decay=None, *, lam=None, tie=None, normalize=None,
                  xi=None, mask_eps=None, mask="preset", scope=None, weight_decay_mode=None, foreach=None,
-                 nonfinite=None, chunk_size=None):
+                 nonfinite=None, chunk_size=None, fused=None, capturable=None):
         kw = dict(lr=lr, beta=beta, weight_decay=weight_decay, lam=lam, tie=tie, normalize=normalize, xi=xi,
                   mask_eps=mask_eps, scope=scope, weight_decay_mode=weight_decay_mode, foreach=foreach,
-                  nonfinite=nonfinite, chunk_size=chunk_size)
+                  nonfinite=nonfinite, chunk_size=chunk_size, fused=fused, capturable=capturable)
         if mask != "preset":
             kw["mask"] = mask
         super().__init__(params, **kw)
@@ -458,9 +522,10 @@ class GD(_RuleOptimizer):
     PRESET = dict(lr=1e-3, weight_decay=0.0, weight_decay_mode="after", **_NO_MASK, **_COMMON)
 
     def __init__(self, params, lr=None, weight_decay=None, *, weight_decay_mode=None, foreach=None,
-                 nonfinite=None, chunk_size=None):
+                 nonfinite=None, chunk_size=None, fused=None, capturable=None):
         super().__init__(params, lr=lr, weight_decay=weight_decay, weight_decay_mode=weight_decay_mode,
-                         foreach=foreach, nonfinite=nonfinite)
+                         foreach=foreach, nonfinite=nonfinite, chunk_size=chunk_size, fused=fused,
+                         capturable=capturable)
 
     def _buffers(self, group):
         return ()

@@ -113,8 +113,13 @@ class Caution:
         """Read the caution fields of a hyperparameter mapping (``mask=None``: no caution)."""
         if hp.get("mask") is None:
             return None
-        kw = {f.name: hp[f.name] for f in fields(cls) if f.name in hp and f.name != "kind"}
+        kw = {name: hp[name] for name in _CAUTION_FIELDS if name in hp}
         return cls(kind=hp["mask"], **kw)
+
+
+# the fields read from a hyperparameter mapping (``kind`` comes from ``mask``); a plain
+# tuple rather than dataclasses.fields, so that torch.compile traces from_mapping
+_CAUTION_FIELDS = tuple(f.name for f in fields(Caution) if f.name != "kind")
 
 
 def needs_scope_reductions(caution: "Caution | None") -> bool:
