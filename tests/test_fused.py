@@ -1,0 +1,236 @@
+"""The fused (torch.compile) path: equivalence with the foreach and single-tensor paths, float32 state
+for bfloat16 parameters, device step counts (capturable), the GradScaler protocol, and flag errors.
+
+The fused step is the same rule function compiled; these tests hold it to the reference paths
+over many steps. The first call of each configuration compiles (seconds on the CPU).
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from test_optimizer_suite import INFOS, NAMES, Net, batches, params_of, state_of, train
+
+from ams_theory import PRESETS
+
+pytestmark = pytest.mark.fused
+STEPS = 20
+
+
+def run(name, foreach=None, fused=None, steps=STEPS, dtype=torch.float64, device="cpu", **kw):
+    model = Net(dtype=dtype, device=device)
+    opt = PRESETS[name](model.parameters(), lr=1e-2, foreach=foreach, fused=fused, **kw)
+    train(model, opt, batches(steps, dtype=dtype, device=device))
+    return model, opt
+
+
+def _kw(name):
+    """Weight decay on where the preset has it, so that every preset's decay order is exercised."""
+    return {"weight_decay": 0.1} if name != "Adam" else {"weight_decay": 0.05}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_matches_single_tensor_and_foreach(name):
+    fused_model, fused_opt = run(name, fused=True, **_kw(name))
+    for foreach in (False, True):
+        model, opt = run(name, foreach=foreach, **_kw(name))
+        for a, b in zip(params_of(fused_model), params_of(model)):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+        for sa, sb in zip(state_of(fused_model, fused_opt), state_of(model, opt)):
+            for k in sb:
+                torch.testing.assert_close(sa[k].cpu().to(sb[k].dtype), sb[k], rtol=1e-12, atol=1e-14)
+    start = params_of(Net())
+    assert any((a - b).abs().max() > 1e-4 for a, b in zip(params_of(fused_model), start))
+
+
+@pytest.mark.parametrize("kw", [dict(scope="tensor"), dict(mask="inner", lam=-0.1, normalize="ams"),
+                                dict(normalize="update_l1", lam=-0.5), dict(eps_mode="uncorrected")],
+                         ids=["scope-tensor", "mask-inner", "update_l1", "eps-uncorrected"])
+def test_fused_conventions_match(kw):
+    fused_model, _ = run("CAdamW", fused=True, **kw)
+    model, _ = run("CAdamW", foreach=False, **kw)
+    for a, b in zip(params_of(fused_model), params_of(model)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_follows_a_changing_learning_rate():
+    """A scheduler changes lr every step: the compiled step reads the current value each time."""
+    out = []
+    for fused in (True, False):
+        model = Net()
+        opt = PRESETS["Grams"](model.parameters(), lr=1e-2, fused=fused)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1 + t))
+        for x, y in batches(8):
+            opt.zero_grad()
+            model.loss(x, y).backward()
+            opt.step()
+            sched.step()
+        out.append(params_of(model))
+    for a, b in zip(*out):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["CAdamW", "Grams", "CLion"])
+def test_bfloat16_state_is_float32_and_paths_agree(name):
+    runs = {}
+    for path in ("fused", "loop", "foreach"):
+        model, opt = run(name, fused=path == "fused" or None, foreach={"loop": False, "foreach": True}.get(path),
+                         steps=8, dtype=torch.bfloat16, **_kw(name))
+        assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+        assert all(v.dtype == torch.float32 for st in opt.state.values() for k, v in st.items() if k != "step")
+        runs[path] = (params_of(model), state_of(model, opt))
+    for path in ("loop", "foreach"):
+        for a, b in zip(runs["fused"][0], runs[path][0]):
+            # one bfloat16 rounding of an update computed in float32: at most one ulp apart
+            torch.testing.assert_close(a.float(), b.float(), rtol=2 ** -7, atol=1e-6)
+        for sa, sb in zip(runs["fused"][1], runs[path][1]):
+            for k in sb:
+                if k != "step":
+                    torch.testing.assert_close(sa[k], sb[k], rtol=1e-4, atol=1e-6)
+
+
+def test_float32_state_for_bfloat16_is_not_a_bfloat16_run():
+    """The reference path keeps float32 moments: a bfloat16 state would round v and m at every step."""
+    model, opt = run("AdamW", foreach=False, steps=3, dtype=torch.bfloat16)
+    st = opt.state[model.lin.weight]
+    assert st["exp_avg" if "exp_avg" in st else "m"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("capturable", [False, True])
+@pytest.mark.parametrize("name", ["CAdamW", "AMS", "CLion"])
+def test_capturable_keeps_the_step_count_on_the_device_and_changes_nothing_else(name, capturable):
+    model, opt = run(name, foreach=False, capturable=capturable, steps=6)
+    ref, _ = run(name, foreach=False, steps=6)
+    for a, b in zip(params_of(model), params_of(ref)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    for st in opt.state.values():
+        assert torch.is_tensor(st["step"]) and float(st["step"]) == 6.0
+
+
+def test_fused_state_dict_round_trip():
+    data = batches(10)
+    model, opt = Net(), None
+    opt = PRESETS["CAdamW"](model.parameters(), lr=1e-2, fused=True)
+    train(model, opt, data[:4])
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    train(model, opt, data[4:])
+    other = Net()
+    other.load_state_dict(saved_model)
+    opt2 = PRESETS["CAdamW"](other.parameters(), lr=1e-2, fused=True)
+    opt2.load_state_dict(saved_opt)
+    train(other, opt2, data[4:])
+    for a, b in zip(params_of(model), params_of(other)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+# --------------------------------------------------------------------------
+# torch.amp.GradScaler
+# --------------------------------------------------------------------------
+
+def _scaled_run(name, fused, bad_step=None, steps=6):
+    model = Net(dtype=torch.float32)
+    opt = PRESETS[name](model.parameters(), lr=1e-2, fused=fused, weight_decay=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=2)
+    snapshots = []
+    for t, (x, y) in enumerate(batches(steps, dtype=torch.float32)):
+        opt.zero_grad()
+        scaler.scale(model.loss(x, y)).backward()
+        if t == bad_step:
+            model.w3.grad[0, 0, 0] = float("inf")
+            snapshots.append((params_of(model), state_of(model, opt)))
+        grads_before = [p.grad.clone() for p in model.parameters()]
+        scaler.step(opt)
+        scaler.update()
+        if fused:   # the fused step unscales inside the kernel: p.grad is left as it was
+            assert all(torch.equal(a, p.grad) for a, p in zip(grads_before, model.parameters()))
+        if t == bad_step:
+            snapshots.append((params_of(model), state_of(model, opt)))
+    return model, opt, snapshots
+
+
+@pytest.mark.parametrize("name", ["CAdamW", "Grams"])
+def test_grad_scaler_fused_matches_unfused(name):
+    assert getattr(PRESETS[name]([torch.nn.Parameter(torch.zeros(1))], fused=True),
+                   "_step_supports_amp_scaling", False)
+    assert not getattr(PRESETS[name]([torch.nn.Parameter(torch.zeros(1))]), "_step_supports_amp_scaling", False)
+    a, _, _ = _scaled_run(name, fused=True)
+    b, _, _ = _scaled_run(name, fused=False)
+    for x, y in zip(params_of(a), params_of(b)):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+def test_grad_scaler_inf_skips_the_whole_step(fused):
+    model, opt, ((p0, s0), (p1, s1)) = _scaled_run("CAdamW", fused=fused, bad_step=3)
+    for a, b in zip(p0, p1):
+        assert torch.equal(a, b)
+    for a, b in zip(s0, s1):
+        for k in a:
+            assert torch.equal(a[k].cpu(), b[k].cpu()), k
+    assert all(float(st["step"]) == 5.0 for st in opt.state.values())   # 6 steps, one skipped
+
+
+# --------------------------------------------------------------------------
+# flags
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_flag_errors(name):
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    with pytest.raises(ValueError, match="fused=True and foreach=True cannot be set together"):
+        PRESETS[name](p, fused=True, foreach=True)
+    with pytest.raises(ValueError, match="Invalid fused: 'yes'"):
+        PRESETS[name](p, fused="yes")
+    with pytest.raises(ValueError, match="Invalid capturable: 1"):
+        PRESETS[name](p, capturable=1)
+    assert "fused" in PRESETS[name]([torch.nn.Parameter(torch.zeros(2))]).defaults
+    assert INFOS[name].cls is PRESETS[name]
+
+
+# --------------------------------------------------------------------------
+# CUDA (skipped without a device)
+# --------------------------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_fused_matches_cpu_single_tensor(name):
+    gpu, gopt = run(name, fused=True, device="cuda", **_kw(name))
+    cpu, _ = run(name, foreach=False, **_kw(name))
+    for a, b in zip(params_of(gpu), params_of(cpu)):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-10, atol=1e-12)
+    assert all(st["step"].device.type == "cuda" for st in gopt.state.values())
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("name", ["CAdamW", "Grams"])
+def test_cuda_capturable_step_replays_in_a_cuda_graph(name):
+    """Warm up, capture one step in a CUDA graph, replay it: the same as stepping eagerly."""
+    data = batches(6, device="cuda")
+    models = [Net(device="cuda") for _ in range(2)]
+    opts = [PRESETS[name](m.parameters(), lr=1e-2, capturable=True, foreach=True) for m in models]
+    for m, o in zip(models, opts):
+        train(m, o, data[:3])
+    x_static, y_static = data[3][0].clone(), data[3][1].clone()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    m, o = models[0], opts[0]
+    o.zero_grad(set_to_none=False)
+    m.loss(x_static, y_static).backward()
+    with torch.cuda.graph(graph):
+        o.step()
+    for x, y in data[3:]:
+        x_static.copy_(x)
+        y_static.copy_(y)
+        o.zero_grad(set_to_none=False)
+        m.loss(x_static, y_static).backward()
+        graph.replay()
+    train(models[1], opts[1], data[3:])
+    for a, b in zip(params_of(models[0]), params_of(models[1])):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
