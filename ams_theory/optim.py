@@ -226,8 +226,16 @@ class _RuleOptimizer(Optimizer):
         # 0-d tensors go in as 1-element views: the compiled code loses in-place writes to 0-d
         # float64 CPU inputs (seen with torch 2.13), and a view changes nothing else
         flat = [_one_d(p) for p in params]
-        compiled_update(type(self).rule, hp, flat, [_one_d(g) for g in grads],
-                        {k: [_one_d(b) for b in v] for k, v in bufs.items()}, step_counts, lr, grad_scale, found_inf)
+        try:
+            compiled_update(type(self).rule, hp, flat, [_one_d(g) for g in grads],
+                            {k: [_one_d(b) for b in v] for k, v in bufs.items()}, step_counts, lr, grad_scale,
+                            found_inf)
+        except torch._dynamo.exc.BackendCompilerFailed as err:
+            torch._foreach_sub_(step_counts, 1.0)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise RuntimeError(f"{type(self).__name__}(fused=True) needs torch.compile to work on this machine "
+                               f"(Triton on CUDA, a C++ compiler on the CPU); it failed: {first}. "
+                               f"Use fused=False.") from None
         if found_inf is not None:    # a skipped step does not count, as in torch's fused AdamW
             torch._foreach_sub_(step_counts, [found_inf.reshape(()).to(s.device) for s in step_counts])
 
