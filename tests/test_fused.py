@@ -234,3 +234,21 @@ def test_cuda_capturable_step_replays_in_a_cuda_graph(name):
     train(models[1], opts[1], data[3:])
     for a, b in zip(params_of(models[0]), params_of(models[1])):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_compiler_failure_is_one_line_and_counts_nothing(monkeypatch):
+    import torch._dynamo.exc
+
+    import ams_theory.fused as fz
+
+    def broken(*args, **kwargs):
+        raise torch._dynamo.exc.BackendCompilerFailed(lambda *a: None, RuntimeError("no C++ compiler found"), None)
+
+    monkeypatch.setattr(fz, "compiled_update", broken)
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3)
+    opt = PRESETS["CAdamW"]([p], fused=True)
+    with pytest.raises(RuntimeError, match=r"CAdamW\(fused=True\) needs torch.compile .* Use fused=False") as err:
+        opt.step()
+    assert "\n" not in str(err.value)
+    assert float(opt.state[p]["step"]) == 0.0 and torch.equal(p.detach(), torch.ones(3))
