@@ -142,6 +142,22 @@ class _RuleOptimizer(Optimizer):
                 state[key] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
         return state
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's ``load_state_dict``; the buffers of bfloat16/float16 parameters stay float32.
+
+        torch casts every floating state value to its parameter's dtype; the float32
+        moments of a low-precision parameter are taken again from ``state_dict``.
+        """
+        super().load_state_dict(state_dict)
+        saved = state_dict["state"]
+        ids = [pid for g in state_dict["param_groups"] for pid in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        for pid, p in zip(ids, params):
+            if p.dtype in LOW_PRECISION and pid in saved:
+                for key, value in saved[pid].items():
+                    if key != "step" and torch.is_tensor(value) and value.is_floating_point():
+                        self.state[p][key] = value.to(dtype=torch.float32, device=p.device, copy=True)
+
     # ------------------------------------------------------------------- step
     @torch.no_grad()
     def step(self, closure: Callable | None = None):

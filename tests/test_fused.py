@@ -252,3 +252,22 @@ def test_compiler_failure_is_one_line_and_counts_nothing(monkeypatch):
         opt.step()
     assert "\n" not in str(err.value)
     assert float(opt.state[p]["step"]) == 0.0 and torch.equal(p.detach(), torch.ones(3))
+
+
+@pytest.mark.parametrize("fused", [None, True], ids=["loop", "fused"])
+def test_bfloat16_state_stays_float32_through_state_dict(fused):
+    """load_state_dict casts state to the parameter dtype in torch's policy; float32 moments must survive."""
+    data = batches(8, dtype=torch.bfloat16)
+    model, opt = Net(dtype=torch.bfloat16), None
+    opt = PRESETS["CAdamW"](model.parameters(), lr=1e-2, fused=fused)
+    train(model, opt, data[:3])
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    train(model, opt, data[3:])
+    other = Net(dtype=torch.bfloat16)
+    other.load_state_dict(saved_model)
+    opt2 = PRESETS["CAdamW"](other.parameters(), lr=1e-2, fused=fused)
+    opt2.load_state_dict(saved_opt)
+    assert all(v.dtype == torch.float32 for st in opt2.state.values() for k, v in st.items())
+    train(other, opt2, data[3:])
+    for a, b in zip(params_of(model), params_of(other)):
+        assert torch.equal(a, b)
