@@ -298,6 +298,14 @@ _CONSUMING = ("mul_", "div_", "add_", "lerp_", "rdiv_", "addcmul_", "addcdiv_", 
               "indicator_")
 
 
+class _Partial(list):
+    """Per-piece values computed from the partial sums of a recording pass (not yet scope sums)."""
+
+
+def _any_partial(args, kwargs) -> bool:
+    return any(isinstance(a, _Partial) for a in (*args, *kwargs.values()))
+
+
 class ChunkedLoopOps(LoopOps):
     """``LoopOps`` over chunks (flat views) of the parameters, for cache locality.
 
@@ -312,39 +320,68 @@ class ChunkedLoopOps(LoopOps):
     need no reduction skip the first pass.
 
     ``scope_of[i]``: the scope id of chunk ``i``; ``scope_numel[id]``: entries in that scope.
+
+    Recording options (used by :mod:`ams_theory.sharded`): ``weights[i]`` multiplies
+    chunk ``i``'s partial sums on the tape (0 leaves a chunk out of the sums; default 1);
+    the first ``known`` reductions return the scope sums already on the tape instead of
+    being recorded. After a recording pass, :attr:`trusted` is the number of
+    reductions made before any tensor op consumed a value computed from a recorded
+    partial sum: later recorded sums may depend on such values (the l1 norm of an
+    update masked by the sign of an inner product), so they are exact only once
+    the earlier sums are complete and they are recorded again.
     """
 
     name = "chunked"
 
-    def __init__(self, scope_of, scope_numel, tape: list, replay: bool, stop_after: int | None = None):
+    def __init__(self, scope_of, scope_numel, tape: list, replay: bool, stop_after: int | None = None,
+                 weights=None, known: int = 0):
         super().__init__(scope="tensor")
         self.scope_of, self.scope_numel, self.tape, self.replay = scope_of, scope_numel, tape, replay
-        self.stop_after = stop_after
+        self.stop_after, self.weights, self.known = stop_after, weights, known
         self._k = 0
+        self._first_partial_use = None
         self._owned, self._keep = set(), []   # temporaries of a recording pass (kept alive: ids stay unique)
+
+    @property
+    def trusted(self) -> int:
+        """Reductions of this recording pass that depend on no partial sum (see the class docstring)."""
+        return self._k if self._first_partial_use is None else self._first_partial_use
 
     def _own(self, x):
         self._owned.add(id(x))
         self._keep.append(x)
         return x
 
+    def _note_partial_use(self, args, kwargs):
+        if not self.replay and self._first_partial_use is None and _any_partial(args, kwargs):
+            self._first_partial_use = self._k
+
     def numel(self, xs):
         return [self.scope_numel[i] for i in self.scope_of]
 
+    def smap(self, f, *args):
+        out = super().smap(f, *args)
+        return _Partial(out) if _any_partial(args, {}) else out
+
+    def safe_ratio(self, num, den):
+        out = super().safe_ratio(num, den)
+        return _Partial(out) if _any_partial((num, den), {}) else out
+
     def _reduce(self, partial):
         k, self._k = self._k, self._k + 1
-        if self.replay:
+        if self.replay or k < self.known:
             if k >= len(self.tape):
                 raise RuntimeError("chunked evaluation: the rule made more reductions than were recorded")
             return [self.tape[k][i] for i in self.scope_of]
         sums = [float(v) for v in partial()]
         if k == len(self.tape):
             self.tape.append({})
-        for i, v in zip(self.scope_of, sums):
-            self.tape[k][i] = self.tape[k].get(i, 0.0) + v
+        weights = self.weights if self.weights is not None else [1.0] * len(sums)
+        for i, w, v in zip(self.scope_of, weights, sums):
+            self.tape[k][i] = self.tape[k].get(i, 0.0) + w * v
         if self.stop_after is not None and self._k >= self.stop_after:
             raise RecordingComplete   # the rest of a recording pass would be discarded anyway
-        return sums
+        return _Partial(sums)
 
     def total(self, xs):
         return self._reduce(lambda: [x.sum() for x in xs])
@@ -362,6 +399,7 @@ def _pure_variant(name):
 
     def op(self, xs, *args, **kwargs):
         if not self.replay:
+            self._note_partial_use(args, kwargs)
             xs = [x if id(x) in self._owned else self._own(x.clone()) for x in xs]
         return inplace(self, xs, *args, **kwargs)
 
@@ -373,6 +411,7 @@ def _recording_lerp_(self, xs, ys, w):
     """``lerp_`` in a recording pass: one out-of-place pass instead of a copy and an update."""
     if self.replay:
         return LoopOps.lerp_(self, xs, ys, w)
+    self._note_partial_use((w,), {})
     return [x.lerp_(y, w) if id(x) in self._owned else self._own(torch.lerp(x, y, w)) for x, y in zip(xs, ys)]
 
 
@@ -383,6 +422,7 @@ def _recorded_fresh(name):
     def op(self, *args, **kwargs):
         out = fresh(self, *args, **kwargs)
         if not self.replay:
+            self._note_partial_use(args, kwargs)
             for x in out:
                 self._own(x)
         return out
