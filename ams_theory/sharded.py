@@ -1,0 +1,174 @@
+r"""The optimizer step on sharded parameters: DTensors on a 1-D device mesh (FSDP2 ``fully_shard``,
+``distribute_tensor`` with ``Shard``/``Replicate`` placements).
+
+Every op of a rule is element-wise apart from its scope reductions (the counts, l1
+norms and inner products of a cautious mask), so each rank runs the rule on its
+local shards, and only the scope sums need the other ranks. They are taken as in
+the chunked CPU path (:class:`~ams_theory.backends.ChunkedLoopOps`): a pure
+recording pass collects this rank's partial sums of every reduction of the group,
+one ``all_reduce`` (SUM) of one flat float64 tensor completes them all, and a
+second pass replays the complete sums while it updates the local shards in place.
+A rule without scope reductions (Adam, AdamW, Lion, Grams with
+``normalize="none"``) makes no collective. ``d`` is the global number of entries.
+
+A ``Replicate`` (or plain, non-DTensor) parameter is whole on every rank: it is
+updated everywhere but its partial sums count on mesh rank 0 only. A gradient
+placed otherwise than its parameter (the ``Partial`` gradient DTensor's autograd
+leaves on a ``Replicate`` parameter) is first redistributed to the parameter's
+placement: that is the gradient's own reduction. The one combination whose
+second sum depends on the first complete one (``mask="inner"`` with
+``normalize="update_l1"``: the l1 norm of the update masked by the sign of the
+inner product) takes a second ``all_reduce``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.distributed.tensor import DTensor, Replicate, Shard
+
+from . import rules
+from .backends import ChunkedLoopOps, RecordingComplete
+from .fused import LOW_PRECISION
+from .optim import _write_back
+
+__all__ = ["sharded_step"]
+
+
+@dataclass
+class _Piece:
+    """One parameter's local tensors (float32 work copies for bfloat16/float16 parameters)."""
+
+    w: torch.Tensor
+    g: torch.Tensor
+    state: dict
+    step: object
+    scope: int
+    weight: float
+
+
+def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps: list) -> None:
+    """One step of ``type(opt).rule`` on the local shards of ``params``, with global scope reductions.
+
+    ``params``/``grads``: the group's parameters that have gradients and their
+    gradients (DTensors, or plain tensors replicated on every rank); ``bufs``:
+    buffer name -> state tensor per parameter; ``steps``: step counts after this step.
+    The parameters and buffers are updated in place.
+    """
+    mesh = _mesh_of(opt, group, params, grads)
+    rank0 = mesh.get_local_rank() == 0
+    group_scope = group.get("scope", "tensor") == "group"
+    names = tuple(bufs)
+    scope_numel: dict = {}
+    pieces, writes = [], []
+    for j, p in enumerate(params):
+        g = grads[j]
+        if isinstance(g, DTensor) and g.placements != p.placements:
+            g = g.redistribute(p.device_mesh, p.placements)
+        w = _local(p)
+        if p.dtype in LOW_PRECISION:
+            writes.append((w, w.float()))
+            w = writes[-1][1]
+        g = _local(g)
+        sid = 0 if group_scope else j
+        scope_numel[sid] = scope_numel.get(sid, 0) + p.numel()
+        sharded = isinstance(p, DTensor) and isinstance(p.placements[0], Shard)
+        pieces.append(_Piece(w, g.float() if g.dtype in LOW_PRECISION else g,
+                             {k: _local(bufs[k][j]) for k in names}, steps[j], sid,
+                             1.0 if sharded or rank0 else 0.0))
+    batches = _batches(pieces, group.get("chunk_size", 0))
+    tape: list = []
+    if rules.needs_scope_reductions(rules.Caution.from_mapping(group)):
+        known = 0
+        while True:
+            trusted = _run(opt, group, batches, names, scope_numel, tape, replay=False, known=known)
+            if trusted > known:
+                _complete(tape, known, trusted, mesh)
+            if trusted == len(tape):
+                break
+            known = trusted
+            del tape[known:]          # recorded after a partial value was used: record them again
+    _run(opt, group, batches, names, scope_numel, tape, replay=True)
+    for low, work in writes:
+        low.copy_(work)
+
+
+def _run(opt, group, batches, names, scope_numel, tape, replay, known=0):
+    """One pass of the rule over the batches; a recording pass returns the number of trusted reductions."""
+    trusted = known
+    for n, batch in enumerate(batches):
+        # the first recording batch shows how many reductions the rule makes; later ones stop there
+        stop = None if replay or n == 0 else len(tape)
+        ops = ChunkedLoopOps([b.scope for b in batch], scope_numel, tape, replay=replay, stop_after=stop,
+                             weights=[b.weight for b in batch], known=known)
+        w = [b.w for b in batch]
+        state = {k: [b.state[k] for b in batch] for k in names}
+        try:
+            new_w, new_state = type(opt).rule(ops, w, [b.g for b in batch], state, group, [b.step for b in batch])
+        except RecordingComplete:
+            continue
+        if replay:
+            _write_back(w, new_w)
+            for k in names:
+                _write_back(state[k], new_state[k])
+        elif n == 0:
+            trusted = ops.trusted
+    return trusted
+
+
+def _complete(tape, lo, hi, mesh):
+    """Sum the tape's entries ``lo:hi`` over the ranks of ``mesh``: one ``all_reduce`` of one flat tensor."""
+    keys = [(k, i) for k in range(lo, hi) for i in sorted(tape[k])]
+    if mesh.device_type == "cpu":
+        device = torch.device("cpu")
+    else:
+        device = torch.device(mesh.device_type, torch.get_device_module(mesh.device_type).current_device())
+    flat = torch.tensor([tape[k][i] for k, i in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=mesh.get_group())
+    for (k, i), v in zip(keys, flat.tolist()):
+        tape[k][i] = v
+
+
+def _batches(pieces, chunk):
+    """Consecutive pieces in batches of about ``chunk`` entries (one batch when ``chunk`` is 0),
+    which bounds the temporaries a pass holds at once."""
+    batches, size = [[]], 0
+    for piece in pieces:
+        if chunk and size >= chunk:
+            batches.append([])
+            size = 0
+        batches[-1].append(piece)
+        size += piece.w.numel()
+    return batches
+
+
+def _mesh_of(opt, group, params, grads):
+    """The one 1-D device mesh of the group's DTensors; a one-line ``ValueError`` otherwise."""
+    name = type(opt).__name__
+
+    def where(p):
+        gi = next(i for i, g in enumerate(opt.param_groups) if g is group)
+        return f"parameter {next(i for i, q in enumerate(group['params']) if q is p)} of param group {gi}"
+
+    mesh = first = None
+    for p, grad in zip(params, grads):
+        if isinstance(grad, DTensor) != isinstance(p, DTensor):
+            raise ValueError(f"{name}: {where(p)} and its gradient must both be DTensors or both plain tensors")
+        if not isinstance(p, DTensor):
+            continue
+        if p.device_mesh.ndim != 1:
+            raise ValueError(f"{name}: sharded parameters need a 1-D device mesh; {where(p)} lives on a "
+                             f"{p.device_mesh.ndim}-D mesh {tuple(p.device_mesh.shape)}")
+        if not isinstance(p.placements[0], (Shard, Replicate)):
+            raise ValueError(f"{name}: {where(p)} has placement {p.placements[0]}; expected Shard or Replicate")
+        if mesh is None:
+            mesh, first = p.device_mesh, p
+        elif p.device_mesh is not mesh and p.device_mesh != mesh:
+            raise ValueError(f"{name}: {where(first)} and {where(p)} live on different device meshes; "
+                             f"put each mesh's parameters in their own param group")
+    return mesh
+
+
+def _local(x):
+    return x.to_local() if isinstance(x, DTensor) else x
