@@ -357,8 +357,11 @@ def _scalar_coefficient(ops: Ops, q, caution):
         q, False, caution.tie == "opposed")
 
 
-def mask_scale(ops: Ops, caution: Caution, d, n_phi, n_psi, masked_update=None):
-    r"""The rescaling factor of the masked update (see :class:`Caution`); ``None`` = 1."""
+def mask_scale(ops: Ops, caution: Caution, d, n_phi, n_psi, masked_update=None, l1=None):
+    r"""The rescaling factor of the masked update (see :class:`Caution`); ``None`` = 1.
+
+    ``normalize="update_l1"`` takes ``|masked_update|_1``, or ``l1`` when it is given.
+    """
     norm = caution.normalize
     if norm == "none":
         return None
@@ -371,7 +374,7 @@ def mask_scale(ops: Ops, caution: Caution, d, n_phi, n_psi, masked_update=None):
     if norm == "mean_eps":
         den = ops.smap(lambda a, n: a / n + caution.mask_eps, n_phi, d)
         return ops.safe_ratio(ops.smap(lambda ref: _like(1, ref), den), den)
-    den = ops.total(ops.abs(masked_update))            # update_l1
+    den = l1 if l1 is not None else ops.total(ops.abs(masked_update))            # update_l1
     return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
 
 
@@ -402,12 +405,17 @@ def masked_update(ops: Ops, u, alignment_result, caution: Caution | None, den=No
     if caution is None:
         return u, None
     c, n_phi, n_psi = alignment_result
+    l1 = None
+    if caution.kind == "inner" and caution.normalize == "update_l1":
+        # c is one number per scope, so |c u|_1 = |c| |u|_1: a sum that does not wait for <u, s>
+        # (a pass over pieces of the scope can then record it beside the inner product)
+        l1 = ops.smap(lambda n, k: abs(k) * n, ops.total(ops.abs(u if den is None else ops.div(u, den))), c)
     if den is None:
         upd = ops.mul_(u, c)
     else:
         upd = ops.mul(u, c) if caution.kind == "inner" else ops.mul_(c, u)
-    l1_of = upd if den is None or caution.normalize != "update_l1" else ops.div(upd, den)
-    return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=l1_of)
+    l1_of = upd if den is None or caution.normalize != "update_l1" or l1 is not None else ops.div(upd, den)
+    return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=l1_of, l1=l1)
 
 
 def mask_vector(ops: Ops, u, s, caution: Caution):

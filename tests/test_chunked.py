@@ -26,6 +26,7 @@ VARIANTS = [
     dict(normalize="update_l1", lam=0.5, tie="opposed"),
     dict(mask="inner", lam=-0.1),
     dict(mask="inner", scope="tensor", normalize="ams"),
+    dict(mask="inner", normalize="update_l1", lam=-0.3),      # |c u|_1 needs c = sign(<u, s>) of the whole scope
     dict(weight_decay=0.1, weight_decay_mode="after_scaled"),
     dict(weight_decay=0.1, weight_decay_mode="l2"),
 ]
@@ -111,3 +112,30 @@ def test_a_wrong_replay_would_be_caught(monkeypatch):
 def test_bad_chunk_size(bad):
     with pytest.raises(ValueError, match="chunk_size"):
         ams_theory.CAdamW([torch.nn.Parameter(torch.zeros(2))], chunk_size=bad)
+
+
+def _dependent_sums_rule(ops, w, g, state, hp, t=None):
+    """A rule whose second scope sum depends on the first (no preset does this): sum(g * sum(g))."""
+    first = ops.total(g)
+    second = ops.total(ops.mul(g, first))
+    step = ops.mul(g, ops.smap(lambda a: 1.0 / (1.0 + abs(a)), second))
+    return ops.add_(w, step, alpha=-hp["lr"]), dict(state)
+
+
+class _DependentSums(ams_theory.CGDM):
+    rule = staticmethod(_dependent_sums_rule)
+
+
+def test_rule_with_dependent_scope_sums_is_refused_not_stepped_wrongly():
+    """Pieces record partial sums; a sum computed from a partial one would be wrong after replay."""
+    def run(chunk):
+        p = torch.nn.Parameter(torch.arange(12, dtype=DT) / 7 - 0.5)
+        p.grad = torch.linspace(-1, 2, 12, dtype=DT)
+        _DependentSums([p], lr=0.1, chunk_size=chunk).step()
+        return p.detach()
+
+    whole = run(0)
+    assert not torch.equal(whole, torch.arange(12, dtype=DT) / 7 - 0.5)
+    with pytest.raises(RuntimeError, match="depends on another one; the chunked path cannot evaluate it"):
+        run(4)
+    torch.testing.assert_close(run(64), whole, rtol=0, atol=0)    # one batch: the sums are complete

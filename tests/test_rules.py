@@ -425,11 +425,11 @@ def test_mutation_abs_lam_dropped_is_caught(monkeypatch):
     """The AMS normaliser with lam instead of |lam|: d/(n_phi + lam n_psi)."""
     original = rules.mask_scale
 
-    def no_abs(ops, caution, d, n_phi, n_psi, masked_update=None):
+    def no_abs(ops, caution, d, n_phi, n_psi, masked_update=None, l1=None):
         if caution.normalize == "ams" and n_psi is not None and caution.lam < 0:
             den = ops.smap(lambda a, b: a + caution.lam * b, n_phi, n_psi)
             return ops.safe_ratio(ops.smap(lambda n, ref: n + 0 * ref, d, den), den)
-        return original(ops, caution, d, n_phi, n_psi, masked_update)
+        return original(ops, caution, d, n_phi, n_psi, masked_update, l1)
 
     monkeypatch.setattr(rules, "mask_scale", no_abs)
     assert not hand_expectations_hold()
