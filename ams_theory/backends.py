@@ -321,23 +321,21 @@ class ChunkedLoopOps(LoopOps):
 
     ``scope_of[i]``: the scope id of chunk ``i``; ``scope_numel[id]``: entries in that scope.
 
-    Recording options (used by :mod:`ams_theory.sharded`): ``weights[i]`` multiplies
-    chunk ``i``'s partial sums on the tape (0 leaves a chunk out of the sums; default 1);
-    the first ``known`` reductions return the scope sums already on the tape instead of
-    being recorded. After a recording pass, :attr:`trusted` is the number of
-    reductions made before any tensor op consumed a value computed from a recorded
-    partial sum: later recorded sums may depend on such values (the l1 norm of an
-    update masked by the sign of an inner product), so they are exact only once
-    the earlier sums are complete and they are recorded again.
+    ``weights[i]`` multiplies chunk ``i``'s partial sums on the tape (0 leaves a
+    chunk out of the sums; default 1; used by :mod:`ams_theory.sharded`). After a
+    recording pass, :attr:`trusted` is the number of reductions made before any
+    tensor op consumed a value computed from a recorded partial sum: a later sum
+    could depend on such a value, and then the replay would be wrong, so the
+    callers refuse a rule with ``trusted`` below the number of reductions.
     """
 
     name = "chunked"
 
     def __init__(self, scope_of, scope_numel, tape: list, replay: bool, stop_after: int | None = None,
-                 weights=None, known: int = 0):
+                 weights=None):
         super().__init__(scope="tensor")
         self.scope_of, self.scope_numel, self.tape, self.replay = scope_of, scope_numel, tape, replay
-        self.stop_after, self.weights, self.known = stop_after, weights, known
+        self.stop_after, self.weights = stop_after, weights
         self._k = 0
         self._first_partial_use = None
         self._owned, self._keep = set(), []   # temporaries of a recording pass (kept alive: ids stay unique)
@@ -369,7 +367,7 @@ class ChunkedLoopOps(LoopOps):
 
     def _reduce(self, partial):
         k, self._k = self._k, self._k + 1
-        if self.replay or k < self.known:
+        if self.replay:
             if k >= len(self.tape):
                 raise RuntimeError("chunked evaluation: the rule made more reductions than were recorded")
             return [self.tape[k][i] for i in self.scope_of]

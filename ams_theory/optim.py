@@ -297,14 +297,26 @@ class _RuleOptimizer(Optimizer):
                                                        [b[2] for b in batch])
                 except RecordingComplete:
                     continue
+                if not replay and n == 0 and len(batches) > 1 and ops.trusted < len(tape):
+                    raise RuntimeError(f"{type(self).__name__}: a scope sum of this rule depends on another one; "
+                                       f"the chunked path cannot evaluate it (use chunk_size=0)")
                 if replay:
                     _write_back(w, new_w)
                     for k in names:
                         _write_back(state[k], new_state[k])
 
     def _finite(self, params, grads, group, gi) -> bool:
-        for i, g in enumerate(grads):
-            if not bool(torch.isfinite(g).all()):
+        flags = [torch.isfinite(g.to_local() if isinstance(g, _DTensor) else g).all() for g in grads]
+        sharded = [g for g in grads if isinstance(g, _DTensor)]
+        if sharded:   # every rank must take the same decision: one all_reduce (MIN) of the flags
+            import torch.distributed as dist
+
+            local = sharded[0].to_local()
+            agreed = torch.stack([f.to(device=local.device, dtype=torch.float32) for f in flags])
+            dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=sharded[0].device_mesh.get_group())
+            flags = list(agreed)
+        for i, (g, ok) in enumerate(zip(grads, flags)):
+            if not bool(ok):
                 if group["nonfinite"] == "raise":
                     idx = next(j for j, p in enumerate(group["params"]) if p is params[i])
                     raise FloatingPointError(

@@ -15,10 +15,10 @@ A ``Replicate`` (or plain, non-DTensor) parameter is whole on every rank: it is
 updated everywhere but its partial sums count on mesh rank 0 only. A gradient
 placed otherwise than its parameter (the ``Partial`` gradient DTensor's autograd
 leaves on a ``Replicate`` parameter) is first redistributed to the parameter's
-placement: that is the gradient's own reduction. The one combination whose
-second sum depends on the first complete one (``mask="inner"`` with
-``normalize="update_l1"``: the l1 norm of the update masked by the sign of the
-inner product) takes a second ``all_reduce``.
+placement: that is the gradient's own reduction. The rules' scope sums never
+depend on each other (the l1 norm of an inner-masked update is taken as
+``|c| |u|_1``), which is what lets one collective complete them; a rule whose
+sums did would be refused with an error rather than stepped wrongly.
 """
 from __future__ import annotations
 
@@ -80,28 +80,24 @@ def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps:
     batches = _batches(pieces, group.get("chunk_size", 0))
     tape: list = []
     if rules.needs_scope_reductions(rules.Caution.from_mapping(group)):
-        known = 0
-        while True:
-            trusted = _run(opt, group, batches, names, scope_numel, tape, replay=False, known=known)
-            if trusted > known:
-                _complete(tape, known, trusted, mesh)
-            if trusted == len(tape):
-                break
-            known = trusted
-            del tape[known:]          # recorded after a partial value was used: record them again
+        trusted = _run(opt, group, batches, names, scope_numel, tape, replay=False)
+        if trusted < len(tape):
+            raise RuntimeError(f"{type(opt).__name__}: a scope sum of this rule depends on another one, so one "
+                               f"all_reduce cannot complete them; the sharded step does not support it")
+        _complete(tape, mesh)
     _run(opt, group, batches, names, scope_numel, tape, replay=True)
     for low, work in writes:
         low.copy_(work)
 
 
-def _run(opt, group, batches, names, scope_numel, tape, replay, known=0):
+def _run(opt, group, batches, names, scope_numel, tape, replay):
     """One pass of the rule over the batches; a recording pass returns the number of trusted reductions."""
-    trusted = known
+    trusted = 0
     for n, batch in enumerate(batches):
         # the first recording batch shows how many reductions the rule makes; later ones stop there
         stop = None if replay or n == 0 else len(tape)
         ops = ChunkedLoopOps([b.scope for b in batch], scope_numel, tape, replay=replay, stop_after=stop,
-                             weights=[b.weight for b in batch], known=known)
+                             weights=[b.weight for b in batch])
         w = [b.w for b in batch]
         state = {k: [b.state[k] for b in batch] for k in names}
         try:
@@ -117,9 +113,9 @@ def _run(opt, group, batches, names, scope_numel, tape, replay, known=0):
     return trusted
 
 
-def _complete(tape, lo, hi, mesh):
-    """Sum the tape's entries ``lo:hi`` over the ranks of ``mesh``: one ``all_reduce`` of one flat tensor."""
-    keys = [(k, i) for k in range(lo, hi) for i in sorted(tape[k])]
+def _complete(tape, mesh):
+    """Sum the tape's entries over the ranks of ``mesh``: one ``all_reduce`` of one flat tensor."""
+    keys = [(k, i) for k in range(len(tape)) for i in sorted(tape[k])]
     if mesh.device_type == "cpu":
         device = torch.device("cpu")
     else:

@@ -55,8 +55,8 @@ CASES = {
     "CGDM": ("CGDM", {}, "shard", 1),
     "AMS": ("AMS", dict(lam=-0.5, normalize="ams"), "shard", 1),
     "AMS-tie-zero": ("AMS", dict(lam=-0.5, tie="zero", betas=(0.9, 0.999, 0.5)), "shard", 1),
-    # the l1 norm of an update masked by the sign of <u, g> needs the complete <u, g> first
-    "CLion-inner-update_l1": ("CLion", dict(mask="inner", normalize="update_l1", lam=-0.3), "shard", 2),
+    # |c u|_1 of an inner-masked update is taken as |c| |u|_1, a sum recorded beside <u, g>
+    "CLion-inner-update_l1": ("CLion", dict(mask="inner", normalize="update_l1", lam=-0.3), "shard", 1),
     "Grams": ("Grams", {}, "shard", 0),
     "AdamW": ("AdamW", {}, "shard", 0),
     "Lion": ("Lion", {}, "shard", 0),
@@ -202,6 +202,24 @@ def _refusals(mesh):
     return out
 
 
+def _nonfinite(mesh, rank):
+    """An inf in rank 1's shard only: every rank must skip (or raise), none may go on to a collective."""
+    out = {}
+    for mode in ("skip", "raise"):
+        p = torch.nn.Parameter(distribute_tensor(torch.ones(6, dtype=torch.float64), mesh, [Shard(0)]))
+        g = torch.ones(6, dtype=torch.float64)
+        g[-1] = float("inf")                                   # lands in the last rank's shard
+        p.grad = distribute_tensor(g, mesh, [Shard(0)])
+        opt = ams_theory.CAdamW([p], nonfinite=mode)
+        try:
+            opt.step()
+            out[mode] = f"skipped {opt.skipped_steps}"
+        except FloatingPointError as err:
+            out[mode] = f"raised: {err}"
+        out[mode] += f"; unchanged {bool((p.to_local() == 1).all())}"
+    return out
+
+
 def _worker(rank, init_file, out_dir):
     torch.set_num_threads(1)
     report = {"cases": {}, "counts": {}}
@@ -220,6 +238,7 @@ def _worker(rank, init_file, out_dir):
             except Exception:                           # a failed comparison: the next case still runs
                 report["cases"][name] = traceback.format_exc()
         report["refusals"] = _refusals(mesh)
+        report["nonfinite"] = _nonfinite(mesh, rank)
         dist.destroy_process_group()
     except Exception:
         report["fatal"] = traceback.format_exc()
@@ -309,7 +328,7 @@ def test_refuses_meshes_it_cannot_count_over(reports):
     (dict(mask="elementwise", normalize="nnz_xi"), 1, 1),
     (dict(mask="elementwise", normalize="ams", lam=-0.5, tie="zero"), 2, 2),
     (dict(mask="inner", normalize="nnz_xi"), 1, 1),
-    (dict(mask="inner", normalize="update_l1"), 1, 2),     # |c u|_1 with c from sign(<u, g>)
+    (dict(mask="inner", normalize="update_l1"), 2, 2),     # |c u|_1 = |c| |u|_1: independent of <u, g>
 ])
 def test_recording_pass_knows_which_sums_depend_on_partial_ones(kw, trusted, recorded):
     """The sharded step completes the ``trusted`` sums in one all_reduce; the rest are recorded again."""
@@ -327,3 +346,11 @@ def test_recording_pass_knows_which_sums_depend_on_partial_ones(kw, trusted, rec
         rules.lion_step(ops, [w], [g], dict(m=[m]), hp)
         assert (ops.trusted, len(tapes[weight])) == (trusted, recorded)
     assert tapes[1.0][0][0] != 0 and tapes[0.5][0][0] == 0.5 * tapes[1.0][0][0]   # the weight scales the record
+
+
+def test_nonfinite_gradient_on_one_rank_is_agreed_by_every_rank(reports):
+    """nonfinite="skip"/"raise" decide on all ranks together (an inf in one shard), so no rank hangs."""
+    for rank, rep in enumerate(reports):
+        assert rep["nonfinite"]["skip"] == "skipped 1; unchanged True", (rank, rep["nonfinite"])
+        assert rep["nonfinite"]["raise"].startswith("raised: CAdamW: non-finite gradient in parameter 0"), rank
+        assert rep["nonfinite"]["raise"].endswith("unchanged True")
