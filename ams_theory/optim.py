@@ -22,6 +22,7 @@ it in ``optimizer.skipped_steps``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import torch
@@ -272,38 +273,12 @@ class _RuleOptimizer(Optimizer):
             scope_numel[sid] = scope_numel.get(sid, 0) + p.numel()
             if p.numel() > chunk and all(x.is_contiguous() for x in tensors):
                 flats = [x.view(-1) for x in tensors]
-                pieces += [(sid, [f[a:a + chunk] for f in flats], steps[j]) for a in range(0, p.numel(), chunk)]
+                views = [[f[a:a + chunk] for f in flats] for a in range(0, p.numel(), chunk)]
             else:
-                pieces.append((sid, tensors, steps[j]))
-        batches, size = [[]], 0
-        for piece in pieces:
-            if size >= chunk:
-                batches.append([])
-                size = 0
-            batches[-1].append(piece)
-            size += piece[1][0].numel()
-        tape: list = []
-        passes = (False, True) if rules.needs_scope_reductions(rules.Caution.from_mapping(group)) else (True,)
-        for replay in passes:
-            for n, batch in enumerate(batches):
-                # the first recording batch shows how many reductions the rule makes;
-                # later ones stop as soon as they have them all
-                stop = None if replay or n == 0 else len(tape)
-                ops = ChunkedLoopOps([b[0] for b in batch], scope_numel, tape, replay=replay, stop_after=stop)
-                w = [b[1][0] for b in batch]
-                state = {k: [b[1][2 + i] for b in batch] for i, k in enumerate(names)}
-                try:
-                    new_w, new_state = type(self).rule(ops, w, [b[1][1] for b in batch], state, group,
-                                                       [b[2] for b in batch])
-                except RecordingComplete:
-                    continue
-                if not replay and n == 0 and len(batches) > 1 and ops.trusted < len(tape):
-                    raise RuntimeError(f"{type(self).__name__}: a scope sum of this rule depends on another one; "
-                                       f"the chunked path cannot evaluate it (use chunk_size=0)")
-                if replay:
-                    _write_back(w, new_w)
-                    for k in names:
-                        _write_back(state[k], new_state[k])
+                views = [tensors]
+            pieces += [_Piece(v[0], v[1], dict(zip(names, v[2:])), steps[j], sid) for v in views]
+        run_in_pieces(self, group, _batches(pieces, chunk), names, scope_numel,
+                      refusal="the chunked path cannot evaluate it (use chunk_size=0)")
 
     def _finite(self, params, grads, group, gi) -> bool:
         flags = [torch.isfinite(g.to_local() if isinstance(g, _DTensor) else g).all() for g in grads]
@@ -324,6 +299,74 @@ class _RuleOptimizer(Optimizer):
                         f"(shape {tuple(g.shape)}); nothing was updated")
                 return False
         return True
+
+
+@dataclass
+class _Piece:
+    """A piece of one parameter for :func:`run_in_pieces`: its tensors (or views of them),
+    step count, scope id, and the weight of its partial sums on the tape."""
+
+    w: torch.Tensor
+    g: torch.Tensor
+    state: dict
+    step: object
+    scope: int
+    weight: float = 1.0
+
+
+def _batches(pieces, chunk):
+    """Consecutive pieces in batches of about ``chunk`` entries (one batch when ``chunk`` is 0),
+    which bounds the temporaries a pass holds at once."""
+    batches, size = [[]], 0
+    for piece in pieces:
+        if chunk and size >= chunk:
+            batches.append([])
+            size = 0
+        batches[-1].append(piece)
+        size += piece.w.numel()
+    return batches
+
+
+def run_in_pieces(opt, group, batches, names, scope_numel, refusal, complete=None):
+    """``type(opt).rule`` over batches of pieces of a group's tensors, in place.
+
+    A rule whose rescaling sums over its scope first runs a pure recording pass of
+    the pieces' partial sums (``ChunkedLoopOps``); ``complete(tape)`` may then add
+    what other processes hold (the sharded step); a second pass replays the scope
+    sums and writes. A rule whose sums depend on each other cannot be evaluated
+    from partial sums: it is refused with ``refusal`` as the reason.
+    """
+    tape: list = []
+    if rules.needs_scope_reductions(rules.Caution.from_mapping(group)):
+        trusted = _pass(opt, group, batches, names, scope_numel, tape, replay=False)
+        if (len(batches) > 1 or complete is not None) and trusted < len(tape):
+            raise RuntimeError(f"{type(opt).__name__}: a scope sum of this rule depends on another one; {refusal}")
+        if complete is not None:
+            complete(tape)
+    _pass(opt, group, batches, names, scope_numel, tape, replay=True)
+
+
+def _pass(opt, group, batches, names, scope_numel, tape, replay):
+    """One pass over the batches; a recording pass returns how many of its sums are trusted."""
+    trusted = 0
+    for n, batch in enumerate(batches):
+        # the first recording batch shows how many reductions the rule makes; later ones stop there
+        stop = None if replay or n == 0 else len(tape)
+        ops = ChunkedLoopOps([b.scope for b in batch], scope_numel, tape, replay=replay, stop_after=stop,
+                             weights=[b.weight for b in batch])
+        w = [b.w for b in batch]
+        state = {k: [b.state[k] for b in batch] for k in names}
+        try:
+            new_w, new_state = type(opt).rule(ops, w, [b.g for b in batch], state, group, [b.step for b in batch])
+        except RecordingComplete:
+            continue
+        if replay:
+            _write_back(w, new_w)
+            for k in names:
+                _write_back(state[k], new_state[k])
+        elif n == 0:
+            trusted = ops.trusted
+    return trusted
 
 
 def _one_d(x: torch.Tensor) -> torch.Tensor:

@@ -22,30 +22,14 @@ sums did would be refused with an error rather than stepped wrongly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor, Replicate, Shard
 
-from . import rules
-from .backends import ChunkedLoopOps, RecordingComplete
 from .fused import LOW_PRECISION
-from .optim import _write_back
+from .optim import _batches, _Piece, run_in_pieces
 
 __all__ = ["sharded_step"]
-
-
-@dataclass
-class _Piece:
-    """One parameter's local tensors (float32 work copies for bfloat16/float16 parameters)."""
-
-    w: torch.Tensor
-    g: torch.Tensor
-    state: dict
-    step: object
-    scope: int
-    weight: float
 
 
 def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps: list) -> None:
@@ -77,40 +61,11 @@ def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps:
         pieces.append(_Piece(w, g.float() if g.dtype in LOW_PRECISION else g,
                              {k: _local(bufs[k][j]) for k in names}, steps[j], sid,
                              1.0 if sharded or rank0 else 0.0))
-    batches = _batches(pieces, group.get("chunk_size", 0))
-    tape: list = []
-    if rules.needs_scope_reductions(rules.Caution.from_mapping(group)):
-        trusted = _run(opt, group, batches, names, scope_numel, tape, replay=False)
-        if trusted < len(tape):
-            raise RuntimeError(f"{type(opt).__name__}: a scope sum of this rule depends on another one, so one "
-                               f"all_reduce cannot complete them; the sharded step does not support it")
-        _complete(tape, mesh)
-    _run(opt, group, batches, names, scope_numel, tape, replay=True)
+    run_in_pieces(opt, group, _batches(pieces, group.get("chunk_size", 0)), names, scope_numel,
+                  refusal="one all_reduce cannot complete them; the sharded step does not support it",
+                  complete=lambda tape: _complete(tape, mesh))
     for low, work in writes:
         low.copy_(work)
-
-
-def _run(opt, group, batches, names, scope_numel, tape, replay):
-    """One pass of the rule over the batches; a recording pass returns the number of trusted reductions."""
-    trusted = 0
-    for n, batch in enumerate(batches):
-        # the first recording batch shows how many reductions the rule makes; later ones stop there
-        stop = None if replay or n == 0 else len(tape)
-        ops = ChunkedLoopOps([b.scope for b in batch], scope_numel, tape, replay=replay, stop_after=stop,
-                             weights=[b.weight for b in batch])
-        w = [b.w for b in batch]
-        state = {k: [b.state[k] for b in batch] for k in names}
-        try:
-            new_w, new_state = type(opt).rule(ops, w, [b.g for b in batch], state, group, [b.step for b in batch])
-        except RecordingComplete:
-            continue
-        if replay:
-            _write_back(w, new_w)
-            for k in names:
-                _write_back(state[k], new_state[k])
-        elif n == 0:
-            trusted = ops.trusted
-    return trusted
 
 
 def _complete(tape, mesh):
@@ -124,19 +79,6 @@ def _complete(tape, mesh):
     dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=mesh.get_group())
     for (k, i), v in zip(keys, flat.tolist()):
         tape[k][i] = v
-
-
-def _batches(pieces, chunk):
-    """Consecutive pieces in batches of about ``chunk`` entries (one batch when ``chunk`` is 0),
-    which bounds the temporaries a pass holds at once."""
-    batches, size = [[]], 0
-    for piece in pieces:
-        if chunk and size >= chunk:
-            batches.append([])
-            size = 0
-        batches[-1].append(piece)
-        size += piece.w.numel()
-    return batches
 
 
 def _mesh_of(opt, group, params, grads):
