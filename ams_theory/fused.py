@@ -35,9 +35,14 @@ import torch
 
 from .backends import LoopOps
 
-__all__ = ["FusedOps", "fused_update", "LOW_PRECISION"]
+__all__ = ["FusedOps", "fused_update", "LOW_PRECISION", "in_float32"]
 
 LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def in_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself, or a float32 copy when it is bfloat16/float16 (the precision every path computes in)."""
+    return x.float() if x.dtype in LOW_PRECISION else x
 RECOMPILE_LIMIT = 64
 
 
@@ -86,8 +91,8 @@ def fused_update(rule, hp: dict, params, grads, bufs: dict, steps, lr, grad_scal
     ``grad_scale``/``found_inf``: from ``torch.amp.GradScaler`` (or ``None``).
     """
     ops = FusedOps(scope=hp.get("scope", "tensor"))
-    work = [p.float() if p.dtype in LOW_PRECISION else p for p in params]
-    g = [x.float() if x.dtype in LOW_PRECISION else x for x in grads]
+    work = [in_float32(p) for p in params]
+    g = [in_float32(x) for x in grads]
     if grad_scale is not None:
         g = [x / grad_scale.to(x.dtype) for x in g]
     if found_inf is not None:

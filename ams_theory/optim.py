@@ -30,7 +30,7 @@ from torch.optim import Optimizer
 
 from . import rules
 from .backends import ChunkedLoopOps, ForeachOps, LoopOps, RecordingComplete
-from .fused import LOW_PRECISION
+from .fused import LOW_PRECISION, in_float32
 
 try:   # sharded parameters (FSDP2 / DTensor) take the path of ams_theory.sharded
     from torch.distributed.tensor import DTensor as _DTensor
@@ -211,9 +211,8 @@ class _RuleOptimizer(Optimizer):
 
                 sharded_step(self, group, params, grads, bufs, steps)
                 continue
-            low = [p.dtype in LOW_PRECISION for p in params]
-            work_params = [p.float() if lo else p for p, lo in zip(params, low)]
-            grads = [g.float() if g.dtype in LOW_PRECISION else g for g in grads]
+            work_params = [in_float32(p) for p in params]
+            grads = [in_float32(g) for g in grads]
             foreach = group["foreach"]
             if foreach is None:
                 foreach = all(p.is_cuda for p in params)
@@ -226,8 +225,8 @@ class _RuleOptimizer(Optimizer):
                 _write_back(work_params, new_params)
                 for k in names:
                     _write_back(bufs[k], new_bufs[k])
-            for p, w, lo in zip(params, work_params, low):
-                if lo:
+            for p, w in zip(params, work_params):
+                if w is not p:
                     p.copy_(w)
         return loss
 

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor, Replicate, Shard
 
-from .fused import LOW_PRECISION
+from .fused import in_float32
 from .optim import _batches, _Piece, run_in_pieces
 
 __all__ = ["sharded_step"]
@@ -50,15 +50,15 @@ def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps:
         g = grads[j]
         if isinstance(g, DTensor) and g.placements != p.placements:
             g = g.redistribute(p.device_mesh, p.placements)
-        w = _local(p)
-        if p.dtype in LOW_PRECISION:
-            writes.append((w, w.float()))
-            w = writes[-1][1]
+        local = _local(p)
+        w = in_float32(local)
+        if w is not local:
+            writes.append((local, w))
         g = _local(g)
         sid = 0 if group_scope else j
         scope_numel[sid] = scope_numel.get(sid, 0) + p.numel()
         sharded = isinstance(p, DTensor) and isinstance(p.placements[0], Shard)
-        pieces.append(_Piece(w, g.float() if g.dtype in LOW_PRECISION else g,
+        pieces.append(_Piece(w, in_float32(g),
                              {k: _local(bufs[k][j]) for k in names}, steps[j], sid,
                              1.0 if sharded or rank0 else 0.0))
     run_in_pieces(opt, group, _batches(pieces, group.get("chunk_size", 0)), names, scope_numel,
