@@ -24,7 +24,8 @@ import torch
 from . import rules, smooth
 from .backends import SympyOps, TorchOps
 
-__all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "K_QUADRATIC", "K_L1", "trajectory"]
+__all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "symbolic_rates", "generic_rates", "LinearLoss", "K_QUADRATIC", "K_L1",
+           "trajectory"]
 
 T1 = TorchOps(batch_dims=1)
 SYM = SympyOps()
@@ -87,11 +88,16 @@ def _cat(parts):
 
 # ----------------------------------------------------------------------------- general Hamiltonian descent (2) / (5)
 
-def general(name, K: Kinetic, phi: rules.Caution | None, c_phi=0.0, c_psi=0.0, grams=False):
+def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
     """System (2) (``phi=None``), the cautious system (5) with mask ``phi``, or Grams (Def. 5.6).
 
-    ``Phi(x) = c_phi x``, ``Psi(x) = c_psi x`` (monotone, <x, Phi(x)> >= 0 for c >= 0).
+    ``phi``: a :class:`~ams_theory.rules.Caution` (the mask of the rule core), or a function
+    ``(ops, grad_K, g) -> vector`` giving the mask values directly (the proof engine passes free symbols,
+    to prove a statement for every mask). ``Phi(x) = c_phi x``, ``Psi(x) = c_psi x`` (monotone,
+    <x, Phi(x)> >= 0 for c >= 0).
     """
+    mask = phi if callable(phi) else (lambda ops, k, g: rules.mask_vector(ops, k, g, phi))
+
     def parts(ops, problem, w, s):
         g, k = _grad(problem, w), K.grad(ops, s)
         return g, k
@@ -103,7 +109,7 @@ def general(name, K: Kinetic, phi: rules.Caution | None, c_phi=0.0, c_psi=0.0, g
         elif phi is None:
             move = k
         else:
-            move = ops.mul(rules.mask_vector(ops, k, g, phi), k)               # phi(x) o grad K
+            move = ops.mul(mask(ops, k, g), k)                                     # phi(x) o grad K
         return -move - c_phi * g, g - c_psi * k
 
     def H(ops, problem, w, s):
@@ -122,12 +128,12 @@ def general(name, K: Kinetic, phi: rules.Caution | None, c_phi=0.0, c_psi=0.0, g
         def dH(ops, problem, w, s):          # Thm. 2.1: x^T(1 - phi(x)) - Delta_H
             g, k = parts(ops, problem, w, s)
             x = ops.mul(g, k)
-            return _sum(ops, x * (1 - rules.mask_vector(ops, k, g, phi))) - delta_H(ops, problem, w, s)
+            return _sum(ops, x * (1 - mask(ops, k, g))) - delta_H(ops, problem, w, s)
 
         def dL(ops, problem, w, s):          # Thm. 2.1: -x^T phi(x) - |grad L|_Phi^2
             g, k = parts(ops, problem, w, s)
             x = ops.mul(g, k)
-            return -_sum(ops, x * rules.mask_vector(ops, k, g, phi)) - c_phi * ops.dot(g, g)
+            return -_sum(ops, x * mask(ops, k, g)) - c_phi * ops.dot(g, g)
         stated = {"dH": dH, "dL": dL}
     def switching(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)
@@ -208,19 +214,37 @@ def signed_momentum(name, cautious=False):
 
 # ----------------------------------------------------------------------------- Lion (§A.3.3) and Lion-K (Example A.2)
 
-def lion(name, alpha, gamma, eps, cautious=False):
-    """m' = alpha g - gamma m, w' = -sign(m~) [o 1(g o m~ > 0)], m~ = m - eps(alpha g + gamma m);
-    H = alpha L + (1 - eps gamma)|m|_1."""
+LION_READINGS = ("printed", "m_tilde_ahead", "descent_momentum")
+
+
+def lion(name, alpha, gamma, eps, cautious=False, reading="printed"):
+    """Lion's dynamics (§A.3.3 of the Cautious paper) under one reading of its sign convention;
+    H = alpha L + (1 - eps gamma)|m|_1 in each.
+
+    - ``printed``: m' = alpha g - gamma m, m~ = m - eps(alpha g + gamma m), w' = -sign(m~);
+    - ``m_tilde_ahead``: the same m' and w', with m~ = m + eps m' = m + eps(alpha g - gamma m);
+    - ``descent_momentum``: m' = -alpha g - gamma m (m tracks -g), m~ = m - eps(alpha g + gamma m) = m + eps m',
+      w' = +sign(m~).
+
+    The cautious form masks the direction against the gradient, 1(g o m~ > 0) in the first two readings
+    (w' = -sign(m~) o 1(g o m~ > 0)), 1(-g o m~ > 0) in the third (the update -w' aligned with g).
+    """
+    if reading not in LION_READINGS:
+        raise ValueError(f"unknown Lion reading {reading!r} (expected one of {LION_READINGS})")
+    orient = -1 if reading == "descent_momentum" else 1        # m tracks orient * g
+
     def tilde(ops, problem, w, s):
         g = _grad(problem, w)
+        if reading == "m_tilde_ahead":
+            return g, s + eps * (alpha * g - gamma * s)
         return g, s - eps * (alpha * g + gamma * s)
 
     def fld(ops, problem, w, s):
         g, mt = tilde(ops, problem, w, s)
-        u = ops.sign(mt)
+        u = orient * ops.sign(mt)                 # w' = -u
         if cautious:
             u, _ = rules.cautious_update(ops, u, g, CAUTIOUS_GT)
-        return -u, alpha * g - gamma * s
+        return -u, orient * alpha * g - gamma * s
 
     def H(ops, problem, w, s):
         return alpha * _value(problem, w) + (1 - eps * gamma) * _sum(ops, ops.abs(s))
@@ -229,8 +253,24 @@ def lion(name, alpha, gamma, eps, cautious=False):
         g, mt = tilde(ops, problem, w, s)
         return -(1 - eps * gamma) * _sum(ops, ops.abs(mt)) - gamma * _sum(ops, ops.abs(s))
 
-    return System(name, 1, fld, H, {} if cautious else {"dH": dH}, params={"alpha": alpha, "gamma": gamma,
-                                                                           "eps": eps, "cautious": cautious})
+    def dH_derived(ops, problem, w, s):
+        """The rate derived here for the readings with m~ = m + eps m' (c = 1 - eps gamma):
+        dH/dt = -(1/eps)(|m~|_1 + c|m|_1 - c<m, sign(m~)> - c<m~, sign(m)>); checked like the stated one."""
+        g, mt = tilde(ops, problem, w, s)
+        c = 1 - eps * gamma
+        return -(_sum(ops, ops.abs(mt)) + c * _sum(ops, ops.abs(s)) - c * ops.dot(s, ops.sign(mt))
+                 - c * ops.dot(mt, ops.sign(s))) / eps
+
+    def dL_cautious(ops, problem, w, s):        # §A.3.3: dL/dt = -|g o 1(g o m~ > 0)|_1
+        g, mt = tilde(ops, problem, w, s)
+        return -_sum(ops, ops.abs(ops.mul(g, ops.indicator_(ops.mul(g, orient * mt), strict=True))))
+
+    def minus_gamma_m_tilde(ops, problem, w, s):     # the bound dH/dt <= -gamma |m~|_1, as an allowance
+        return gamma * _sum(ops, ops.abs(tilde(ops, problem, w, s)[1]))
+
+    stated = {"dL": dL_cautious} if cautious else {"dH": dH, "dH_derived": dH_derived}
+    return System(name, 1, fld, H, stated, params={"alpha": alpha, "gamma": gamma, "eps": eps, "cautious": cautious,
+                                                    "reading": reading, "gamma_m_tilde": minus_gamma_m_tilde})
 
 
 def lion_k(name, K: Kinetic, a, b):
@@ -287,19 +327,47 @@ def true_rates(system: System, problem, w, s):
     return dH.detach(), dL
 
 
+def symbolic_rates(system: System, problem, ws, ss):
+    """(dH/dt, dL/dt) as exact expressions: sympy differentiates H at the symbols ``ws`` (parameters) and
+    ``ss`` (state) and takes the inner products with the field there."""
+    H = system.H(SYM, problem, ws, ss)
+    dw, ds = system.field(SYM, problem, ws, ss)
+    dH = sum(sp.diff(H, x) * y for x, y in zip(ws, dw)) + sum(sp.diff(H, x) * y for x, y in zip(ss, ds))
+    dL = sum(a * b for a, b in zip(problem.grad(ws), dw))
+    return dH, dL
+
+
 def exact_rates(system: System, problem, w, s):
     """(dH/dt, dL/dt) exactly: sympy differentiates H at symbolic state, then substitutes (w, s) rationals."""
-    d, k = len(w), len(s)
-    ws = SympyOps.asarray(sp.symbols(f"W0:{d}", real=True))
-    ss = SympyOps.asarray(sp.symbols(f"S0:{k}", real=True))
-    H = system.H(SYM, problem, ws, ss)
+    ws = SympyOps.asarray(sp.symbols(f"W0:{len(w)}", real=True))
+    ss = SympyOps.asarray(sp.symbols(f"S0:{len(s)}", real=True))
+    dH, dL = symbolic_rates(system, problem, ws, ss)
     sub = {**dict(zip(ws, w)), **dict(zip(ss, s))}
-    dw, ds = system.field(SYM, problem, w, s)
-    gw = [sp.diff(H, x).subs(sub) for x in ws]
-    gs = [sp.diff(H, x).subs(sub) for x in ss]
-    dH = sum(a * b for a, b in zip(gw, dw)) + sum(a * b for a, b in zip(gs, ds))
-    dL = sum(a * b for a, b in zip(problem.grad(w), dw))
-    return sp.simplify(dH), sp.simplify(dL)
+    return sp.simplify(dH.subs(sub)), sp.simplify(dL.subs(sub))
+
+
+class LinearLoss:
+    """``L(w) = <g, w>`` with symbolic ``g``: a stand-in for every differentiable loss in pointwise claims.
+
+    Along a field that reads the loss only through ``grad L(w)``, the rates dH/dt and dL/dt at a state
+    depend on L only through ``g = grad L(w)`` (chain rule), so a claim proved for this loss with ``g`` free
+    holds for every differentiable L."""
+
+    def __init__(self, g):
+        self.g = SympyOps.asarray(list(g))
+
+    def value(self, w):
+        return sp.Add(*[a * b for a, b in zip(self.g, w)])
+
+    def grad(self, w):
+        return self.g.copy()
+
+
+def generic_rates(system: System, g, s):
+    """(dH/dt, dL/dt) as exact expressions in the gradient ``g`` and the state ``s`` (sympy symbols, ``s``
+    stacking the system's state blocks), for every differentiable loss (see :class:`LinearLoss`)."""
+    ws = SympyOps.asarray(sp.symbols(f"W0:{len(g)}", real=True))
+    return symbolic_rates(system, LinearLoss(g), ws, SympyOps.asarray(list(s)))
 
 
 def trajectory(system: System, problem, w0, s0, t_end=20.0, max_restarts=200, zeno_step=1e-3, **kw):
