@@ -21,7 +21,7 @@ import time
 from . import __version__
 from .catalogue import FAMILIES
 from .registry import BUDGETS, claims_for, load_checks, run_claim
-from .report import detail, document, html_page, markdown, table
+from .report import detail, document, html_page, markdown, proof_text, table
 
 REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -129,7 +129,7 @@ def cmd_show(args) -> int:
     except KeyError as err:
         raise _Fail(err.args[0]) from None
     result = run_claim(claim, args.budget, args.seed)
-    print(detail(result))
+    print(proof_text(result) if args.proof else detail(result))
     return 1 if result.status == "crashed" else 0
 
 
@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_verify)
     s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")
     s.add_argument("id", help="claim id, e.g. grams.B3")
+    s.add_argument("--proof", action="store_true",
+                   help="print the proof (its cases, each with the step that closed it) instead of the evidence")
     s.set_defaults(func=cmd_show)
     c = sub.add_parser("conform", help="audit another package's optimizer against one of our presets "
                        "(exit 0 conforms, 1 departs, 2 could not run)")

@@ -7,7 +7,12 @@ enforces the rules of evidence:
 - a ``refuted`` verdict carries a counterexample and an exact re-check (sympy or
   fractions) that the registry runs again: a counterexample that does not
   survive exact arithmetic makes the run fail, never a refutation;
-- a correction (the nearest correct statement, checked) carries its own verdict.
+- a correction (the nearest correct statement, checked) carries its own verdict;
+- every verdict and every correction carries a :class:`Strength`: ``proved`` (for
+  all states and hyperparameters in the stated range: a proof object the registry
+  re-checks, or, for a refutation, the exactly re-checked counterexample),
+  ``exhaustive`` (every case of a finite case space), ``searched`` (with what was
+  searched), or ``none`` (nothing could be checked).
 
 Claims without a check report ``unchecked`` (a status, not a verdict).
 """
@@ -21,8 +26,8 @@ from typing import Any, Callable
 
 from .catalogue import CATALOGUE, FAMILIES, VERDICTS, ClaimEntry
 
-__all__ = ["Verdict", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register", "load_checks", "run_claim",
-           "claims_for"]
+__all__ = ["Verdict", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
+           "load_checks", "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
 
 BUDGETS = ("quick", "standard", "thorough")
 KINDS = ("symbolic", "discrete", "continuous", "empirical", "convention")
@@ -35,6 +40,61 @@ CHECK_MODULES = {
 }
 
 
+STRENGTHS = ("proved", "exhaustive", "searched", "none")     # strongest first
+
+
+@dataclass
+class Strength:
+    """How strong the evidence for a verdict (or a correction) is.
+
+    ``level``: one of :data:`STRENGTHS`. ``basis``: one line saying what establishes
+    it. ``coverage``: what was covered (cases, families, dimensions, instances,
+    hyperparameter ranges with their boundaries). ``proof``: for ``proved``, an
+    object with ``recheck() -> bool`` and ``to_json()`` (see
+    :class:`ams_theory.proofs.Proof`); a refutation is proved by its exactly
+    re-checked counterexample instead.
+    """
+
+    level: str
+    basis: str
+    coverage: dict = field(default_factory=dict)
+    proof: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"level": self.level, "basis": self.basis}
+        if self.coverage:
+            out["coverage"] = self.coverage
+        if self.proof is not None:
+            out["proof"] = self.proof.to_json()
+        return out
+
+
+def proved(basis: str, proof=None, **coverage) -> Strength:
+    return Strength("proved", basis, coverage, proof)
+
+
+def exhaustive(basis: str, **coverage) -> Strength:
+    return Strength("exhaustive", basis, coverage)
+
+
+def searched(basis: str, **coverage) -> Strength:
+    return Strength("searched", basis, coverage)
+
+
+def no_evidence(basis: str, **coverage) -> Strength:
+    return Strength("none", basis, coverage)
+
+
+def weakest(*strengths: Strength, basis: str | None = None) -> Strength:
+    """The weakest of several parts' strengths (a claim is only as strong as its weakest part);
+    the parts are kept in the coverage."""
+    worst = max(strengths, key=lambda st: STRENGTHS.index(st.level))
+    if len(strengths) == 1:
+        return worst
+    parts = [st.to_json() for st in strengths]
+    return Strength(worst.level, basis or worst.basis, {"parts": parts})
+
+
 @dataclass
 class Verdict:
     """What a check found.
@@ -44,7 +104,8 @@ class Verdict:
     exact data of a failure (required for ``refuted``), with ``recheck`` a
     function that re-verifies it in exact arithmetic and returns True when the
     failure is real. ``correction``: ``{"statement", "verdict", "evidence"}``
-    for the nearest correct statement. ``figures``: ``{name: (caption, draw)}``
+    for the nearest correct statement, plus its ``"strength"`` (a :class:`Strength`).
+    ``strength``: how strong the evidence for the verdict is. ``figures``: ``{name: (caption, draw)}``
     with ``draw(path)`` writing a PNG there; reports call it (figures are drawn
     only when a report is written).
     """
@@ -56,6 +117,7 @@ class Verdict:
     correction: dict | None = None
     recheck: Callable[[], bool] | None = None
     figures: dict = field(default_factory=dict)
+    strength: Strength | None = None
 
 
 @dataclass
@@ -87,9 +149,18 @@ class Result:
             "summary": v.summary if v else (self.error or "no check attached yet"),
             "evidence": v.evidence if v else None,
             "counterexample": v.counterexample if v else None,
-            "correction": v.correction if v else None,
+            "strength": v.strength.to_json() if v and v.strength else None,
+            "correction": _correction_json(v.correction) if v else None,
             "error": self.error, "seconds": round(self.seconds, 3),
         }
+
+
+def _correction_json(correction):
+    if correction is None:
+        return None
+    st = correction.get("strength")
+    out = {k: v for k, v in correction.items() if not callable(v)}      # a correction's exact re-check stays here
+    return {**out, "strength": st.to_json() if isinstance(st, Strength) else st}
 
 
 REGISTRY: dict[str, Claim] = {c.id: Claim(c) for c in CATALOGUE}
@@ -149,9 +220,34 @@ def _validate(claim: Claim, v: Verdict) -> None:
         if v.recheck() is not True:
             raise ValueError("the counterexample did not survive the exact re-check")
         v.counterexample = {**v.counterexample, "rechecked_exactly": True}
+    _validate_strength(v.strength, v.word, "the verdict")
     if v.correction is not None:
         if v.correction.get("verdict") not in VERDICTS or not v.correction.get("statement"):
             raise ValueError("a correction needs a statement and a verdict word")
+        _validate_strength(v.correction.get("strength"), v.correction["verdict"], "the correction",
+                           certificate=v.correction.get("recheck"))
+
+
+def _validate_strength(st, word: str, what: str, certificate=None) -> None:
+    """A strength is required; ``proved`` needs a proof that re-checks (or, for a refutation, a counterexample
+    already re-checked exactly); ``none`` only goes with ``not-checkable``."""
+    if not isinstance(st, Strength):
+        raise ValueError(f"{what} carries no strength of evidence")
+    if st.level not in STRENGTHS:
+        raise ValueError(f"strength {st.level!r} is not one of {STRENGTHS}")
+    if st.level == "none" and word != "not-checkable":
+        raise ValueError(f"{what} is {word!r} with no evidence")
+    if st.level == "proved":
+        if st.proof is not None:
+            if st.proof.recheck() is not True:
+                raise ValueError(f"the proof of {what} did not re-check")
+        elif word == "refuted" and what == "the verdict":
+            pass                                   # the counterexample was re-checked above
+        elif word == "refuted" and certificate is not None:
+            if certificate() is not True:
+                raise ValueError(f"the counterexample of {what} did not survive the exact re-check")
+        else:
+            raise ValueError(f"{what} is called proved without a proof")
 
 
 def run_claim(claim: Claim, budget: str = "standard", seed: int = 0) -> Result:

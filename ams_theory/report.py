@@ -8,7 +8,17 @@ from typing import Iterable
 from . import __version__
 from .registry import Result
 
-__all__ = ["table", "document", "markdown", "html_page", "detail"]
+__all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals"]
+
+
+def strength_of(d: dict) -> str:
+    """``proved`` / ``exhaustive`` / ``searched`` / ``none`` of a result's JSON, with the correction's after a
+    slash when there is one (``-`` where there is none)."""
+    level = (d.get("strength") or {}).get("level", "-")
+    corr = d.get("correction")
+    if corr:
+        level += "/" + ((corr.get("strength") or {}).get("level", "-"))
+    return level
 
 
 def _cells(r: Result):
@@ -16,17 +26,18 @@ def _cells(r: Result):
     verdict = d["verdict"] or d["status"]
     if d["correction"]:
         verdict += f" (corrected: {d['correction']['verdict']})"
-    return d["id"], verdict, d["summary"]
+    return d["id"], verdict, strength_of(d), d["summary"]
 
 
-def table(results: Iterable[Result], width: int = 110) -> str:
+def table(results: Iterable[Result], width: int = 120) -> str:
     rows = [_cells(r) for r in results]
-    w0 = max([len("id")] + [len(r[0]) for r in rows])
-    w1 = max([len("verdict")] + [len(r[1]) for r in rows])
-    room = max(20, width - w0 - w1 - 4)
+    heads = ("id", "verdict", "strength")
+    widths = [max([len(h)] + [len(r[k]) for r in rows]) for k, h in enumerate(heads)]
+    room = max(20, width - sum(widths) - 6)
     clip = lambda s: s if len(s) <= room else s[:room - 1] + "…"
-    lines = [f"{'id'.ljust(w0)}  {'verdict'.ljust(w1)}  evidence", f"{'-' * w0}  {'-' * w1}  {'-' * min(room, 40)}"]
-    lines += [f"{a.ljust(w0)}  {b.ljust(w1)}  {clip(c)}" for a, b, c in rows]
+    row = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))
+    lines = [row(heads) + "  evidence", row(["-" * w for w in widths]) + "  " + "-" * min(room, 40)]
+    lines += [row(r[:3]) + "  " + clip(r[3]) for r in rows]
     return "\n".join(lines)
 
 
@@ -38,9 +49,23 @@ def totals(results: Iterable[Result]) -> dict:
     return out
 
 
+def strength_totals(results: Iterable[Result]) -> dict:
+    """How many verdicts (and, separately, corrections) rest on each strength of evidence."""
+    out: dict = {"verdicts": {}, "corrections": {}}
+    for r in results:
+        d = r.to_json()
+        if d["strength"]:
+            out["verdicts"][d["strength"]["level"]] = out["verdicts"].get(d["strength"]["level"], 0) + 1
+        if d["correction"] and d["correction"].get("strength"):
+            level = d["correction"]["strength"]["level"]
+            out["corrections"][level] = out["corrections"].get(level, 0) + 1
+    return out
+
+
 def document(results: list[Result], budget: str, seed: int, seconds: float) -> dict:
     return {"tool": "ams-theory", "version": __version__, "budget": budget, "seed": seed,
-            "seconds": round(seconds, 2), "totals": totals(results), "claims": [r.to_json() for r in results]}
+            "seconds": round(seconds, 2), "totals": totals(results), "strengths": strength_totals(results),
+            "claims": [r.to_json() for r in results]}
 
 
 def _json_block(value) -> str:
@@ -52,6 +77,8 @@ def detail(r: Result) -> str:
     d = r.to_json()
     parts = [f"{d['id']}  ({d['paper']}, {d['where']}; {d['family']}, {d['kind'] or 'no check yet'})",
              f"statement: {d['statement']}", f"status: {d['status']}   verdict: {d['verdict']}",
+             f"strength: {_strength_line(d['strength'])}"
+             + (f"   correction: {_strength_line(d['correction'].get('strength'))}" if d["correction"] else ""),
              f"summary: {d['summary']}"]
     for key in ("evidence", "counterexample", "correction", "error"):
         if d[key]:
@@ -60,22 +87,46 @@ def detail(r: Result) -> str:
     return "\n".join(parts)
 
 
+def _strength_line(st) -> str:
+    if not st:
+        return "-"
+    return f"{st['level']} ({st['basis']})"
+
+
+def proof_text(r: Result) -> str:
+    """The proofs behind a result (its verdict's and its correction's), one case per line; or why there is none."""
+    v = r.verdict
+    out = []
+    for what, st in (("verdict", v.strength if v else None),
+                     ("correction", (v.correction or {}).get("strength") if v else None)):
+        proof = getattr(st, "proof", None)
+        if proof is not None:
+            out.append(f"== proof of the {what}: {st.basis}\n{proof.text()}")
+        elif st is not None:
+            out.append(f"== the {what} is {st.level}, not proved by the engine: {st.basis}")
+    return "\n\n".join(out) or "no verdict: nothing to show"
+
+
 def markdown(doc: dict) -> str:
     lines = ["# ams-theory verification report", "",
              f"version {doc['version']}, budget `{doc['budget']}`, seed {doc['seed']}, {doc['seconds']} s; "
              + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
-             "| id | verdict | corrected | evidence |", "|---|---|---|---|"]
+             "Strength of evidence: **proved** (for all states and hyperparameters in the stated range, by the proof "
+             "engine or an exactly re-checked counterexample), **exhaustive** (every case of a finite case space), "
+             "**searched** (no violation in what was searched; the coverage is listed), **none**.", "",
+             "| id | verdict | strength | corrected | evidence |", "|---|---|---|---|---|"]
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     for c in doc["claims"]:
         corr = c["correction"]["verdict"] if c["correction"] else ""
-        lines.append(f"| `{c['id']}` | {c['verdict'] or c['status']} | {corr} | {esc(c['summary'])} |")
+        lines.append(f"| `{c['id']}` | {c['verdict'] or c['status']} | {strength_of(c)} | {corr} | "
+                     f"{esc(c['summary'])} |")
     lines.append("")
     for c in doc["claims"]:
         if c["status"] == "unchecked":
             continue
-        lines += [f"## `{c['id']}` — {c['verdict'] or c['status']}", "",
+        lines += [f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "",
                   f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", esc(c["summary"]), ""]
-        for key in ("evidence", "counterexample", "correction", "error"):
+        for key in ("strength", "evidence", "counterexample", "correction", "error"):
             if c[key]:
                 lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
     if doc.get("figures"):
@@ -96,14 +147,15 @@ def html_page(doc: dict) -> str:
         word = c["verdict"] or c["status"]
         corr = c["correction"]["verdict"] if c["correction"] else ""
         rows.append(f"<tr class='{e(word)}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code></a></td>"
-                    f"<td>{e(word)}</td><td>{e(corr)}</td><td>{e(c['summary'])}</td></tr>")
+                    f"<td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}</td><td>{e(c['summary'])}</td></tr>")
     sections = []
     for c in doc["claims"]:
         if c["status"] == "unchecked":
             continue
         blocks = "".join(f"<h4>{key}</h4><pre>{e(_json_block(c[key]))}</pre>"
-                         for key in ("evidence", "counterexample", "correction", "error") if c[key])
+                         for key in ("strength", "evidence", "counterexample", "correction", "error") if c[key])
         sections.append(f"<section id='{e(c['id'])}'><h3><code>{e(c['id'])}</code> — {e(c['verdict'] or c['status'])}"
+                        f" ({e(strength_of(c))})"
                         f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
                         f"<p>{e(c['summary'])}</p>{blocks}</section>")
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
@@ -125,7 +177,9 @@ pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
 </style></head><body>
 <h1>ams-theory verification report</h1>
 <p>version {e(doc['version'])}, budget <code>{e(doc['budget'])}</code>, seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
-<table><tr><th>id</th><th>verdict</th><th>corrected</th><th>evidence</th></tr>
+<p>Strength of evidence: <b>proved</b> (for all states and hyperparameters in the stated range), <b>exhaustive</b>
+(every case of a finite case space), <b>searched</b> (coverage listed per claim), <b>none</b>.</p>
+<table><tr><th>id</th><th>verdict</th><th>strength</th><th>corrected</th><th>evidence</th></tr>
 {''.join(rows)}
 </table>
 {''.join(sections)}

@@ -21,7 +21,11 @@ def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
     for c in doc["claims"]:
         assert set(c) >= {"id", "verdict", "statement", "evidence", "counterexample", "correction"}
         assert c["verdict"] == "holds" and c["evidence"]["patterns"] > 0
-    assert "| `grams.C1` | holds |" in md.read_text()
+    assert "| `grams.C1` | holds | proved |" in md.read_text()
+    assert all(c["strength"]["level"] == "proved" for c in doc["claims"])
+    assert doc["strengths"]["verdicts"] == {"proved": 6}
+    header = out.out.splitlines()[0].split()
+    assert header[:3] == ["id", "verdict", "strength"]
     assert main(["verify", "--claim", "grams.B3", "--budget", "quick", "--report", str(page), "--quiet"]) == 0
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "grams.B3" in html and "counterexample" in html
@@ -53,6 +57,15 @@ def test_show_prints_the_full_evidence(capsys):
     out = capsys.readouterr().out
     assert "verdict: refuted" in out and "counterexample" in out and "rechecked_exactly" in out
     assert "correction" in out
+
+
+def test_show_proof_prints_the_cases(capsys):
+    assert main(["show", "cautious.A1", "--proof", "--budget", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "status: proved" in out and "negation unsat" in out and "hypotheses: a >= b/4" in out
+    assert main(["show", "cautious.2.1", "--proof", "--budget", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "is searched, not proved by the engine" in out
 
 
 def test_a_crashing_check_gives_exit_1_with_the_reason(monkeypatch, capsys):

@@ -106,7 +106,8 @@ def _claim_with(check):
 
 
 def test_a_refutation_without_exact_recheck_is_rejected():
-    r = run_claim(_claim_with(lambda b, s: Verdict("refuted", "x", {}, {"a": 1}, recheck=lambda: False)))
+    r = run_claim(_claim_with(lambda b, s: Verdict("refuted", "x", {}, {"a": 1}, recheck=lambda: False,
+                                                   strength=registry.proved("certificate"))))
     assert r.status == "crashed" and "exact re-check" in r.error
     r = run_claim(_claim_with(lambda b, s: Verdict("refuted", "x", {}, None)))
     assert r.status == "crashed" and "counterexample" in r.error
@@ -114,7 +115,8 @@ def test_a_refutation_without_exact_recheck_is_rejected():
 
 def test_unknown_verdict_word_and_bad_correction_are_rejected():
     assert run_claim(_claim_with(lambda b, s: Verdict("probably", "x"))).status == "crashed"
-    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction={"verdict": "holds"})))
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction={"verdict": "holds"},
+                                                   strength=registry.searched("s", states=1))))
     assert r.status == "crashed" and "correction" in r.error
 
 
@@ -128,3 +130,61 @@ def test_register_refuses_unknown_ids_and_kinds():
 def test_unknown_budget_is_rejected():
     with pytest.raises(ValueError, match="budget"):
         run_claim(REGISTRY["grams.C5"], "lavish", 0)
+
+
+# ----------------------------------------------------------------------------- strength of evidence
+
+class _Proof:
+    def __init__(self, ok):
+        self.ok = ok
+
+    def recheck(self):
+        return self.ok
+
+    def to_json(self):
+        return {"ok": self.ok}
+
+
+def test_a_verdict_without_a_strength_is_rejected():
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", {})))
+    assert r.status == "crashed" and "strength" in r.error
+
+
+def test_proved_needs_a_proof_that_rechecks():
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("trust me"))))
+    assert r.status == "crashed" and "without a proof" in r.error
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("p", _Proof(False)))))
+    assert r.status == "crashed" and "did not re-check" in r.error
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("p", _Proof(True)))))
+    assert r.status == "checked" and r.to_json()["strength"] == {"level": "proved", "basis": "p",
+                                                                  "proof": {"ok": True}}
+
+
+def test_no_evidence_only_goes_with_not_checkable():
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.no_evidence("nothing"))))
+    assert r.status == "crashed"
+    r = run_claim(_claim_with(lambda b, s: Verdict("not-checkable", "x", strength=registry.no_evidence("n"))))
+    assert r.status == "checked"
+
+
+def test_a_correction_needs_its_own_strength():
+    correction = {"statement": "s", "verdict": "holds"}
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction=correction,
+                                                   strength=registry.searched("s", states=3))))
+    assert r.status == "crashed" and "correction carries no strength" in r.error
+
+
+def test_weakest_strength_of_parts():
+    st = registry.weakest(registry.proved("a", _Proof(True)), registry.searched("b", states=1),
+                          registry.exhaustive("c"))
+    assert st.level == "searched" and len(st.coverage["parts"]) == 3
+
+
+def test_a_weakened_fact_is_proved_by_the_engine_and_a_strengthened_one_refuted():
+    from proofs_checks import facts
+    ops = SympyOps()
+    weakened = lambda a, b: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) - ops.total(ops.abs(a))
+    assert facts.prove_fact(weakened, 2, "<= 0").proved
+    strengthened = lambda a, b: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) + ops.total(ops.abs(a))
+    p = facts.prove_fact(strengthened, 2, "<= 0")
+    assert p.status == "refuted" and p.certify()
