@@ -3,10 +3,13 @@ r"""Appendix C of the AMS/Grams paper: vector facts used by its descent proofs.
 Each fact is a sum over coordinates of a per-coordinate expression (C.1-C.4) or a
 per-coordinate identity (C.5, C.6), evaluated with the back-end operations the
 rules use (:class:`~ams_theory.backends.SympyOps`: ``sign``, ``abs``,
-``indicator_``, ``total``). The check runs every pattern of per-coordinate sign
-cases of the vectors involved for d = 1..D; because each fact is coordinate-wise,
-the d = 1 cases already decide it for every d (a sum of per-coordinate terms that
-are each zero, or each <= 0), and the larger d confirm the summation.
+``indicator_``, ``total``). Two independent judgements:
+
+- a proof (:func:`ams_theory.proofs.per_coordinate`): the d = 3 expression is checked
+  to be a sum of coordinate terms, and the one-coordinate claim is proved by sign
+  cases closed in exact real arithmetic, for all real entries;
+- the exhaustive check of every pattern of per-coordinate sign cases for d = 1..D with
+  symbolic magnitudes (the finite case space the proof's cases come from).
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import itertools
 
 import sympy as sp
 
-from ams_theory.registry import Verdict, register
+from ams_theory import proofs
+from ams_theory.registry import Verdict, exhaustive, proved, register
 from ams_theory.symbolic import LABELS, OPS, case_symbol, patterns
 
 MAX_D = {"quick": 2, "standard": 4, "thorough": 5}
@@ -49,22 +53,40 @@ def _run(n_vectors, budget, value, relation):
     return n, failures
 
 
+def prove_fact(value, n_vectors, relation):
+    """Prove ``value(*vectors) relation`` (``== 0`` or ``<= 0``) for all real vectors of every dimension."""
+    def build(d):
+        vectors = [OPS.asarray(sp.symbols(f"{name}0:{d}", real=True)) for name in "abc"[:n_vectors]]
+        coords = [tuple(v[i] for v in vectors) for i in range(d)]
+        return value(*vectors), coords
+    return proofs.per_coordinate(build, relation.split(" (")[0], (), f"Appendix C fact, {relation}")
+
+
 def _verdict(n, failures, budget, relation, value, n_vectors, extra=None, max_d=None):
-    """``holds`` with the pattern count, or ``refuted`` with exact numbers re-checked."""
+    """``holds`` (proved, or exhaustive over sign patterns), or ``refuted`` with exact numbers re-checked."""
     max_d = max_d or MAX_D[budget]
+    proof = prove_fact(value, n_vectors, relation)
     evidence = {"patterns": n, "max_d": max_d, "relation": relation, "failing_patterns": len(failures),
                 "cases_per_coordinate": "each entry of each vector in {>0, =0, <0}, symbolic magnitudes",
-                "general_d": "coordinate-wise: every per-coordinate term satisfies the relation"}
+                "general_d": "coordinate-wise: every per-coordinate term satisfies the relation",
+                "proof": proof.status}
     evidence.update(extra or {})
+    if not failures and proof.proved:
+        return Verdict("holds", f"proved for all real vectors of every dimension ({len(proof.cases)} sign cases); "
+                       f"exact on all {n} sign patterns, d <= {max_d}", evidence,
+                       strength=proved(f"proof engine, {len(proof.cases)} cases, {proof.seconds:.2f} s", proof))
     if not failures:
-        return Verdict("holds", f"exact on all {n} sign patterns, d <= {max_d}, symbolic magnitudes", evidence)
+        return Verdict("holds", f"exact on all {n} sign patterns, d <= {max_d}, symbolic magnitudes", evidence,
+                       strength=exhaustive(f"every sign pattern of d <= {max_d} coordinates (proof engine: "
+                                           f"{proof.status})", patterns=n, max_d=max_d))
     pat, expr = failures[0]
     vectors = _concrete(pat, "abc"[:n_vectors])
     number = sp.simplify(value(*vectors))
     cex = {"pattern": ["".join(c) for c in pat], "vectors": {k: [str(x) for x in v] for k, v in
            zip("abc", vectors)}, "value": str(number), "symbolic_value": str(expr), "relation": relation}
     return Verdict("refuted", f"fails on {len(failures)} of {n} sign patterns, e.g. {cex['vectors']}: {number}",
-                   evidence, cex, recheck=lambda: bool(_fails(sp.simplify(value(*vectors)), relation)))
+                   evidence, cex, recheck=lambda: bool(_fails(sp.simplify(value(*vectors)), relation)),
+                   strength=proved("exact counterexample, re-checked in rational arithmetic"))
 
 
 @register("grams.C1", "symbolic", "<a, b o c> = <a o b, c> for all a, b, c in R^d.")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ams_theory import rules
-from ams_theory.registry import Verdict, register
+from ams_theory import proofs, rules
+from ams_theory.registry import Verdict, exhaustive, proved, register
 from ams_theory.symbolic import (LABELS, OPS, Mismatch, ams_inputs, compare, concrete_values, exact_nonzero, hyper,
                                  patterns)
 
@@ -97,20 +97,36 @@ def _counterexample(mm: Mismatch, left, right, meaning: str):
     }, recheck
 
 
+def _exhaustive(n, max_d, general_d=None):
+    """The strength of an equality checked on every sign pattern: exhaustive over the finite case space
+    (each coordinate's signs, magnitudes and hyperparameters symbolic) up to ``max_d`` coordinates; with the
+    step-size factor also checked for symbolic counts where the rule counts (``general_d``)."""
+    basis = f"every per-coordinate sign pattern for d <= {max_d} ({n} patterns), symbolic magnitudes and " \
+            "hyperparameters"
+    if general_d:
+        basis += "; the step-size factor for symbolic class counts (every d)"
+    return exhaustive(basis, patterns=n, max_d=max_d, symbolic_counts=bool(general_d))
+
+
+CERTIFIED = proved("exact counterexample, re-checked in rational arithmetic")
+
+
 def _verdict(n, bad, kept, left, right, meaning, holds_summary, refuted_summary, evidence,
-             correction=None):
+             correction=None, general_d=None):
     """``holds`` when no pattern differs; otherwise ``refuted`` with an exact counterexample."""
     evidence = {"patterns": n, "mismatching_patterns": bad, **evidence}
     if bad == 0:
-        return Verdict("holds", holds_summary, evidence, correction=correction)
+        return Verdict("holds", holds_summary, evidence, correction=correction,
+                       strength=_exhaustive(n, evidence.get("max_d"), general_d))
     cex, recheck = _counterexample(kept[0], left, right, meaning)
-    return Verdict("refuted", refuted_summary, evidence, cex, correction, recheck)
+    return Verdict("refuted", refuted_summary, evidence, cex, correction, recheck, strength=CERTIFIED)
 
 
-def _corrected(statement, n, bad, kept, evidence):
+def _corrected(statement, n, bad, kept, evidence, general_d=None):
     """A correction dict whose verdict is computed like the literal one."""
     out = {"statement": statement, "verdict": "holds" if bad == 0 else "refuted",
-           "evidence": {"patterns": n, "mismatching_patterns": bad, **evidence}}
+           "evidence": {"patterns": n, "mismatching_patterns": bad, **evidence},
+           "strength": _exhaustive(n, evidence.get("max_d"), general_d)}
     if kept:
         out["evidence"]["first_mismatch"] = _describe(kept[0].pattern)
     return out
@@ -154,7 +170,8 @@ def check_b1_beta3(budget="standard", seed=0):
                         "torch.optim.AdamW, which decays before the step, the steps differ by lr^2 gamma u."}
     return _verdict(n, bad if general else max(bad, 1), kept, left, right, "AMS and Adam steps differ",
                     f"exact equality on all {n} sign patterns, d <= {MAX_D[budget]}, symbolic hyperparameters "
-                    "and lambda; general d via counts", f"{bad} of {n} sign patterns differ", evidence)
+                    "and lambda; general d via counts", f"{bad} of {n} sign patterns differ", evidence,
+                    general_d=general)
 
 
 @register("grams.B1.lambda", "symbolic",
@@ -171,7 +188,7 @@ def check_b1_lambda(budget="standard", seed=0):
     return _verdict(n, bad if general else max(bad, 1), kept, left, right, "AMS and Adam steps differ",
                     f"exact equality on all {n} sign patterns (signs of u and s), d <= {MAX_D[budget]}, "
                     "symbolic hyperparameters; general d via counts", f"{bad} of {n} sign patterns differ",
-                    evidence)
+                    evidence, general_d=general)
 
 
 @register("grams.B2", "symbolic",
@@ -219,7 +236,7 @@ def check_b3(budget="standard", seed=0):
         kept2 or kept3, {"patterns_without_g0_u_nonzero": n2, "patterns_ties_dropped": n3,
                          "general_d_scale": formula,
                          "proof_note": "B.3's proof writes the denominator as |phi|_1 - |psi|_1; it is |phi|_1 + "
-                                       "|lambda| n_opposed = d, which gives eta as claimed"})
+                                       "|lambda| n_opposed = d, which gives eta as claimed"}, general_d=general)
     where = "exactly those with some g_i = 0 != u_i" if exactly_ties else "not only at g_i = 0"
     return _verdict(n, bad, kept, ams, _grams_formula, "where g_i = 0 and u_i != 0, u_i s_i = 0 puts i in phi "
                     "(u o s >= 0), so AMS steps by u_i; sign(g_i)|u_i| = 0", f"equal on all {n} patterns",
@@ -243,16 +260,26 @@ def check_alg1(budget="standard", seed=0):
     # for x = eps*d in [0, 1]: ratio - 1 = (1 - x)/(n + x) >= 0 and (n+1)/n - ratio = (n+1) x/(n (n + x)) >= 0
     x = eps * d
     identities = [sp.simplify(ratio - 1 - (1 - x) / (n + x)), sp.simplify((n + 1) / n - ratio - (n + 1) * x / (n * (n + x)))]
+    bounds = proofs.Bundle([
+        ("ratio >= 1", proofs.decide(1 - ratio, "<= 0", (x <= 1, n >= 1), "(n + 1)/(n + eps d) >= 1")),
+        ("ratio <= 1 + 1/n", proofs.decide(ratio - (n + 1) / n, "<= 0", (x <= 1, n >= 1),
+                                           "(n + 1)/(n + eps d) <= 1 + 1/n"))])
+    holds = equal_when == [1 / d] and identities == [0, 0] and bounds.proved
     correction = {
         "statement": "1/(n/d + eps) = d/(n + 1) exactly when eps = 1/d; for eps*d <= 1 their ratio "
                      "(n + 1)/(n + eps d) lies in [1, 1 + 1/n]. Both mask u*g > 0 alike. Algorithm 1 counts per "
                      "parameter tensor, Algorithm 2 over the whole vector (d = dim phi).",
-        "verdict": "holds" if equal_when == [1 / d] and identities == [0, 0] else "refuted",
+        "verdict": "holds" if holds else "refuted",
         "evidence": {"ratio": str(ratio), "equal_iff_mask_eps": [str(v) for v in equal_when],
-                     "identities_residuals": [str(v) for v in identities]},
+                     "identities_residuals": [str(v) for v in identities],
+                     "bounds (proof engine, n >= 1 real)": {label: p.status for label, p in bounds.parts}},
+        "strength": (proved("sympy solves the equality for eps; the engine proves both bounds for every real "
+                            "n >= 1, d > 0, eps > 0 with eps d <= 1", bounds) if holds else
+                     exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps")),
     }
     if sp.simplify(a - b) == 0:
-        return Verdict("holds", "the two scalings are identical", {"ratio": str(ratio)})
+        return Verdict("holds", "the two scalings are identical", {"ratio": str(ratio)},
+                       strength=exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps"))
     values = {d: 2, n: 1, eps: sp.Rational(1, 10 ** 8)}
     gap = (a - b).subs(values)
     # the same numbers through whole steps of the rule core: one aligned coordinate out of two
@@ -270,4 +297,4 @@ def check_alg1(budget="standard", seed=0):
     return Verdict("refuted", "scales 1/(n/d + eps) and d/(n + 1) differ unless eps = 1/d (e.g. d=2, n=1, "
                    f"eps=1e-8: {float(a.subs(values)):.8f} vs {float(b.subs(values)):g}); corrected: "
                    f"{correction['verdict']}", {"symbolic": "n, d, mask_eps", "ratio": str(ratio)}, cex,
-                   correction, recheck)
+                   correction, recheck, strength=CERTIFIED)

@@ -8,8 +8,8 @@ from ams_theory import smooth
 from ams_theory.registry import REGISTRY, load_checks, run_claim
 
 load_checks()
-IDS = {"cautious.2.1": "holds", "cautious.2.2": "holds", "cautious.A1": "holds",
-       "cautious.A2": "holds", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "conditional",
+IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "holds",
+       "cautious.A2": "holds", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
        "cautious.A3.2": "holds", "cautious.A3.3": "refuted", "grams.E2": "refuted", "grams.E3.H": "holds",
        "grams.E3.L": "holds", "grams.E4": "holds", "grams.5.10": "holds"}
 
@@ -30,8 +30,57 @@ def test_continuous_verdicts(results, cid):
 
 
 def test_corrections(results):
-    assert results["cautious.A3.1.formula"].verdict.correction["verdict"] == "holds"
-    assert results["grams.E2"].verdict.correction["verdict"] == "holds"
+    for cid in ("cautious.A3.1.formula", "cautious.A3.1.cadam", "cautious.A3.3", "grams.E2"):
+        assert results[cid].verdict.correction["verdict"] == "holds", cid
+
+
+def test_every_verdict_carries_a_strength(results):
+    for cid, r in results.items():
+        assert r.verdict.strength.level in ("proved", "exhaustive", "searched"), cid
+        if r.verdict.correction:
+            assert r.verdict.correction["strength"].level in ("proved", "exhaustive", "searched"), cid
+
+
+def test_cautious_adam_is_judged_with_the_printed_hamiltonian(results):
+    """The cautious paragraph prints H with sqrt(v + e); that H can increase even with a >= b/4, while (12)'s
+    sqrt(v) + e form decreases under a >= b/4 and not without it."""
+    v = results["cautious.A3.1.cadam"].verdict
+    assert "sqrt(v + e) as printed" in v.counterexample["part"]
+    model = {k: sp.Rational(x) for k, x in v.counterexample["model"].items()}
+    assert model["a"] >= model["b"] / 4 and model["e"] > 0
+    assert v.correction["evidence"]["H of (12), a < b/4"]["proof engine"] == "refuted"
+
+
+def test_lion_readings_are_searched_and_the_cautious_dl_identity_checked(results):
+    v = results["cautious.A3.3"].verdict
+    readings = v.evidence["readings"]
+    assert set(readings) == set(dyn.LION_READINGS)
+    for reading, rows in readings.items():
+        assert rows["stated dH/dt"][0] == "refuted"
+        assert rows["cautious Lion dL identity"][0] == "proved"
+        expected = "refuted" if reading == "printed" else "proved"
+        assert rows["Lion dH <= 0"][0] == expected and rows["cautious Lion dH <= 0"][0] == expected, reading
+
+
+def test_e2_literal_is_refuted_at_d1_and_called_ill_posed_beyond(results):
+    v = results["grams.E2"].verdict
+    assert set(v.counterexample["model"]) == {"c_phi", "c_psi", "g0", "s0"}
+    assert "ill-posed" in v.evidence["d >= 2"]
+    assert all(st["dims"] == [1] for key, st in v.evidence.items() if isinstance(st, dict) and "dims" in st)
+
+
+def test_adam_condition_is_proved_sufficient_and_shown_needed(results):
+    v = results["cautious.A1"].verdict
+    below = v.evidence["a < b/4 (condition violated)"]
+    assert below["proof engine"] == "refuted" and below["witness"] is not None
+    witness = {k: sp.Rational(x) for k, x in below["witness"].items()}
+    assert witness["a"] < witness["b"] / 4
+
+
+def test_convergence_needs_the_mask_condition(results):
+    v = results["cautious.2.2"].verdict
+    assert v.evidence["the condition is needed"]["rechecked_exactly"] is True
+    assert v.strength.level == "proved" and "LaSalle" in v.evidence["argument"]
 
 
 def test_autograd_rate_matches_exact_rate_on_a_quadratic():
@@ -65,7 +114,7 @@ def test_a_planted_wrong_field_breaks_hamiltonian_descent(monkeypatch):
     assert r.verdict.word == "refuted"
 
 
-def test_adam_condition_a_ge_b_over_4_is_needed(results):
+def test_adam_condition_a_ge_b_over_4_is_needed_in_the_search_too(results):
     evidence = results["cautious.A1"].verdict.evidence
-    below = evidence["a = 0.2 < b/4 (condition violated)"]
+    below = evidence["a < b/4 (condition violated)"]
     assert below["violations"] > 0
