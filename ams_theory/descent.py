@@ -16,6 +16,12 @@ Engines:
 - :func:`hypothesis_search`: ``hypothesis.find`` with ``target(margin)``
   pushing towards the largest violation and shrinking to a small example.
 
+A claim draws its instances with a :class:`Sampler`, which also says what it
+draws (every hyperparameter's range with its boundaries, the step size
+relative to the claim's step bound); :func:`search_coverage` puts that together
+with what a search covered (families, dimensions, instances, seed) for the
+strength of a verdict.
+
 A violation found in floats is only a candidate: :func:`certify` re-evaluates
 the same margin function at the instance in exact rational arithmetic
 (quadratic families, whose data and smoothness constant are exact rationals)
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable
 
@@ -36,8 +42,8 @@ import torch
 from . import rules, smooth
 from .backends import SympyOps, TorchOps
 
-__all__ = ["Draw", "Claim", "random_search", "hypothesis_search", "certify", "step", "SearchResult",
-           "ExactProblem"]
+__all__ = ["Draw", "Claim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
+           "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
 
 T1 = TorchOps(batch_dims=1)
 SYM = SympyOps()
@@ -59,19 +65,40 @@ class Draw:
                     {k: v[idx] for k, v in self.extra.items()})
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """How a claim's instances are drawn at sampled ``(problem, w)``: ``draw(problem, w, generator) -> (u, eta,
+    extra)``, all ``(B, ...)`` float64; ``ranges``: what it draws (each hyperparameter's range with its boundary
+    values, the step size relative to the claim's step bound), as JSON-ready data for the coverage of a search."""
+    draw: Callable
+    ranges: dict
+
+    def __call__(self, problem, w, generator):
+        return self.draw(problem, w, generator)
+
+
 @dataclass
 class Claim:
     """A discrete claim as a margin function, with how to draw its instances."""
     margin: Callable                        # (ops, problem, w, u, eta, extra) -> (margin, applicable)
-    draw: Callable                          # (problem, w, generator) -> (u, eta, extra)
+    draw: Sampler                           # (problem, w, generator) -> (u, eta, extra), and its ranges
     families: tuple                         # families searched for evidence
     certify_families: tuple = tuple(smooth.QUADRATIC_FAMILIES)
     dims: tuple = (1, 2, 3, 5, 8)
 
 
+def exact_caution(ops, caution):
+    """``caution`` as the back end ``ops`` computes with it: for the exact back end its float hyperparameters
+    (``lam``, ``xi``, ``mask_eps``, ``margin``) become the binary rationals they are, so exact margins stay
+    rational; unchanged for torch (and ``None``)."""
+    if caution is None or not isinstance(ops, SympyOps):
+        return caution
+    return replace(caution, **{k: ops.q(getattr(caution, k)) for k in ("lam", "xi", "mask_eps", "margin")})
+
+
 def step(ops, w, u, g, eta, caution):
     """``w - eta * scale * mask(u, g) o u``: one masked step of the rule core (``caution=None``: ``w - eta u``)."""
-    upd, scale = rules.cautious_update(ops, ops.copy(u), g, caution)
+    upd, scale = rules.cautious_update(ops, ops.copy(u), g, exact_caution(ops, caution))
     return rules.apply_step(ops, ops.copy(w), upd, eta, 0, "after", scale)
 
 
@@ -139,6 +166,7 @@ class SearchResult:
     worst_index: int = -1
     seconds: float = 0.0
     families: dict = field(default_factory=dict)
+    dims: tuple = ()
     first_violation_seconds: float | None = None
 
     def add(self, other: "SearchResult"):
@@ -155,6 +183,9 @@ def _tolerance(margin_scale):
 
 _SAMPLES: dict = {}
 _SAMPLE_CACHE_SIZE = 64
+W_DRAW = "w = z exp(s), z ~ N(0, I_d), s ~ N(0, 1) (one scale per instance)"
+HYPOTHESIS_W = 4.0                          # hypothesis_search draws w in [-4, 4]^d (float32 values)
+HYPOTHESIS_D_MAX = 4                        # and dimensions 1..4
 
 
 def _key_seed(seed, fam, d, r, salt=0):
@@ -176,18 +207,22 @@ def _sample(fam, d, batch_size, seed, r):
     return _SAMPLES[key]
 
 
-def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, families=None, dims=None) -> SearchResult:
+def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, families=None, dims=None,
+                  first: int | None = None) -> SearchResult:
     """Vectorised search: ``rounds`` passes over every (family, dimension) pair, one batch of
-    ``batch_size`` instances each. A float margin above ``1e-9 (1 + |scale|)`` counts as a
-    (candidate) violation; certificates are made from the worst instance."""
+    ``batch_size`` instances each (``first``: only the first that many instances of each batch, a
+    cheaper pass over the same cached samples). A float margin above ``1e-9 (1 + |scale|)`` counts
+    as a (candidate) violation; certificates are made from the worst instance."""
     families = families or claim.families
     dims = dims or claim.dims
-    out = SearchResult()
+    out = SearchResult(dims=tuple(dims))
     t0 = time.perf_counter()
     for r in range(rounds):
         for fam in families:
             for d in dims:
                 problem, w = _sample(fam, d, batch_size, seed, r)
+                if first is not None and first < batch_size:
+                    problem, w = problem.select(slice(0, first)), w[:first]
                 gen = torch.Generator().manual_seed(_key_seed(seed, fam, d, r, salt=1))
                 u, eta, extra = claim.draw(problem, w, gen)
                 with torch.no_grad():
@@ -197,10 +232,10 @@ def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, familie
                 violated = applicable & (margin > _tolerance(scale.reshape(-1).abs()))
                 stats = out.families.setdefault(fam, [0, 0, 0])
                 n_app, n_bad = int(applicable.sum()), int(violated.sum())
-                stats[0] += batch_size
+                stats[0] += len(w)
                 stats[1] += n_app
                 stats[2] += n_bad
-                out.instances += batch_size
+                out.instances += len(w)
                 out.applicable += n_app
                 out.violations += n_bad
                 masked = torch.where(applicable, margin, torch.full_like(margin, -math.inf))
@@ -213,7 +248,7 @@ def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, familie
     return out
 
 
-def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None, d_max: int = 4):
+def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None, d_max: int = HYPOTHESIS_D_MAX):
     """``hypothesis.find`` of an applicable instance with a positive margin, pushed by ``target``.
 
     Returns ``(draw, tried)``: the shrunk violating instance (a one-instance Draw), or
@@ -232,8 +267,8 @@ def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None,
         s = draw(st.integers(0, 2 ** 31 - 1))
         gen = torch.Generator().manual_seed(s)
         problem = smooth.FAMILIES[fam](1, d, gen)
-        w = torch.tensor([draw(st.lists(st.floats(-4, 4, allow_nan=False, width=32), min_size=d, max_size=d))],
-                         dtype=DT)
+        coords = st.floats(-HYPOTHESIS_W, HYPOTHESIS_W, allow_nan=False, width=32)
+        w = torch.tensor([draw(st.lists(coords, min_size=d, max_size=d))], dtype=DT)
         u, eta, extra = claim.draw(problem, w, gen)
         return Draw(problem, w, u, eta, extra)
 
@@ -254,3 +289,20 @@ def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None,
     except NoSuchExample:
         return None, tried["n"]
     return found, tried["n"]
+
+
+def search_coverage(claim: Claim, rs: SearchResult, seed: int, hypothesis_examples: int,
+                    hypothesis_families=()) -> dict:
+    """What a search covered, for the strength of a verdict: the loss families (instances drawn and instances
+    meeting the claim's hypotheses, per family), the dimensions, the seed, how ``w`` was drawn, the hypothesis
+    search's domain, and the sampler's ranges (every hyperparameter with its boundaries, the step size relative
+    to the claim's step bound)."""
+    return {"loss_families": {f: {"instances": n, "applicable": a} for f, (n, a, _) in rs.families.items()},
+            "loss_parameters": "as ams_theory.smooth samples each family (scale 1; ranges in its docstring)",
+            "dimensions": list(rs.dims), "instances": rs.instances, "applicable": rs.applicable,
+            "seeds": {"search": seed, "per_batch": "one generator per (seed, family, d, round)"},
+            "w": W_DRAW,
+            "hypothesis_search": {"examples": hypothesis_examples, "families": list(hypothesis_families),
+                                  "dimensions": f"1..{HYPOTHESIS_D_MAX}",
+                                  "w": f"float32 values in [-{HYPOTHESIS_W:g}, {HYPOTHESIS_W:g}]^d"},
+            **claim.draw.ranges}

@@ -55,7 +55,7 @@ REFUTED = {  # claim id -> (what is searched, families)
     "grams.D2.part2": Claim(D.m_d2_part2, D._draw_free, QUAD),
     "grams.R5.5": Claim(D.m_r55, D._draw_free, QUAD),
     "cautious.2.4": Claim(D.m_thm24, D._draw_threshold, QUAD),
-    "cautious.A3": Claim(D.m_a3, D._draw_free, ("quadratic_diagonal_convex",)),
+    "cautious.A3": Claim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
     "cautious.A7": Claim(D.m_a7, D._draw_threshold, QUAD),
     "cautious.eq6.default": Claim(m_eq6_default, D._draw_free, QUAD),
 }

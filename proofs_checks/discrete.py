@@ -12,30 +12,45 @@ beta3 = 0, lambda = -1) and of Cor. 5.2, the masks of the Cautious paper
 (eq. (1), phi_c, inner-product and threshold masks) are all
 :class:`~ams_theory.rules.Caution` settings of the same code.
 
+A step bound ``eta <= num/den`` is one function returning ``(num, den)``; the
+margin tests it as ``den > 0 and eta den <= num`` (:func:`within`) and the
+sampler draws ``eta = theta num/den`` from it, ``theta`` in (0, 1] with exactly 1
+(the largest float the hypothesis accepts) and values just below 1
+(:data:`THETA_INSIDE`). Each claim with a bound also runs a control: the same
+conclusion with ``theta`` just above 1 (:func:`beyond`, :data:`THETA_BEYOND`),
+reported in the evidence and never part of the verdict. Every sampler records
+its ranges (:class:`~ams_theory.descent.Sampler`), and a searched verdict's
+strength carries them.
+
 Notation in the docstrings: P = <u o g, 1(u o g >= 0)> (the aligned part),
 N = <u o g, 1(u o g < 0)> (the opposed part, <= 0), dL = L(w') - L(w).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from fractions import Fraction
+from functools import partial
 
 import sympy as sp
 import torch
 
 from ams_theory import rules, smooth
 from ams_theory.backends import SympyOps
-from ams_theory.descent import Claim, certify, hypothesis_search, random_search, step
-from ams_theory.registry import Verdict, register
-from ams_theory.symbolic import LABELS, OPS, patterns
+from ams_theory.descent import (T1, Claim, Draw, Sampler, certify, exact_caution, hypothesis_search,
+                                random_search, search_coverage, step)
+from ams_theory.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
+from ams_theory.symbolic import LABELS, OPS, case_symbol, patterns
 
 DT = torch.float64
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
     "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
+DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
+SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-pattern checks: d = 1..this
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
 ALL = tuple(smooth.FAMILIES)
 CONVEX = tuple(f for f in smooth.FAMILIES if smooth.FAMILIES[f](1, 1, torch.Generator().manual_seed(0)).convex)
-CONVEX_QUAD = tuple(f for f in QUAD if f in CONVEX)
 
 CAUTIOUS_GE = rules.Caution(lam=0, tie="aligned", normalize="none")      # Def. 3.2 as the proofs use it
 GRAMS_DEF51 = rules.Caution(lam=-1, tie="aligned", normalize="ams")      # AMS Alg. 1, beta3 = 0, lambda = -1
@@ -80,10 +95,6 @@ def AND(a, b):
     return a & b if _is_torch(a) or _is_torch(b) else bool(a) and bool(b)
 
 
-def OR(a, b):
-    return a | b if _is_torch(a) or _is_torch(b) else bool(a) or bool(b)
-
-
 def LE(a, b):
     return a <= b if _is_torch(a) or _is_torch(b) else bool(sp.simplify(sp.sympify(a) <= sp.sympify(b)))
 
@@ -98,6 +109,27 @@ def ABS(x):
 
 def MAX(a, b):
     return torch.maximum(a, b) if _is_torch(a) else sp.Max(a, b)
+
+
+def MIN(a, b):
+    return torch.minimum(a, b) if _is_torch(a) else sp.Min(a, b)
+
+
+def _sqrt(x):
+    return torch.sqrt(x) if _is_torch(x) else sp.sqrt(x)
+
+
+def within(eta, bound):
+    """A step-bound hypothesis ``eta <= num/den``, ``bound = (num, den)``, tested as ``den > 0 and eta den <= num``
+    (no division; with ``eta >= 0`` it also says ``num >= 0``)."""
+    num, den = bound
+    return AND(GT(den, 0), LE(eta * den, num))
+
+
+def beyond(eta, bound):
+    """Past a positive step bound: ``den > 0, num > 0`` and ``eta den > num`` (the hypothesis of the controls)."""
+    num, den = bound
+    return AND(AND(GT(den, 0), GT(num, 0)), GT(eta * den, num))
 
 
 def combine(parts):
@@ -122,7 +154,7 @@ def _ret(margin, applicable, scale, with_scale):
     return (margin, applicable, scale) if with_scale else (margin, applicable)
 
 
-# ----------------------------------------------------------------------------- draws
+# ----------------------------------------------------------------------------- draws and their ranges
 
 def _rand(gen, shape):
     return torch.randn(*shape, generator=gen, dtype=DT)
@@ -132,35 +164,144 @@ def _uniform(gen, shape, lo=0.0, hi=1.0):
     return lo + (hi - lo) * torch.rand(*shape, generator=gen, dtype=DT)
 
 
-def _direction(problem, w, gen):
-    """A base direction u: a random mix of the gradient and noise, with exact zeros sometimes."""
+MIXTURE_PARTS = {   # kind -> (draw(generator, shape, *args), text)
+    "exactly": (lambda gen, shape, v: torch.full(shape, float(v), dtype=DT), "exactly {0:g}"),
+    "U": (lambda gen, shape, lo, hi: _uniform(gen, shape, lo, hi), "U({0:g}, {1:g})"),
+    "10^U": (lambda gen, shape, lo, hi: 10.0 ** _uniform(gen, shape, lo, hi), "10^U({0:g}, {1:g})"),
+    "-10^U": (lambda gen, shape, lo, hi: -10.0 ** _uniform(gen, shape, lo, hi), "-10^U({0:g}, {1:g})"),
+    "1-10^U": (lambda gen, shape, lo, hi: 1 - 10.0 ** _uniform(gen, shape, lo, hi), "1 - 10^U({0:g}, {1:g})"),
+    "1+10^U": (lambda gen, shape, lo, hi: 1 + 10.0 ** _uniform(gen, shape, lo, hi), "1 + 10^U({0:g}, {1:g})"),
+}
+
+
+def _mixture(gen, B, spec):
+    """(B, 1) values, each from one part of ``spec = ((share, kind, *args), ...)`` (kinds: :data:`MIXTURE_PARTS`),
+    the part picked per instance with its share (the shares sum to 1)."""
+    pick = torch.rand(B, 1, generator=gen, dtype=DT)
+    out, lo = None, 0.0
+    for share, kind, *args in spec:
+        values = MIXTURE_PARTS[kind][0](gen, (B, 1), *args)
+        out = values if out is None else torch.where(pick >= lo, values, out)
+        lo += share
+    return out
+
+
+def _range(interval, spec, unit="", **notes):
+    """The coverage entry of a hyperparameter drawn from ``spec``: its stated ``interval``, the parts drawn
+    (``"1/4: exactly 1"``, ...), the boundary values drawn exactly, and any notes."""
+    parts = [f"{Fraction(share).limit_denominator(1000)}: {MIXTURE_PARTS[kind][1].format(*args)}"
+             + ("" if (kind, *args) == ("exactly", 0) else unit) for share, kind, *args in spec]
+    exact = [args[0] for share, kind, *args in spec if kind == "exactly"]
+    return {"interval": interval, "draw": parts, "exactly": exact, **notes}
+
+
+MIX, ZERO_SHARE = (-1.0, 1.5), 0.1
+U_DRAW = (f"u = m g + z exp(s), m ~ U({MIX[0]:g}, {MIX[1]:g}), z ~ N(0, I_d), s ~ N(0, 1); each coordinate "
+          f"exactly 0 with probability {ZERO_SHARE:g}")
+ETA_FREE = ((1 / 16, "exactly", 0), (1 / 16, "10^U", -9, -3), (7 / 8, "10^U", -3, 1))       # times 1/L
+THETA_INSIDE = ((1 / 4, "exactly", 1), (1 / 4, "1-10^U", -12, -3), (1 / 4, "10^U", -6, 0), (1 / 4, "U", 0, 1))
+THETA_BEYOND = ((1, "1+10^U", -6, -1),)
+
+
+def _draw_direction(problem, w, gen):
+    """A base direction u (:data:`U_DRAW`): a random mix of the gradient and noise, with exact zeros sometimes."""
     B, d = w.shape
     g = problem.grad(w)
-    mix = _uniform(gen, (B, 1), -1.0, 1.5)
+    mix = _uniform(gen, (B, 1), *MIX)
     u = mix * g + _rand(gen, (B, d)) * torch.exp(_rand(gen, (B, 1)))
-    zero = torch.rand(B, d, generator=gen, dtype=DT) < 0.1
+    zero = torch.rand(B, d, generator=gen, dtype=DT) < ZERO_SHARE
     return torch.where(zero, torch.zeros_like(u), u)
 
 
+_DIRECTIONS: dict = {}  # (id(problem), id(w), generator state) -> (problem, w, u, state after); holding the batch
+#                         keeps its ids from being reused while the entry lives
+_DIRECTION_CACHE_SIZE = 64
+
+
+def _direction(problem, w, gen):
+    """:func:`_draw_direction`, drawn once per batch and generator state: every sampler draws u first from the
+    generator of its batch, so all claims searched on a batch share it. A repeat returns a copy of the same u and
+    leaves the generator as the draw left it (least recently used batches are dropped first; single instances,
+    the hypothesis search's, are drawn afresh)."""
+    if w.shape[0] == 1:
+        return _draw_direction(problem, w, gen)
+    key = (id(problem), id(w), gen.get_state().numpy().tobytes())
+    hit = _DIRECTIONS.pop(key, None)
+    if hit is not None:
+        _DIRECTIONS[key] = hit
+        gen.set_state(hit[3])
+        return hit[2].clone()
+    u = _draw_direction(problem, w, gen)
+    if len(_DIRECTIONS) >= _DIRECTION_CACHE_SIZE:
+        _DIRECTIONS.pop(next(iter(_DIRECTIONS)))
+    _DIRECTIONS[key] = (problem, w, u.clone(), gen.get_state())
+    return u
+
+
 def _eta_free(problem, gen, B):
-    """Step sizes spread over (1e-3, 10) / L: below, around and far above 1/L."""
-    return torch.exp(_uniform(gen, (B, 1), math.log(1e-3), math.log(10.0))) / problem.L.reshape(-1, 1)
+    """Step sizes for the claims about any step: :data:`ETA_FREE` / L (exactly 0, the eta -> 0 end, 1e-3/L to 10/L)."""
+    return _mixture(gen, B, ETA_FREE) / problem.L.reshape(-1, 1)
 
 
-def _draw_free(problem, w, gen):
-    u = _direction(problem, w, gen)
-    return u, _eta_free(problem, gen, w.shape[0]), {}
+FREE_STEP = _range("any step eta >= 0; drawn in [0, 10/L]", ETA_FREE, " / L")
 
 
-def _draw_fraction(bound_fn):
-    """eta = theta * bound(problem, w, u), theta in (0, 1.2]: inside the hypothesis and a little outside."""
+def _free(problem, w, gen):
+    return _direction(problem, w, gen), _eta_free(problem, gen, w.shape[0]), {}
+
+
+_draw_free = Sampler(_free, {"u": U_DRAW, "step": FREE_STEP})
+
+
+def _step_at(theta, bound, fallback, inside):
+    """``eta = theta num/den`` where the bound is positive and finite, else ``fallback``. Inside the bound, eta is
+    moved by at most two ulps so that ``eta den <= num`` holds as :func:`within` evaluates it, and at ``theta = 1``
+    eta is the largest float64 it accepts."""
+    num, den = bound
+    positive = (den > 0) & (num > 0) & torch.isfinite(num / den)
+    eta = torch.where(positive, theta * num / den, fallback)
+    if inside:
+        at_bound = positive & (theta == 1)
+        for _ in range(2):
+            eta = torch.where(positive & (eta * den > num), torch.nextafter(eta, torch.zeros_like(eta)), eta)
+        for _ in range(2):
+            up = torch.nextafter(eta, torch.full_like(eta, math.inf))
+            eta = torch.where(at_bound & (up * den <= num), up, eta)
+    return eta
+
+
+def _fraction_sampler(bounds, side, bound_text):
+    """Steps relative to a claim's bound: ``bounds(problem, w, u) -> [(num, den), ...]`` (one per variant, e.g. per
+    mask; one variant is picked per instance), ``eta = theta num/den`` with theta from :data:`THETA_INSIDE`
+    (``side=within``: the claim) or :data:`THETA_BEYOND` (``side=beyond``: its control); where the bound is not
+    positive, a free step (:data:`ETA_FREE`). ``extra``: ``theta``, and ``mask`` (the variant) when there are
+    several."""
+    inside = side is within
+    spec = THETA_INSIDE if inside else THETA_BEYOND
+
     def draw(problem, w, gen):
+        B = w.shape[0]
         u = _direction(problem, w, gen)
-        bound = bound_fn(problem, w, u)
-        theta = _uniform(gen, (w.shape[0], 1), 0.0, 1.2)
-        eta = torch.where(bound > 0, theta * bound, _eta_free(problem, gen, w.shape[0]))
-        return u, eta, {}
-    return draw
+        with torch.no_grad():
+            options = bounds(problem, w, u)
+        num, den = options[0]
+        extra = {}
+        if len(options) > 1:
+            pick = torch.randint(len(options), (B, 1), generator=gen)
+            for k, (n, d) in enumerate(options[1:], 1):
+                num, den = torch.where(pick == k, n, num), torch.where(pick == k, d, den)
+            extra["mask"] = pick.to(DT)
+        theta = _mixture(gen, B, spec)
+        extra["theta"] = theta
+        return u, _step_at(theta, (num, den), _eta_free(problem, gen, B), inside), extra
+
+    interval = "(0, 1]" if inside else "(1, 1.1] (control, not part of the verdict)"
+    notes = {"theta = 1": "eta is the largest float64 with eta den <= num as the hypothesis evaluates it"} if inside \
+        else {}
+    return Sampler(draw, {"u": U_DRAW, "step": {
+        "eta": "theta x bound", "bound": bound_text, "theta": _range(interval, spec, **notes),
+        "where the bound is not positive": "a free step (" + "; ".join(FREE_STEP["draw"]) + "); no eta > 0 meets "
+                                           "the hypothesis there"}})
 
 
 # ----------------------------------------------------------------------------- the Grams paper, Appendix D
@@ -204,17 +345,15 @@ def m_d1_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
     return _ret(bound - dL, True, ABS(f0) + ABS(bound), with_scale)
 
 
-def _d1_bound(problem, w, u):
-    g = problem.grad(w)
-    P = torch.clamp_min(u * g, 0).sum(-1, keepdim=True)
-    return 2 * P / (problem.L.reshape(-1, 1) * (u * u).sum(-1, keepdim=True))
+def d1_step_bound(ops, problem, w, u):
+    """Lemma D.1 Part 3's step bound eta <= 2P/(L|u|^2), as ``(2P, L|u|^2)``."""
+    return 2 * pos_sum(ops, ops.mul(u, G(problem, w))), Lc(problem) * sq(ops, u)
 
 
-def m_d1_part3(ops, problem, w, u, eta, extra, with_scale=False):
-    """eta <= 2P/(L|u|^2) (u != 0)  =>  dL <= 0."""
+def m_d1_part3(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+    """eta <= 2P/(L|u|^2) (u != 0)  =>  dL <= 0 (``side=beyond``: the same conclusion past the bound, the control)."""
     g, P, f0, dL, uu, _ = _cautious_parts(ops, problem, w, u, eta)
-    applicable = AND(GT(uu, 0), LE(eta * Lc(problem) * uu, 2 * P))
-    return _ret(dL, applicable, ABS(f0), with_scale)
+    return _ret(dL, side(eta, d1_step_bound(ops, problem, w, u)), ABS(f0), with_scale)
 
 
 def m_d2_part1(ops, problem, w, u, eta, extra, with_scale=False):
@@ -227,65 +366,54 @@ def m_d2_part1(ops, problem, w, u, eta, extra, with_scale=False):
 def m_d2_part2(ops, problem, w, u, eta, extra, with_scale=False):
     """Grams: dL >= -eta <|g|,|u|>."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    return _ret(-eta * Q - rules_min(d51, d52), True, ABS(f0) + ABS(eta * Q), with_scale)
-
-
-def rules_min(a, b):
-    return torch.minimum(a, b) if _is_torch(a) else sp.Min(a, b)
+    return _ret(-eta * Q - MIN(d51, d52), True, ABS(f0) + ABS(eta * Q), with_scale)
 
 
 def m_d2_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
     """Corrected: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 for any L-smooth loss."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
     bound = -eta * Q - Lc(problem) * eta ** 2 * uu / 2
-    return _ret(bound - rules_min(d51, d52), True, ABS(f0) + ABS(bound), with_scale)
+    return _ret(bound - MIN(d51, d52), True, ABS(f0) + ABS(bound), with_scale)
 
 
-def _d2_bound(problem, w, u):
-    g = problem.grad(w)
-    Q = (g.abs() * u.abs()).sum(-1, keepdim=True)
-    return 2 * Q / (problem.L.reshape(-1, 1) * (u * u).sum(-1, keepdim=True))
+def d2_step_bound(ops, problem, w, u):
+    """Lemma D.2 Part 3's step bound eta <= 2<|g|,|u|>/(L|u|^2), as ``(2<|g|,|u|>, L|u|^2)``."""
+    return 2 * total(ops, ops.abs(G(problem, w)) * ops.abs(u)), Lc(problem) * sq(ops, u)
 
 
-def m_d2_part3(ops, problem, w, u, eta, extra, with_scale=False):
-    """eta <= 2 <|g|,|u|>/(L|u|^2)  =>  dL <= 0."""
+def m_d2_part3(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+    """eta <= 2 <|g|,|u|>/(L|u|^2)  =>  dL <= 0 for both Grams steps (``side=beyond``: the control)."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    applicable = AND(GT(uu, 0), LE(eta * Lc(problem) * uu, 2 * Q))
-    return _ret(MAX(d51, d52), applicable, ABS(f0), with_scale)
+    return _ret(MAX(d51, d52), side(eta, d2_step_bound(ops, problem, w, u)), ABS(f0), with_scale)
 
 
-def _d3_parts(ops, problem, w, u, eta, corrected):
+def d3_step_bound(ops, problem, w, u, corrected=False):
+    """Thm. D.3's step bound eta <= 2/(L|u|^2) min{P, N}, as ``(2 min{P, N}, L|u|^2)``; N <= 0 as written, so
+    the bound is never positive. ``corrected``: min{P, |N|}."""
+    x = ops.mul(u, G(problem, w))
+    N = neg_sum(ops, x)
+    return 2 * MIN(pos_sum(ops, x), -N if corrected else N), Lc(problem) * sq(ops, u)
+
+
+def _d3_parts(ops, problem, w, u, eta, corrected, side):
     g = G(problem, w)
-    x = ops.mul(u, g)
-    P, N = pos_sum(ops, x), neg_sum(ops, x)
-    second = -N if corrected else N
-    uu = sq(ops, u)
     f0 = F(problem, w)
     dG = F(problem, step(ops, w, u, g, eta, GRAMS_COR52)) - f0
     dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
-    L = Lc(problem)
-    applicable = AND(AND(GT(uu, 0), GT(eta, 0)), AND(LE(eta * L * uu, 2 * P), LE(eta * L * uu, 2 * second)))
+    applicable = AND(GT(eta, 0), side(eta, d3_step_bound(ops, problem, w, u, corrected)))
     return dG, dC, applicable, ABS(f0)
 
 
 def m_d3(ops, problem, w, u, eta, extra, with_scale=False):
-    """eta <= 2/(L|u|^2) min{P, N}  =>  dL_Grams <= dL_C <= 0 (N as written: <= 0)."""
-    dG, dC, applicable, scale = _d3_parts(ops, problem, w, u, eta, corrected=False)
+    """eta <= 2/(L|u|^2) min{P, N} with eta > 0  =>  dL_Grams <= dL_C <= 0 (N as written: <= 0)."""
+    dG, dC, applicable, scale = _d3_parts(ops, problem, w, u, eta, False, within)
     return _ret(MAX(dG - dC, dC), applicable, scale, with_scale)
 
 
-def m_d3_corrected(ops, problem, w, u, eta, extra, with_scale=False):
-    """eta <= 2/(L|u|^2) min{P, |N|}  =>  dL_Grams <= dL_C <= 0."""
-    dG, dC, applicable, scale = _d3_parts(ops, problem, w, u, eta, corrected=True)
+def m_d3_corrected(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+    """eta <= 2/(L|u|^2) min{P, |N|} with eta > 0  =>  dL_Grams <= dL_C <= 0 (``side=beyond``: the control)."""
+    dG, dC, applicable, scale = _d3_parts(ops, problem, w, u, eta, True, side)
     return _ret(MAX(dG - dC, dC), applicable, scale, with_scale)
-
-
-def _d3_bound(problem, w, u):
-    g = problem.grad(w)
-    x = u * g
-    P = torch.clamp_min(x, 0).sum(-1, keepdim=True)
-    N = torch.clamp_max(x, 0).sum(-1, keepdim=True)
-    return 2 * torch.minimum(P, -N) / (problem.L.reshape(-1, 1) * (u * u).sum(-1, keepdim=True))
 
 
 def m_r55(ops, problem, w, u, eta, extra, with_scale=False):
@@ -308,36 +436,39 @@ PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
 
 
 def _phi(ops, u, g, caution):
-    return rules.mask_vector(ops, u, g, caution)
+    return rules.mask_vector(ops, u, g, exact_caution(ops, caution))
 
 
-def m_thm23(ops, problem, w, u, eta, extra, with_scale=False):
-    """Delta(x) = -x^T(1 - phi(x)) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|))  =>  L(w_bar') <= L(w')."""
+def _thm23_bound(ops, problem, u, g, caution):
+    """Thm. 2.3's step bound eps <= 2 Delta/(mu |r| (2|u| + |r|)) for the mask phi of ``caution``, with
+    Delta = -x^T(1 - phi), x = u o g, r = u o (1 - phi), as ``(2 Delta, mu |r| (2|u| + |r|))``; :func:`within`
+    then also says Delta >= 0 (for eps >= 0)."""
+    phi = _phi(ops, u, g, caution)
+    delta = -total(ops, ops.mul(u, g) * (1 - phi))
+    rn = _sqrt(sq(ops, ops.mul(u, 1 - phi)))
+    return 2 * delta, Lc(problem) * rn * (2 * _sqrt(sq(ops, u)) + rn)
+
+
+def thm23_bounds(ops, problem, w, u):
+    """Thm. 2.3's step bound for every mask of :data:`PHI_VARIANTS`, in that order."""
     g = G(problem, w)
-    x = ops.mul(u, g)
-    L = Lc(problem)
-    base = F(problem, step(ops, w, u, g, eta, None))
-    parts = []
-    for caution in PHI_VARIANTS.values():
-        phi = _phi(ops, u, g, caution)
-        delta = -total(ops, x * (1 - phi))
-        r = ops.mul(u, 1 - phi)
-        rn, un = _sqrt(sq(ops, r)), _sqrt(sq(ops, u))
-        app = AND(AND(GT(delta, 0), GT(rn, 0)), LE(eta * L * rn * (2 * un + rn), 2 * delta))
-        cautious = F(problem, step(ops, w, u, g, eta, caution))
-        parts.append((cautious - base, app))
-    margin, app = combine(parts)
+    return [_thm23_bound(ops, problem, u, g, caution) for caution in PHI_VARIANTS.values()]
+
+
+def thm23_comparisons(ops, problem, w, u, eps):
+    """``(L(w - eps u), [(L(w - eps u o phi) - L(w - eps u), step bound of phi) for phi in PHI_VARIANTS])``."""
+    g = G(problem, w)
+    base = F(problem, step(ops, w, u, g, eps, None))
+    return base, [(F(problem, step(ops, w, u, g, eps, caution)) - base, _thm23_bound(ops, problem, u, g, caution))
+                  for caution in PHI_VARIANTS.values()]
+
+
+def m_thm23(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+    """For each mask phi: Delta(x) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|))  =>  L(w - eps u o phi) <=
+    L(w - eps u); the margin is the largest over the masks whose hypothesis holds (``side=beyond``: past the bound)."""
+    base, parts = thm23_comparisons(ops, problem, w, u, eta)
+    margin, app = combine([(diff, side(eta, bound)) for diff, bound in parts])
     return _ret(margin, app, ABS(base), with_scale)
-
-
-def _sqrt(x):
-    return torch.sqrt(x) if _is_torch(x) else sp.sqrt(x)
-
-
-def _draw_thm23(problem, w, gen):
-    u = _direction(problem, w, gen)
-    eta = torch.exp(_uniform(gen, (w.shape[0], 1), math.log(1e-4), math.log(2.0))) / problem.L.reshape(-1, 1)
-    return u, eta, {}
 
 
 def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind):
@@ -364,13 +495,26 @@ def m_thm24_nonneg(ops, problem, w, u, eta, extra, with_scale=False):
     return _ret(dL, AND(LE(eta * alpha, sigma), LE(0, alpha)), ABS(F(problem, w)), with_scale)
 
 
-def _draw_threshold(problem, w, gen):
+ALPHA = ((1 / 8, "exactly", 0), (1 / 16, "10^U", -6, -1), (1 / 16, "-10^U", -6, -1), (3 / 4, "U", -2, 4))
+SIGMA_SLACK = ((1 / 4, "exactly", 0), (3 / 4, "10^U", -6, 0.7))          # sigma - eps alpha, times 1/L
+
+
+def _threshold(problem, w, gen):
+    """u, a free step eps, alpha (:data:`ALPHA`) and sigma = eps alpha + slack (:data:`SIGMA_SLACK` / L)."""
     B = w.shape[0]
     u = _direction(problem, w, gen)
-    eps = torch.exp(_uniform(gen, (B, 1), math.log(1e-3), math.log(10.0))) / problem.L.reshape(-1, 1)
-    alpha = _uniform(gen, (B, 1), -2.0, 4.0)
-    sigma = eps * alpha + torch.exp(_uniform(gen, (B, 1), math.log(1e-6), math.log(5.0))) / problem.L.reshape(-1, 1)
+    eps = _eta_free(problem, gen, B)
+    alpha = _mixture(gen, B, ALPHA)
+    sigma = eps * alpha + _mixture(gen, B, SIGMA_SLACK) / problem.L.reshape(-1, 1)
     return u, eps, {"alpha": alpha, "sigma": sigma}
+
+
+_draw_threshold = Sampler(_threshold, {
+    "u": U_DRAW, "step": FREE_STEP,
+    "alpha": _range("any real (Thm. 2.4: any sequence alpha_k; Thm. A.7: a scaling factor); drawn in [-2, 4], "
+                    "with 0 and both sides of it", ALPHA),
+    "sigma": {"interval": "sigma >= eps alpha (Thm. 2.4; unused by Thm. A.7)",
+              "sigma - eps alpha": _range("[0, 5/L]", SIGMA_SLACK, " / L", **{"0": "sigma = eps alpha exactly"})}})
 
 
 def m_a7(ops, problem, w, u, eta, extra, with_scale=False):
@@ -387,28 +531,35 @@ def m_a7_nonneg(ops, problem, w, u, eta, extra, with_scale=False):
 INNER_GE = rules.Caution(lam=0, tie="aligned", normalize="none", kind="inner")
 
 
-def m_a5(ops, problem, w, u, eta, extra, with_scale=False):
-    """Inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w'), any step (convex L)."""
+def _mask_gain(ops, problem, w, u, eta, caution):
+    """``(L(w - eta u o phi) - L(w - eta u), L(w - eta u))`` for the mask phi of ``caution``."""
     g = G(problem, w)
     base = F(problem, step(ops, w, u, g, eta, None))
-    masked = F(problem, step(ops, w, u, g, eta, INNER_GE))
-    return _ret(masked - base, bool(problem.convex), ABS(base), with_scale)
+    return F(problem, step(ops, w, u, g, eta, caution)) - base, base
+
+
+def m_a5(ops, problem, w, u, eta, extra, with_scale=False):
+    """Inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w'), any step (convex L)."""
+    gain, base = _mask_gain(ops, problem, w, u, eta, INNER_GE)
+    return _ret(gain, bool(problem.convex), ABS(base), with_scale)
+
+
+def m_a5_any(ops, problem, w, u, eta, extra, with_scale=False):
+    """Thm. A.5's comparison without its convexity hypothesis (evidence only)."""
+    gain, base = _mask_gain(ops, problem, w, u, eta, INNER_GE)
+    return _ret(gain, True, ABS(base), with_scale)
 
 
 def m_a6(ops, problem, w, u, eta, extra, with_scale=False):
     """Separable convex quadratic 0.5|a o w|^2, element-wise mask 1(u o g >= 0): L(w_bar') <= L(w')."""
-    g = G(problem, w)
-    base = F(problem, step(ops, w, u, g, eta, None))
-    masked = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE))
-    return _ret(masked - base, True, ABS(base), with_scale)
+    gain, base = _mask_gain(ops, problem, w, u, eta, CAUTIOUS_GE)
+    return _ret(gain, True, ABS(base), with_scale)
 
 
 def m_a6_eq1(ops, problem, w, u, eta, extra, with_scale=False):
     """The same with eq. (1)'s rescaled mask alpha(x) 1(x > 0) (not covered by Cor. A.6)."""
-    g = G(problem, w)
-    base = F(problem, step(ops, w, u, g, eta, None))
-    masked = F(problem, step(ops, w, u, g, eta, PHI_VARIANTS["eq1_default"]))
-    return _ret(masked - base, True, ABS(base), with_scale)
+    gain, base = _mask_gain(ops, problem, w, u, eta, PHI_VARIANTS["eq1_default"])
+    return _ret(gain, True, ABS(base), with_scale)
 
 
 # ----------------------------------------------------------------------------- Thm. A.3 (T steps)
@@ -435,21 +586,24 @@ def _fstar(problem):
 
 
 A3_PHI = PHI_VARIANTS["eq1_default"]
-A3_BETA = 0.9
 A3_T = 8
+A3_FAMILIES = ("quadratic_diagonal_convex", "separable_logcosh", "separable_softplus")
+A3_STEP = ((1 / 8, "10^U", -9, -3), (7 / 8, "10^U", -3, 1))                      # times 1/L (eps > 0)
+A3_BETA = ((1 / 8, "exactly", 0), (1 / 4, "1-10^U", -4, -1), (5 / 8, "U", 0, 1))
 
 
 def _a3(ops, problem, w, u, eta, extra, with_scale, corrected):
     """(1/T) sum_t x_t^T phi(x_t) <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), x_t = grad(w_t) o u_t, for the
-    cautious heavy-ball method (u_t = s_t = beta s_{t-1} + g_t, s_0 = u) with eq. (1)'s phi; every prefix
-    length T = 1..8 of one trajectory is an instance. B_T = sum |u_t|^2 (corrected: sum |u_t o phi_t|^2)."""
+    cautious heavy-ball method (u_t = s_t = beta s_{t-1} + g_t, s_0 = u, beta = ``extra["beta"]``) with eq. (1)'s
+    phi; every prefix length T = 1..8 of one trajectory is an instance. B_T = sum |u_t|^2 (corrected:
+    sum |u_t o phi_t|^2)."""
     L = Lc(problem)
     f1 = F(problem, w)
     fstar = _fstar(problem)
     s, lhs, B, parts = u, 0, 0, []
     for t in range(1, A3_T + 1):
         g = G(problem, w)
-        ut, s = rules.heavy_ball_direction(ops, g, ops.copy(s), A3_BETA)
+        ut, s = rules.heavy_ball_direction(ops, g, ops.copy(s), extra["beta"])
         phi = _phi(ops, ut, g, A3_PHI)
         lhs = lhs + total(ops, ops.mul(ut, g) * phi)
         B = B + (sq(ops, ops.mul(ut, phi)) if corrected else sq(ops, ut))
@@ -468,15 +622,25 @@ def m_a3_corrected(ops, problem, w, u, eta, extra, with_scale=False):
     return _a3(ops, problem, w, u, eta, extra, with_scale, corrected=True)
 
 
+def _a3_draw(problem, w, gen):
+    """s_0 = u, a constant step eps (:data:`A3_STEP` / L) and the heavy-ball beta (:data:`A3_BETA`)."""
+    B = w.shape[0]
+    u = _direction(problem, w, gen)
+    eps = _mixture(gen, B, A3_STEP) / problem.L.reshape(-1, 1)
+    return u, eps, {"beta": _mixture(gen, B, A3_BETA)}
+
+
+_draw_a3 = Sampler(_a3_draw, {
+    "u": "s_0: " + U_DRAW, "step": _range("eps > 0, constant; drawn in (0, 10/L]", A3_STEP, " / L"),
+    "beta": _range("[0, 1) (heavy ball s <- beta s + g)", A3_BETA),
+    "T": f"every prefix T = 1..{A3_T} of one trajectory", "phi": "eq. (1) with xi = 1 (x phi(x) >= 0)"})
+
+
 # ----------------------------------------------------------------------------- the searches and verdicts
-
-A3_FAMILIES = ("quadratic_diagonal_convex", "separable_logcosh", "separable_softplus")
-
 
 def _a6_problem(problem):
     """Cor. A.6's test function 0.5 |a o w|^2: a diagonal convex quadratic without linear or constant term."""
     if isinstance(problem, smooth.QuadraticProblem):
-        import dataclasses
         return dataclasses.replace(problem, b=torch.zeros_like(problem.b), c=torch.zeros_like(problem.c))
     return problem
 
@@ -489,18 +653,22 @@ def _with_problem_map(claim: Claim, fn) -> Claim:
     return Claim(margin, claim.draw, claim.families, claim.certify_families, claim.dims)
 
 
-DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
+def _hypothesis_families(claim: Claim, families=None):
+    """The quadratic families among those searched (the hypothesis search's finds must certify exactly)."""
+    return tuple(f for f in (families or claim.families) if f in QUAD) or claim.certify_families
 
 
 def _search(claim: Claim, budget: str, seed: int, families=None, size_factor=1.0):
     batches, size, hyp = BUDGET[budget]
     rs = random_search(claim, batches, max(1000, int(size * size_factor)), seed, families=families,
                        dims=DIMS[budget])
-    cert_fams = tuple(f for f in (families or claim.families) if f in QUAD) or claim.certify_families
-    found, tried = (None, 0)
-    if cert_fams:
-        found, tried = hypothesis_search(claim, hyp, seed, families=cert_fams)
+    found, tried = hypothesis_search(claim, hyp, seed, families=_hypothesis_families(claim, families))
     return rs, found, tried
+
+
+# A rotated quadratic's L is rounded up (by 1e-9, relative) for its exact certificate, which can put an instance
+# found at its step bound just outside the bound; such a candidate is tried again with its step 1e-7 smaller.
+INSIDE_THE_EDGE = 1 - 1e-7
 
 
 def _certified(claim: Claim, rs, found, seed, families=None):
@@ -513,12 +681,14 @@ def _certified(claim: Claim, rs, found, seed, families=None):
         candidates.append((rs.worst_draw, rs.worst_index, "random search"))
     fams = tuple(f for f in (families or claim.families) if f in QUAD) or tuple(QUAD)
     for draw, i, engine in candidates:
-        cert = _try_certify(claim, draw, i, engine)
+        cert = _try_certify(claim, draw, i, engine) or _try_certify(
+            claim, dataclasses.replace(draw, eta=draw.eta * INSIDE_THE_EDGE), i, engine + ", step x (1 - 1e-7)")
         if cert:
             return cert
     extra = random_search(claim, 6, 20_000, seed + 1, families=fams)
     if extra.worst_draw is not None and extra.worst > 0:
-        return _try_certify(claim, extra.worst_draw, extra.worst_index, "random search (quadratic families)")
+        return _try_certify(claim, extra.worst_draw, extra.worst_index, "random search (quadratic families)") \
+            or (None, None)
     return None, None
 
 
@@ -538,7 +708,7 @@ def _try_certify(claim, draw, i, engine):
     return cert, recheck
 
 
-def _evidence(rs, tried, seed, budget, families=None):
+def _evidence(rs, tried, seed, budget):
     return {"random_search": {"instances": rs.instances, "applicable": rs.applicable,
                               "float_violations": rs.violations, "worst_margin": rs.worst,
                               "per_family_[instances,applicable,violations]": rs.families,
@@ -547,31 +717,107 @@ def _evidence(rs, tried, seed, budget, families=None):
             "tolerance": "violation when margin > 1e-9 (1 + |scale|) in float64; refutations re-checked exactly"}
 
 
-def judge(claim: Claim, budget, seed, holds_text, refuted_text, corrections=(), families=None, size_factor=1.0):
-    """Literal verdict from both engines, plus computed corrections ``(statement, Claim, families)``."""
+REFUTATION_BASIS = "exact counterexample, re-checked in rational arithmetic"
+SEARCH_BASIS = ("no violation in a vectorised float64 random search and a hypothesis search (a violation found "
+                "there would be re-checked exactly)")
+
+
+def _refutation_strength(cert):
+    return proved(REFUTATION_BASIS, family=cert["family"], dimension=len(cert["w"]))
+
+
+def _search_strength(claim, rs, tried, seed, families=None, basis=SEARCH_BASIS):
+    return searched(basis, **search_coverage(claim, rs, seed, tried, _hypothesis_families(claim, families)))
+
+
+@dataclasses.dataclass
+class _Decision:
+    """What both engines found for one statement: its verdict word, evidence and strength, and for a refutation
+    the exact certificate and its re-check."""
+    word: str
+    rs: object
+    evidence: dict
+    strength: object
+    certificate: dict | None = None
+    recheck: object = None
+
+
+def _decide(claim: Claim, budget, seed, families=None, size_factor=1.0) -> _Decision:
+    """``holds`` (searched, with its coverage), ``refuted`` (an exact counterexample: proved) or ``not-checkable``
+    (float violations that no quadratic instance reproduces exactly)."""
     rs, found, tried = _search(claim, budget, seed, families, size_factor)
     evidence = _evidence(rs, tried, seed, budget)
-    corr = None
-    for statement, cclaim, cfams in corrections:
-        crs, cfound, ctried = _search(cclaim, budget, seed, cfams, size_factor)
-        cert, _ = _certified(cclaim, crs, cfound, seed, cfams) if (crs.violations or cfound) else (None, None)
-        corr = {"statement": statement, "verdict": "refuted" if cert else "holds",
-                "evidence": {**_evidence(crs, ctried, seed, budget), "families": list(cfams or cclaim.families)}}
-        if cert:
-            corr["evidence"]["counterexample"] = cert
-            break
     if rs.violations == 0 and found is None:
-        return Verdict("holds", holds_text(rs), evidence, correction=corr)
+        return _Decision("holds", rs, evidence, _search_strength(claim, rs, tried, seed, families))
     cert, recheck = _certified(claim, rs, found, seed, families)
     if cert is None:
-        return Verdict("not-checkable", f"{rs.violations} float violations that no quadratic instance reproduces "
-                       "exactly; no certificate", evidence, correction=corr)
-    return Verdict("refuted", refuted_text(rs, cert), evidence, cert, corr, recheck)
+        return _Decision("not-checkable", rs, evidence,
+                         no_evidence("float violations that no quadratic instance reproduces exactly"))
+    return _Decision("refuted", rs, evidence, _refutation_strength(cert), cert, recheck)
+
+
+def judge(claim: Claim, budget, seed, holds_text, refuted_text, correction=None, families=None, size_factor=1.0):
+    """Literal verdict from both engines, with its strength, plus a computed ``correction = (statement, Claim,
+    families)`` (its own verdict, strength and, when refuted, exact re-check)."""
+    lit = _decide(claim, budget, seed, families, size_factor)
+    corr = None
+    if correction is not None:
+        statement, cclaim, cfams = correction
+        c = _decide(cclaim, budget, seed, cfams, size_factor)
+        corr = {"statement": statement, "verdict": c.word, "strength": c.strength,
+                "evidence": {**c.evidence, "families": list(cfams or cclaim.families)}}
+        if c.certificate:
+            corr["evidence"]["counterexample"] = c.certificate
+            corr["recheck"] = c.recheck
+    if lit.word == "holds":
+        summary = holds_text(lit.rs)
+    elif lit.word == "refuted":
+        summary = refuted_text(lit.rs, lit.certificate)
+    else:
+        summary = f"{lit.rs.violations} float violations that no quadratic instance reproduces exactly; no certificate"
+    return Verdict(lit.word, summary, lit.evidence, lit.certificate, corr, lit.recheck, strength=lit.strength)
+
+
+CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search
+
+
+def _control(claim: Claim, budget, seed):
+    """The search's power at the bound: the claim's conclusion with theta just above 1 (:data:`THETA_BEYOND`) on
+    quadratic families (the first quarter of each batch), its float violations and one of them certified exactly.
+    Evidence only, never part of the verdict."""
+    batches, size, _ = BUDGET[budget]
+    rs = random_search(claim, batches, size, seed, dims=DIMS[budget], first=size // CONTROL_SHARE)
+    cert = _try_certify(claim, rs.worst_draw, rs.worst_index, "random search") if rs.violations else None
+    return {"theta": claim.draw.ranges["step"]["theta"], "families": list(claim.families),
+            "dimensions": list(rs.dims), "instances": rs.instances, "applicable": rs.applicable,
+            "float_violations": rs.violations, "exact_counterexample": cert[0] if cert else None,
+            "theta_of_the_counterexample": float(sp.Rational(cert[0]["extra"]["theta"])) if cert else None}
+
+
+def judge_bounded(margin, bounds, bound_text, budget, seed, holds_text, refuted_text, families=ALL, control=True):
+    """A claim with a step bound: ``margin(..., side=within)``, ``bounds(problem, w, u) -> [(num, den), ...]``
+    (torch). Judged at ``eta = theta x bound``, theta in (0, 1] (:data:`THETA_INSIDE`); with ``control``, the same
+    conclusion just past the bound (:func:`_control`) goes into the evidence."""
+    sampler = _fraction_sampler(bounds, within, bound_text)
+    verdict = judge(C(margin, sampler, families), budget, seed, holds_text, refuted_text, families=families)
+    if control:
+        past = C(partial(margin, side=beyond), _fraction_sampler(bounds, beyond, bound_text),
+                 tuple(f for f in families if f in QUAD))
+        verdict.evidence["control_past_the_bound"] = _control(past, budget, seed)
+    return verdict
+
+
+def _as_correction(statement, verdict: Verdict, evidence) -> dict:
+    """A judged verdict as the correction of another claim (a refutation keeps its exact re-check)."""
+    out = {"statement": statement, "verdict": verdict.word, "strength": verdict.strength, "evidence": evidence}
+    if verdict.recheck is not None:
+        out["recheck"] = verdict.recheck
+    return out
 
 
 def _holds(rs):
     return (f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
-            f"({len(rs.families)} families, d in 1..8) and the hypothesis search")
+            f"({len(rs.families)} families, d in {{{', '.join(map(str, rs.dims))}}}) and the hypothesis search")
 
 
 def _refuted(what):
@@ -584,6 +830,11 @@ def C(margin, draw=_draw_free, families=ALL):
     return Claim(margin, draw, families, QUAD)
 
 
+def _torch_bound(bound):
+    """``bound(ops, problem, w, u) -> (num, den)`` as the sampler's ``bounds(problem, w, u) -> [(num, den)]``."""
+    return lambda problem, w, u: [bound(T1, problem, w, u)]
+
+
 @register("grams.D1.part1", "discrete",
           "Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / 2.")
 def check_d1_part1(budget="standard", seed=0):
@@ -594,12 +845,13 @@ def check_d1_part1(budget="standard", seed=0):
 def check_d1_part2(budget="standard", seed=0):
     return judge(C(m_d1_part2), budget, seed, _holds,
                  _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                 corrections=[("for convex L: dL >= -eta P", C(m_d1_part2, families=CONVEX), CONVEX)])
+                 correction=("for convex L: dL >= -eta P", C(m_d1_part2, families=CONVEX), CONVEX))
 
 
 @register("grams.D1.part3", "discrete", "Cautious step: eta <= 2P/(L|u|^2) implies dL <= 0.")
 def check_d1_part3(budget="standard", seed=0):
-    return judge(C(m_d1_part3, _draw_fraction(_d1_bound)), budget, seed, _holds, _refuted("descent fails"))
+    return judge_bounded(m_d1_part3, _torch_bound(d1_step_bound), "2P/(L|u|^2) (Lemma D.1 Part 3)", budget, seed,
+                         _holds, _refuted("descent fails"))
 
 
 @register("grams.D2.part1", "discrete",
@@ -612,20 +864,21 @@ def check_d2_part1(budget="standard", seed=0):
 def check_d2_part2(budget="standard", seed=0):
     return judge(C(m_d2_part2), budget, seed, _holds,
                  _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                 corrections=[("for convex L: dL >= -eta <|g|,|u|>", C(m_d2_part2, families=CONVEX), CONVEX)])
+                 correction=("for convex L: dL >= -eta <|g|,|u|>", C(m_d2_part2, families=CONVEX), CONVEX))
 
 
 @register("grams.D2.part3", "discrete", "Grams step: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0.")
 def check_d2_part3(budget="standard", seed=0):
-    return judge(C(m_d2_part3, _draw_fraction(_d2_bound)), budget, seed, _holds, _refuted("descent fails"))
+    return judge_bounded(m_d2_part3, _torch_bound(d2_step_bound), "2<|g|,|u|>/(L|u|^2) (Lemma D.2 Part 3)", budget,
+                         seed, _holds, _refuted("descent fails"))
 
 
-def _nonpositive_opposed_part(budget):
-    """N = sum_i min(u_i g_i, 0) <= 0 on every sign pattern (exact, symbolic magnitudes)."""
+def _nonpositive_opposed_part(d_max):
+    """N = sum_i min(u_i g_i, 0) <= 0 on every sign pattern of (u, g) with d <= d_max (exact, symbolic
+    magnitudes). Returns (whether it held everywhere, the number of patterns checked)."""
     cases = [(a, b) for a in LABELS for b in LABELS]
-    from ams_theory.symbolic import case_symbol
     n = 0
-    for d in range(1, {"quick": 2, "standard": 4, "thorough": 5}[budget] + 1):
+    for d in range(1, d_max + 1):
         for pat in patterns(cases, d):
             n += 1
             u = SympyOps.asarray([case_symbol(c[0], f"u{i}") for i, c in enumerate(pat)])
@@ -639,42 +892,51 @@ _CORRECTED_D3: dict = {}
 
 
 def _corrected_d3(budget, seed, convex: bool):
-    """The corrected D.3 (|N| in place of N), judged once per (budget, seed) and shared with Remark 5.5."""
+    """The corrected D.3 (|N| in place of N), judged once per (budget, seed) and shared with Remark 5.5; the convex
+    form (the one that holds) with its control past the bound."""
     key = (budget, seed, convex)
     if key not in _CORRECTED_D3:
-        fams = CONVEX if convex else ALL
-        _CORRECTED_D3[key] = judge(C(m_d3_corrected, _draw_fraction(_d3_bound), fams), budget, seed, _holds,
-                                   _refuted("corrected bound, " + ("convex" if convex else "nonconvex") + " loss"),
-                                   families=fams)
+        _CORRECTED_D3[key] = judge_bounded(
+            m_d3_corrected, _torch_bound(partial(d3_step_bound, corrected=True)),
+            "2 min{P, |N|}/(L|u|^2) (Thm. D.3 with |N|)", budget, seed, _holds,
+            _refuted("corrected bound, " + ("convex" if convex else "nonconvex") + " loss"),
+            families=CONVEX if convex else ALL, control=convex)
     return _CORRECTED_D3[key]
 
 
 @register("grams.D3", "discrete",
           "eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
 def check_d3(budget="standard", seed=0):
-    nonpos, n_patterns = _nonpositive_opposed_part(budget)
-    claim = C(m_d3, _draw_fraction(_d3_bound))
+    d_max = SIGN_PATTERN_DIMS[budget]
+    nonpos, n_patterns = _nonpositive_opposed_part(d_max)
+    claim = C(m_d3, _fraction_sampler(_torch_bound(d3_step_bound), within,
+                                      "2 min{P, N}/(L|u|^2) as written (never positive: every step is free)"))
     rs, found, tried = _search(claim, budget, seed)
+    if not nonpos or rs.applicable:
+        raise AssertionError("the vacuity argument failed: N > 0 on a sign pattern, or an instance with eta > 0 "
+                             "met the bound as written")
     evidence = {**_evidence(rs, tried, seed, budget), "N_nonpositive_on_all_sign_patterns": nonpos,
                 "sign_patterns": n_patterns}
     corr_all = _corrected_d3(budget, seed, convex=False)
     corr_convex = _corrected_d3(budget, seed, convex=True)
-    correction = {
-        "statement": "with |N| in place of N (the proof's last line drops a minus sign) and L convex: "
-                     "eta <= 2/(L|u|^2) min{P, |N|} implies dL_Grams <= dL_C <= 0",
-        "verdict": corr_convex.word,
-        "evidence": {"convex_families": corr_convex.summary, "without_convexity": {
-            "verdict": corr_all.word, "summary": corr_all.summary, "counterexample": corr_all.counterexample},
-            "proof_notes": "the proof uses D.1 Part 2 (true only for convex L) and index sets I+ = {u_i, g_i >= 0}, "
-                           "I- = {u_i, g_i < 0} that do not cover coordinates where u_i and g_i differ in sign"},
-    }
-    if nonpos and rs.applicable == 0:
-        return Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
-                       f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
-                       f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
-                       correction=correction)
-    return Verdict("holds" if rs.violations == 0 else "refuted", "unexpected: applicable instances exist",
-                   evidence, correction=correction)
+    correction = _as_correction(
+        "with |N| in place of N (the proof's last line drops a minus sign) and L convex: "
+        "eta <= 2/(L|u|^2) min{P, |N|} implies dL_Grams <= dL_C <= 0", corr_convex,
+        {**corr_convex.evidence, "convex_families": corr_convex.summary,
+         "without_convexity": {"verdict": corr_all.word, "summary": corr_all.summary,
+                               "counterexample": corr_all.counterexample},
+         "proof_notes": "the proof uses D.1 Part 2 (true only for convex L) and index sets I+ = {u_i, g_i >= 0}, "
+                        "I- = {u_i, g_i < 0} that do not cover coordinates where u_i and g_i differ in sign"})
+    strength = weakest(
+        exhaustive("N = sum_i min(u_i g_i, 0) <= 0 exactly (sympy) on every sign pattern of (u, g), symbolic "
+                   "magnitudes", dimensions=f"1..{d_max}", sign_patterns=n_patterns),
+        _search_strength(claim, rs, tried, seed, basis="no drawn instance with eta > 0 met the bound as written"),
+        basis="the bound 2 min{P, N}/(L|u|^2) is never positive: N <= 0 on every sign pattern (exact, "
+              f"d <= {d_max}) and no drawn instance with eta > 0 met it")
+    return Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
+                   f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
+                   f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
+                   correction=correction, strength=strength)
 
 
 @register("grams.R5.5", "discrete", "Grams' one-step loss decrease is strictly larger than the cautious one.")
@@ -685,23 +947,17 @@ def check_r55(budget="standard", seed=0):
     g = problem.grad(w)
     u = g * torch.tensor([[0.5, 2.0]], dtype=DT)              # u_i g_i > 0 for every i
     eta = (0.5 / problem.L).reshape(1, 1)
-    draw = _single(problem, w, u, eta)
     claim = C(m_r55)
-    cert, recheck = _try_certify_nonneg(claim, draw)
+    cert, recheck = _try_certify_nonneg(claim, Draw(problem, w, u, eta, {}))
     rs, found, tried = _search(claim, budget, seed)       # violations: Grams strictly worse than cautious
     corr = _corrected_d3(budget, seed, convex=True)
-    correction = {"statement": "no strict improvement in general; under convexity and the corrected step bound "
-                               "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)",
-                  "verdict": corr.word, "evidence": {"summary": corr.summary}}
+    correction = _as_correction("no strict improvement in general; under convexity and the corrected step bound "
+                                "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)", corr,
+                                {"summary": corr.summary})
     evidence = {**_evidence(rs, tried, seed, budget), "float_violations_mean": "Grams strictly worse"}
     return Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
                    f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random instances",
-                   evidence, cert, correction, recheck)
-
-
-def _single(problem, w, u, eta, extra=None):
-    from ams_theory.descent import Draw
-    return Draw(problem, w, u, eta, extra or {})
+                   evidence, cert, correction, recheck, strength=_refutation_strength(cert))
 
 
 def _try_certify_nonneg(claim, draw):
@@ -722,8 +978,10 @@ def _try_certify_nonneg(claim, draw):
           "mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
 def check_thm23(budget="standard", seed=0):
-    return judge(C(m_thm23, _draw_thm23), budget, seed,
-                 lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails"))
+    return judge_bounded(m_thm23, partial(thm23_bounds, T1),
+                         "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
+                         + ", ".join(PHI_VARIANTS), budget, seed,
+                         lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails"))
 
 
 @register("cautious.2.4", "discrete",
@@ -732,19 +990,19 @@ def check_thm23(budget="standard", seed=0):
 def check_thm24(budget="standard", seed=0):
     return judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
                  _refuted("a negative alpha_k turns the masked step uphill"),
-                 corrections=[("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL)])
+                 correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL))
 
 
 @register("cautious.A3", "discrete",
           "(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2, "
           "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
 def check_a3(budget="standard", seed=0):
-    claim = Claim(m_a3, _draw_free, A3_FAMILIES, ("quadratic_diagonal_convex",))
-    corrected = Claim(m_a3_corrected, _draw_free, A3_FAMILIES, ("quadratic_diagonal_convex",))
+    claim = Claim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
+    corrected = Claim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
     return judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
-                 "|u o phi|^2 exceed |u|^2"), corrections=[("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
-                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES)], families=A3_FAMILIES, size_factor=0.25)
+                 "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
+                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
 
 
 @register("cautious.A5", "discrete",
@@ -757,11 +1015,7 @@ def check_a5(budget="standard", seed=0):
     return verdict
 
 
-def m_a5_any(ops, problem, w, u, eta, extra, with_scale=False):
-    g = G(problem, w)
-    base = F(problem, step(ops, w, u, g, eta, None))
-    masked = F(problem, step(ops, w, u, g, eta, INNER_GE))
-    return _ret(masked - base, True, ABS(base), with_scale)
+A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0, some exactly 0)"
 
 
 @register("cautious.A6", "discrete",
@@ -770,6 +1024,7 @@ def check_a6(budget="standard", seed=0):
     fams = ("quadratic_diagonal_convex",)
     claim = _with_problem_map(Claim(m_a6, _draw_free, fams, fams), _a6_problem)
     verdict = judge(claim, budget, seed, _holds, _refuted("comparison fails"), families=fams)
+    verdict.strength.coverage["loss"] = A6_LOSS
     eq1 = random_search(_with_problem_map(Claim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
                         *BUDGET[budget][:2], seed)
     verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
@@ -780,11 +1035,13 @@ def check_a6(budget="standard", seed=0):
           "Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step size.")
 def check_a7(budget="standard", seed=0):
     literal = judge(C(m_a7, _draw_threshold), budget, seed, _holds, _refuted("a negative alpha turns the step uphill"),
-                    corrections=[("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL)])
-    if literal.word == "refuted" and literal.correction and literal.correction["verdict"] == "holds":
+                    correction=("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL))
+    if literal.word == "refuted" and literal.correction["verdict"] == "holds":
         # the theorem leaves the sign of the scaling factor open: true exactly when alpha >= 0
         literal.word = "conditional"
         literal.summary = "holds when alpha >= 0 (not stated); " + literal.summary
+        literal.strength = weakest(literal.strength, literal.correction["strength"],
+                                   basis="refuted for alpha < 0 by an exact counterexample; searched for alpha >= 0")
     return literal
 
 
@@ -797,58 +1054,74 @@ def _phi_eq6(labels, i):
     return sp.Symbol(f"r{i}", real=True)
 
 
+def _eq6_sums(pattern):
+    """``(x^T(1 - phi), x^T phi)`` at a sign pattern of x: symbolic magnitudes, a symbolic phi obeying (6)."""
+    x = SympyOps.asarray([case_symbol(lab, f"x{i}") for i, lab in enumerate(pattern)])
+    phi = SympyOps.asarray([_phi_eq6(lab, i) for i, lab in enumerate(pattern)])
+    return sp.simplify(OPS.total(x * (1 - phi))), sp.simplify(OPS.total(x * phi))
+
+
 @register("cautious.eq6", "discrete",
           "phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) >= 0.")
 def check_eq6(budget="standard", seed=0):
-    from ams_theory.symbolic import case_symbol
-    n, bad = 0, None
-    for d in range(1, {"quick": 2, "standard": 4, "thorough": 5}[budget] + 1):
+    d_max = SIGN_PATTERN_DIMS[budget]
+    n = 0
+    for d in range(1, d_max + 1):
         for pat in patterns(LABELS, d):
             n += 1
-            x = SympyOps.asarray([case_symbol(lab, f"x{i}") for i, lab in enumerate(pat)])
-            phi = SympyOps.asarray([_phi_eq6(lab, i) for i, lab in enumerate(pat)])
-            first = sp.simplify(OPS.total(x * (1 - phi)))
-            second = sp.simplify(OPS.total(x * phi))
+            first, second = _eq6_sums(pat)
             if first.is_nonpositive is not True or second.is_nonnegative is not True:
-                bad = (pat, str(first), str(second))
-                break
-    if bad:
-        pat, first, second = bad
-        x = SympyOps.asarray([sp.Integer({"+": 1, "0": 0, "-": -1}[lab]) for lab in pat])
-        return Verdict("refuted", f"fails at sign pattern {pat}: x^T(1-phi) = {first}, x^T phi = {second}",
-                       {"patterns": n}, {"pattern": list(pat), "first": first, "second": second},
-                       recheck=lambda: True)
-    return Verdict("holds", f"exact on all {n} sign patterns of x (d <= "
-                   f"{ {'quick': 2, 'standard': 4, 'thorough': 5}[budget]}) with symbolic phi obeying (6)",
+                return Verdict("not-checkable", f"sympy could not decide the signs at pattern {pat}: "
+                               f"x^T(1-phi) = {first}, x^T phi = {second}", {"patterns": n},
+                               strength=no_evidence("a sign pattern sympy could not decide", pattern=list(pat)))
+    return Verdict("holds", f"exact on all {n} sign patterns of x (d <= {d_max}) with symbolic phi obeying (6)",
                    {"patterns": n, "per_coordinate": "x>0: x(1-phi) <= 0, x phi >= 0; x<0: both signs flip "
-                    "accordingly; x=0: 0"})
+                    "accordingly; x=0: 0"},
+                   strength=exhaustive("exact (sympy) on every sign pattern of x, symbolic magnitudes, a symbolic "
+                                       "phi obeying (6)", dimensions=f"1..{d_max}", sign_patterns=n,
+                                       phi="x_i > 0: 1 + p_i; x_i < 0: -q_i (p_i, q_i >= 0); x_i = 0: any real r_i"))
+
+
+def _eq1_scale(xi):
+    """alpha(x) = dim(x)/(nnz(x > 0) + xi) of eq. (1) (rule core), symbolic in d and n = nnz, for n >= 1."""
+    d, n = sp.Symbol("d", integer=True, positive=True), sp.Symbol("n", integer=True, nonnegative=True)
+    alpha = rules.mask_scale(OPS, rules.Caution(lam=0, tie="zero", normalize="nnz_xi", xi=xi), d, n, None)
+    return (alpha.args[-1][0] if isinstance(alpha, sp.Piecewise) else alpha), d, n
+
+
+def _eq1_default_gap(d: int):
+    """x^T(1 - phi(x)) at x = (1, ..., 1) in R^d for eq. (1)'s default phi (xi = 1), exactly (rule core)."""
+    ones = SympyOps.asarray([sp.Integer(1)] * d)
+    return sp.nsimplify(OPS.total(ones * (1 - _phi(OPS, ones, ones, PHI_VARIANTS["eq1_default"]))))
+
+
+CORRECTION_DIMS = 8
 
 
 @register("cautious.eq6.default", "discrete",
           "The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha >= 1 "
           "and satisfies the conditions of Thm. 2.1.")
 def check_eq6_default(budget="standard", seed=0):
-    d, nnz = sp.Symbol("d", integer=True, positive=True), sp.Symbol("n", integer=True, nonnegative=True)
-    caution = rules.Caution(lam=0, tie="zero", normalize="nnz_xi", xi=1)
-    alpha = rules.mask_scale(OPS, caution, d, nnz, None)
-    alpha = alpha.args[-1][0] if isinstance(alpha, sp.Piecewise) else alpha
+    alpha, d, nnz = _eq1_scale(1)
     at_full = sp.simplify(alpha.subs(nnz, d))                       # every coordinate positive
-    # exact instance: x = (1, ..., 1), d = 2: phi = alpha 1, x^T (1 - phi) = d (1 - alpha) > 0
-    x = SympyOps.asarray([sp.Integer(1), sp.Integer(1)])
-    a2 = alpha.subs({d: 2, nnz: 2})
-    violation = OPS.total(x * (1 - a2 * OPS.indicator_(x, strict=True)))
-
-    def recheck():
-        return bool(sp.Rational(violation) > 0)
-
-    fixed = rules.mask_scale(OPS, rules.Caution(lam=0, tie="zero", normalize="nnz_xi", xi=0), d, nnz, None)
-    fixed = fixed.args[-1][0] if isinstance(fixed, sp.Piecewise) else fixed
-    fixed_ok = all(sp.simplify(fixed.subs({d: dd, nnz: k})) >= 1 for dd in range(1, 9) for k in range(1, dd + 1))
+    xi = sp.Symbol("xi", positive=True)
+    any_xi, _, _ = _eq1_scale(xi)
+    every_xi_fails = sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True
+    gap = _eq1_default_gap(2)                                       # x = (1, 1): phi = 2/3, x^T (1 - phi) = 2/3
+    fixed, d0, n0 = _eq1_scale(0)
+    cases = [(dd, k) for dd in range(1, CORRECTION_DIMS + 1) for k in range(1, dd + 1)]
+    fixed_ok = all(sp.simplify(fixed.subs({d0: dd, n0: k})) >= 1 for dd, k in cases)
     correction = {"statement": "alpha(x) = dim(x)/nnz(x > 0) (xi = 0), or max(alpha, 1), gives alpha >= 1 whenever "
                                "some x_i > 0, and then phi meets (6) and both conditions of Thm. 2.1",
                   "verdict": "holds" if fixed_ok else "refuted",
-                  "evidence": {"checked": "alpha >= 1 for all 1 <= nnz <= d <= 8 (exact)", "alpha": str(fixed)}}
+                  "evidence": {"checked": f"alpha >= 1 for all 1 <= nnz <= d <= {CORRECTION_DIMS} (exact)",
+                               "alpha": str(fixed)},
+                  "strength": exhaustive("alpha = d/nnz >= 1 exactly at every (d, nnz), xi = 0 (the boundary of "
+                                         "xi >= 0)", dimensions=f"1..{CORRECTION_DIMS}", cases=len(cases), xi=[0])}
     return Verdict("refuted", f"alpha = d/(nnz+1) < 1 when every x_i > 0 (alpha = {at_full}): x = (1, 1) gives "
-                   f"x^T(1 - phi) = {violation} > 0", {"alpha": str(alpha), "alpha_when_all_positive": str(at_full),
+                   f"x^T(1 - phi) = {gap} > 0", {"alpha": str(alpha), "alpha_when_all_positive": str(at_full),
+                   "every_xi_above_0_fails": {"alpha_when_all_positive": str(any_xi.subs(nnz, d)),
+                                              "below_1_for_all_d_and_xi_positive (sympy)": every_xi_fails},
                    "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"},
-                   {"x": ["1", "1"], "alpha": str(a2), "x^T(1-phi)": str(violation)}, correction, recheck)
+                   {"x": ["1", "1"], "alpha": str(alpha.subs({d: 2, nnz: 2})), "x^T(1-phi)": str(gap)}, correction,
+                   lambda: bool(_eq1_default_gap(2) > 0), strength=proved(REFUTATION_BASIS, dimension=2, xi=1))

@@ -10,8 +10,15 @@
   families and the worst instance is certified in exact rationals (``descent.certify``).
 * Mutations: a deliberately wrong bound (D.1 Part 1 with ``L eta^2 / 4``) is refuted by all three
   engines (random search, ``hypothesis_search``, the property runner), exactly certified; the same
-  instance satisfies the true bound exactly. Deliberately weakened true bounds are not refuted.
-* The registry: every discrete id runs in the quick budget with its current verdict.
+  instance satisfies the true bound exactly. Planted wrong bounds (a step bound doubled, the
+  ``L eta^2 / 2`` term halved) are refuted by the registry's own search (``judge`` /
+  ``judge_bounded``) with a proved strength that the registry accepts. Deliberately weakened true
+  bounds are not refuted.
+* Draws and coverage: every mixture stays inside the range its coverage states and draws its
+  boundary values exactly; ``theta = 1`` is the largest float step the claim's hypothesis accepts;
+  the controls just past a bound find violations.
+* The registry: every discrete id runs in the quick budget with its current verdict and strength, and
+  the strength's coverage names the boundary values.
 
 Hypothesis profiles (registered here): ``ci`` (default; derandomised, small) and ``thorough``
 (``HYPOTHESIS_PROFILE=thorough``). The profile is applied to this file's properties only (it is
@@ -27,7 +34,7 @@ import sympy as sp
 import torch
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st, target
 
-from ams_theory import descent, smooth
+from ams_theory import descent, registry, smooth
 from ams_theory.descent import T1, Claim
 from ams_theory.registry import REGISTRY, load_checks, run_claim
 from proofs_checks import discrete as D
@@ -136,18 +143,30 @@ def test_d1_part1_upper_bound():
     assert seen["worst_relative"] <= 1e-9
 
 
-def test_d1_part3_descent_inside_step_bound():
-    """Grams D.1 Part 3: eta = theta * 2P/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
+def bound_value(bound):
+    """``num/den`` of a step bound ``(num, den)`` (one instance), or NaN when it allows no positive step."""
+    num, den = (float(x.reshape(-1)[0]) for x in bound)
+    return num / den if den > 0 and num > 0 and math.isfinite(num / den) else math.nan
+
+
+def _inside_step_bound(margin_fn, bound_fn):
+    """Property: eta = theta * num/den, 0 < theta <= 1, meets the claim's hypothesis (theta <= 0.999) and the
+    conclusion holds."""
     def margin(ex):
         (problem, w, u), theta = ex
-        bound = D._d1_bound(problem, w, u)
-        if not (math.isfinite(float(bound)) and float(bound) > 0):     # no positive step allowed (P = 0)
+        bound = bound_value(bound_fn(T1, problem, w, u))
+        if math.isnan(bound):                 # no positive step allowed (P = 0)
             return math.nan, False, 0.0
-        m, app, scale = evaluate(D.m_d1_part3, problem, w, u, theta * bound)
+        m, app, scale = evaluate(margin_fn, problem, w, u, torch.tensor([[theta * bound]], dtype=F64))
         if theta <= 0.999:           # well inside the bound: the claim's hypothesis must be met
             assert app, "eta inside the step bound but the margin function says not applicable"
         return m, app, scale
     run_property(st.tuples(instances(), st.floats(1e-6, 1.0)), margin, min_applicable=0.5)
+
+
+def test_d1_part3_descent_inside_step_bound():
+    """Grams D.1 Part 3: eta = theta * 2P/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
+    _inside_step_bound(D.m_d1_part3, D.d1_step_bound)
 
 
 def test_d2_part1_upper_bound():
@@ -160,16 +179,7 @@ def test_d2_part1_upper_bound():
 
 def test_d2_part3_descent_inside_step_bound():
     """Grams D.2 Part 3: eta = theta * 2<|g|,|u|>/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
-    def margin(ex):
-        (problem, w, u), theta = ex
-        bound = D._d2_bound(problem, w, u)
-        if not (math.isfinite(float(bound)) and float(bound) > 0):     # no positive step allowed (P = 0)
-            return math.nan, False, 0.0
-        m, app, scale = evaluate(D.m_d2_part3, problem, w, u, theta * bound)
-        if theta <= 0.999:
-            assert app, "eta inside the step bound but the margin function says not applicable"
-        return m, app, scale
-    run_property(st.tuples(instances(), st.floats(1e-6, 1.0)), margin, min_applicable=0.5)
+    _inside_step_bound(D.m_d2_part3, D.d2_step_bound)
 
 
 def test_thm23_masked_step_no_worse_where_applicable():
@@ -232,13 +242,11 @@ def test_a7_with_nonnegative_alpha():
 # Statements with no extra hyperparameter: (margin, families, share of draws that must apply).
 #   corrected D.1 Part 2: dL >= -eta P - L |w' - w|^2 / 2 on every L-smooth family;
 #   D.1 Part 2 as stated (dL >= -eta P) holds when L is convex (the registry's correction);
-#   corrected D.2 Part 2: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 on every L-smooth family;
-#   corrected Thm. A.3 (B_T = sum |u_t o phi_t|^2), cautious heavy ball with eq. (1)'s phi, T = 1..8.
+#   corrected D.2 Part 2: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 on every L-smooth family.
 PLAIN_PROPERTIES = {
     "d1_part2_corrected_for_any_smooth_loss": ("m_d1_part2_smooth", ALL, 1.0),
     "d1_part2_literal_holds_on_convex_losses": ("m_d1_part2", CONVEX, 1.0),
     "d2_part2_corrected_for_any_smooth_loss": ("m_d2_part2_smooth", ALL, 1.0),
-    "a3_corrected_trajectory_bound": ("m_a3_corrected", D.A3_FAMILIES, 0.5),
 }
 
 
@@ -252,13 +260,27 @@ def test_plain_property(name):
     run_property(st.tuples(instances(families), log_eta()), margin, min_applicable=min_applicable)
 
 
+# heavy-ball beta in [0, 1): exactly 0, near 1 and in between
+BETA = st.one_of(st.just(0.0), st.floats(0.0, 0.999), st.floats(0.999, 0.9999))
+
+
+def test_a3_corrected_trajectory_bound():
+    """Cautious Thm. A.3 corrected (B_T = sum |u_t o phi_t|^2): cautious heavy ball with eq. (1)'s phi, every
+    prefix T = 1..8, beta from 0 to near 1."""
+    def margin(ex):
+        (problem, w, u), e, beta = ex
+        return evaluate(D.m_a3_corrected, problem, w, u, over_L(problem, e),
+                        {"beta": torch.tensor([[beta]], dtype=F64)})
+    run_property(st.tuples(instances(D.A3_FAMILIES), log_eta(), BETA), margin, min_applicable=0.5)
+
+
 # ----------------------------------------------------------------------------- refuted literal claims
 
 REFUTED = {
     "D1.part2": Claim(D.m_d1_part2, D._draw_free, QUAD),
     "D2.part2": Claim(D.m_d2_part2, D._draw_free, QUAD),
     "thm2.4": Claim(D.m_thm24, D._draw_threshold, QUAD),
-    "A3": Claim(D.m_a3, D._draw_free, ("quadratic_diagonal_convex",)),   # L* is exact for diagonal A only
+    "A3": Claim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
 }
 
 
@@ -304,18 +326,50 @@ def m_d1_part1_doubled(ops, problem, w, u, eta, extra, with_scale=False):
     return D._ret(dL - bound, True, D.ABS(f0) + D.ABS(bound), with_scale)
 
 
-def m_d1_part3_double_bound(ops, problem, w, u, eta, extra, with_scale=False):
+def doubled(bound):
+    """A planted wrong step bound: ``num/den`` twice as large."""
+    num, den = bound
+    return 2 * num, den
+
+
+def halved(bound):
+    num, den = bound
+    return num / 2, den
+
+
+def m_d1_part3_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
     """MUTANT (false): D.1 Part 3 with the step bound doubled, eta <= 4P/(L|u|^2)."""
     g, P, f0, dL, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-    applicable = D.AND(D.GT(uu, 0), D.LE(eta * D.Lc(problem) * uu, 4 * P))
-    return D._ret(dL, applicable, D.ABS(f0), with_scale)
+    return D._ret(dL, side(eta, doubled(D.d1_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
 
 
-def m_d2_part3_half_bound(ops, problem, w, u, eta, extra, with_scale=False):
+def m_d2_part3_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
+    """MUTANT (false): D.2 Part 3 with the step bound doubled, eta <= 4<|g|,|u|>/(L|u|^2)."""
+    g, Q, f0, d51, d52, uu = D._grams_parts(ops, problem, w, u, eta)
+    return D._ret(D.MAX(d51, d52), side(eta, doubled(D.d2_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
+
+
+def m_thm23_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
+    """MUTANT (false): Thm. 2.3 with every mask's step bound doubled."""
+    base, parts = D.thm23_comparisons(ops, problem, w, u, eta)
+    margin, app = D.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts])
+    return D._ret(margin, app, D.ABS(base), with_scale)
+
+
+def m_d2_part3_half_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
     """WEAKENED (true): D.2 Part 3 with eta restricted to half its bound, eta <= <|g|,|u|>/(L|u|^2)."""
     g, Q, f0, d51, d52, uu = D._grams_parts(ops, problem, w, u, eta)
-    applicable = D.AND(D.GT(uu, 0), D.LE(eta * D.Lc(problem) * uu, Q))
-    return D._ret(D.MAX(d51, d52), applicable, D.ABS(f0), with_scale)
+    return D._ret(D.MAX(d51, d52), side(eta, halved(D.d2_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
+
+
+def torch_bounds(bound_fn, change):
+    """A sampler's ``bounds(problem, w, u)``: ``change`` applied to each variant's bound of ``bound_fn``."""
+    return lambda problem, w, u: [change(b) for b in bound_fn(T1, problem, w, u)]
+
+
+def one(bound_fn):
+    """A single step bound ``(ops, problem, w, u) -> (num, den)`` as a list of variants."""
+    return lambda ops, problem, w, u: [bound_fn(ops, problem, w, u)]
 
 
 HALVED = Claim(m_d1_part1_halved, D._draw_free, QUAD)
@@ -344,16 +398,56 @@ def test_mutant_wrong_constant_fails_the_property_runner():
         run_property(st.tuples(instances(QUAD), log_eta()), margin, profile=FIND_ONLY)
 
 
-def test_mutant_doubled_step_bound_is_refuted_exactly():
-    draw = D._draw_fraction(lambda p, w, u: 2 * D._d1_bound(p, w, u))
-    rs, cert = _certify_worst(Claim(m_d1_part3_double_bound, draw, QUAD), batch=4_000)
-    assert cert["applicable"] is True and cert["margin"] > 0
+PLANTED = {  # planted wrong bound -> (margin, the sampler's bounds, or None for a free step)
+    "D1.part3 with its step bound doubled": (m_d1_part3_double_bound, torch_bounds(one(D.d1_step_bound), doubled)),
+    "D2.part3 with its step bound doubled": (m_d2_part3_double_bound, torch_bounds(one(D.d2_step_bound), doubled)),
+    "Thm. 2.3 with its step bound doubled": (m_thm23_double_bound, torch_bounds(D.thm23_bounds, doubled)),
+    "D1.part1 with L eta^2 |u|^2 / 4": (m_d1_part1_halved, None),
+}
+
+
+@pytest.mark.parametrize("name", list(PLANTED))
+def test_planted_wrong_bound_is_refuted_exactly_by_the_claims_own_search(name):
+    """The registry's search (``judge_bounded`` draws eta as a fraction of the planted bound, ``judge`` a free step)
+    refutes the planted bound with an exact counterexample, proved strength, which the registry accepts."""
+    margin, bounds = PLANTED[name]
+    if bounds is None:
+        verdict = D.judge(D.C(margin), "quick", 0, D._holds, D._refuted("planted"))
+    else:
+        verdict = D.judge_bounded(margin, bounds, name, "quick", 0, D._holds, D._refuted("planted"), control=False)
+    assert verdict.word == "refuted" and verdict.strength.level == "proved", (verdict.word, verdict.summary)
+    cex = verdict.counterexample
+    assert sp.Rational(cex["margin"]) > 0 and cex["applicable"] is True and cex["family"] in QUAD
+    if bounds is not None:          # found inside the planted bound, by the claim's own fraction draws
+        assert 0 < sp.Rational(cex["extra"]["theta"]) <= 1
+    host = REGISTRY["grams.D1.part3"]
+    result = run_claim(registry.Claim(host.entry, "discrete", name, lambda budget, seed: verdict), "quick", 0)
+    assert result.status == "checked", result.error
+    assert result.verdict.counterexample["rechecked_exactly"] is True
+
+
+def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
+    """At theta = 1 on a rotated quadratic the exact L (rounded up by 1e-9) puts the instance outside the bound, so
+    its first certificate fails; the candidate 1e-7 inside the bound certifies."""
+    bounds = PLANTED["D1.part3 with its step bound doubled"][1]
+    claim = Claim(m_d1_part3_double_bound, D._fraction_sampler(bounds, D.within, "planted"), QUAD)
+    problem, w = descent._sample("quadratic_indefinite", 2, 2_000, 0, 0)
+    u, eta, extra = claim.draw(problem, w, torch.Generator().manual_seed(0))
+    m, app, scale = claim.margin(T1, problem, w, u, eta, extra, with_scale=True)
+    at_bound = ((extra["theta"] == 1) & app & (m > 1e-6 * (1 + scale.abs()))).reshape(-1)
+    i = int(torch.nonzero(at_bound)[0])
+    draw = descent.Draw(problem, w, u, eta, extra)
+    assert D._try_certify(claim, draw, i, "random search") is None
+    rs = descent.SearchResult(worst=float(m.reshape(-1)[i]), worst_draw=draw, worst_index=i)
+    cert, recheck = D._certified(claim, rs, None, 0, QUAD)
+    assert cert["engine"].endswith("(1 - 1e-7)") and sp.Rational(cert["margin"]) > 0 and recheck() is True
 
 
 @pytest.mark.parametrize("name, claim", [
     ("D1.part1 with L eta^2 |u|^2", Claim(m_d1_part1_doubled, D._draw_free, ALL)),
     ("D2.part3 with eta <= half its bound",
-     Claim(m_d2_part3_half_bound, D._draw_fraction(lambda p, w, u: D._d2_bound(p, w, u) / 2), ALL)),
+     Claim(m_d2_part3_half_bound, D._fraction_sampler(torch_bounds(one(D.d2_step_bound), halved), D.within, "half"),
+           ALL)),
 ])
 def test_weakened_true_bound_is_not_refuted(name, claim):
     rs = descent.random_search(claim, 1, 4_000, 0)
@@ -362,6 +456,76 @@ def test_weakened_true_bound_is_not_refuted(name, claim):
     assert rs.violations == 0, (name, rs.violations, rs.worst)
     found, tried = descent.hypothesis_search(claim, 100, 0)
     assert found is None and tried > 0, name
+
+
+# ----------------------------------------------------------------------------- draws
+
+MIXTURES = {  # spec -> (lowest, highest value, which end is open: "(" low, ")" high, "" neither)
+    "ETA_FREE (x 1/L)": (D.ETA_FREE, 0.0, 10.0, ""),
+    "THETA_INSIDE": (D.THETA_INSIDE, 0.0, 1.0, "("),
+    "THETA_BEYOND": (D.THETA_BEYOND, 1.0, 1.1, "("),
+    "ALPHA": (D.ALPHA, -2.0, 4.0, ""),
+    "SIGMA_SLACK (x 1/L)": (D.SIGMA_SLACK, 0.0, 10 ** 0.7, ""),
+    "A3_STEP (x 1/L)": (D.A3_STEP, 0.0, 10.0, "("),
+    "A3_BETA": (D.A3_BETA, 0.0, 1.0, ")"),
+}
+
+
+@pytest.mark.parametrize("name", list(MIXTURES))
+def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_share(name):
+    spec, lo, hi, open_end = MIXTURES[name]
+    x = D._mixture(torch.Generator().manual_seed(0), 40_000, spec)
+    assert float(x.min()) >= lo and float(x.max()) <= hi
+    if open_end == "(":
+        assert float(x.min()) > lo
+    if open_end == ")":
+        assert float(x.max()) < hi
+    coverage = D._range("", spec)
+    assert len(coverage["draw"]) == len(spec)
+    for share, kind, *args in spec:
+        if kind == "exactly":
+            assert args[0] in coverage["exactly"]
+            assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
+
+
+def picked(bounds, extra):
+    """The bound each instance's step was drawn from (the variant in ``extra["mask"]`` when there are several)."""
+    if len(bounds) == 1:
+        return bounds[0]
+    k = extra["mask"].long()
+    return tuple(torch.cat([b[j] for b in bounds], 1).gather(1, k) for j in (0, 1))
+
+
+@pytest.mark.parametrize("name, margin, bound_fn", [
+    ("D1.part3", D.m_d1_part3, one(D.d1_step_bound)),
+    ("D2.part3", D.m_d2_part3, one(D.d2_step_bound)),
+    ("Thm. 2.3", D.m_thm23, D.thm23_bounds),
+    ("corrected D3", D.m_d3_corrected, one(lambda *a: D.d3_step_bound(*a, corrected=True))),
+])
+def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, bound_fn):
+    sampler = D._fraction_sampler(torch_bounds(bound_fn, lambda b: b), D.within, name)
+    for fam, d in (("quadratic_indefinite", 3), ("separable_sin", 2), ("logistic", 4)):
+        problem, w = descent._sample(fam, d, 4_000, 0, 0)
+        u, eta, extra = sampler(problem, w, torch.Generator().manual_seed(0))
+        bound = picked(bound_fn(T1, problem, w, u), extra)
+        at_bound = (extra["theta"] == 1) & (bound[0] > 0) & (bound[1] > 0)
+        assert int(at_bound.sum()) > 100, (name, fam)
+        assert bool(D.within(eta, bound)[at_bound].all())
+        up = torch.nextafter(eta, torch.full_like(eta, math.inf))
+        assert not bool(D.within(up, bound)[at_bound].any())
+        _, applicable = margin(T1, problem, w, u, eta, extra)
+        assert bool(applicable[at_bound].all()), (name, fam)
+
+
+def test_direction_is_drawn_once_per_batch_and_changes_nothing():
+    problem, w = descent._sample("quadratic_convex", 3, 1_000, 0, 0)
+    first = torch.Generator().manual_seed(7)
+    u0, next0 = D._draw_direction(problem, w, first), torch.rand(4, generator=first)
+    for _ in range(3):
+        gen = torch.Generator().manual_seed(7)
+        u = D._direction(problem, w, gen)
+        assert torch.equal(u, u0) and torch.equal(torch.rand(4, generator=gen), next0)
+        u.add_(1.0)                 # a caller's change to its copy does not reach the next caller
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -384,6 +548,17 @@ def quick_verdicts():
     return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in DISCRETE_IDS}
 
 
+STRENGTH = {  # id -> (verdict's strength, correction's strength or None)
+    "grams.D1.part1": ("searched", None), "grams.D1.part2": ("proved", "searched"),
+    "grams.D1.part3": ("searched", None), "grams.D2.part1": ("searched", None),
+    "grams.D2.part2": ("proved", "searched"), "grams.D2.part3": ("searched", None),
+    "grams.D3": ("searched", "searched"), "grams.R5.5": ("proved", "searched"), "cautious.2.3": ("searched", None),
+    "cautious.2.4": ("proved", "searched"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("searched", None),
+    "cautious.A6": ("searched", None), "cautious.A7": ("searched", "searched"),
+    "cautious.eq6": ("exhaustive", None), "cautious.eq6.default": ("proved", "exhaustive"),
+}
+
+
 @pytest.mark.parametrize("cid", DISCRETE_IDS)
 def test_registry_quick_verdict(quick_verdicts, cid):
     result = quick_verdicts[cid]
@@ -401,6 +576,94 @@ def test_registry_quick_verdict(quick_verdicts, cid):
         assert searched["applicable"] == 0 and v.evidence["N_nonpositive_on_all_sign_patterns"] is True
     if v.word == "conditional":
         assert v.correction["verdict"] == "holds"
+    level, correction_level = STRENGTH[cid]
+    assert v.strength.level == level, (cid, v.strength.to_json())
+    assert (v.correction["strength"].level if v.correction else None) == correction_level
+    assert result.to_json()["strength"]["level"] == level
+
+
+def coverage_of(quick_verdicts, cid, part="verdict"):
+    v = quick_verdicts[cid].verdict
+    return (v.strength if part == "verdict" else v.correction["strength"]).coverage
+
+
+@pytest.mark.parametrize("cid, part", [
+    ("grams.D1.part1", "verdict"), ("grams.D1.part2", "correction"), ("grams.D1.part3", "verdict"),
+    ("grams.D2.part3", "verdict"), ("cautious.2.3", "verdict"), ("grams.D3", "correction"),
+    ("cautious.2.4", "correction"), ("cautious.A3", "correction"), ("cautious.A5", "verdict"),
+])
+def test_searched_coverage_matches_the_search(quick_verdicts, cid, part):
+    """A searched strength states what the search covered: families, dimensions, instances, seed, domains."""
+    v = quick_verdicts[cid].verdict
+    evidence = v.evidence if part == "verdict" else v.correction["evidence"]
+    cov = coverage_of(quick_verdicts, cid, part)
+    searched = evidence["random_search"]
+    assert cov["instances"] == searched["instances"] and cov["applicable"] == searched["applicable"]
+    assert set(cov["loss_families"]) == set(searched["per_family_[instances,applicable,violations]"])
+    assert sum(f["instances"] for f in cov["loss_families"].values()) == cov["instances"]
+    assert cov["dimensions"] == list(D.DIMS["quick"]) and cov["seeds"]["search"] == 0
+    assert cov["hypothesis_search"]["examples"] == evidence["hypothesis_examples"] > 0
+    assert cov["w"] == descent.W_DRAW and "u" in cov and "step" in cov
+
+
+@pytest.mark.parametrize("cid, part", [
+    ("grams.D1.part3", "verdict"), ("grams.D2.part3", "verdict"), ("cautious.2.3", "verdict"),
+    ("grams.D3", "correction")])
+def test_bounded_claim_coverage_names_the_bound_and_theta_one(quick_verdicts, cid, part):
+    step = coverage_of(quick_verdicts, cid, part)["step"]
+    assert step["eta"] == "theta x bound" and step["bound"]
+    theta = step["theta"]
+    assert theta["interval"] == "(0, 1]" and theta["exactly"] == [1] and "theta = 1" in theta
+    assert "1/4: exactly 1" in theta["draw"] and "1/4: 1 - 10^U(-12, -3)" in theta["draw"]
+
+
+@pytest.mark.parametrize("cid, part", [
+    ("grams.D1.part1", "verdict"), ("grams.D2.part1", "verdict"), ("cautious.A5", "verdict"),
+    ("cautious.A6", "verdict"), ("cautious.2.4", "correction"), ("cautious.A7", "correction")])
+def test_free_step_coverage_includes_eta_zero_and_the_small_end(quick_verdicts, cid, part):
+    step = coverage_of(quick_verdicts, cid, part)["step"]
+    assert step["exactly"] == [0] and "1/16: 10^U(-9, -3) / L" in step["draw"]
+
+
+@pytest.mark.parametrize("cid", ["cautious.2.4", "cautious.A7"])
+def test_threshold_coverage_names_alpha_zero_and_sigma_on_its_bound(quick_verdicts, cid):
+    cov = coverage_of(quick_verdicts, cid, "correction")
+    assert cov["alpha"]["exactly"] == [0]
+    assert "1/16: -10^U(-6, -1)" in cov["alpha"]["draw"] and "1/16: 10^U(-6, -1)" in cov["alpha"]["draw"]
+    assert cov["sigma"]["sigma - eps alpha"]["exactly"] == [0]
+
+
+def test_a3_coverage_names_beta_zero_beta_near_one_and_small_steps(quick_verdicts):
+    cov = coverage_of(quick_verdicts, "cautious.A3", "correction")
+    assert cov["beta"]["exactly"] == [0] and "1/4: 1 - 10^U(-4, -1)" in cov["beta"]["draw"]
+    assert cov["step"]["exactly"] == [] and "1/8: 10^U(-9, -3) / L" in cov["step"]["draw"]
+    assert cov["T"].endswith("1..8 of one trajectory")
+
+
+def test_sign_pattern_coverage(quick_verdicts):
+    assert coverage_of(quick_verdicts, "cautious.eq6")["dimensions"] == "1..2"
+    assert coverage_of(quick_verdicts, "cautious.eq6.default", "correction")["xi"] == [0]
+    d3 = quick_verdicts["grams.D3"].verdict.strength.coverage["parts"]
+    assert [p["level"] for p in d3] == ["exhaustive", "searched"]
+    assert d3[0]["coverage"]["sign_patterns"] == quick_verdicts["grams.D3"].verdict.evidence["sign_patterns"]
+
+
+def test_eq6_default_fails_for_every_positive_xi(quick_verdicts):
+    every = quick_verdicts["cautious.eq6.default"].verdict.evidence["every_xi_above_0_fails"]
+    assert every["below_1_for_all_d_and_xi_positive (sympy)"] is True
+
+
+@pytest.mark.parametrize("cid", ["grams.D1.part3", "grams.D2.part3", "cautious.2.3"])
+def test_control_past_the_bound_finds_exact_violations_outside_the_verdict(quick_verdicts, cid):
+    """theta just above 1: the same search finds violations (one certified exactly), while the claim, searched
+    inside its bound, holds."""
+    v = quick_verdicts[cid].verdict
+    control = v.evidence["control_past_the_bound"]
+    assert v.word == "holds" and control["float_violations"] > 0
+    cex = control["exact_counterexample"]
+    assert cex["applicable"] is True and sp.Rational(cex["margin"]) > 0 and cex["family"] in QUAD
+    assert 1 < control["theta_of_the_counterexample"] <= 1.1
+    assert control["theta"]["interval"].startswith("(1, 1.1]") and "control" not in v.strength.coverage
 
 
 def test_registry_refutations_carry_positive_exact_margins(quick_verdicts):
