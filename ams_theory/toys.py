@@ -9,16 +9,20 @@ driver runs one start in exact rationals (:class:`~ams_theory.backends.SympyOps`
 to re-check a counterexample.
 
 - Figure 1 of the AMS/Grams paper: ``f(w) = (0.5 w1)^2 + (0.1 w2)^2``,
-  step 0.01 for Adam, C-Adam and Grams, 0.001 for Lion and C-Lion.
+  step 0.01 for Adam, C-Adam and Grams, 0.001 for Lion and C-Lion; C-Adam
+  under each of its readings (:data:`FIG1_CADAM_VARIANTS`).
 - Figure 2 and §3.1 of the Cautious paper: ``L(w) = kappa w1^2 + w2^2``,
   ``kappa = 4``, start ``(1, 1)``, zero momentum, GDM ``s <- beta s + g``,
   ``w <- w - eps s`` against C-GDM ``w <- w - eps phi(s o g) o s``.
 - Figure 8 of the Cautious paper: convergence-rate maps over ``(eps, beta)``,
-  the rate being ``exp`` of the least-squares slope of ``log L(w_t)`` in ``t``.
+  the rate being ``exp`` of the least-squares slope of ``log L(w_t)`` in ``t``;
+  a local grid refinement of the best point (:func:`refine_minimum`), and runs
+  renormalised every few steps (:func:`log_losses`) for horizons past float range.
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +32,11 @@ import torch
 from .backends import SympyOps, TorchOps
 from .optim import PRESETS
 
-__all__ = ["Quadratic2D", "FIG1_PROBLEM", "FIG2_PROBLEM", "KAPPA", "FIG1_METHODS", "FIG2_SETTINGS",
-           "FIG8_MASKS", "decimal", "preset_rule", "run", "run_exact", "fig1_starts", "fig1_experiment",
-           "heavy_ball_energy", "fig2_experiment", "loss_rate", "fig8_experiment", "goh_optimum",
-           "plot_fig1", "plot_fig2", "plot_fig8"]
+__all__ = ["Quadratic2D", "FIG1_PROBLEM", "FIG2_PROBLEM", "KAPPA", "FIG1_CADAM_VARIANTS", "FIG1_CADAM",
+           "FIG1_METHODS", "FIG2_SETTINGS", "FIG8_MASKS", "decimal", "intra_op_threads", "preset_rule", "run",
+           "run_exact", "log_losses", "fig1_starts", "fig1_losses", "fig1_compare", "fig1_experiment",
+           "heavy_ball_energy", "fig2_experiment", "loss_rate", "log_loss_rate", "fig8_experiment",
+           "refine_minimum", "fig8_refine", "goh_optimum", "plot_fig1", "plot_fig2", "plot_fig8"]
 
 KAPPA = 4
 
@@ -69,10 +74,28 @@ class Quadratic2D:
 FIG1_PROBLEM = Quadratic2D((0.25, 0.01))            # (0.5 w1)^2 + (0.1 w2)^2
 FIG2_PROBLEM = Quadratic2D((float(KAPPA), 1.0))     # kappa w1^2 + w2^2
 
+#: C-Adam of Figure 1 of the AMS/Grams paper under each reading (preset and overrides; default betas, no
+#: weight decay). The paper's own C-Adam is Def. 3.2, which Cor. 4.2 / B.2 identifies with AMS at beta3 = 0,
+#: lambda = 0 (mask 1(u o g >= 0), step lr d / |phi|_1); Def. 3.2 itself prints the factor d / |u-hat|_1.
+#: The Cautious paper's C-AdamW is its Alg. 2 (mask 1(u o g > 0), lr d / (nnz + 1)) or the one line of its
+#: Alg. 1 (lr / (mean + eps), per tensor).
+FIG1_CADAM_VARIANTS = {
+    "Def. 3.2 by Cor. 4.2 (AMS, beta3 = 0, lambda = 0: lr d/|phi|_1)":
+        ("AMS", dict(lr=0.01, betas=(0.9, 0.999, 0.0), lam=0.0)),
+    "Def. 3.2 as printed (lr d/|u-hat|_1)":
+        ("AMS", dict(lr=0.01, betas=(0.9, 0.999, 0.0), lam=0.0, normalize="update_l1")),
+    "Cautious Alg. 2 (lr d/(nnz + 1))": ("CAdamW", dict(lr=0.01, weight_decay=0.0)),
+    "Cautious Alg. 1 (lr/(mean + eps))":
+        ("CAdamW", dict(lr=0.01, weight_decay=0.0, normalize="mean_eps", scope="tensor")),
+    "mask only, no rescaling (lr)": ("AMS", dict(lr=0.01, betas=(0.9, 0.999, 0.0), lam=0.0, normalize="none")),
+}
+#: The reading of C-Adam that :data:`FIG1_METHODS` uses: the AMS/Grams paper's own.
+FIG1_CADAM = "Def. 3.2 by Cor. 4.2 (AMS, beta3 = 0, lambda = 0: lr d/|phi|_1)"
+
 #: Figure 1 of the AMS/Grams paper: preset and its overrides (default betas; no weight decay on the toy).
 FIG1_METHODS = {
     "Adam": ("Adam", dict(lr=0.01)),
-    "C-Adam": ("CAdamW", dict(lr=0.01, weight_decay=0.0)),
+    "C-Adam": FIG1_CADAM_VARIANTS[FIG1_CADAM],
     "Grams": ("Grams", dict(lr=0.01)),
     "Lion": ("Lion", dict(lr=0.001)),
     "C-Lion": ("CLion", dict(lr=0.001)),
@@ -91,6 +114,19 @@ FIG8_MASKS = {
 }
 
 
+@contextmanager
+def intra_op_threads(n: int = 1):
+    """Run the block (or, as a decorator, the function) with ``n`` torch intra-op threads, then restore the
+    setting: the toys' tensors are a few thousand numbers at most, where extra threads only wait on each other
+    (on a loaded 2-core machine a 2000-step run of 4 points takes 3 to 6 times longer with 2 threads)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def preset_rule(name: str, **overrides):
     """``(rule, hp, buffer_names)`` of preset ``name``: the optimizer class validates and fills in ``hp``."""
     cls = PRESETS[name]
@@ -101,10 +137,11 @@ def preset_rule(name: str, **overrides):
 
 
 def run(name: str, problem, w0: torch.Tensor, steps: int, columns: dict | None = None,
-        record_state: bool = False, **overrides):
+        record_state: bool = False, state: dict | None = None, t0: int = 0, **overrides):
     """Iterates ``w_0..w_steps`` of preset ``name`` on ``problem`` from each row of ``w0`` (shape ``(n, d)``).
 
-    Returns a tensor of shape ``(steps + 1, n, d)``. Zero optimizer state, as a fresh optimizer has.
+    Returns a tensor of shape ``(steps + 1, n, d)``. Zero optimizer state, as a fresh optimizer has, unless
+    ``state`` (buffer -> ``(n, d)``) continues an earlier run that had taken ``t0`` steps.
     ``columns`` maps hyperparameters to ``(n, 1)`` tensors, one value per start (the rules broadcast);
     they replace the validated scalars, so one batch can sweep a grid. With ``record_state`` the
     optimizer state after every step comes back too: ``(iterates, {buffer: (steps + 1, n, d)})``.
@@ -113,17 +150,45 @@ def run(name: str, problem, w0: torch.Tensor, steps: int, columns: dict | None =
     hp = {**hp, **(columns or {})}
     ops = TorchOps(batch_dims=w0.ndim - 1)
     w = w0.clone()
-    state = {k: torch.zeros_like(w0) for k in buffers}
+    state = {k: state[k].clone() if state else torch.zeros_like(w0) for k in buffers}
     out = torch.empty((steps + 1, *w0.shape), dtype=w0.dtype)
     out[0] = w
     kept = {k: torch.zeros_like(out) for k in buffers} if record_state else None
+    if kept is not None:
+        for k in buffers:
+            kept[k][0] = state[k]
     for t in range(1, steps + 1):
-        w, state = rule(ops, w, problem.grad(ops, w), state, hp, t)
+        w, state = rule(ops, w, problem.grad(ops, w), state, hp, t0 + t)
         out[t] = w
         if kept is not None:
             for k in buffers:
                 kept[k][t] = state[k]
     return (out, kept) if record_state else out
+
+
+def log_losses(name: str, problem, w0: torch.Tensor, steps: int, columns: dict | None = None, chunk: int = 100,
+               **overrides) -> torch.Tensor:
+    r"""``log f(w_t)`` for ``t = 0..steps`` (shape ``(steps + 1, n)``), on horizons where ``f`` leaves float range.
+
+    Only for a rule that is positively homogeneous of degree one on a quadratic ``f`` (a step from
+    ``(c w, c state)`` is ``c`` times the step from ``(w, state)``, ``c > 0``): GDM, and C-GDM with a mask
+    that is scale-free (signs, counts, a threshold linear in the step; the masks of Figure 8 / eq. (13) of
+    the Cautious paper among them); not the Adam family (its ``eps`` breaks the scaling). Every ``chunk``
+    steps the iterate and the buffers are divided by ``c = sqrt(f(w))``, and ``log c^2`` is added back
+    (``f(w / c) = f(w) / c^2``).
+    """
+    offset = torch.zeros(len(w0), dtype=w0.dtype)
+    logs, w, state = [problem.value(w0).log().unsqueeze(0)], w0, None
+    for t0 in range(0, steps, chunk):
+        traj, kept = run(name, problem, w, min(chunk, steps - t0), columns, record_state=True, state=state,
+                         t0=t0, **overrides)
+        f = problem.value(traj[1:])
+        logs.append(f.log() + offset)
+        last = f[-1]
+        c = torch.where((last > 0) & last.isfinite(), last.sqrt(), torch.ones_like(last)).unsqueeze(1)
+        w, state = traj[-1] / c, {k: v[-1] / c for k, v in kept.items()}
+        offset = offset + 2 * c.squeeze(1).log()
+    return torch.cat(logs)
 
 
 def run_exact(name: str, problem, w0, steps: int, exact: dict | None = None, **overrides) -> list:
@@ -154,19 +219,23 @@ def fig1_starts(n: int, seed: int, radius: float = 2.0) -> torch.Tensor:
     return (torch.rand((n, 2), generator=gen, dtype=torch.float64) * 2 - 1) * radius
 
 
-def fig1_experiment(starts: torch.Tensor, steps: int, horizons=None, threshold: float = 1e-3,
-                    rtol: float = 1e-9) -> dict:
-    r"""Figure 1's five methods from every start; who ends lowest and who gets there first.
+def fig1_losses(starts: torch.Tensor, steps: int, methods: dict | None = None) -> dict:
+    """``f(w_t)``, ``t = 0..steps``, of each method of ``methods`` (label -> (preset, overrides); default
+    :data:`FIG1_METHODS`) from every row of ``starts``: label -> ``(steps + 1, n)``."""
+    return {label: FIG1_PROBLEM.value(run(name, FIG1_PROBLEM, starts, steps, **kw))
+            for label, (name, kw) in (methods or FIG1_METHODS).items()}
+
+
+def fig1_compare(f: dict, horizons, threshold: float = 1e-3, rtol: float = 1e-9) -> dict:
+    r"""Who ends lowest and who gets there first, from the loss curves ``f`` (label -> ``(T + 1, n)``).
 
     For each horizon ``T``: the share of starts on which each method has the strictly lowest ``f(w_T)``
     (others beaten by more than ``rtol`` relatively), and the share of ties for the lowest. "First": the
     first step with ``f(w_t) <= threshold f(w_0)``; the share of starts on which each method is strictly
-    first. Returns the per-method trajectories of ``f`` (``(steps+1, n)``) under ``"f"``.
+    first. The curves come back under ``"f"``.
     """
-    horizons = tuple(horizons or (steps,))
-    f = {label: FIG1_PROBLEM.value(run(name, FIG1_PROBLEM, starts, steps, **kw))
-         for label, (name, kw) in FIG1_METHODS.items()}
     labels = list(f)
+    steps = len(f[labels[0]]) - 1
     out = {"f": f, "horizons": {}, "first": {}}
     for T in horizons:
         vals = torch.stack([f[k][T] for k in labels])              # (methods, n)
@@ -188,6 +257,13 @@ def fig1_experiment(starts: torch.Tensor, steps: int, horizons=None, threshold: 
         "median_steps": {k: float(hit[i].double().median()) for i, k in enumerate(labels)},
     }
     return out
+
+
+def fig1_experiment(starts: torch.Tensor, steps: int, horizons=None, threshold: float = 1e-3,
+                    rtol: float = 1e-9, methods: dict | None = None) -> dict:
+    r"""Figure 1's five methods (``methods``, default :data:`FIG1_METHODS`) from every start:
+    :func:`fig1_compare` of :func:`fig1_losses` at ``horizons`` (default: the last step)."""
+    return fig1_compare(fig1_losses(starts, steps, methods), tuple(horizons or (steps,)), threshold, rtol)
 
 
 def _first_hit(f: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -248,6 +324,19 @@ def goh_optimum(kappa: float = KAPPA, mu: float = 2.0) -> dict:
     return {"eps": 4 / (math.sqrt(L) + math.sqrt(mu)) ** 2, "beta": r * r, "rate_w": r, "rate_L": r * r}
 
 
+def _slope_rate(logs: torch.Tensor, ok: torch.Tensor, min_points: int) -> torch.Tensor:
+    """``exp`` of the least-squares slope of ``logs`` against the row index ``t``, over the entries where ``ok``,
+    per column; ``nan`` for a column with fewer than ``min_points`` such entries."""
+    t = torch.arange(len(logs), dtype=logs.dtype).unsqueeze(1).expand_as(logs)
+    n = ok.sum(0).to(logs.dtype)
+    z = torch.zeros_like(logs)
+    logs = torch.where(ok, logs, z)
+    st, sy = torch.where(ok, t, z).sum(0), logs.sum(0)
+    stt, sty = torch.where(ok, t * t, z).sum(0), (t * logs).sum(0)
+    rate = torch.exp((n * sty - st * sy) / (n * stt - st * st))
+    return torch.where(n >= min_points, rate, torch.full_like(rate, float("nan")))
+
+
 def loss_rate(losses: torch.Tensor, floor: float = 1e-250, ceiling: float = 1e250, min_points: int = 5):
     r"""``exp`` of the least-squares slope of ``log L_t`` against ``t``, per column of ``losses`` (``(T+1, n)``).
 
@@ -257,22 +346,26 @@ def loss_rate(losses: torch.Tensor, floor: float = 1e-250, ceiling: float = 1e25
     """
     alive = torch.cumprod(((losses <= ceiling) & torch.isfinite(losses)).to(torch.int64), 0).bool()
     ok = alive & (losses >= floor)
-    logs = torch.log(torch.where(ok, losses, torch.ones_like(losses)))
-    t = torch.arange(len(losses), dtype=losses.dtype).unsqueeze(1).expand_as(losses)
-    n = ok.sum(0).to(losses.dtype)
-    z = torch.zeros_like(losses)
-    st, sy = torch.where(ok, t, z).sum(0), torch.where(ok, logs, z).sum(0)
-    stt, sty = torch.where(ok, t * t, z).sum(0), torch.where(ok, t * logs, z).sum(0)
-    slope = (n * sty - st * sy) / (n * stt - st * st)
-    rate = torch.exp(slope)
-    return torch.where(n >= min_points, rate, torch.full_like(rate, float("nan")))
+    return _slope_rate(torch.log(torch.where(ok, losses, torch.ones_like(losses))), ok, min_points)
 
 
-def fig8_experiment(eps_grid, beta_grid, steps: int = 200, masks=None, start=(1.0, 1.0)) -> dict:
+def log_loss_rate(logs: torch.Tensor, first: int = 0, min_points: int = 5):
+    r"""The rate of :func:`loss_rate` from log-losses (:func:`log_losses`), fitted over ``t >= first`` only
+    (the transient left out); a run is cut where its log stops being finite."""
+    alive = torch.cumprod(torch.isfinite(logs).to(torch.int64), 0).bool()
+    t = torch.arange(len(logs)).unsqueeze(1)
+    return _slope_rate(logs, alive & (t >= first), min_points)
+
+
+def fig8_experiment(eps_grid, beta_grid, steps: int = 200, masks=None, start=(1.0, 1.0),
+                    rate_from: int | None = None) -> dict:
     r"""Rate maps over ``eps_grid x beta_grid`` for GDM and the cautious masks of Figure 8.
 
-    Every ``(eps, beta)`` pair is one instance of a batched run. Returns
-    ``{"eps", "beta", "rates": {mask: (len(beta), len(eps)) tensor of L-rates}, "best": {mask: (rate, eps, beta)}}``.
+    Every ``(eps, beta)`` pair is one instance of a batched run. ``rate_from=None``: the rate of
+    :func:`loss_rate` on the float losses (the paper's estimator); an integer ``t0``: :func:`log_loss_rate`
+    over ``t >= t0`` of the renormalised log-losses (:func:`log_losses`), for horizons past float range.
+    Returns ``{"eps", "beta", "rates": {mask: (len(beta), len(eps)) tensor of L-rates},
+    "best": {mask: (rate, eps, beta)}}``.
     """
     masks = masks or FIG8_MASKS
     eps_grid = torch.as_tensor(eps_grid, dtype=torch.float64)
@@ -282,12 +375,65 @@ def fig8_experiment(eps_grid, beta_grid, steps: int = 200, masks=None, start=(1.
     columns = {"lr": E.reshape(-1, 1), "beta": B.reshape(-1, 1)}
     out = {"eps": eps_grid, "beta": beta_grid, "rates": {}, "best": {}}
     for label, (name, kw) in masks.items():
-        traj = run(name, FIG2_PROBLEM, w0, steps, columns, **kw)
-        rate = loss_rate(FIG2_PROBLEM.value(traj)).reshape(B.shape)
+        if rate_from is None:
+            rate = loss_rate(FIG2_PROBLEM.value(run(name, FIG2_PROBLEM, w0, steps, columns, **kw)))
+        else:
+            rate = log_loss_rate(log_losses(name, FIG2_PROBLEM, w0, steps, columns, **kw), rate_from)
+        rate = rate.reshape(B.shape)
         out["rates"][label] = rate
         k = int(torch.nan_to_num(rate, nan=float("inf")).argmin())
         out["best"][label] = (float(rate.reshape(-1)[k]), float(E.reshape(-1)[k]), float(B.reshape(-1)[k]))
     return out
+
+
+def refine_minimum(evaluate, start: tuple, spacing: tuple, lower=(0.0, 0.0), half: int = 3, shrink: float = 0.5,
+                   tol: float = 1e-6, patience: int = 2, max_rounds: int = 30, digits: int = 12) -> dict:
+    r"""Iterated local grid search for the smallest value of a function of two variables, from ``start = (x, y)``.
+
+    ``evaluate(xs, ys) -> (value, x, y)``: the best point of the product grid ``xs x ys``. Each round lays
+    the grid ``(x, y) + spacing o (i, j)``, ``i, j = -half..half`` (points below ``lower`` dropped, values
+    rounded to ``digits`` decimals), around the best point so far, and keeps the grid's best point when it is
+    lower. When that point lies strictly inside the grid (``|i|, |j| < half``) the spacing is multiplied by
+    ``shrink``; on the grid's edge the spacing stays and the next grid is centred there.
+
+    Stopping rule: ``patience`` consecutive rounds, each lowering the best value by less than ``tol`` with the
+    best point strictly inside the grid. ``converged`` is False when ``max_rounds`` rounds came first.
+    Returns ``{"value", "point", "converged", "rounds", "history"}``, one history entry per round (its
+    ``improvement`` is None on the first round, which sets the baseline).
+    """
+    value, (x, y) = math.inf, start
+    hx, hy = spacing
+    ks = range(-half, half + 1)
+    history, quiet = [], 0
+    for r in range(1, max_rounds + 1):
+        xs = [round(x + i * hx, digits) for i in ks if x + i * hx >= lower[0]]
+        ys = [round(y + j * hy, digits) for j in ks if y + j * hy >= lower[1]]
+        new, nx, ny = evaluate(xs, ys)
+        inside = abs(nx - x) < (half - 0.5) * hx and abs(ny - y) < (half - 0.5) * hy
+        gain = value - new                          # inf on the first round, nan when every point diverged
+        if new < value:
+            value, x, y = new, nx, ny
+        history.append({"round": r, "value": value, "point": [x, y], "spacing": [hx, hy],
+                        "improvement": gain if math.isfinite(gain) else None, "inside": inside})
+        quiet = quiet + 1 if inside and gain < tol else 0
+        if quiet >= patience:
+            return {"value": value, "point": [x, y], "converged": True, "rounds": r, "history": history}
+        if inside:
+            hx, hy = hx * shrink, hy * shrink
+    return {"value": value, "point": [x, y], "converged": False, "rounds": max_rounds, "history": history}
+
+
+def fig8_refine(label: str, start: tuple, spacing: tuple, steps: int = 200, masks=None,
+                rate_from: int | None = None, **search) -> dict:
+    r"""The best rate of one method of Figure 8 (a key of ``masks``, default :data:`FIG8_MASKS`) by
+    :func:`refine_minimum` over ``(eps, beta)`` from ``start = (eps, beta)``, with the estimator of
+    :func:`fig8_experiment` (``steps``, ``rate_from``); ``eps`` and ``beta`` stay >= 0."""
+    method = {label: (masks or FIG8_MASKS)[label]}
+
+    def best_on(eps, beta):
+        return fig8_experiment(eps, beta, steps, method, rate_from=rate_from)["best"][label]
+
+    return refine_minimum(best_on, start, spacing, **search)
 
 
 # --------------------------------------------------------------------------- figures (matplotlib)

@@ -4,7 +4,9 @@ The toy experiments run the project's own optimizers (their pure rules, batched
 over starts or over a hyperparameter grid, see :mod:`ams_theory.toys`). A
 failure of a step-by-step statement (a loss that goes up, one method above
 another) is re-checked by re-running the same rule on that setting in exact
-rational arithmetic. The tables need models and compute far beyond this
+rational arithmetic. Figure 8's best rates are refined locally from the
+grid's best point and re-estimated over a long horizon; Figure 1 runs every
+reading of C-Adam. The tables need models and compute far beyond this
 machine: they are ``not-checkable``, with a small real-data comparison
 (:mod:`ams_theory.experiments`) attached as evidence at small scale.
 """
@@ -13,11 +15,10 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import sympy as sp
 import torch
 
 from ams_theory import experiments, toys
-from ams_theory.registry import Verdict, register
+from ams_theory.registry import Verdict, no_evidence, proved, register, searched
 
 DT = torch.float64
 RTOL = 1e-12            # a float increase smaller than this relative amount is not counted
@@ -30,6 +31,13 @@ FIG8_GRIDS = {
     "standard": {"coarse": ((0.01, 0.01, 50), (0.0, 0.02, 50)), "fine": ((0.15, 0.0025, 61), (0.0, 0.005, 61))},
     "thorough": {"coarse": ((0.005, 0.005, 100), (0.0, 0.01, 100)), "fine": ((0.15, 0.00125, 121), (0.0, 0.0025, 121))},
 }
+#: local refinement of each method's best point (:func:`ams_theory.toys.refine_minimum`)
+FIG8_SEARCH = dict(half=3, shrink=0.5, tol=1e-6, patience=2)
+FIG8_ROUNDS = {"quick": 8, "standard": 20, "thorough": 40}
+#: long-horizon rates: (horizon of the refinement, horizon of the re-estimates), fitted from FIG8_TRANSIENT
+FIG8_LONG = {"quick": (1000, 2000), "standard": (2000, 8000), "thorough": (4000, 20000)}
+FIG8_TRANSIENT = 200
+FIG8_JITTER = 1e-9
 SMOOTHNESS = toys.FIG2_PROBLEM.smoothness       # mu = 8 for 4 w1^2 + w2^2
 
 
@@ -50,6 +58,25 @@ FIG2_VARIANTS = {
     "eq1": (dict(normalize="nnz_xi"), None),
     "threshold": (dict(normalize="none"), lambda eps, beta: {"margin": SMOOTHNESS * eps / 2}),
 }
+
+
+#: what each C-GDM reading masks with, for the strength of evidence
+FIG2_MASK_READINGS = {
+    "indicator": "bare indicator 1(s o g > 0), no rescaling (§3.1)",
+    "eq1": "indicator rescaled by d/(nnz + 1) (eq. (1))",
+    "threshold": f"threshold mask 1(s o g > (mu eps/2) s^2), mu = {SMOOTHNESS:g} (Thm. 2.4)",
+}
+
+
+def _fig2_coverage(steps: int, variant: str) -> dict:
+    """What a Figure 2 verdict covered: the settings, the steps, the start, the mask and the float tolerance."""
+    return {"settings_eps_beta": [list(s) for s in _distinct(toys.FIG2_SETTINGS)], "steps": [1, steps],
+            "start": [1, 1], "momentum_start": 0, "mask": FIG2_MASK_READINGS[variant],
+            "reading": "(eps, beta), as in the legend of Figure 2", "arithmetic": "float64",
+            "relative_tolerance": RTOL}
+
+
+EXACT_COUNTEREXAMPLE = "exact counterexample, re-checked in rational arithmetic"
 
 
 @lru_cache(maxsize=8)
@@ -104,10 +131,14 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
                      f"mu = {SMOOTHNESS:g}), C-GDM's L is non-increasing at every step of every listed setting.",
         "verdict": "holds" if thr_ok else "refuted",
         "evidence": {"steps": steps, "settings": thr, "relative_tolerance": RTOL,
-                     "note": "monotone by construction (Thm. 2.4 / A.4), at the price of speed where beta = 0.99"}}
+                     "note": "monotone by construction (Thm. 2.4 / A.4), at the price of speed where beta = 0.99"},
+        "strength": searched("float64 runs of the threshold mask on every listed setting",
+                             **_fig2_coverage(steps, "threshold"))}
     if first is None:
         return Verdict("holds", f"C-GDM's L and GDM's Hamiltonian never rise in {steps} steps on the "
-                       f"{len(per)} distinct settings", evidence, correction=correction)
+                       f"{len(per)} distinct settings", evidence, correction=correction,
+                       strength=searched("float64 runs on every listed setting", **_fig2_coverage(steps, variant),
+                                         hamiltonian="L + (eps/2)|s|^2"))
     bad = sum(1 for p in per if p["L_increases"] or p["H_increases"])
     t = first["step"]
 
@@ -124,6 +155,7 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
     return Verdict("refuted", f"{bad} of {len(per)} settings rise: first {first['quantity']} increase at step {t} "
                    f"(eps={first['eps']}, beta={first['beta']}); the Thm. 2.4 threshold mask is monotone",
                    evidence, counterexample=counterexample, correction=correction, recheck=recheck,
+                   strength=proved(EXACT_COUNTEREXAMPLE),
                    figures={"fig2": ("Figure 2 of the Cautious paper re-run: L of GDM and C-GDM, GDM's "
                                      "Hamiltonian along C-GDM", lambda path: toys.plot_fig2(_fig2(steps), path))})
 
@@ -158,8 +190,10 @@ def check_fig2_dominates(budget="standard", seed=0, variant="indicator"):
         return Verdict("holds", f"C-GDM <= GDM at all {steps} steps of the {len(per)} distinct settings "
                        f"(relative tolerance {RTOL:g}); final gaps up to "
                        f"{max(p['final_L_gdm'] / max(p['final_L_cgdm'], 1e-300) for p in per):.2g}x",
-                       evidence, figures={"fig2": ("Figure 2 of the Cautious paper re-run",
-                                                   lambda path: toys.plot_fig2(_fig2(steps), path))})
+                       evidence, strength=searched("float64 runs of both methods on every listed setting",
+                                                   **_fig2_coverage(steps, variant)),
+                       figures={"fig2": ("Figure 2 of the Cautious paper re-run",
+                                         lambda path: toys.plot_fig2(_fig2(steps), path))})
     t = worst["step"]
 
     def recheck():
@@ -168,7 +202,7 @@ def check_fig2_dominates(budget="standard", seed=0, variant="indicator"):
         return bool(Lc[t] > Lg[t])
 
     return Verdict("refuted", f"C-GDM above GDM at step {t} (eps={worst['eps']}, beta={worst['beta']})",
-                   evidence, counterexample=worst, recheck=recheck)
+                   evidence, counterexample=worst, recheck=recheck, strength=proved(EXACT_COUNTEREXAMPLE))
 
 
 # ---------------------------------------------------------------------------------------------- Figure 8
@@ -177,10 +211,49 @@ def _grid(start, step, n):
     return torch.tensor([round(start + k * step, 10) for k in range(n)], dtype=DT)
 
 
+def _grid_coverage(budget):
+    """The grids of ``budget`` as ranges (both ends included), spacing and number of points per axis."""
+    return {g: {axis: {"range": [lo, round(lo + (n - 1) * h, 10)], "spacing": h, "points": n}
+                for axis, (lo, h, n) in zip(("eps", "beta"), grid)}
+            for g, grid in FIG8_GRIDS[budget].items()}
+
+
+def _jittered(label, points, steps, masks, rate_from=None):
+    """The rate of one method re-estimated on the 5 x 5 grid ``point +- FIG8_JITTER (-2..2)`` around each of
+    ``points`` (one batched run): per point, the min, median and max.
+
+    The cautious masks switch in a way that is sensitive to rounding, so one run's value says little; the
+    spread over parameters within ``2 FIG8_JITTER`` of the point is the estimator's own variation at that
+    tuning, and 24 of the 25 re-estimates are not the value the point was selected by.
+    """
+    ks = torch.arange(-2, 3, dtype=DT) * FIG8_JITTER
+    eps = torch.cat([p[0] + ks for p in points])
+    beta = torch.cat([p[1] + ks for p in points])
+    r = toys.fig8_experiment(eps, beta, steps, {label: masks[label]}, rate_from=rate_from)["rates"][label]
+    blocks = [r[5 * i:5 * i + 5, 5 * i:5 * i + 5] for i in range(len(points))]       # (beta, eps) of point i
+    return [{"min": float(b.min()), "median": float(b.median()), "max": float(b.max())} for b in blocks]
+
+
+@toys.intra_op_threads(1)
 def _fig8(budget, masks=None):
-    out = {}
-    for name, (e, b) in FIG8_GRIDS[budget].items():
-        out[name] = toys.fig8_experiment(_grid(*e), _grid(*b), steps=FIG8_STEPS, masks=masks)
+    """Grid maps, then per method the refined best of the 200-step estimator and of the long-horizon one
+    (from the fine grid's best point), the re-estimates around both, and GDM at Goh's point."""
+    masks = masks or toys.FIG8_MASKS
+    out = {name: toys.fig8_experiment(_grid(*e), _grid(*b), steps=FIG8_STEPS, masks=masks)
+           for name, (e, b) in FIG8_GRIDS[budget].items()}
+    (_, h_eps, _), (_, h_beta, _) = FIG8_GRIDS[budget]["fine"]
+    long_T, check_T = FIG8_LONG[budget]
+    search = dict(FIG8_SEARCH, max_rounds=FIG8_ROUNDS[budget])
+    out["refined"], out["refined_long"], out["spread"] = {}, {}, {}
+    for label in masks:
+        start = out["fine"]["best"][label][1:]
+        short = toys.fig8_refine(label, start, (h_eps, h_beta), FIG8_STEPS, masks, **search)
+        long = toys.fig8_refine(label, start, (h_eps, h_beta), long_T, masks, rate_from=FIG8_TRANSIENT, **search)
+        out["refined"][label], out["refined_long"][label] = short, long
+        at_short, at_long = _jittered(label, [short["point"], long["point"]], check_T, masks, FIG8_TRANSIENT)
+        out["spread"][label] = {
+            "short_estimator_at_short_best": _jittered(label, [short["point"]], FIG8_STEPS, masks)[0],
+            "long_horizon_at_short_best": at_short, "long_horizon_at_long_best": at_long}
     goh = toys.goh_optimum()
     out["goh_point"] = toys.fig8_experiment([goh["eps"]], [goh["beta"]], steps=FIG8_STEPS,
                                             masks={"GDM": toys.FIG8_MASKS["GDM"]})
@@ -200,6 +273,37 @@ def _exact_rate(label, eps, beta, steps=FIG8_STEPS, masks=None):
     return float(toys.loss_rate(torch.exp(logs).unsqueeze(1))[0])
 
 
+def closed_form_shown(spread: dict, target: float) -> dict:
+    """Per cautious mask, whether its validated long-horizon rate is below ``target`` (GDM's closed-form L-rate):
+    ``True`` when every re-estimate around its refined best is below it (the largest, not the median, counts)."""
+    return {k: v["long_horizon_at_long_best"]["max"] < target for k, v in spread.items()}
+
+
+def fig8_like_for_like_word(shown: dict) -> str:
+    """Verdict word of the like-for-like reading: ``holds`` when every cautious mask is shown below GDM's
+    closed-form optimum, ``conditional`` when some are (the summary names them), ``not-checkable`` when none
+    is (not below it in this search, which is no proof that no tuning is)."""
+    if all(shown.values()):
+        return "holds"
+    return "conditional" if any(shown.values()) else "not-checkable"
+
+
+def _fig8_strength(budget, cautious):
+    long_T, check_T = FIG8_LONG[budget]
+    return searched(
+        "grid maps of the rate over (eps, beta), then a local refinement of each method's best point, float64 runs",
+        grids=_grid_coverage(budget), start=[1, 1], momentum_start=0, masks=["GDM", *cautious],
+        refinement={**FIG8_SEARCH, "max_rounds": FIG8_ROUNDS[budget], "from": "the fine grid's best point",
+                    "stopping": "patience rounds in a row that lower the best rate by less than tol with the best "
+                                "point strictly inside the local grid (spacing halves after each such round)"},
+        horizons={"paper_estimator": [0, FIG8_STEPS], "long_horizon_refinement": [FIG8_TRANSIENT, long_T],
+                  "long_horizon_re_estimate": [FIG8_TRANSIENT, check_T]},
+        re_estimates=f"5 x 5 points at +-{FIG8_JITTER:g} x (-2..2) around each refined best",
+        conventions={"rate": "exp(least-squares slope of log L_t in t)",
+                     "paper_estimator": "points with L in [1e-250, 1e250], t = 0..200",
+                     "long_horizon": "renormalised runs (the rules are positively homogeneous), t >= 200"})
+
+
 @register("cautious.fig8", "empirical",
           "With rate = exp(least-squares slope of log L(w_t) in t) on 4 w1^2 + w2^2, the best rate over "
           "(eps, beta) of each cautious mask (phi_0.01, phi_0.1, phi_inner) is below GDM's optimal rate "
@@ -209,56 +313,76 @@ def check_fig8(budget="standard", seed=0, masks=None):
     goh = toys.goh_optimum()
     cautious = [k for k in (masks or toys.FIG8_MASKS) if k != "GDM"]
     coarse, fine = res["coarse"]["best"], res["fine"]["best"]
-    literal = all(coarse[k][0] < goh["rate_w"] for k in cautious)
-    like = {g: {k: fine_or_coarse[k][0] < fine_or_coarse["GDM"][0] for k in cautious}
-            for g, fine_or_coarse in (("coarse", coarse), ("fine", fine))}
-    like_ok = all(all(v.values()) for v in like.values())
+    refined = {k: r["value"] for k, r in res["refined"].items()}
+    spread = res["spread"]
+    long_T, check_T = FIG8_LONG[budget]
+    literal = all(refined[k] < goh["rate_w"] for k in cautious)
+    like_short = {k: refined[k] < refined["GDM"] for k in cautious}
+    shown = closed_form_shown({k: spread[k] for k in cautious}, goh["rate_L"])
     at_goh = res["goh_point"]["best"]["GDM"][0]
-    exact = {k: _exact_rate(k, fine[k][1], fine[k][2], masks=masks) for k in ("GDM", *cautious)}
+    exact = {k: _exact_rate(k, *res["refined"][k]["point"], masks=masks) for k in ("GDM", *cautious)}
+    as_dict = lambda best: {k: {"rate_L": v[0], "eps": v[1], "beta": v[2]} for k, v in best.items()}
     evidence = {
         "steps": FIG8_STEPS, "start": [1, 1], "rate": "exp(slope of log L_t), points with L in [1e-250, 1e250]",
-        "grids": {g: {"eps": [e[0], e[1], e[2]], "beta": [b[0], b[1], b[2]]} for g, (e, b) in FIG8_GRIDS[budget].items()},
-        "best_coarse": {k: {"rate_L": v[0], "eps": v[1], "beta": v[2]} for k, v in coarse.items()},
-        "best_fine": {k: {"rate_L": v[0], "eps": v[1], "beta": v[2]} for k, v in fine.items()},
-        "best_fine_from_exact_trajectory": exact,
+        "grids": _grid_coverage(budget),
+        "best_coarse": as_dict(coarse), "best_fine": as_dict(fine),
+        "best_refined": {k: {"rate_L": r["value"], "eps": r["point"][0], "beta": r["point"][1],
+                             "converged": r["converged"], "rounds": r["rounds"], "history": r["history"]}
+                         for k, r in res["refined"].items()},
+        "best_refined_from_exact_trajectory": exact,
         "goh_optimum": goh, "GDM_measured_at_goh_point": at_goh,
         "note": "(sqrt(kappa)-1)/(sqrt(kappa)+1) is the contraction rate of |w_t|; L(w_t) contracts at its "
                 "square, 1/9. Measured in the paper's units GDM itself scores far below 1/3, so the literal "
                 "comparison cannot separate the methods; the correction compares like with like."}
-    best_c = min(fine[k][0] for k in cautious)
+    strength = _fig8_strength(budget, cautious)
     correction = {
-        "statement": "Like for like (same estimator, horizon and grid), every cautious mask's best L-rate is below "
-                     "GDM's best L-rate on the same grid; against GDM's closed-form optimum in the same units "
-                     f"(1/9 = {goh['rate_L']:.4f}) the best cautious rate is {best_c:.4f}.",
-        "verdict": "holds" if like_ok else "refuted",
-        "evidence": {"cautious_below_GDM": like,
-                     "margin_vs_GDM_fine": {k: fine["GDM"][0] - fine[k][0] for k in cautious},
-                     "margin_vs_closed_form_L_rate": goh["rate_L"] - best_c,
-                     "estimator_bias_at_goh_point": at_goh - goh["rate_L"],
-                     "note": "the margin against 1/9 is smaller than the estimator's own bias at GDM's optimum "
-                             "(the double root gives L ~ t^2 9^-t), so beating the closed-form optimum is not shown"}}
+        "statement": "Like for like (rates of L, whose closed-form optimum for GDM is 1/9 = "
+                     f"{goh['rate_L']:.4f}; asymptotic rates, fitted over t = {FIG8_TRANSIENT}..{long_T} and "
+                     f"re-estimated over t = {FIG8_TRANSIENT}..{check_T}), every cautious mask's best rate is "
+                     "below 1/9.",
+        "verdict": fig8_like_for_like_word(shown),
+        "evidence": {
+            "shown_below_closed_form": shown,
+            "best_refined_long_horizon": {
+                k: {"rate_L": r["value"], "eps": r["point"][0], "beta": r["point"][1], "converged": r["converged"],
+                    "rounds": r["rounds"], "history": r["history"]} for k, r in res["refined_long"].items()},
+            "re_estimates": spread,
+            "short_estimator": {
+                "cautious_below_GDM_refined": like_short,
+                "margin_vs_GDM_refined": {k: refined["GDM"] - refined[k] for k in cautious},
+                "margin_vs_closed_form": {k: goh["rate_L"] - refined[k] for k in cautious},
+                "estimator_bias_at_goh_point": at_goh - goh["rate_L"],
+                "GDM_refined_minus_closed_form": refined["GDM"] - goh["rate_L"]},
+            "note": f"The 200-step estimator errs by {at_goh - goh['rate_L']:+.4f} at Goh's point (the double root "
+                    "gives L ~ t^2 9^-t) but by only "
+                    f"{refined['GDM'] - goh['rate_L']:+.4f} at GDM's refined best, where the roots are complex; "
+                    "GDM's map is smooth there. The cautious masks' maps are rough at every scale: their "
+                    "200-step bests are extremes of that roughness (see re_estimates: the spread under "
+                    f"perturbations of {FIG8_JITTER:g}, and the long-horizon rate at the same points), so the "
+                    "200-step margins against 1/9 and against GDM do not show a faster rate: over "
+                    f"{check_T} steps the same tunings run slower than 1/9. The long-horizon rate is the one "
+                    "compared with 1/9, a mask counting as below only when all of its re-estimates are; GDM's "
+                    "own long-horizon best stays above 1/9, as its closed form says it must."},
+        "strength": strength}
     figures = {"fig8": ("Figure 8 of the Cautious paper re-run: rate maps over (eps, beta)",
                         lambda path: toys.plot_fig8(res["coarse"], path))}
-    summary = (f"best cautious L-rates {', '.join(f'{k} {coarse[k][0]:.3f}' for k in cautious)} < 1/3 as written, "
-               f"but GDM scores {coarse['GDM'][0]:.3f} in the same units (1/3 is a rate of |w|)")
+    shown_txt = ", ".join(f"{k} {spread[k]['long_horizon_at_long_best']['median']:.4f}" for k in cautious)
+    summary = (f"as written (1/3 is a rate of |w|) the refined best L-rates "
+               f"{', '.join(f'{k} {refined[k]:.4f}' for k in cautious)} are below 1/3, as is GDM's "
+               f"{refined['GDM']:.4f}; like for like against 1/9 = {goh['rate_L']:.4f} over {check_T} steps: "
+               f"{shown_txt}; below 1/9 shown for {', '.join(k for k in cautious if shown[k]) or 'none'}")
     if literal:
-        return Verdict("holds", summary, evidence, correction=correction, figures=figures)
-    worst = max(cautious, key=lambda k: coarse[k][0])
-    point = {"mask": worst, "rate_L": coarse[worst][0], "eps": coarse[worst][1], "beta": coarse[worst][2]}
-    return Verdict("refuted", f"{worst}'s best rate {coarse[worst][0]:.3f} is not below 1/3", evidence,
-                   counterexample=point, correction=correction, figures=figures,
+        return Verdict("holds", summary, evidence, correction=correction, figures=figures, strength=strength)
+    worst = max(cautious, key=lambda k: refined[k])
+    point = {"mask": worst, "rate_L": refined[worst], "eps": res["refined"][worst]["point"][0],
+             "beta": res["refined"][worst]["point"][1],
+             "scope": "the best point found; the exact re-check confirms its rate, not that no point is better"}
+    return Verdict("refuted", f"{worst}'s best rate {refined[worst]:.3f} is not below 1/3", evidence,
+                   counterexample=point, correction=correction, figures=figures, strength=strength,
                    recheck=lambda: _exact_rate(worst, point["eps"], point["beta"], masks=masks) >= goh["rate_w"])
 
 
 # ---------------------------------------------------------------------------------------------- Figure 1
-
-@lru_cache(maxsize=4)
-def _fig1(budget, seed):
-    n, steps = FIG1_SIZE[budget]
-    starts = torch.cat([torch.tensor([[1.0, 1.0]], dtype=DT), toys.fig1_starts(n - 1, seed)])
-    horizons = tuple(h for h in (100, 300, 1000, 3000, 5000) if h <= steps)
-    return starts, toys.fig1_experiment(starts, steps, horizons=horizons)
-
 
 def fig1_decision(standin_ok: bool, share_all_horizons: float, share_final: float) -> str:
     """Verdict word of grams.fig1 from its evidence: ``holds`` when Grams is lowest (ties allowed) at every
@@ -273,15 +397,12 @@ def fig1_decision(standin_ok: bool, share_all_horizons: float, share_final: floa
     return "not-checkable"
 
 
-@register("grams.fig1", "empirical",
-          "On f(w) = (0.5 w1)^2 + (0.1 w2)^2 (step 0.01 for Adam, C-Adam, Grams; 0.001 for Lion, C-Lion; "
-          "default betas), Grams reaches a lower objective, sooner, than the other four.")
-def check_fig1(budget="standard", seed=0):
-    starts, res = _fig1(budget, seed)
-    horizons = list(res["horizons"])
-    final = horizons[-1]
-    labels = list(res["f"])
-    f = res["f"]
+def _fig1_outcome(res: dict) -> dict:
+    """What grams.fig1 is decided by, from one :func:`ams_theory.toys.fig1_compare` result whose first start
+    is the stand-in (1, 1): Grams lowest (ties allowed) at every horizon, per start; strictly lowest from the
+    stand-in at the last horizon; the verdict word of :func:`fig1_decision`."""
+    f, horizons = res["f"], list(res["horizons"])
+    labels, final = list(f), horizons[-1]
     vals = {T: torch.stack([f[k][T] for k in labels]) for T in horizons}
     gi = labels.index("Grams")
     lowest_or_tied = torch.stack([vals[T][gi] <= vals[T].min(0).values * (1 + 1e-9) for T in horizons]).all(0)
@@ -289,30 +410,90 @@ def check_fig1(budget="standard", seed=0):
     standin_ok = bool(lowest_or_tied[0]) and bool((vals[final][gi, 0] < others_final * (1 - 1e-9)).all())
     share_all = float(lowest_or_tied.double().mean())
     share_final = res["horizons"][final]["strictly_lowest"]["Grams"]
-    same_as_adam = float((f["Grams"][horizons[0]] == f["Adam"][horizons[0]]).double().mean())
-    word = fig1_decision(standin_ok, share_all, share_final)
+    return {"word": fig1_decision(standin_ok, share_all, share_final), "grams_lowest_from_stand_in": standin_ok,
+            "grams_lowest_or_tied_at_every_horizon": share_all, "strictly_lowest_at_end": res["horizons"][final]
+            ["strictly_lowest"], "strictly_first_to_threshold": res["first"]["strictly_first"],
+            "grams_equal_to_adam_at_first_horizon": float((f["Grams"][horizons[0]] == f["Adam"][horizons[0]])
+                                                          .double().mean()),
+            "stand_in_f_at_end": {k: float(f[k][final, 0]) for k in labels}}
+
+
+@lru_cache(maxsize=4)
+@toys.intra_op_threads(1)
+def _fig1(budget, seed):
+    """Starts, and per reading of C-Adam (:data:`ams_theory.toys.FIG1_CADAM_VARIANTS`) the comparison of the
+    five methods and its outcome; the loss curves are kept for the paper's own reading only."""
+    n, steps = FIG1_SIZE[budget]
+    starts = torch.cat([torch.tensor([[1.0, 1.0]], dtype=DT), toys.fig1_starts(n - 1, seed)])
+    horizons = tuple(h for h in (100, 300, 1000, 3000, 5000) if h <= steps)
+    others = toys.fig1_losses(starts, steps, {k: m for k, m in toys.FIG1_METHODS.items() if k != "C-Adam"})
+    runs = {}
+    for reading, method in toys.FIG1_CADAM_VARIANTS.items():
+        cadam = toys.fig1_losses(starts, steps, {"C-Adam": method})
+        res = toys.fig1_compare({k: cadam[k] if k == "C-Adam" else others[k] for k in toys.FIG1_METHODS}, horizons)
+        res["outcome"] = _fig1_outcome(res)
+        runs[reading] = res if reading == toys.FIG1_CADAM else {k: v for k, v in res.items() if k != "f"}
+    return starts, runs
+
+
+def _fig1_strength(starts, seed, horizons):
+    return searched(
+        "float64 runs of the five methods from many starts, under every reading of C-Adam",
+        starts={"count": len(starts), "first": [1, 1], "others": "uniform in [-2, 2]^2", "seed": seed},
+        steps=[1, horizons[-1]], horizons=horizons,
+        step_sizes={k: kw["lr"] for k, (_, kw) in toys.FIG1_METHODS.items()},
+        betas="the presets' defaults: (0.9, 0.999) for the Adam family, (0.9, 0.99) for Lion and C-Lion",
+        conventions={"C-Adam": toys.FIG1_CADAM, "C-Adam readings run": list(toys.FIG1_CADAM_VARIANTS),
+                     "C-Lion": "Cautious Alg. 3 (mask 1(u o g > 0), lr d/(nnz + 1))",
+                     "Grams": "Cor. 5.2's explicit form, sign(g) |u|"},
+        ties="relative 1e-9", first_to="f(w_t) <= 1e-3 f(w_0)")
+
+
+@register("grams.fig1", "empirical",
+          "On f(w) = (0.5 w1)^2 + (0.1 w2)^2 (step 0.01 for Adam, C-Adam, Grams; 0.001 for Lion, C-Lion; "
+          "default betas), Grams reaches a lower objective, sooner, than the other four.")
+def check_fig1(budget="standard", seed=0):
+    starts, runs = _fig1(budget, seed)
+    res = runs[toys.FIG1_CADAM]
+    out = res["outcome"]
+    horizons = list(res["horizons"])
+    final, f = horizons[-1], res["f"]
+    labels = list(f)
+    first = out["strictly_first_to_threshold"]
+    readings = {reading: {"preset": name, **kw, **runs[reading]["outcome"]}
+                for reading, (name, kw) in toys.FIG1_CADAM_VARIANTS.items()}
     evidence = {
         "starts": len(starts), "start_distribution": "(1, 1) then uniform in [-2, 2]^2", "seed": seed,
-        "steps": final, "stand_in_start": [1, 1],
+        "steps": final, "stand_in_start": [1, 1], "C-Adam": toys.FIG1_CADAM,
         "stand_in_f": {k: {str(T): float(f[k][T, 0]) for T in horizons} for k in labels},
         "per_horizon": {str(T): res["horizons"][T] for T in horizons},
         "first_to_1e-3_of_f0": res["first"],
-        "grams_lowest_or_tied_at_every_horizon": share_all,
-        "grams_equal_to_adam_at_first_horizon": same_as_adam,
+        "grams_lowest_or_tied_at_every_horizon": out["grams_lowest_or_tied_at_every_horizon"],
+        "grams_equal_to_adam_at_first_horizon": out["grams_equal_to_adam_at_first_horizon"],
+        "C-Adam_readings": readings,
         "methods": {k: {"preset": n, **kw} for k, (n, kw) in toys.FIG1_METHODS.items()},
         "note": "the paper does not give the start or the number of steps, and its figure is not in the text "
                 "this project has; (1, 1) stands in for the figure's start. Grams' step equals Adam's wherever "
-                "sign(g) = sign(m), so the two coincide until the momentum first overshoots."}
-    summary = (f"from (1, 1) Grams {'is' if standin_ok else 'is not'} lowest at t = {final}; over {len(starts)} "
-               f"starts strictly lowest at t = {final} on {share_final:.1%}, lowest or tied at every horizon on "
-               f"{share_all:.1%}; identical to Adam at t = {horizons[0]} on {same_as_adam:.0%} of starts "
-               f"(strictly first to 1e-3 f0 on {res['first']['strictly_first']['Grams']:.1%})")
-    if word == "conditional":
-        summary = "only on long horizons and most starts: " + summary
+                "sign(g) = sign(m), so the two coincide until the momentum first overshoots. The paper's C-Adam "
+                "is its Def. 3.2, taken as AMS with beta3 = 0, lambda = 0 (Cor. 4.2); Def. 3.2 prints another "
+                "step factor, and the Cautious paper's C-AdamW (Alg. 1, Alg. 2) others: C-Adam_readings runs "
+                "each in C-Adam's place, the other four methods unchanged."}
+    short = lambda reading: reading.split(" (")[0]
+    shares = lambda o: (f"Grams lowest or tied at every horizon on {o['grams_lowest_or_tied_at_every_horizon']:.1%}, "
+                        f"strictly first to 1e-3 f0 on {o['strictly_first_to_threshold']['Grams']:.1%} "
+                        f"(C-Adam {o['strictly_first_to_threshold']['C-Adam']:.1%})")
+    summary = (f"C-Adam as {short(toys.FIG1_CADAM)}: from (1, 1) Grams "
+               f"{'is' if out['grams_lowest_from_stand_in'] else 'is not'} lowest at t = {final}; over {len(starts)} "
+               f"starts strictly lowest at t = {final} on {out['strictly_lowest_at_end']['Grams']:.1%}, {shares(out)}"
+               ". C-Adam as " + "; as ".join(f"{short(r)}: {o['word']}, {shares(o)}"
+                                             for r, o in readings.items() if r != toys.FIG1_CADAM))
+    if out["word"] == "conditional":
+        summary = "only on long horizons and most starts; " + summary
     figures = {"fig1": ("Figure 1 of the AMS/Grams paper re-run: f(w_t) per method (first start (1, 1), and "
                         "the median over starts), paths from (1, 1)",
                         lambda path: toys.plot_fig1(res, path, {k: _path(k, final) for k in labels}))}
-    return Verdict(word, summary, evidence, figures=figures)
+    return Verdict(out["word"], summary, evidence, figures=figures,
+                   strength=_fig1_strength(starts, seed, horizons))
 
 
 def _path(label, steps):
@@ -339,7 +520,11 @@ def _table_check(budget, seed, scale):
         figures = {"digits": ("Small-scale comparison on scikit-learn's digits (evidence beside the tables, "
                               "not a verdict on them)", lambda path: experiments.plot_comparison(result, path))}
     return Verdict("not-checkable", f"needs {scale}; a small digits-MLP comparison is attached as evidence",
-                   evidence, figures=figures)
+                   evidence, figures=figures,
+                   strength=no_evidence(f"nothing at the table's scale ({scale}) was run",
+                                        attached="a small MLP on scikit-learn's digits with the same optimizers "
+                                                 "(experiments.compare_on_digits): evidence beside the table, "
+                                                 "not a check of its numbers"))
 
 
 @register("grams.table1", "empirical", "Table 1 of the AMS/Grams paper: Llama-60M pre-training and WRN-50-2 "

@@ -58,23 +58,62 @@ def test_fig2_dominates_holds_for_the_bare_mask_and_fails_with_rescaling():
 def test_fig8_literal_and_like_for_like():
     v = F.check_fig8("quick")
     assert v.word == "holds"
-    best = v.evidence["best_coarse"]
+    best = v.evidence["best_refined"]
     # the unit mismatch: GDM itself is far below 1/3 in the paper's units
     assert best["GDM"]["rate_L"] < 1 / 3
-    for k in ("phi_0.01", "phi_0.1", "phi_inner"):
-        exact = v.evidence["best_fine_from_exact_trajectory"][k]
-        assert exact == pytest.approx(v.evidence["best_fine"][k]["rate_L"], rel=1e-6)
+    for k in toys.FIG8_MASKS:
+        exact = v.evidence["best_refined_from_exact_trajectory"][k]
+        assert exact == pytest.approx(best[k]["rate_L"], rel=1e-6)
+    # the like-for-like reading names, per mask, whether its long-horizon rate is shown below 1/9
+    shown = v.correction["evidence"]["shown_below_closed_form"]
+    assert set(shown) == {"phi_0.01", "phi_0.1", "phi_inner"}
+    assert v.correction["verdict"] == F.fig8_like_for_like_word(shown)
+
+
+def test_fig8_refinement_moves_the_coarse_estimate():
+    """The fine grid misses GDM's optimum: refined, GDM's 200-step best drops from about 0.115 to within
+    5e-4 of the closed form 1/9, and no method's refined best is above its fine-grid best."""
+    v = F.check_fig8("quick")
+    fine, refined = v.evidence["best_fine"], v.evidence["best_refined"]
+    assert fine["GDM"]["rate_L"] - refined["GDM"]["rate_L"] > 3e-3
+    assert abs(refined["GDM"]["rate_L"] - 1 / 9) < 5e-4
+    for k in toys.FIG8_MASKS:
+        assert refined[k]["rate_L"] <= fine[k]["rate_L"]
+        spacings = [h["spacing"][0] for h in refined[k]["history"]]
+        assert refined[k]["rounds"] == len(spacings) and min(spacings) < spacings[0]
+
+
+def test_fig8_long_horizon_re_estimates_bound_gdm_by_its_closed_form():
+    """GDM's asymptotic L-rate cannot go below 1/9 (Polyak): its long-horizon re-estimates must stay above it,
+    and the 200-step estimator's error at Goh's point is the double root's t^2 factor (positive)."""
+    v = F.check_fig8("quick")
+    ev = v.correction["evidence"]
+    gdm = ev["re_estimates"]["GDM"]["long_horizon_at_long_best"]
+    assert 1 / 9 < gdm["min"] <= gdm["max"] < 1 / 9 + 1e-3
+    assert ev["short_estimator"]["estimator_bias_at_goh_point"] > 0
+
+
+def test_fig8_like_for_like_rules():
+    spread = lambda top: {"long_horizon_at_long_best": {"min": top - 1e-3, "median": top - 5e-4, "max": top}}
+    shown = F.closed_form_shown({"a": spread(0.110), "b": spread(0.1112)}, 1 / 9)
+    assert shown == {"a": True, "b": False}          # the largest re-estimate counts, not the median
+    assert F.fig8_like_for_like_word({"a": True, "b": True}) == "holds"
+    assert F.fig8_like_for_like_word(shown) == "conditional"
+    assert F.fig8_like_for_like_word({"a": False}) == "not-checkable"
 
 
 def test_fig8_mutations_are_caught():
     # a "cautious" variant that is secretly GDM is not better than GDM like for like ...
     masks = {"GDM": toys.FIG8_MASKS["GDM"], "fake": ("CGDM", dict(mask=None, normalize="none"))}
     v = F.check_fig8("quick", masks=masks)
-    assert v.correction["verdict"] == "refuted"
+    assert v.correction["evidence"]["shown_below_closed_form"] == {"fake": False}
+    assert v.correction["verdict"] == "not-checkable"
+    assert v.correction["evidence"]["short_estimator"]["cautious_below_GDM_refined"] == {"fake": False}
     # ... and one whose mask all but stops the step is slower than 1/3 even as written (exactly re-checked)
     masks = {"GDM": toys.FIG8_MASKS["GDM"], "crippled": ("CGDM", dict(normalize="nnz_xi", xi=1000.0))}
     v = F.check_fig8("quick", masks=masks)
     assert v.word == "refuted" and v.recheck() is True
+    assert v.strength.level == "searched"            # the best point found is not the minimum over all points
 
 
 def test_fig1_decision_rule():
@@ -96,6 +135,55 @@ def test_fig1_verdict_tracks_the_runs(monkeypatch):
         assert F.check_fig1("quick").word == "not-checkable"
     finally:
         F._fig1.cache_clear()
+
+
+def test_fig1_runs_and_names_every_reading_of_c_adam(monkeypatch):
+    v = F.check_fig1("quick")
+    readings = v.evidence["C-Adam_readings"]
+    assert list(readings) == list(toys.FIG1_CADAM_VARIANTS)
+    assert v.word == readings[toys.FIG1_CADAM]["word"]
+    for reading, (preset, _) in toys.FIG1_CADAM_VARIANTS.items():
+        assert readings[reading]["preset"] == preset and reading.split(" (")[0] in v.summary
+    assert v.summary.startswith(("C-Adam as Def. 3.2", "only on long horizons and most starts; C-Adam as Def. 3.2"))
+    # mutation: a reading whose C-Adam is Grams itself must tie with Grams, so each reading really is run
+    planted = {**toys.FIG1_CADAM_VARIANTS, "planted (Grams)": toys.FIG1_METHODS["Grams"]}
+    monkeypatch.setattr(toys, "FIG1_CADAM_VARIANTS", planted)
+    F._fig1.cache_clear()
+    try:
+        out = F.check_fig1("quick").evidence["C-Adam_readings"]["planted (Grams)"]
+    finally:
+        F._fig1.cache_clear()
+    assert out["strictly_lowest_at_end"]["Grams"] == 0 and not out["grams_lowest_from_stand_in"]
+
+
+def test_every_verdict_and_correction_says_how_strong_it_is(monkeypatch):
+    """Every empirical check's verdict (and correction) carries a strength that says what it covered."""
+    def no_sklearn(budget, seed):
+        raise ImportError("planted: scikit-learn missing")
+    monkeypatch.setattr(F, "_digits", no_sklearn)
+    coverage_keys = {"cautious.fig2.monotone": {"settings_eps_beta", "steps", "start", "mask"},
+                     "cautious.fig2.dominates": {"settings_eps_beta", "steps", "start", "mask"},
+                     "cautious.fig8": {"grids", "refinement", "horizons", "re_estimates", "conventions"},
+                     "grams.fig1": {"starts", "horizons", "step_sizes", "conventions"}}
+    for claim in (c for c in REGISTRY.values() if c.entry.family == "empirical"):
+        r = run_claim(claim, "quick")
+        assert r.status == "checked", (claim.id, r.error)
+        st = r.verdict.strength
+        if claim.id in coverage_keys:
+            if r.verdict.word == "refuted":
+                assert st.level == "proved" and r.verdict.counterexample["rechecked_exactly"]
+            else:
+                assert st.level == "searched" and coverage_keys[claim.id] <= set(st.coverage), claim.id
+        else:                                    # the tables
+            assert r.verdict.word == "not-checkable" and st.level == "none"
+            assert "digits" in st.coverage["attached"]
+        if r.verdict.correction is not None:
+            assert r.verdict.correction["strength"].level == "searched"
+    fig8 = run_claim(REGISTRY["cautious.fig8"], "quick").verdict.strength.coverage
+    assert fig8["grids"]["fine"]["eps"]["range"] == [0.15, 0.3] and fig8["grids"]["coarse"]["beta"]["points"] == 25
+    fig1 = run_claim(REGISTRY["grams.fig1"], "quick").verdict.strength.coverage
+    assert fig1["conventions"]["C-Adam readings run"] == list(toys.FIG1_CADAM_VARIANTS)
+    assert fig1["starts"]["count"] == F.FIG1_SIZE["quick"][0] and fig1["horizons"][-1] == F.FIG1_SIZE["quick"][1]
 
 
 def test_figures_are_offered_and_drawn(tmp_path):
