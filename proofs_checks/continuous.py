@@ -662,24 +662,11 @@ def _lasalle_parts(systems):
     out = []
     for label, make in systems:
         if label.startswith("(5)"):
-            out.append((f"{label}: dH identity (every mask)", proofs.per_coordinate(
-                _prove_builder(make, identity("dH", "H")), "== 0", (), "dH identity")))
+            out.append((f"{label}: dH identity (every mask)", prove(make, identity("dH", "H"), (), "dH identity")))
         else:
             out.append((f"{label}: dH/dt <= -c_psi |s|^2", prove(make, _DESCENT_BY_PSI, (), label)))
         out.append((f"{label}: ds/dt = g at s = 0", prove(make, _VELOCITY_AT_REST, (), label)))
     return out
-
-
-def _prove_builder(make, margin):
-    def build(d):
-        made = make(d)
-        system, extra = made if isinstance(made, tuple) else (made, None)
-        g, w, s, subs, coords = _generic_inputs(system, d)
-        expr = margin(system, "generic", dyn.LinearLoss(g), w, s)
-        if extra is not None:
-            coords = [c + tuple(x) for c, x in zip(coords, extra)]
-        return sp.sympify(expr).xreplace(subs), coords
-    return build
 
 
 def _zero_mask_counterexample():

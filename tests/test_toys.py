@@ -23,17 +23,10 @@ def _optimizer_iterates(name, problem, start, steps, **kw):
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("label", list(toys.FIG1_METHODS))
-def test_driver_is_the_optimizer_figure1(label):
-    name, kw = toys.FIG1_METHODS[label]
-    ref = _optimizer_iterates(name, toys.FIG1_PROBLEM, [1.0, -0.7], 60, **kw)
-    got = toys.run(name, toys.FIG1_PROBLEM, torch.tensor([[1.0, -0.7]], dtype=DT), 60, **kw)[:, 0]
-    torch.testing.assert_close(got, ref, rtol=0, atol=1e-14)
-
-
-@pytest.mark.parametrize("reading", list(toys.FIG1_CADAM_VARIANTS))
-def test_driver_is_the_optimizer_for_every_reading_of_c_adam(reading):
-    name, kw = toys.FIG1_CADAM_VARIANTS[reading]
+@pytest.mark.parametrize("name, kw", list(toys.FIG1_METHODS.values()) + list(toys.FIG1_CADAM_VARIANTS.values()),
+                         ids=list(toys.FIG1_METHODS) + [f"C-Adam {r}" for r in toys.FIG1_CADAM_VARIANTS])
+def test_driver_is_the_optimizer_figure1(name, kw):
+    """Every Figure 1 method, and every reading of C-Adam, driven by toys.run equals optimizer.step()."""
     ref = _optimizer_iterates(name, toys.FIG1_PROBLEM, [1.0, -0.7], 60, **kw)
     got = toys.run(name, toys.FIG1_PROBLEM, torch.tensor([[1.0, -0.7]], dtype=DT), 60, **kw)[:, 0]
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-14)
