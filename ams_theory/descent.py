@@ -42,7 +42,7 @@ import torch
 from . import rules, smooth
 from .backends import SympyOps, TorchOps
 
-__all__ = ["Draw", "Claim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
+__all__ = ["WorstCaseLoss", "WORST_CASES", "Draw", "Claim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
            "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
 
 T1 = TorchOps(batch_dims=1)
@@ -118,6 +118,39 @@ class ExactProblem:
 
     def grad(self, w):
         return SympyOps.asarray(self.exact.grad(list(w)))
+
+
+WORST_CASES = ("upper", "lower", "convex")
+
+
+class WorstCaseLoss:
+    r"""A loss known at ``w`` only by its value ``f0``, gradient ``g`` and smoothness ``L``, valued elsewhere at
+    the worst case its bounds allow: for every L-smooth loss
+
+        <g, dw> - (L/2)|dw|^2  <=  L(w + dw) - L(w)  <=  <g, dw> + (L/2)|dw|^2,
+
+    and ``<g, dw> <= L(w + dw) - L(w)`` for a convex one. ``side`` picks the bound used: ``"upper"``,
+    ``"lower"`` (the smooth lower bound) or ``"convex"``. Each bound is attained at every point at once by one
+    loss of the class (the quadratics ``f0 + <g, x - w> +- (L/2)|x - w|^2``, and the linear ``f0 + <g, x - w>``),
+    so a claim about the values at one or several steps from ``w`` that is monotone in those values holds for
+    every loss of the class exactly when it holds for this one."""
+
+    def __init__(self, w0, g, L, f0, side):
+        if side not in WORST_CASES:
+            raise ValueError(f"unknown worst case {side!r} (expected one of {WORST_CASES})")
+        self.w0, self.g, self.L, self.f0, self.side = list(w0), SympyOps.asarray(list(g)), L, f0, side
+        self.convex = side == "convex"
+
+    def value(self, w):
+        dw = [a - b for a, b in zip(w, self.w0)]
+        linear = sp.Add(*[a * b for a, b in zip(self.g, dw)])
+        curvature = {"upper": 1, "lower": -1, "convex": 0}[self.side] * self.L * sp.Add(*[x * x for x in dw]) / 2
+        return self.f0 + linear + curvature
+
+    def grad(self, w):
+        if any(sp.expand(a - b) != 0 for a, b in zip(w, self.w0)):
+            raise ValueError("the worst-case loss knows its gradient at the base point only")
+        return self.g.copy()
 
 
 def _rational(x) -> sp.Rational:

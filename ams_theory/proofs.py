@@ -46,7 +46,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-__all__ = ["Case", "Proof", "Bundle", "decide", "per_coordinate", "violates", "RELATIONS", "to_z3"]
+__all__ = ["Case", "Proof", "Bundle", "decide", "per_coordinate", "with_multiplier", "violates", "RELATIONS", "to_z3"]
 
 RELATIONS = ("== 0", "<= 0")
 TIMEOUT_MS = 20_000
@@ -164,6 +164,23 @@ class Bundle:
     @property
     def seconds(self) -> float:
         return sum(p.seconds for _, p in self.parts)
+
+    @property
+    def model(self):
+        """The counterexample of the first refuted part (None when no part is refuted)."""
+        return next((p.model for _, p in self.parts if p.status == "refuted"), None)
+
+    def certify(self) -> bool:
+        return any(p.certify() for _, p in self.parts if p.status == "refuted")
+
+    @property
+    def reduction(self) -> str:
+        return "; ".join(f"{label}: {p.reduction}" for label, p in self.parts)
+
+    @property
+    def status(self) -> str:
+        statuses = {p.status for _, p in self.parts}
+        return "proved" if statuses == {"proved"} else "refuted" if "refuted" in statuses else "open"
 
     def to_json(self) -> dict:
         return {"parts": [{"label": label, **p.to_json()} for label, p in self.parts]}
@@ -335,9 +352,10 @@ def _evaluate(expr, a, sgn):
     return expr
 
 
-def _sqrt_to_variables(expr, hypotheses):
-    """Replace each ``X**(k/2)`` by ``q**k`` with a fresh ``q >= 0``, ``q**2 = X``."""
-    extra, names = [], {}
+def _sqrt_to_variables(expr, names):
+    """Replace each ``X**(k/2)`` by ``q**k`` with a fresh ``q >= 0``, ``q**2 = X``; ``names`` (base -> q) is
+    shared between the calls of one decision, so one square root gets one variable."""
+    extra = []
     while True:
         roots = [p for p in sp.preorder_traversal(expr) if isinstance(p, sp.Pow) and p.exp.is_Rational
                  and p.exp.q == 2]
@@ -370,13 +388,17 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
     t0 = time.perf_counter()
     original = sp.sympify(expr)
     hypotheses = [sp.sympify(h) for h in hypotheses]
-    body, root_eqs = _sqrt_to_variables(original, hypotheses)
+    static = [h for h in hypotheses if not _sign_atoms(h)]
+    reading = [h for h in hypotheses if _sign_atoms(h)]          # hypotheses that read signs are split with E
+    roots: dict = {}
+    packed, root_eqs = _sqrt_to_variables(sp.Tuple(original, *reading), roots)
     hyp_all = []
-    for h in hypotheses:
-        hb, eqs = _sqrt_to_variables(h, hypotheses)
+    for h in static:
+        hb, eqs = _sqrt_to_variables(h, roots)
         hyp_all.append(hb)
         root_eqs += [e for e in eqs if e not in root_eqs]
     solver = _Solver(hyp_all + root_eqs)
+    body = packed
     proof = Proof(statement or _text(original) + f" {relation}", relation,
                   tuple(_text(h) for h in hypotheses), reduction, _claim=(original, hypotheses))
     originals = list(originals) or sorted(original.free_symbols, key=lambda s: s.name)
@@ -422,8 +444,12 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
 
     def split(e, conds, labels):
         a = _innermost_argument(e)
-        if a is None:
-            return leaf(e, conds, labels)
+        if a is None:                      # e = (expression, hypotheses that read signs, now evaluated)
+            carried = list(e.args[1:])
+            if any(h is sp.false for h in carried):
+                proof.cases.append(Case(labels, "infeasible case (a hypothesis is false here)"))
+                return "closed"
+            return leaf(e.args[0], conds + [h for h in carried if h is not sp.true], labels)
         outcome = "closed"
         for sgn, rel in ((1, a > 0), (0, sp.Eq(a, 0)), (-1, a < 0)):
             if rel is sp.false:
@@ -435,7 +461,8 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
                 proof.cases.append(Case(lab, "infeasible case", query=s.to_smt2()))
                 continue
             sub = _evaluate(e, a, sgn)
-            r = split(sp.expand(sub) if not _sign_atoms(sub) else sub, branch, lab)
+            r = split(sp.Tuple(*[sp.expand(x) if not _sign_atoms(x) and not isinstance(x, sp.logic.boolalg.Boolean)
+                                 else x for x in sub.args]), branch, lab)
             if r == "refuted":
                 return r
             if r == "open":
@@ -496,8 +523,34 @@ def violates(expr, relation, hypotheses, point) -> bool:
 
 # ----------------------------------------------------------------------------- reduction to one coordinate
 
+def _max_parts(expr):
+    """``max{a_1, ..., a_k} + c`` as ``[a_1 + c, ..., a_k + c]`` (one term for an expression without a top max)."""
+    if isinstance(expr, sp.Max):
+        return [a for arg in expr.args for a in _max_parts(arg)]
+    if isinstance(expr, sp.Mul) and len(expr.args) == 2 and expr.args[0] == -1 and isinstance(expr.args[1], sp.Min):
+        return [-a for a in expr.args[1].args]                     # -min{a, b} = max{-a, -b}
+    if isinstance(expr, sp.Add):
+        tops = [a for a in expr.args if len(_max_parts(a)) > 1]
+        if len(tops) == 1:
+            rest = expr - tops[0]
+            return [a + rest for a in _max_parts(tops[0])]
+    return [expr]
+
+
+def _residual(expr):
+    """``expr`` expanded, and simplified where expansion alone does not cancel it (sympy can fail on Piecewise
+    arithmetic: then the residual is reported as it stands)."""
+    e = sp.expand(expr)
+    if e == 0:
+        return e
+    try:
+        return sp.simplify(e)
+    except (ValueError, TypeError):
+        return e
+
+
 def per_coordinate(build: Callable[[int], tuple], relation: str, hypotheses: Sequence = (), statement: str = "",
-                   check_d: int = 3) -> Proof:
+                   check_d: int = 3):
     r"""Prove a claim ``E_d == 0`` / ``E_d <= 0`` for every dimension d by reduction to one coordinate.
 
     ``build(d)`` returns ``(E_d, coordinate_symbols)`` with ``coordinate_symbols[i]`` the tuple of
@@ -508,10 +561,16 @@ def per_coordinate(build: Callable[[int], tuple], relation: str, hypotheses: Seq
     """
     e1, coords1 = build(1)
     ed, coordsd = build(check_d)
+    if relation == "<= 0":
+        parts1, partsd = _max_parts(sp.sympify(e1)), _max_parts(sp.sympify(ed))
+        if len(parts1) > 1 and len(parts1) == len(partsd):       # max{a, b} <= 0 iff a <= 0 and b <= 0
+            return Bundle([(f"{statement} [part {k + 1} of a max]", per_coordinate(
+                lambda d, k=k: (_max_parts(sp.sympify(build(d)[0]))[k], build(d)[1]), relation, hypotheses,
+                f"{statement} [part {k + 1}]", check_d)) for k in range(len(parts1))])
     copies = []
     for i in range(check_d):
         copies.append(sp.sympify(e1).xreplace(dict(zip(coords1[0], coordsd[i]))))
-    residual = sp.simplify(sp.expand(sp.sympify(ed) - sp.Add(*copies)))
+    residual = _residual(sp.sympify(ed) - sp.Add(*copies))
     reduction = (f"a sum of one term per coordinate (checked exactly: the d = {check_d} expression minus "
                  f"{check_d} renamed copies of the d = 1 term is 0), so the claim holds for every d iff it holds "
                  "for one coordinate")
@@ -521,3 +580,43 @@ def per_coordinate(build: Callable[[int], tuple], relation: str, hypotheses: Seq
         proof.cases.append(Case((), "open: the reduction to one coordinate does not apply", closed=False))
         return proof
     return decide(e1, relation, hypotheses, statement, reduction)
+
+
+def with_multiplier(build: Callable[[int], tuple], multipliers: Sequence, hypotheses: Sequence = (),
+                    statement: str = "") -> Proof | Bundle:
+    r"""Prove ``E_d <= 0`` for every d under a hypothesis ``H_d >= 0`` that is itself a sum over coordinates
+    (a step bound ``eta den <= num`` as ``num - eta den >= 0``), by a multiplier: if ``lambda >= 0`` (it may
+    depend on the shared hyperparameters, not on the coordinates) and ``e(x_i) + lambda h(x_i) <= 0`` for
+    every coordinate, then ``E_d <= -lambda H_d <= 0``.
+
+    ``build(d)`` returns ``(E_d, H_d, coordinate_symbols)``. Each candidate ``lambda`` of ``multipliers`` is
+    tried in turn; the first that closes gives a :class:`Bundle` of the two proofs (``lambda >= 0``, and the
+    per-coordinate bound after :func:`per_coordinate`'s separability check). If none closes, the claim at d = 1
+    (where the hypothesis is one coordinate's) is decided directly: a refutation there is a counterexample to
+    the claim; otherwise the proof is open (a model of ``E + lambda H > 0`` refutes nothing)."""
+    last = None
+    for lam in multipliers:
+        nonneg = decide(-sp.sympify(lam), "<= 0", hypotheses, f"lambda = {lam} >= 0")
+        if not nonneg.proved:
+            continue
+
+        def combined(d, lam=lam):
+            e, h, coords = build(d)
+            return sp.sympify(e) + lam * sp.sympify(h), coords
+        p = per_coordinate(combined, "<= 0", hypotheses, f"{statement}: E + ({lam}) H <= 0 per coordinate")
+        if p.proved:
+            return Bundle([(f"lambda = {lam} >= 0", nonneg),
+                           (f"E + lambda H <= 0 per coordinate, lambda = {lam} (then E <= -lambda H <= 0 under the "
+                            "hypothesis H >= 0)", p)])
+        last = p
+    e1, h1, _ = build(1)
+    at_d1 = decide(e1, "<= 0", list(hypotheses) + [sp.sympify(h1) >= 0], f"{statement} at d = 1")
+    if at_d1.status == "refuted":          # d = 1 is an instance of the claim: a genuine counterexample
+        at_d1.reduction = "no multiplier closed the bound; the claim at d = 1 (an instance) is refuted"
+        return at_d1
+    out = Proof(statement, "<= 0", tuple(_text(h) for h in hypotheses),
+                f"no multiplier among {[str(m) for m in multipliers]} closed the per-coordinate bound "
+                f"(last attempt: {last.status if last is not None else 'none'}); at d = 1 the claim is "
+                f"{at_d1.status}")
+    out.cases.append(Case((), "open: no multiplier closes the bound", closed=False))
+    return out

@@ -35,9 +35,9 @@ from functools import partial
 import sympy as sp
 import torch
 
-from ams_theory import rules, smooth
+from ams_theory import proofs, rules, smooth
 from ams_theory.backends import SympyOps
-from ams_theory.descent import (T1, Claim, Draw, Sampler, certify, exact_caution, hypothesis_search,
+from ams_theory.descent import (T1, Claim, Draw, Sampler, WorstCaseLoss, certify, exact_caution, hypothesis_search,
                                 random_search, search_coverage, step)
 from ams_theory.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
 from ams_theory.symbolic import LABELS, OPS, case_symbol, patterns
@@ -835,42 +835,161 @@ def _torch_bound(bound):
     return lambda problem, w, u: [bound(T1, problem, w, u)]
 
 
+# ----------------------------------------------------------------------------- proofs from the smoothness bounds
+
+ETA = sp.Symbol("eta", nonnegative=True)
+L_SMOOTH = sp.Symbol("L", positive=True)
+F0 = sp.Symbol("f0", real=True)
+STEP_MULTIPLIERS = (ETA / 2, ETA, sp.Rational(1, 2), 1)     # candidate lambda for a step-bound hypothesis
+WORST_CASE_TEXT = {
+    "upper": "the L-smooth upper bound L(w + dw) <= L(w) + <g, dw> + (L/2)|dw|^2, attained by a quadratic",
+    "lower": "the L-smooth lower bound L(w + dw) >= L(w) + <g, dw> - (L/2)|dw|^2, attained by a quadratic",
+    "convex": "the convex lower bound L(w + dw) >= L(w) + <g, dw>, attained by a linear loss",
+}
+
+
+def _anywhere(eta, bound):
+    """The step-bound side of a margin when the bound enters as a hypothesis of the proof instead."""
+    return True
+
+
+def _symbolic_instance(d, side):
+    """Symbols for one instance in dimension d: parameters w, direction u, gradient g (free reals), and the
+    worst-case loss of ``side`` (:class:`ams_theory.descent.WorstCaseLoss`) with shared f0, L > 0."""
+    w, u, g = (OPS.asarray(sp.symbols(f"{name}0:{d}", real=True)) for name in ("w", "u", "g"))
+    return WorstCaseLoss(w, g, L_SMOOTH, F0, side), w, u, [(w[i], u[i], g[i]) for i in range(d)]
+
+
+def prove_from_smoothness(margin, side, statement, bound=None):
+    r"""Prove ``margin <= 0`` for every dimension, every ``eta >= 0``, ``L > 0`` and every loss of the class
+    (L-smooth, or convex with ``side="convex"``), from the one bound the claim's direction needs.
+
+    The margin runs on :class:`~ams_theory.descent.WorstCaseLoss` (the bound is attained, so the reduction
+    loses nothing), then reduces to one coordinate (:func:`ams_theory.proofs.per_coordinate`). With ``bound``
+    (a step bound ``(num, den)`` as the margins' own functions give it), ``eta den <= num`` is a hypothesis over
+    all coordinates, closed by a multiplier (:func:`ams_theory.proofs.with_multiplier`)."""
+    if bound is None:
+        def build(d):
+            problem, w, u, coords = _symbolic_instance(d, side)
+            return margin(OPS, problem, w, u, ETA, {})[0], coords
+        return proofs.per_coordinate(build, "<= 0", (), statement)
+
+    def build_bounded(d):
+        problem, w, u, coords = _symbolic_instance(d, side)
+        num, den = bound(OPS, problem, w, u)
+        return margin(OPS, problem, w, u, ETA, {}, side=_anywhere)[0], num - ETA * den, coords
+    return proofs.with_multiplier(build_bounded, STEP_MULTIPLIERS, (), statement)
+
+
+def _proof_strength(proof, side, search):
+    return proved(f"from {WORST_CASE_TEXT[side]}, for every dimension, eta >= 0 and L > 0 "
+                  f"({proof.seconds:.2f} s)", proof, search=search.to_json())
+
+
+def _not_reduced(verdict: Verdict, reason: str) -> Verdict:
+    """A verdict the smoothness proofs do not reach: why, in the evidence (its strength stays as judged)."""
+    verdict.evidence["proof from smoothness"] = "not attempted: " + reason
+    return verdict
+
+
+# why each remaining discrete claim stays searched (or certified by search alone)
+CHECK_D3_NOT_REDUCED = (
+    "compares the Grams and cautious steps' values at two different points of one loss, with min{P, |N|} in the hypothesis: the base-point smoothness bounds alone do not decide it and the hypothesis is not a sum over coordinates")
+CHECK_R55_NOT_REDUCED = (
+    "a strict comparison of two steps' values at two points of one loss: not a consequence of the base-point bounds")
+CHECK_THM23_NOT_REDUCED = (
+    "compares two steps and its proof uses the gradient's Lipschitz bound at a second point (w - eps u) and the Euclidean norms |r|, |u| (square roots of sums): not reduced to one coordinate")
+CHECK_THM24_NOT_REDUCED = (
+    "the threshold step against the previous iterate over a sequence alpha_k: refuted by search; the corrected alpha_k >= 0 form needs the threshold mask's margin, not reduced here")
+CHECK_A3_NOT_REDUCED = (
+    'a sum over T steps with the infimum of the loss: not a one-step pointwise statement')
+CHECK_A5_NOT_REDUCED = (
+    'the inner-product mask is one scalar per vector: not a sum of coordinate terms')
+CHECK_A7_NOT_REDUCED = (
+    'the inner threshold mask is one scalar per vector: not a sum of coordinate terms')
+
+
+def _attach(evidence, strength, word, proof, side):
+    """Record ``proof`` in ``evidence``; return the strength upgraded to proved when it closes. The engine and the
+    search must agree: a proof of what the search refuted is a defect of the tool, raised as such."""
+    evidence["proof from smoothness"] = {"status": proof.status, "bound used": WORST_CASE_TEXT[side]}
+    if not proof.proved:
+        return strength
+    if word not in ("holds", "conditional"):
+        raise RuntimeError(f"the proof engine proves what the search finds {word}")
+    return _proof_strength(proof, side, strength)
+
+
+def with_proof(verdict: Verdict, proof, side) -> Verdict:
+    """A searched verdict upgraded by a proof: ``holds`` becomes proved when the proof closes (the search stays in
+    the coverage); a proof left open is recorded in the evidence."""
+    verdict.strength = _attach(verdict.evidence, verdict.strength, verdict.word, proof, side)
+    if proof.proved:
+        verdict.summary = "proved from the smoothness bounds for every d; " + verdict.summary
+    return verdict
+
+
+def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
+    """The same for a verdict's correction."""
+    corr = verdict.correction
+    corr["strength"] = _attach(corr["evidence"], corr["strength"], corr["verdict"], proof, side)
+    return verdict
+
+
 @register("grams.D1.part1", "discrete",
           "Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / 2.")
 def check_d1_part1(budget="standard", seed=0):
-    return judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
+    """Lemma D.1 Part 1 of the AMS/Grams paper: dL <= -eta P + L eta^2 |u|^2/2 for the cautious step."""
+    verdict = judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
+    return with_proof(verdict, prove_from_smoothness(m_d1_part1, "upper", "D.1 Part 1"), "upper")
+
+
+def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
+    """A lower bound dL >= -eta (...) judged on every loss (refuted: the proof drops -L/2 |dw|^2; the engine refutes
+    it on the smooth lower bound too) and, as its correction, on convex losses (searched, and proved from the
+    convex lower bound)."""
+    verdict = judge(C(margin), budget, seed, _holds,
+                    _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
+                    correction=(corrected, C(margin, families=CONVEX), CONVEX))
+    literal = prove_from_smoothness(margin, "lower", f"{label} for every L-smooth loss")
+    verdict.evidence["proof engine (smooth lower bound)"] = {"status": literal.status, "model": literal.model}
+    return correction_with_proof(verdict, prove_from_smoothness(margin, "convex", f"{label}, convex L"), "convex")
 
 
 @register("grams.D1.part2", "discrete", "Cautious step on an L-smooth loss: dL >= -eta P.")
 def check_d1_part2(budget="standard", seed=0):
-    return judge(C(m_d1_part2), budget, seed, _holds,
-                 _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                 correction=("for convex L: dL >= -eta P", C(m_d1_part2, families=CONVEX), CONVEX))
+    """Lemma D.1 Part 2: dL >= -eta P; refuted without convexity, proved for convex losses."""
+    return _lower_bound_needs_convexity(m_d1_part2, "for convex L: dL >= -eta P", "D.1 Part 2", budget, seed)
 
 
 @register("grams.D1.part3", "discrete", "Cautious step: eta <= 2P/(L|u|^2) implies dL <= 0.")
 def check_d1_part3(budget="standard", seed=0):
-    return judge_bounded(m_d1_part3, _torch_bound(d1_step_bound), "2P/(L|u|^2) (Lemma D.1 Part 3)", budget, seed,
-                         _holds, _refuted("descent fails"))
+    """Lemma D.1 Part 3: eta <= 2P/(L|u|^2) implies dL <= 0 for the cautious step."""
+    verdict = judge_bounded(m_d1_part3, _torch_bound(d1_step_bound), "2P/(L|u|^2) (Lemma D.1 Part 3)", budget,
+                            seed, _holds, _refuted("descent fails"))
+    return with_proof(verdict, prove_from_smoothness(m_d1_part3, "upper", "D.1 Part 3", d1_step_bound), "upper")
 
 
 @register("grams.D2.part1", "discrete",
           "Grams step (Def. 5.1 and Cor. 5.2 forms): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2.")
 def check_d2_part1(budget="standard", seed=0):
-    return judge(C(m_d2_part1), budget, seed, _holds, _refuted("upper bound violated"))
+    """Lemma D.2 Part 1: dL <= -eta <|g|,|u|> + L eta^2 |u|^2/2 for both Grams steps."""
+    verdict = judge(C(m_d2_part1), budget, seed, _holds, _refuted("upper bound violated"))
+    return with_proof(verdict, prove_from_smoothness(m_d2_part1, "upper", "D.2 Part 1"), "upper")
 
 
 @register("grams.D2.part2", "discrete", "Grams step on an L-smooth loss: dL >= -eta <|g|,|u|>.")
 def check_d2_part2(budget="standard", seed=0):
-    return judge(C(m_d2_part2), budget, seed, _holds,
-                 _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                 correction=("for convex L: dL >= -eta <|g|,|u|>", C(m_d2_part2, families=CONVEX), CONVEX))
+    """Lemma D.2 Part 2: dL >= -eta <|g|,|u|>; refuted without convexity, proved for convex losses."""
+    return _lower_bound_needs_convexity(m_d2_part2, "for convex L: dL >= -eta <|g|,|u|>", "D.2 Part 2", budget, seed)
 
 
 @register("grams.D2.part3", "discrete", "Grams step: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0.")
 def check_d2_part3(budget="standard", seed=0):
-    return judge_bounded(m_d2_part3, _torch_bound(d2_step_bound), "2<|g|,|u|>/(L|u|^2) (Lemma D.2 Part 3)", budget,
-                         seed, _holds, _refuted("descent fails"))
+    """Lemma D.2 Part 3: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0 for both Grams steps."""
+    verdict = judge_bounded(m_d2_part3, _torch_bound(d2_step_bound), "2<|g|,|u|>/(L|u|^2) (Lemma D.2 Part 3)",
+                            budget, seed, _holds, _refuted("descent fails"))
+    return with_proof(verdict, prove_from_smoothness(m_d2_part3, "upper", "D.2 Part 3", d2_step_bound), "upper")
 
 
 def _nonpositive_opposed_part(d_max):
@@ -933,10 +1052,10 @@ def check_d3(budget="standard", seed=0):
         _search_strength(claim, rs, tried, seed, basis="no drawn instance with eta > 0 met the bound as written"),
         basis="the bound 2 min{P, N}/(L|u|^2) is never positive: N <= 0 on every sign pattern (exact, "
               f"d <= {d_max}) and no drawn instance with eta > 0 met it")
-    return Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
+    return _not_reduced(Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
                    f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
                    f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
-                   correction=correction, strength=strength)
+                   correction=correction, strength=strength), CHECK_D3_NOT_REDUCED)
 
 
 @register("grams.R5.5", "discrete", "Grams' one-step loss decrease is strictly larger than the cautious one.")
@@ -955,9 +1074,10 @@ def check_r55(budget="standard", seed=0):
                                 "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)", corr,
                                 {"summary": corr.summary})
     evidence = {**_evidence(rs, tried, seed, budget), "float_violations_mean": "Grams strictly worse"}
-    return Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
-                   f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random instances",
-                   evidence, cert, correction, recheck, strength=_refutation_strength(cert))
+    return _not_reduced(Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
+                                f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random "
+                                "instances", evidence, cert, correction, recheck, strength=_refutation_strength(cert)),
+                        CHECK_R55_NOT_REDUCED)
 
 
 def _try_certify_nonneg(claim, draw):
@@ -978,19 +1098,19 @@ def _try_certify_nonneg(claim, draw):
           "mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
 def check_thm23(budget="standard", seed=0):
-    return judge_bounded(m_thm23, partial(thm23_bounds, T1),
+    return _not_reduced(judge_bounded(m_thm23, partial(thm23_bounds, T1),
                          "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
                          + ", ".join(PHI_VARIANTS), budget, seed,
-                         lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails"))
+                         lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails")), CHECK_THM23_NOT_REDUCED)
 
 
 @register("cautious.2.4", "discrete",
           "Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
           "L(w_bar') <= L(w_bar) for any step size.")
 def check_thm24(budget="standard", seed=0):
-    return judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
+    return _not_reduced(judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
                  _refuted("a negative alpha_k turns the masked step uphill"),
-                 correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL))
+                 correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL)), CHECK_THM24_NOT_REDUCED)
 
 
 @register("cautious.A3", "discrete",
@@ -1000,9 +1120,9 @@ def check_a3(budget="standard", seed=0):
     claim = Claim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     corrected = Claim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
-    return judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
+    return _not_reduced(judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
                  "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
-                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
+                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25), CHECK_A3_NOT_REDUCED)
 
 
 @register("cautious.A5", "discrete",
@@ -1012,7 +1132,7 @@ def check_a5(budget="standard", seed=0):
     nonconvex = random_search(C(m_a5_any, families=tuple(f for f in ALL if f not in CONVEX)), *BUDGET[budget][:2],
                               seed)
     verdict.evidence["without_convexity_float_violations"] = f"{nonconvex.violations:,} of {nonconvex.instances:,}"
-    return verdict
+    return _not_reduced(verdict, CHECK_A5_NOT_REDUCED)
 
 
 A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0, some exactly 0)"
@@ -1028,7 +1148,41 @@ def check_a6(budget="standard", seed=0):
     eq1 = random_search(_with_problem_map(Claim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
                         *BUDGET[budget][:2], seed)
     verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
+    proof = prove_a6()
+    verdict.evidence["proof"] = proof.status
+    if proof.proved:
+        verdict.strength = proved(f"exact on the loss 0.5 sum_i a_i w_i^2 (a_i >= 0), for every d, step eta >= 0 and "
+                                  f"direction u, per coordinate ({proof.seconds:.2f} s)", proof,
+                                  search=verdict.strength.to_json())
+        verdict.summary = "proved for every d; " + verdict.summary
     return verdict
+
+
+def prove_a6():
+    """Cor. A.6 on its own loss 0.5 sum_i a_i w_i^2, a_i >= 0 (symbolic, separable): the masked step is never worse
+    than the unmasked one, for every d, w, u and eta >= 0."""
+    def build(d):
+        a = sp.symbols(f"a0:{d}", nonnegative=True)
+        w, u = (OPS.asarray(sp.symbols(f"{n}0:{d}", real=True)) for n in ("w", "u"))
+        loss = SeparableQuadratic(a)
+        return m_a6(OPS, loss, w, u, ETA, {})[0], [(a[i], w[i], u[i]) for i in range(d)]
+    return proofs.per_coordinate(build, "<= 0", (), "Cor. A.6")
+
+
+class SeparableQuadratic:
+    """``0.5 sum_i a_i w_i^2`` with symbolic curvatures ``a_i >= 0`` (Cor. A.6's loss, exact)."""
+
+    convex = True
+
+    def __init__(self, a):
+        self.a = list(a)
+        self.L = sp.Max(*self.a) if len(self.a) > 1 else self.a[0]
+
+    def value(self, w):
+        return sp.Add(*[ai * wi * wi for ai, wi in zip(self.a, w)]) / 2
+
+    def grad(self, w):
+        return OPS.asarray([ai * wi for ai, wi in zip(self.a, w)])
 
 
 @register("cautious.A7", "discrete",
@@ -1042,7 +1196,7 @@ def check_a7(budget="standard", seed=0):
         literal.summary = "holds when alpha >= 0 (not stated); " + literal.summary
         literal.strength = weakest(literal.strength, literal.correction["strength"],
                                    basis="refuted for alpha < 0 by an exact counterexample; searched for alpha >= 0")
-    return literal
+    return _not_reduced(literal, CHECK_A7_NOT_REDUCED)
 
 
 def _phi_eq6(labels, i):
@@ -1054,11 +1208,32 @@ def _phi_eq6(labels, i):
     return sp.Symbol(f"r{i}", real=True)
 
 
+def eq6_sums(x, phi):
+    """``(x^T(1 - phi), x^T phi)``: the two quantities of Thm. 2.1's conditions."""
+    return OPS.total(x * (1 - phi)), OPS.total(x * phi)
+
+
 def _eq6_sums(pattern):
-    """``(x^T(1 - phi), x^T phi)`` at a sign pattern of x: symbolic magnitudes, a symbolic phi obeying (6)."""
+    """:func:`eq6_sums` at a sign pattern of x: symbolic magnitudes, a symbolic phi obeying (6)."""
     x = SympyOps.asarray([case_symbol(lab, f"x{i}") for i, lab in enumerate(pattern)])
     phi = SympyOps.asarray([_phi_eq6(lab, i) for i, lab in enumerate(pattern)])
-    return sp.simplify(OPS.total(x * (1 - phi))), sp.simplify(OPS.total(x * phi))
+    return tuple(sp.simplify(v) for v in eq6_sums(x, phi))
+
+
+def prove_eq6():
+    """Condition (6) per coordinate (x_i > 0 => phi_i >= 1, x_i < 0 => phi_i <= 0, x_i = 0: any phi_i) implies
+    x^T(1 - phi) <= 0 and x^T phi >= 0, for every d and every real phi obeying it (proof engine)."""
+    x0, phi0 = sp.symbols("x0 phi0", real=True)
+    condition = (sp.Or(x0 <= 0, phi0 >= 1), sp.Or(x0 >= 0, phi0 <= 0))
+
+    def build(k):
+        def b(d):
+            x, phi = (OPS.asarray(sp.symbols(f"{n}0:{d}", real=True)) for n in ("x", "phi"))
+            first, second = eq6_sums(x, phi)
+            return (first, -second)[k], [(x[i], phi[i]) for i in range(d)]
+        return b
+    return proofs.Bundle([(label, proofs.per_coordinate(build(k), "<= 0", condition, label))
+                          for k, label in enumerate(("x^T(1 - phi) <= 0", "x^T phi >= 0"))])
 
 
 @register("cautious.eq6", "discrete",
@@ -1074,9 +1249,16 @@ def check_eq6(budget="standard", seed=0):
                 return Verdict("not-checkable", f"sympy could not decide the signs at pattern {pat}: "
                                f"x^T(1-phi) = {first}, x^T phi = {second}", {"patterns": n},
                                strength=no_evidence("a sign pattern sympy could not decide", pattern=list(pat)))
+    proof = prove_eq6()
+    if proof.proved:
+        return Verdict("holds", f"proved for every d and every phi obeying (6) per coordinate; exact on all {n} sign "
+                       f"patterns of x (d <= {d_max})", {"patterns": n, "proof": proof.status},
+                       strength=proved(f"proof engine, per coordinate under condition (6) ({proof.seconds:.2f} s)",
+                                       proof, dimensions=f"1..{d_max} exhaustively, every d by the proof",
+                                       sign_patterns=n))
     return Verdict("holds", f"exact on all {n} sign patterns of x (d <= {d_max}) with symbolic phi obeying (6)",
                    {"patterns": n, "per_coordinate": "x>0: x(1-phi) <= 0, x phi >= 0; x<0: both signs flip "
-                    "accordingly; x=0: 0"},
+                    "accordingly; x=0: 0", "proof": proof.status},
                    strength=exhaustive("exact (sympy) on every sign pattern of x, symbolic magnitudes, a symbolic "
                                        "phi obeying (6)", dimensions=f"1..{d_max}", sign_patterns=n,
                                        phi="x_i > 0: 1 + p_i; x_i < 0: -q_i (p_i, q_i >= 0); x_i = 0: any real r_i"))

@@ -1,0 +1,105 @@
+"""Discrete lemmas proved from the smoothness bounds: proofs that re-check, and planted wrong constants refuted.
+
+The proofs run the checks' own margins on :class:`ams_theory.descent.WorstCaseLoss` (the bound the claim's
+direction needs, attained by a quadratic, so the reduction is exact); a planted mistake must turn a proof into a
+refutation whose model survives exact arithmetic, and a weakened true statement must stay proved.
+"""
+import pytest
+import sympy as sp
+
+from ams_theory import proofs
+from ams_theory.registry import REGISTRY, load_checks, run_claim
+from proofs_checks import discrete as D
+
+load_checks()
+
+PROVED = ["grams.D1.part1", "grams.D1.part3", "grams.D2.part1", "grams.D2.part3", "cautious.A6", "cautious.eq6"]
+PROVED_CORRECTIONS = ["grams.D1.part2", "grams.D2.part2"]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in PROVED + PROVED_CORRECTIONS}
+
+
+@pytest.mark.parametrize("cid", PROVED)
+def test_holding_discrete_verdicts_are_proved(results, cid):
+    v = results[cid].verdict
+    assert results[cid].status == "checked", results[cid].error
+    assert v.word == "holds" and v.strength.level == "proved" and v.strength.proof.recheck() is True
+
+
+@pytest.mark.parametrize("cid", PROVED_CORRECTIONS)
+def test_convex_corrections_are_proved_and_the_literal_lower_bound_refuted_by_the_engine(results, cid):
+    v = results[cid].verdict
+    assert v.word == "refuted" and v.correction["strength"].level == "proved"
+    engine = v.evidence["proof engine (smooth lower bound)"]
+    assert engine["status"] == "refuted" and engine["model"] is not None
+
+
+def test_the_worst_case_loss_attains_each_bound():
+    w, g, dw = sp.symbols("w g dw", real=True)
+    L, f0 = sp.symbols("L f0", positive=True)
+    for side, curvature in (("upper", 1), ("lower", -1), ("convex", 0)):
+        loss = D.WorstCaseLoss([w], [g], L, f0, side)
+        assert sp.expand(loss.value([w + dw]) - (f0 + g * dw + curvature * L * dw ** 2 / 2)) == 0
+        assert loss.value([w]) == f0
+    with pytest.raises(ValueError):
+        D.WorstCaseLoss([w], [g], L, f0, "concave")
+
+
+def _halved(d1_margin):
+    """D.1 Part 1 with its L eta^2 |u|^2/2 term halved: the worst case violates it."""
+    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+        m, app = d1_margin(ops, problem, w, u, eta, extra)
+        _, _, _, _, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
+        return m + D.Lc(problem) * eta ** 2 * uu / 4, app
+    return margin
+
+
+def test_a_halved_curvature_term_is_refuted_with_an_exact_model():
+    p = D.prove_from_smoothness(_halved(D.m_d1_part1), "upper", "D.1 Part 1, halved")
+    assert p.status == "refuted" and p.certify()
+
+
+def test_a_weakened_true_bound_is_proved():
+    def weakened(ops, problem, w, u, eta, extra, with_scale=False):          # + L eta^2 |u|^2, twice the room
+        m, app = D.m_d1_part1(ops, problem, w, u, eta, extra)
+        _, _, _, _, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
+        return m - D.Lc(problem) * eta ** 2 * uu / 2, app
+    assert D.prove_from_smoothness(weakened, "upper", "D.1 Part 1, weakened").proved
+
+
+def test_a_doubled_step_bound_is_refuted_and_a_halved_one_proved():
+    doubled = lambda ops, problem, w, u: (2 * D.d1_step_bound(ops, problem, w, u)[0], D.d1_step_bound(ops, problem,
+                                                                                                         w, u)[1])
+    halved = lambda ops, problem, w, u: (D.d1_step_bound(ops, problem, w, u)[0] / 2, D.d1_step_bound(ops, problem,
+                                                                                                        w, u)[1])
+    p = D.prove_from_smoothness(D.m_d1_part3, "upper", "D.1 Part 3, doubled bound", doubled)
+    assert p.status == "refuted" and p.certify()
+    assert D.prove_from_smoothness(D.m_d1_part3, "upper", "D.1 Part 3, halved bound", halved).proved
+
+
+def test_the_multiplier_reduction_records_its_multiplier():
+    p = D.prove_from_smoothness(D.m_d2_part3, "upper", "D.2 Part 3", D.d2_step_bound)
+    assert isinstance(p, proofs.Bundle) and p.proved and p.recheck()
+    assert any("lambda = eta/2" in label for label, _ in p.parts)
+
+
+def test_a_planted_sign_slip_in_condition_6_is_refuted():
+    """phi_i >= 0 (instead of >= 1) where x_i > 0 no longer gives x^T(1 - phi) <= 0."""
+    x0, phi0 = sp.symbols("x0 phi0", real=True)
+    slipped = (sp.Or(x0 <= 0, phi0 >= 0), sp.Or(x0 >= 0, phi0 <= 0))
+    p = proofs.per_coordinate(lambda d: (D.eq6_sums(*(D.OPS.asarray(sp.symbols(f"{n}0:{d}", real=True))
+                                                      for n in ("x", "phi")))[0],
+                                         [(sp.Symbol(f"x{i}", real=True), sp.Symbol(f"phi{i}", real=True))
+                                          for i in range(d)]), "<= 0", slipped)
+    assert p.status == "refuted" and p.certify()
+
+
+def test_a_claim_beyond_the_reduction_is_not_proved():
+    """Thm. 2.3 compares two steps and needs the gradient's Lipschitz bound at a second point: not attempted, and
+    the verdict stays searched."""
+    r = run_claim(REGISTRY["cautious.2.3"], "quick", 0)
+    assert r.verdict.word == "holds" and r.verdict.strength.level == "searched"
+    assert "second point" in r.verdict.evidence["proof from smoothness"]
