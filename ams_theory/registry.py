@@ -160,7 +160,13 @@ def _correction_json(correction):
         return None
     st = correction.get("strength")
     out = {k: v for k, v in correction.items() if not callable(v)}      # a correction's exact re-check stays here
-    return {**out, "strength": st.to_json() if isinstance(st, Strength) else st}
+    out["strength"] = st.to_json() if isinstance(st, Strength) else st
+    if "repairs" not in out:               # no generated neighbourhood: the hand-written correction is the one edit
+        out["repairs"] = [{"edit": correction["statement"], "kind": "hand-written correction", "size": None,
+                           "verdict": correction["verdict"], "strength": out["strength"]["level"] if out["strength"]
+                           else None, "detail": ""}]
+        out["repairs_summary"] = "only the hand-written correction was judged (no generated edits for this claim)"
+    return out
 
 
 REGISTRY: dict[str, Claim] = {c.id: Claim(c) for c in CATALOGUE}

@@ -24,7 +24,7 @@ import sympy as sp
 import torch
 
 from ams_theory import dynamics as dyn
-from ams_theory import proofs, smooth
+from ams_theory import proofs, repairs, smooth
 from ams_theory.backends import SympyOps
 from ams_theory.registry import Verdict, no_evidence, proved, register, searched, weakest
 
@@ -327,6 +327,54 @@ def _correction(statement, results):
             "evidence": {label: {**st, "proof": p.status if p else "not attempted"} for label, st, _, p in results}}
 
 
+# --------------------------------------------------------------------------- repairs: single edits of false statements
+
+def _one_coordinate(make, margin_value):
+    """``margin_value(system, problem, w, s)`` at one coordinate, with v = r^2 put in: the form edits act on
+    (the stated forms are sums of coordinate terms, so an edit of the term is an edit of every coordinate's)."""
+    system = make(1)
+    system = system[0] if isinstance(system, tuple) else system
+    g, w, s, subs, coords = _generic_inputs(system, 1)
+    rates = [sp.sympify(x).xreplace(subs) for x in dyn.symbolic_rates(system, dyn.LinearLoss(g), w, s)]
+    return system, rates, (lambda f: sp.sympify(f(system, dyn.LinearLoss(g), w, s)).xreplace(subs)), coords[0]
+
+
+def engine_judge(spec):
+    """Judge an edited pointwise statement ``(relation, expression, hypotheses)`` with the proof engine."""
+    relation, expr, hyps = spec
+    p = proofs.decide(expr, relation, hyps)
+    word = {"proved": "holds", "refuted": "refuted", "open": "open"}[p.status]
+    level = "proved" if p.status == "refuted" and p.certify() or p.proved else "none"
+    return word, level, str(p.model) if p.model else ""
+
+
+def identity_repairs(make, stated_form, which, hypotheses=(), given=(), eps=None):
+    """The repair neighbourhood of an identity ``true rate == stated form``: ``given(true, stated, at)`` edits
+    (the check's own: hypotheses, readings, the hand-written correction) first, then the edits generated from the
+    stated form (:func:`ams_theory.repairs.expression_edits`), all decided by the engine at one coordinate.
+    ``stated_form(system, problem, w, s)`` gives the stated form."""
+    system, (dH, dL), at, coords = _one_coordinate(make, None)
+    true = dH if which == "H" else dL
+    stated = at(stated_form)
+    roots = [c for c in coords if c.name.startswith("r")]
+    generated = [repairs.Edit(kind, text, ("== 0", true - new, tuple(hypotheses)))
+                 for kind, text, new in repairs.expression_edits(stated, eps=eps, roots=roots)]
+    return repairs.search(list(given(true, stated, at)) + generated, engine_judge)
+
+
+def _stated(key):
+    return lambda system, problem, w, s: system.stated[key](dyn.SYM, problem, w, s)
+
+
+def _rate_at_one_coordinate(make, which="H"):
+    _, (dH, dL), _, _ = _one_coordinate(make, None)
+    return dH if which == "H" else dL
+
+
+def _repair_json(candidates):
+    return {"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)}
+
+
 # ----------------------------------------------------------------------------- the Cautious paper
 
 MASKS_2_1 = {                                  # numeric system, symbolic mask: elementwise masks
@@ -410,6 +458,11 @@ def check_a31_formula(budget="standard", seed=0):
     correction = _correction("with D = sqrt(v) + e: dH/dt = -<m^2, 1/D> + (b/4a)<m^2 sqrt(v), 1/D^2> - "
                              "(b/4a)<m^2 g^2, 1/(D^2 sqrt(v))>; it reduces to the stated form at e = 0", fixed)
     correction["evidence"]["stated form at e = 0 (proof engine)"] = at_zero.status
+    given = lambda true, stated, at: [
+        repairs.Edit("add hypothesis", "e = 0", ("== 0", true - stated, (sp.Eq(E, 0),))),
+        repairs.Edit("hand-written correction", "the closed form derived with D = sqrt(v) + e (three terms)",
+                     ("== 0", true - at(_stated("dH_with_e")), ()), size=3)]
+    correction.update(_repair_json(identity_repairs(symbolic, _stated("dH"), "H", eps=E, given=given)))
     return _verdict_from(results, _holds, lambda label, st, c: "the closed form places e wrongly (v^{3/2} + e "
                          "and sqrt(v) + e in the second term); exact counterexample " + str(c.get("model") or ""),
                          correction)
@@ -435,6 +488,14 @@ def check_a31_cadam(budget="standard", seed=0):
                              candidates)
     without = prove(of_12, nonpositive("H"), (A < B / 4,), "H of (12), a < b/4")
     correction["evidence"]["H of (12), a < b/4"] = {"proof engine": without.status, "witness": without.model}
+    printed_rate, rate_12 = _rate_at_one_coordinate(printed), _rate_at_one_coordinate(of_12)
+    correction.update(_repair_json(repairs.search([
+        repairs.Edit("move eps", "move e out of the root in H: sqrt(v + e) -> sqrt(v) + e, which is (12)'s H",
+                     ("<= 0", rate_12, (A >= B / 4,))),
+        repairs.Edit("add hypothesis", "e = 0", ("<= 0", printed_rate, (A >= B / 4, sp.Eq(E, 0)))),
+        repairs.Edit("add hypothesis", "a >= b/2 (a stronger condition)", ("<= 0", printed_rate, (A >= B / 2,))),
+        repairs.Edit("move eps", "(12)'s H without Adam's condition a >= b/4", ("<= 0", rate_12, ())),
+    ], engine_judge)))
     verdict = _verdict_from(literal, _holds, lambda label, st, c: f"{label} fails: exact counterexample "
                             f"{c.get('model') or c.get('s')}; the printed sqrt(v + e) does not match the field's "
                             "sqrt(v) + e", correction)
@@ -504,6 +565,21 @@ def check_a33(budget="standard", seed=0):
         "c<m~, sign(m)>) <= -gamma|m~|_1 <= 0 with c = 1 - eps gamma, cautious Lion's H decreases, and "
         "dL/dt = -|g o 1(g o m~ > 0)|_1 (the mask taken against the update direction)", corrected)
     correction["readings"] = readings
+    printed = _lion("printed", False)
+    correction.update(_repair_json(identity_repairs(printed, _stated("dH"), "H", LION_RANGE,
+                                                    given=lambda true, stated, at: [
+        *(repairs.Edit("reading", f"read the dynamics as {reading}: stated dH/dt",
+                       ("== 0", _rate_at_one_coordinate(_lion(reading, False)) - stated, LION_RANGE))
+          for reading in dyn.LION_READINGS if reading != "printed"),
+        *(repairs.Edit("reading", f"read the dynamics as {reading}: Lion's H decreases",
+                       ("<= 0", _rate_at_one_coordinate(_lion(reading, False)), LION_RANGE))
+          for reading in dyn.LION_READINGS if reading != "printed"),
+        repairs.Edit("add hypothesis", "as printed, with eps gamma <= 1: Lion's H decreases",
+                     ("<= 0", true, LION_RANGE)),
+        repairs.Edit("hand-written correction", "m~ = m + eps m' and the rate derived here",
+                     ("== 0", _rate_at_one_coordinate(_lion("m_tilde_ahead", False))
+                      - _one_coordinate(_lion("m_tilde_ahead", False), None)[2](_stated("dH_derived")), LION_RANGE),
+                     size=2)])))
     verdict = _verdict_from(literal, _holds, lambda label, st, c: f"{label} disagrees with the true rate: exact "
                             f"counterexample {c.get('model') or c.get('s')}; " + _by_reading(readings), correction)
     verdict.evidence["readings"] = readings
@@ -538,20 +614,24 @@ def check_a2(budget="standard", seed=0):
 # ----------------------------------------------------------------------------- the AMS/Grams paper, Appendix E
 
 def _e2_literal_value(system, mode, problem, w, s):
-    """Thm. E.2's dH/dt with Delta_H as eq. (16) writes it: <grad L, Phi(grad L)> + <K(s), Psi(K(s))>.
-    K(s) is a scalar, so the term is well-formed for d = 1 only (where it is c_psi K(s)^2)."""
+    """Thm. E.2's dH/dt against its stated form with Delta_H as eq. (16) writes it (:func:`_e2_literal_stated`)."""
     dH, _ = _rates(system, mode, problem, w, s)
-    ops = _ops(mode)
+    stated = _e2_literal_stated(system, _ops(mode), problem, w, s)
+    if mode == "torch":
+        return dH - stated, dH.abs() + stated.abs() + 1
+    return dH - stated
+
+
+def _e2_literal_stated(system, ops, problem, w, s):
+    """<x, 1 - 1(x >= 0)> - Delta_H with Delta_H = <grad L, Phi(grad L)> + <K(s), Psi(K(s))> (eq. (16)).
+    K(s) is a scalar, so the term is well-formed for d = 1 only (where it is c_psi K(s)^2)."""
     g = problem.grad(w)
     c_phi, c_psi = system.params["c_phi"], system.params["c_psi"]
     Kv = ops.total(ops.abs(s)) if system.params["K"] == "|s|_1" else ops.dot(s, s) / 2
     k = ops.sign(s) if system.params["K"] == "|s|_1" else s
     x = ops.mul(g, k)
     ge = ops.indicator_(ops.copy(x), strict=False)
-    stated = ops.total(x * (1 - ge)) - (c_phi * ops.dot(g, g) + c_psi * Kv * Kv)
-    if mode == "torch":
-        return dH - stated, dH.abs() + stated.abs() + 1
-    return dH - stated
+    return ops.total(x * (1 - ge)) - (c_phi * ops.dot(g, g) + c_psi * Kv * Kv)
 
 
 _E2_LITERAL = _margin("== 0", _e2_literal_value)
@@ -577,6 +657,11 @@ def check_e2(budget="standard", seed=0):
                             "ill-posed for d >= 2; at d = 1, where it is well-formed, the identity fails, e.g. "
                             f"{c.get('model') or c.get('s')}", correction)
     verdict.evidence["d >= 2"] = "ill-posed: <K(s), Psi(K(s))> pairs a scalar with a scalar where a vector is meant"
+    correction.update(_repair_json(identity_repairs(
+        symbolic, lambda system, problem, w, s: _e2_literal_stated(system, dyn.SYM, problem, w, s), "H",
+        given=lambda true, stated, at: [repairs.Edit(
+            "replace", "K(s) -> grad K(s) in Delta_H (the evident object; eq. (3) of the Cautious paper)",
+            ("== 0", true - at(_stated("dH")), ()))])))
     return verdict
 
 

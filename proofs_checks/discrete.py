@@ -35,7 +35,7 @@ from functools import partial
 import sympy as sp
 import torch
 
-from ams_theory import proofs, rules, smooth
+from ams_theory import proofs, repairs, rules, smooth
 from ams_theory.backends import SympyOps
 from ams_theory.descent import (T1, Claim, Draw, Sampler, WorstCaseLoss, certify, exact_caution, hypothesis_search,
                                 random_search, search_coverage, step)
@@ -894,13 +894,18 @@ def _not_reduced(verdict: Verdict, reason: str) -> Verdict:
 
 # why each remaining discrete claim stays searched (or certified by search alone)
 CHECK_D3_NOT_REDUCED = (
-    "compares the Grams and cautious steps' values at two different points of one loss, with min{P, |N|} in the hypothesis: the base-point smoothness bounds alone do not decide it and the hypothesis is not a sum over coordinates")
+    "compares the Grams and cautious steps' values at two different points of one loss, with min{P, |N|} "
+    'in the hypothesis: the base-point smoothness bounds alone do not decide it and the hypothesis is not'
+    ' a sum over coordinates')
 CHECK_R55_NOT_REDUCED = (
-    "a strict comparison of two steps' values at two points of one loss: not a consequence of the base-point bounds")
+    "a strict comparison of two steps' values at two points of one loss: not a consequence of the base-"
+    'point bounds')
 CHECK_THM23_NOT_REDUCED = (
-    "compares two steps and its proof uses the gradient's Lipschitz bound at a second point (w - eps u) and the Euclidean norms |r|, |u| (square roots of sums): not reduced to one coordinate")
+    "compares two steps and its proof uses the gradient's Lipschitz bound at a second point (w - eps u) "
+    'and the Euclidean norms |r|, |u| (square roots of sums): not reduced to one coordinate')
 CHECK_THM24_NOT_REDUCED = (
-    "the threshold step against the previous iterate over a sequence alpha_k: refuted by search; the corrected alpha_k >= 0 form needs the threshold mask's margin, not reduced here")
+    'the threshold step against the previous iterate over a sequence alpha_k: refuted by search; the '
+    "corrected alpha_k >= 0 form needs the threshold mask's margin, not reduced here")
 CHECK_A3_NOT_REDUCED = (
     'a sum over T steps with the infimum of the loss: not a one-step pointwise statement')
 CHECK_A5_NOT_REDUCED = (
@@ -953,7 +958,34 @@ def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
                     correction=(corrected, C(margin, families=CONVEX), CONVEX))
     literal = prove_from_smoothness(margin, "lower", f"{label} for every L-smooth loss")
     verdict.evidence["proof engine (smooth lower bound)"] = {"status": literal.status, "model": literal.model}
-    return correction_with_proof(verdict, prove_from_smoothness(margin, "convex", f"{label}, convex L"), "convex")
+    verdict = correction_with_proof(verdict, prove_from_smoothness(margin, "convex", f"{label}, convex L"), "convex")
+    smooth_form = {m_d1_part2: m_d1_part2_smooth, m_d2_part2: m_d2_part2_smooth}[margin]
+    candidates = repairs.search([
+        repairs.Edit("add hypothesis", "L convex", (margin, "convex")),
+        repairs.Edit("add term", "subtract (L/2)|dw|^2 from the lower bound (the smooth lower bound)",
+                     (smooth_form, "lower")),
+        repairs.Edit("reverse inequality", "dL <= -eta (...) instead of >=", (_reversed(margin), "upper")),
+    ], _smoothness_judge(label))
+    verdict.correction.update({"repairs": [c.to_json() for c in candidates],
+                               "repairs_summary": repairs.summary(candidates)})
+    return verdict
+
+
+def _reversed(margin):
+    """The claim with its inequality reversed (the margin's sign flipped)."""
+    def flipped(ops, problem, w, u, eta, extra, with_scale=False):
+        m, app = margin(ops, problem, w, u, eta, extra)
+        return -m, app
+    return flipped
+
+
+def _smoothness_judge(label):
+    """Judge an edited one-step claim ``(margin, worst case)`` by :func:`prove_from_smoothness`."""
+    def judge_edit(spec):
+        p = prove_from_smoothness(*spec, statement=f"{label}, edited")
+        word = {"proved": "holds", "refuted": "refuted", "open": "open"}[p.status]
+        return word, "proved" if p.status in ("proved", "refuted") else "none", str(p.model or "")
+    return judge_edit
 
 
 @register("grams.D1.part2", "discrete", "Cautious step on an L-smooth loss: dL >= -eta P.")
@@ -1052,10 +1084,11 @@ def check_d3(budget="standard", seed=0):
         _search_strength(claim, rs, tried, seed, basis="no drawn instance with eta > 0 met the bound as written"),
         basis="the bound 2 min{P, N}/(L|u|^2) is never positive: N <= 0 on every sign pattern (exact, "
               f"d <= {d_max}) and no drawn instance with eta > 0 met it")
-    return _not_reduced(Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
-                   f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
-                   f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
-                   correction=correction, strength=strength), CHECK_D3_NOT_REDUCED)
+    verdict = Verdict("vacuous", "N <= 0 always (exact, every sign pattern), so the step bound forces eta <= 0: "
+                      f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
+                      f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
+                      correction=correction, strength=strength)
+    return _not_reduced(verdict, CHECK_D3_NOT_REDUCED)
 
 
 @register("grams.R5.5", "discrete", "Grams' one-step loss decrease is strictly larger than the cautious one.")
@@ -1098,10 +1131,11 @@ def _try_certify_nonneg(claim, draw):
           "mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
 def check_thm23(budget="standard", seed=0):
-    return _not_reduced(judge_bounded(m_thm23, partial(thm23_bounds, T1),
-                         "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
-                         + ", ".join(PHI_VARIANTS), budget, seed,
-                         lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails")), CHECK_THM23_NOT_REDUCED)
+    verdict = judge_bounded(m_thm23, partial(thm23_bounds, T1),
+                            "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
+                            + ", ".join(PHI_VARIANTS), budget, seed,
+                            lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails"))
+    return _not_reduced(verdict, CHECK_THM23_NOT_REDUCED)
 
 
 @register("cautious.2.4", "discrete",
@@ -1120,9 +1154,10 @@ def check_a3(budget="standard", seed=0):
     claim = Claim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     corrected = Claim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
-    return _not_reduced(judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
-                 "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
-                 "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25), CHECK_A3_NOT_REDUCED)
+    verdict = judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
+                    "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
+                    "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
+    return _not_reduced(verdict, CHECK_A3_NOT_REDUCED)
 
 
 @register("cautious.A5", "discrete",

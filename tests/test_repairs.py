@@ -1,0 +1,64 @@
+"""The repair search: generated single edits, judged by the proof engine, holding ones first and smallest first."""
+import sympy as sp
+
+from ams_theory import repairs
+from ams_theory.registry import REGISTRY, load_checks, run_claim
+from proofs_checks.continuous import engine_judge
+
+load_checks()
+a = sp.Symbol("a", real=True)
+TRUE = a * sp.sign(a)                    # = |a|
+
+
+def _neighbourhood(stated, given=()):
+    edits = list(given) + [repairs.Edit(kind, text, ("== 0", TRUE - new, ()))
+                           for kind, text, new in repairs.expression_edits(stated)]
+    return repairs.search(edits, engine_judge)
+
+
+def test_a_planted_sign_slip_is_repaired_by_one_edit_ranked_first():
+    planted = _neighbourhood(sp.Abs(a) - 1)              # |a| - 1: dropping the -1 repairs it
+    first = planted[0]
+    assert first.verdict == "holds" and first.edit.kind == "drop term" and "-1" in first.edit.text
+    assert all(c.verdict != "holds" for c in planted[1:])
+    assert repairs.summary(planted).startswith("1 of ")
+
+
+def test_a_statement_no_single_edit_repairs_says_so():
+    found = _neighbourhood(2 * sp.Abs(a) + 1)
+    assert found and all(c.verdict != "holds" for c in found)
+    assert repairs.summary(found) == f"none of {len(found)} single edits holds"
+
+
+def test_given_edits_rank_by_size_among_holding_ones():
+    big = repairs.Edit("hand-written correction", "rewrite", ("== 0", TRUE - sp.Abs(a), ()), size=3)
+    small = repairs.Edit("add hypothesis", "a >= 0", ("== 0", TRUE - a, (a >= 0,)))
+    found = _neighbourhood(2 * sp.Abs(a) + 1, given=[big, small])
+    assert [c.edit.text for c in found[:2]] == ["a >= 0", "rewrite"]
+
+
+def test_eps_moves_into_and_out_of_the_root():
+    r = sp.Symbol("r", positive=True)
+    e = sp.Symbol("e", nonnegative=True)
+    texts = [t for kind, t, _ in repairs.expression_edits(1 / (r + e), eps=e, roots=[r]) if kind == "move eps"]
+    assert any("inside the root" in t for t in texts)
+    back = [new for kind, _, new in repairs.expression_edits(1 / sp.sqrt(r ** 2 + e), eps=e, roots=[r])
+            if kind == "move eps"]
+    assert 1 / (r + e) in back
+
+
+def test_refuted_claims_list_their_repairs_smallest_first():
+    for cid, first in (("cautious.A3.1.formula", "e = 0"), ("grams.E2", "K(s) -> grad K(s)"),
+                       ("grams.D1.part2", "L convex")):
+        corr = run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]
+        holding = [c for c in corr["repairs"] if c["verdict"] == "holds"]
+        assert holding and holding[0]["edit"].startswith(first), (cid, holding)
+        sizes = [c["size"] for c in holding]
+        assert sizes == sorted(sizes)
+        assert corr["repairs_summary"].startswith(f"{len(holding)} of ")
+
+
+def test_claims_without_a_generated_neighbourhood_say_so():
+    corr = run_claim(REGISTRY["cautious.alg1"], "quick", 0).to_json()["correction"]
+    assert corr["repairs"][0]["kind"] == "hand-written correction"
+    assert "no generated edits" in corr["repairs_summary"]
