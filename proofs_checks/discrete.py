@@ -894,9 +894,9 @@ def _not_reduced(verdict: Verdict, reason: str) -> Verdict:
 
 # why each remaining discrete claim stays searched (or certified by search alone)
 CHECK_D3_NOT_REDUCED = (
-    "compares the Grams and cautious steps' values at two different points of one loss, with min{P, |N|} "
-    'in the hypothesis: the base-point smoothness bounds alone do not decide it and the hypothesis is not'
-    ' a sum over coordinates')
+    "compares the Grams and cautious steps' values at two points of one loss: it would need the upper bound at "
+    "one step and the convex lower bound at the other at once (a sufficient reduction, not built yet), and its "
+    "step bound 2 min{P, |N|}/(L|u|^2) is not a sum over coordinates")
 CHECK_R55_NOT_REDUCED = (
     "a strict comparison of two steps' values at two points of one loss: not a consequence of the base-"
     'point bounds')
