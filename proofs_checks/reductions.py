@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ams_theory import proofs, rules
+from ams_theory import proofs, repairs, rules
 from ams_theory.registry import Verdict, exhaustive, proved, register
 from ams_theory.symbolic import (LABELS, OPS, Mismatch, ams_inputs, compare, concrete_values, exact_nonzero, hyper,
                                  patterns)
@@ -153,6 +153,32 @@ def _general_d(caution: rules.Caution, n_phi, n_psi, expected):
     return sp.simplify(value - expected(na, no, nz)) == 0, str(sp.simplify(value))
 
 
+def convention_edits(hp: dict, side: str, values=None) -> list[repairs.Edit]:
+    """Single edits of a rule's conventions: each of ``tie`` and ``normalize`` (with ``xi`` 0 and 1 for
+    ``nnz_xi``) set to another value the rule core knows, one at a time; ``apply`` is the edited ``hp``."""
+    values = values or {"tie": [{"tie": t} for t in rules.TIES],
+                        "normalize": [{"normalize": "nnz_xi", "xi": 0}, {"normalize": "nnz_xi", "xi": 1},
+                                      *({"normalize": n} for n in rules.NORMALIZATIONS if n != "nnz_xi")]}
+    out = []
+    for field_, options in values.items():
+        for change in options:
+            if all(hp.get(k) == v for k, v in change.items()):
+                continue
+            text = ", ".join(f"{k} = {v!r}" for k, v in change.items())
+            out.append(repairs.Edit("reading", f"{side}: {text}", {**hp, **change}))
+    return out
+
+
+def repairs_by_patterns(edits, right, cases, make_inputs, given=()):
+    """Judge edited left-hand rules (``Edit.apply`` an ``hp``) against ``right`` on every sign pattern with d <= 2
+    (``exhaustive`` either way: a holding edit has no mismatching pattern, a failing one a symbolic mismatch)."""
+    def judge(hp):
+        n, bad, _ = compare(_patterns(cases, "quick"), make_inputs, _step(hp), right)
+        return ("holds" if bad == 0 else "refuted"), "exhaustive", f"{bad} of {n} patterns differ (d <= 2)"
+    candidates = repairs.search(list(given) + list(edits), judge)
+    return {"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)}
+
+
 @register("grams.B1.beta3", "symbolic",
           "AMS with beta3 = beta1 (any lambda, from the zero initial state so that s = m) takes exactly "
           "Adam's step of Algorithm 2, weight decay included.")
@@ -210,6 +236,12 @@ def check_b2(budget="standard", seed=0):
         {"max_d": MAX_D[budget], "cautious_alg2": f"against the Cautious paper's Algorithm 2 (mask u*g > 0, step "
          f"eta*d/(nnz+1)) the steps differ on {bad3} of {n3} patterns with d <= 2: the +1 in the count and the "
          "class of ties differ"})
+    def32_hp = _hp(0, normalize="update_l1", lr=1)
+    lr_restored = repairs.Edit("reading", "Def. 3.2: the step eta restored (lr = eta)", _hp(0, normalize="update_l1"))
+    hand = repairs.Edit("hand-written correction", "Def. 3.2 with |phi|_1 for |u_hat|_1 and the step eta restored",
+                        _hp(0, normalize="nnz_xi", xi=0), size=2)
+    correction.update(repairs_by_patterns([lr_restored, *convention_edits(def32_hp, "Def. 3.2")],
+                                          ams, CASES_MG, lambda p: ams_inputs(p, H), given=[hand]))
     return _verdict(n, bad, kept, ams, def32, "AMS steps by eta*d/|phi|_1 * u_hat; Def. 3.2 steps by "
                     "d/|u_hat|_1 * u_hat, with no learning rate", f"equal on all {n} patterns",
                     f"Def. 3.2 normalises by |u_hat|_1 with no learning rate, AMS by eta/|phi|_1: {bad} of {n} "
@@ -237,6 +269,10 @@ def check_b3(budget="standard", seed=0):
                          "general_d_scale": formula,
                          "proof_note": "B.3's proof writes the denominator as |phi|_1 - |psi|_1; it is |phi|_1 + "
                                        "|lambda| n_opposed = d, which gives eta as claimed"}, general_d=general)
+    hand = repairs.Edit("hand-written correction", "ties u_i s_i = 0 left out of phi and psi, eta_hat = eta",
+                        _hp(-1, tie="zero", normalize="none"), size=2)
+    correction.update(repairs_by_patterns(convention_edits(_hp(-1), "AMS(beta3 = 0, lambda = -1)"), _grams_formula,
+                                          CASES_MG, lambda p: ams_inputs(p, H), given=[hand]))
     where = "exactly those with some g_i = 0 != u_i" if exactly_ties else "not only at g_i = 0"
     return _verdict(n, bad, kept, ams, _grams_formula, "where g_i = 0 and u_i != 0, u_i s_i = 0 puts i in phi "
                     "(u o s >= 0), so AMS steps by u_i; sign(g_i)|u_i| = 0", f"equal on all {n} patterns",

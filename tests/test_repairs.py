@@ -62,3 +62,13 @@ def test_claims_without_a_generated_neighbourhood_say_so():
     corr = run_claim(REGISTRY["cautious.alg1"], "quick", 0).to_json()["correction"]
     assert corr["repairs"][0]["kind"] == "hand-written correction"
     assert "no generated edits" in corr["repairs_summary"]
+
+
+def test_convention_edits_of_the_reductions_are_judged_on_every_pattern():
+    """B.2 and B.3: no single convention edit repairs them; their hand-written two-edit corrections hold."""
+    for cid in ("grams.B2", "grams.B3"):
+        corr = run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]
+        holding = [c for c in corr["repairs"] if c["verdict"] == "holds"]
+        assert [c["kind"] for c in holding] == ["hand-written correction"] and holding[0]["size"] == 2, cid
+        singles = [c for c in corr["repairs"] if c["size"] == 1]
+        assert len(singles) >= 7 and all(c["verdict"] == "refuted" for c in singles), cid
