@@ -886,6 +886,29 @@ def _proof_strength(proof, side, search):
                   f"({proof.seconds:.2f} s)", proof, search=search.to_json())
 
 
+def _searched_edit(claim: Claim, budget, seed, families=None):
+    """A repair edit judged by both engines: ``vacuous`` when no drawn instance meets its hypothesis."""
+    def judge_edit():
+        d = _decide(claim, budget, seed, families)
+        word = "vacuous" if d.word == "holds" and not d.rs.applicable else d.word
+        return word, d.strength.level, f"{d.rs.violations:,} float violations in {d.rs.applicable:,} applicable"
+    return judge_edit
+
+
+def _judged_edit(correction: dict):
+    """A repair edit already judged (the hand-written correction)."""
+    return lambda: (correction["verdict"], correction["strength"].level, "the correction above")
+
+
+def with_repairs(verdict: Verdict, edits) -> Verdict:
+    """Attach the judged neighbourhood ``edits`` (``repairs.Edit`` whose ``apply`` is a thunk returning
+    ``(word, strength level, detail)``) to the verdict's correction."""
+    candidates = repairs.search(edits, lambda thunk: thunk())
+    verdict.correction.update({"repairs": [c.to_json() for c in candidates],
+                               "repairs_summary": repairs.summary(candidates)})
+    return verdict
+
+
 def _not_reduced(verdict: Verdict, reason: str) -> Verdict:
     """A verdict the smoothness proofs do not reach: why, in the evidence (its strength stays as judged)."""
     verdict.evidence["proof from smoothness"] = "not attempted: " + reason
@@ -1088,6 +1111,12 @@ def check_d3(budget="standard", seed=0):
                       f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
                       f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
                       correction=correction, strength=strength)
+    with_repairs(verdict, [
+        repairs.Edit("hand-written correction", "|N| in place of N, and L convex", _judged_edit(correction), size=2),
+        repairs.Edit("flip sign", "|N| = -N in place of N (any L-smooth loss)",
+                     lambda: (corr_all.word, corr_all.strength.level, corr_all.summary)),
+        repairs.Edit("add hypothesis", "L convex (N as written)", _searched_edit(
+            C(m_d3, claim.draw, CONVEX), budget, seed, CONVEX))])
     return _not_reduced(verdict, CHECK_D3_NOT_REDUCED)
 
 
@@ -1142,9 +1171,14 @@ def check_thm23(budget="standard", seed=0):
           "Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
           "L(w_bar') <= L(w_bar) for any step size.")
 def check_thm24(budget="standard", seed=0):
-    return _not_reduced(judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
-                 _refuted("a negative alpha_k turns the masked step uphill"),
-                 correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL)), CHECK_THM24_NOT_REDUCED)
+    verdict = judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
+                    _refuted("a negative alpha_k turns the masked step uphill"),
+                    correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL))
+    with_repairs(verdict, [
+        repairs.Edit("add hypothesis", "alpha_k >= 0", _judged_edit(verdict.correction)),
+        repairs.Edit("add hypothesis", "L convex (any alpha_k)", _searched_edit(
+            C(m_thm24, _draw_threshold, CONVEX), budget, seed, CONVEX))])
+    return _not_reduced(verdict, CHECK_THM24_NOT_REDUCED)
 
 
 @register("cautious.A3", "discrete",
@@ -1225,6 +1259,10 @@ class SeparableQuadratic:
 def check_a7(budget="standard", seed=0):
     literal = judge(C(m_a7, _draw_threshold), budget, seed, _holds, _refuted("a negative alpha turns the step uphill"),
                     correction=("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL))
+    with_repairs(literal, [
+        repairs.Edit("add hypothesis", "alpha >= 0", _judged_edit(literal.correction)),
+        repairs.Edit("add hypothesis", "L convex (any alpha)", _searched_edit(
+            C(m_a7, _draw_threshold, CONVEX), budget, seed, CONVEX))])
     if literal.word == "refuted" and literal.correction["verdict"] == "holds":
         # the theorem leaves the sign of the scaling factor open: true exactly when alpha >= 0
         literal.word = "conditional"

@@ -72,3 +72,16 @@ def test_convention_edits_of_the_reductions_are_judged_on_every_pattern():
         assert [c["kind"] for c in holding] == ["hand-written correction"] and holding[0]["size"] == 2, cid
         singles = [c for c in corr["repairs"] if c["size"] == 1]
         assert len(singles) >= 7 and all(c["verdict"] == "refuted" for c in singles), cid
+
+
+def test_search_judged_edits_of_the_discrete_claims():
+    """2.4 and A.7: alpha >= 0 repairs them, convexity alone does not (an exact counterexample); D.3's edit that
+    keeps N as written stays vacuous."""
+    for cid, fix in (("cautious.2.4", "alpha_k >= 0"), ("cautious.A7", "alpha >= 0")):
+        rows = {c["edit"]: c for c in run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]["repairs"]}
+        assert rows[fix]["verdict"] == "holds"
+        convex = next(c for e, c in rows.items() if e.startswith("L convex"))
+        assert convex["verdict"] == "refuted" and convex["strength"] == "proved"
+    rows = {c["edit"]: c for c in run_claim(REGISTRY["grams.D3"], "quick", 0).to_json()["correction"]["repairs"]}
+    assert rows["L convex (N as written)"]["verdict"] == "vacuous"
+    assert rows["|N| in place of N, and L convex"]["verdict"] == "holds"
