@@ -329,9 +329,10 @@ def _correction(statement, results):
 
 # --------------------------------------------------------------------------- repairs: single edits of false statements
 
-def _one_coordinate(make, margin_value):
-    """``margin_value(system, problem, w, s)`` at one coordinate, with v = r^2 put in: the form edits act on
-    (the stated forms are sums of coordinate terms, so an edit of the term is an edit of every coordinate's)."""
+def _one_coordinate(make):
+    """One coordinate of ``make``'s system: ``(system, [dH/dt, dL/dt], at, coordinate symbols)`` with v = r^2 put
+    in, ``at(form)`` evaluating ``form(system, problem, w, s)`` there. The edits act on this coordinate's term (the
+    stated forms are sums of coordinate terms, so an edit of the term is an edit of every coordinate's)."""
     system = make(1)
     system = system[0] if isinstance(system, tuple) else system
     g, w, s, subs, coords = _generic_inputs(system, 1)
@@ -353,7 +354,7 @@ def identity_repairs(make, stated_form, which, hypotheses=(), given=(), eps=None
     (the check's own: hypotheses, readings, the hand-written correction) first, then the edits generated from the
     stated form (:func:`ams_theory.repairs.expression_edits`), all decided by the engine at one coordinate.
     ``stated_form(system, problem, w, s)`` gives the stated form."""
-    system, (dH, dL), at, coords = _one_coordinate(make, None)
+    system, (dH, dL), at, coords = _one_coordinate(make)
     true = dH if which == "H" else dL
     stated = at(stated_form)
     roots = [c for c in coords if c.name.startswith("r")]
@@ -367,7 +368,7 @@ def _stated(key):
 
 
 def _rate_at_one_coordinate(make, which="H"):
-    _, (dH, dL), _, _ = _one_coordinate(make, None)
+    _, (dH, dL), _, _ = _one_coordinate(make)
     return dH if which == "H" else dL
 
 
@@ -578,7 +579,7 @@ def check_a33(budget="standard", seed=0):
                      ("<= 0", true, LION_RANGE)),
         repairs.Edit("hand-written correction", "m~ = m + eps m' and the rate derived here",
                      ("== 0", _rate_at_one_coordinate(_lion("m_tilde_ahead", False))
-                      - _one_coordinate(_lion("m_tilde_ahead", False), None)[2](_stated("dH_derived")), LION_RANGE),
+                      - _one_coordinate(_lion("m_tilde_ahead", False))[2](_stated("dH_derived")), LION_RANGE),
                      size=2)])))
     verdict = _verdict_from(literal, _holds, lambda label, st, c: f"{label} disagrees with the true rate: exact "
                             f"counterexample {c.get('model') or c.get('s')}; " + _by_reading(readings), correction)
