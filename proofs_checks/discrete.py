@@ -1353,6 +1353,14 @@ def _eq1_default_gap(d: int):
 CORRECTION_DIMS = 8
 
 
+def _alpha_at_least_one(xi):
+    """Whether eq. (1)'s alpha = d/(nnz + xi) is >= 1 at every 1 <= nnz <= d <= CORRECTION_DIMS (exact), and the
+    cases checked."""
+    alpha, d, n = _eq1_scale(xi)
+    cases = [(dd, k) for dd in range(1, CORRECTION_DIMS + 1) for k in range(1, dd + 1)]
+    return all(sp.simplify(alpha.subs({d: dd, n: k})) >= 1 for dd, k in cases), cases
+
+
 @register("cautious.eq6.default", "discrete",
           "The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha >= 1 "
           "and satisfies the conditions of Thm. 2.1.")
@@ -1363,9 +1371,8 @@ def check_eq6_default(budget="standard", seed=0):
     any_xi, _, _ = _eq1_scale(xi)
     every_xi_fails = sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True
     gap = _eq1_default_gap(2)                                       # x = (1, 1): phi = 2/3, x^T (1 - phi) = 2/3
-    fixed, d0, n0 = _eq1_scale(0)
-    cases = [(dd, k) for dd in range(1, CORRECTION_DIMS + 1) for k in range(1, dd + 1)]
-    fixed_ok = all(sp.simplify(fixed.subs({d0: dd, n0: k})) >= 1 for dd, k in cases)
+    fixed, _, _ = _eq1_scale(0)
+    fixed_ok, cases = _alpha_at_least_one(0)
     correction = {"statement": "alpha(x) = dim(x)/nnz(x > 0) (xi = 0), or max(alpha, 1), gives alpha >= 1 whenever "
                                "some x_i > 0, and then phi meets (6) and both conditions of Thm. 2.1",
                   "verdict": "holds" if fixed_ok else "refuted",
@@ -1373,6 +1380,12 @@ def check_eq6_default(budget="standard", seed=0):
                                "alpha": str(fixed)},
                   "strength": exhaustive("alpha = d/nnz >= 1 exactly at every (d, nnz), xi = 0 (the boundary of "
                                          "xi >= 0)", dimensions=f"1..{CORRECTION_DIMS}", cases=len(cases), xi=[0])}
+    xi_edit = lambda value: lambda: ((lambda ok: ("holds" if ok else "refuted", "exhaustive",
+                                                  f"alpha >= 1 at every 1 <= nnz <= d <= {CORRECTION_DIMS}: {ok}"))
+                                     (_alpha_at_least_one(value)[0]))
+    candidates = repairs.search([repairs.Edit("replace constant", f"xi = {value}", xi_edit(value))
+                                 for value in (0, sp.Rational(1, 2), 2)], lambda thunk: thunk())
+    correction.update({"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)})
     return Verdict("refuted", f"alpha = d/(nnz+1) < 1 when every x_i > 0 (alpha = {at_full}): x = (1, 1) gives "
                    f"x^T(1 - phi) = {gap} > 0", {"alpha": str(alpha), "alpha_when_all_positive": str(at_full),
                    "every_xi_above_0_fails": {"alpha_when_all_positive": str(any_xi.subs(nnz, d)),

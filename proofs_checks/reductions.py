@@ -313,6 +313,21 @@ def check_alg1(budget="standard", seed=0):
                             "n >= 1, d > 0, eps > 0 with eps d <= 1", bounds) if holds else
                      exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps")),
     }
+    def equal_when(subs):
+        """An edit of one side's constant, judged exactly: the two scalings agree for every n, d (and eps)."""
+        return lambda: (("holds" if sp.simplify((a - b).subs(subs)) == 0 else "refuted"), "proved",
+                        f"difference {sp.simplify((a - b).subs(subs))}")
+    xi = sp.Symbol("xi", nonnegative=True)
+    alg2_xi = rules.mask_scale(OPS, rules.Caution(normalize="nnz_xi", xi=xi), d, n, None)
+    candidates = repairs.search([
+        repairs.Edit("replace constant", "Alg. 1: mask_eps = 1/d", equal_when({eps: 1 / d})),
+        repairs.Edit("replace constant", "Alg. 1: mask_eps = 0", equal_when({eps: 0})),
+        repairs.Edit("replace constant", "Alg. 2: +1 -> +eps d in the count (xi = eps d)", lambda: (
+            ("holds" if sp.simplify(a - value(alg2_xi).subs(xi, eps * d)) == 0 else "refuted"), "proved", "")),
+        repairs.Edit("replace constant", "Alg. 2: xi = 0", lambda: (
+            ("holds" if sp.simplify(a - value(alg2_xi).subs(xi, 0)) == 0 else "refuted"), "proved", "")),
+    ], lambda thunk: thunk())
+    correction.update({"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)})
     if sp.simplify(a - b) == 0:
         return Verdict("holds", "the two scalings are identical", {"ratio": str(ratio)},
                        strength=exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps"))

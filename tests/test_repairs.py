@@ -59,9 +59,21 @@ def test_refuted_claims_list_their_repairs_smallest_first():
 
 
 def test_claims_without_a_generated_neighbourhood_say_so():
-    corr = run_claim(REGISTRY["cautious.alg1"], "quick", 0).to_json()["correction"]
+    corr = run_claim(REGISTRY["cautious.fig2.monotone"], "quick", 0).to_json()["correction"]
     assert corr["repairs"][0]["kind"] == "hand-written correction"
     assert "no generated edits" in corr["repairs_summary"]
+
+
+def test_constant_edits_of_eq1_and_of_algorithm_1():
+    """xi = 0 is the only tried constant that gives eq. (1)'s alpha >= 1; Alg. 1 and 2 agree exactly when
+    mask_eps = 1/d or when Alg. 2 counts +eps d, not with mask_eps = 0 or xi = 0."""
+    rows = {c["edit"]: c["verdict"] for c in
+            run_claim(REGISTRY["cautious.eq6.default"], "quick", 0).to_json()["correction"]["repairs"]}
+    assert rows == {"xi = 0": "holds", "xi = 1/2": "refuted", "xi = 2": "refuted"}
+    rows = {c["edit"]: c["verdict"] for c in
+            run_claim(REGISTRY["cautious.alg1"], "quick", 0).to_json()["correction"]["repairs"]}
+    assert rows["Alg. 1: mask_eps = 1/d"] == "holds" and rows["Alg. 1: mask_eps = 0"] == "refuted"
+    assert rows["Alg. 2: +1 -> +eps d in the count (xi = eps d)"] == "holds" and rows["Alg. 2: xi = 0"] == "refuted"
 
 
 def test_convention_edits_of_the_reductions_are_judged_on_every_pattern():
