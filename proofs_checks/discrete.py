@@ -1136,10 +1136,16 @@ def check_r55(budget="standard", seed=0):
                                 "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)", corr,
                                 {"summary": corr.summary})
     evidence = {**_evidence(rs, tried, seed, budget), "float_violations_mean": "Grams strictly worse"}
-    return _not_reduced(Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
-                                f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random "
-                                "instances", evidence, cert, correction, recheck, strength=_refutation_strength(cert)),
-                        CHECK_R55_NOT_REDUCED)
+    corr_all = _corrected_d3(budget, seed, convex=False)
+    verdict = Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
+                      f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random instances",
+                      evidence, cert, correction, recheck, strength=_refutation_strength(cert))
+    with_repairs(verdict, [
+        repairs.Edit("weaken and add hypotheses", "<= in place of <, under D.3's corrected bound and L convex",
+                     _judged_edit(correction), size=3),
+        repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound (any L-smooth loss)",
+                     lambda: (corr_all.word, corr_all.strength.level, corr_all.summary), size=2)])
+    return _not_reduced(verdict, CHECK_R55_NOT_REDUCED)
 
 
 def _try_certify_nonneg(claim, draw):

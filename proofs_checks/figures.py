@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import torch
 
-from ams_theory import experiments, toys
+from ams_theory import experiments, repairs, toys
 from ams_theory.registry import Verdict, no_evidence, proved, register, searched
 
 DT = torch.float64
@@ -134,6 +134,17 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
                      "note": "monotone by construction (Thm. 2.4 / A.4), at the price of speed where beta = 0.99"},
         "strength": searched("float64 runs of the threshold mask on every listed setting",
                              **_fig2_coverage(steps, "threshold"))}
+    def rises(rows, keep=lambda r: True):
+        """How many settings of ``rows`` (those ``keep`` selects) see L, or GDM's Hamiltonian, rise."""
+        return sum(1 for r in rows if keep(r) and (r["L_increases"] or r.get("H_increases")))
+    small_beta = sorted({r["beta"] for r in per if r["beta"] < max(x["beta"] for x in per)})
+    edits = [repairs.Edit("replace", "mask: the threshold mask of Thm. 2.4", rises(thr)),
+             repairs.Edit("replace", "mask: eq. (1)'s rescaled mask", rises(eq1)),
+             repairs.Edit("add hypothesis", f"beta in {small_beta} only (the smaller listed momenta)",
+                          rises(per, lambda r: r["beta"] in small_beta))]
+    candidates = repairs.search(edits, lambda n: ("holds" if n == 0 else "fails in float64 (not certified)",
+                                                 "searched", f"{n} settings rise (float64, {steps} steps)"))
+    correction.update({"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)})
     if first is None:
         return Verdict("holds", f"C-GDM's L and GDM's Hamiltonian never rise in {steps} steps on the "
                        f"{len(per)} distinct settings", evidence, correction=correction,

@@ -59,9 +59,16 @@ def test_refuted_claims_list_their_repairs_smallest_first():
 
 
 def test_claims_without_a_generated_neighbourhood_say_so():
-    corr = run_claim(REGISTRY["cautious.fig2.monotone"], "quick", 0).to_json()["correction"]
+    corr = run_claim(REGISTRY["cautious.A3"], "quick", 0).to_json()["correction"]
     assert corr["repairs"][0]["kind"] == "hand-written correction"
     assert "no generated edits" in corr["repairs_summary"]
+
+
+def test_figure2_edits_use_the_runs_and_call_float_failures_uncertified():
+    rows = {c["edit"]: c["verdict"] for c in
+            run_claim(REGISTRY["cautious.fig2.monotone"], "quick", 0).to_json()["correction"]["repairs"]}
+    assert rows["mask: the threshold mask of Thm. 2.4"] == "holds"
+    assert rows["mask: eq. (1)'s rescaled mask"] == "fails in float64 (not certified)"
 
 
 def test_constant_edits_of_eq1_and_of_algorithm_1():
