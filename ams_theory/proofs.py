@@ -70,15 +70,12 @@ class Case:
     conditions: tuple                  # the branch's sign conditions, as text
     step: str                          # "simplifies to 0", "negation unsat", "infeasible case", or why it is open
     query: str = ""                    # SMT-LIB 2 text of the unsat query ("" for a simplification)
-    residual: str = ""                 # the leaf's numerator (text) for a simplification
     closed: bool = True
 
     def to_json(self) -> dict:
         out = {"conditions": list(self.conditions), "step": self.step}
         if self.query:
             out["query"] = self.query
-        if self.residual:
-            out["residual"] = self.residual
         if not self.closed:
             out["closed"] = False
         return out
@@ -96,7 +93,7 @@ class Proof:
     status: str = "open"
     model: dict | None = None
     seconds: float = 0.0
-    _leaves: list = field(default_factory=list, repr=False)    # (case, exact numerator) for re-simplification
+    _leaves: list = field(default_factory=list, repr=False)    # leaf expressions closed by simplification
     _claim: tuple = field(default=(), repr=False)               # (expression, hypotheses) as decided
     _point: dict = field(default_factory=dict, repr=False)      # the counterexample as sympy values
 
@@ -121,7 +118,7 @@ class Proof:
                     return False
                 if s.check() != z3.unsat:
                     return False
-        return all(sp.expand(num) == 0 for _, num in self._leaves)
+        return all(_fraction(e)[0] == 0 for e in self._leaves)
 
     def certify(self) -> bool:
         """For a refutation: re-check the counterexample exactly (hypotheses hold, the relation fails)."""
@@ -375,6 +372,12 @@ def _text(c):
     return sp.sstr(c)
 
 
+def _fraction(expr):
+    """``expr`` as one rational function: its numerator and denominator, expanded."""
+    num, den = sp.fraction(sp.together(sp.expand(expr)))
+    return sp.expand(num), sp.expand(den)
+
+
 # ----------------------------------------------------------------------------- the decision
 
 def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", reduction: str = "none",
@@ -404,8 +407,7 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
     originals = list(originals) or sorted(original.free_symbols, key=lambda s: s.name)
 
     def leaf(e, conds, labels):
-        num, den = sp.fraction(sp.together(sp.expand(e)))
-        num, den = sp.expand(num), sp.expand(den)
+        num, den = _fraction(e)
         if not den.is_number:
             ok, result, _, _ = solver.unsat(conds + [sp.Eq(den, 0)])
             if not ok:
@@ -415,18 +417,11 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
         elif den == 0:
             proof.cases.append(Case(labels, "open: the expression is undefined here", closed=False))
             return "open"
-        if relation == "== 0":
-            if num == 0:
-                proof.cases.append(Case(labels, "simplifies to 0", residual="0"))
-                proof._leaves.append((proof.cases[-1], num))
-                return "closed"
-            negation = sp.Ne(num, 0)
-        else:
-            if num == 0:
-                proof.cases.append(Case(labels, "simplifies to 0", residual="0"))
-                proof._leaves.append((proof.cases[-1], num))
-                return "closed"
-            negation = num * den > 0
+        if num == 0:                       # the leaf is kept, so that recheck() simplifies it again from scratch
+            proof.cases.append(Case(labels, "simplifies to 0"))
+            proof._leaves.append(e)
+            return "closed"
+        negation = sp.Ne(num, 0) if relation == "== 0" else num * den > 0
         ok, result, s, env = solver.unsat(conds + [negation])
         if ok:
             proof.cases.append(Case(labels, "negation unsat", query=s.to_smt2()))
@@ -580,6 +575,9 @@ def per_coordinate(build: Callable[[int], tuple], relation: str, hypotheses: Seq
         proof.cases.append(Case((), "open: the reduction to one coordinate does not apply", closed=False))
         return proof
     return decide(e1, relation, hypotheses, statement, reduction)
+
+
+VERDICT_OF = {"proved": "holds", "refuted": "refuted", "open": "open"}     # a proof's status as a verdict word
 
 
 def with_multiplier(build: Callable[[int], tuple], multipliers: Sequence, hypotheses: Sequence = (),

@@ -344,9 +344,8 @@ def engine_judge(spec):
     """Judge an edited pointwise statement ``(relation, expression, hypotheses)`` with the proof engine."""
     relation, expr, hyps = spec
     p = proofs.decide(expr, relation, hyps)
-    word = {"proved": "holds", "refuted": "refuted", "open": "open"}[p.status]
-    level = "proved" if p.status == "refuted" and p.certify() or p.proved else "none"
-    return word, level, str(p.model) if p.model else ""
+    certified = p.proved or (p.status == "refuted" and p.certify())
+    return proofs.VERDICT_OF[p.status], "proved" if certified else "none", str(p.model) if p.model else ""
 
 
 def identity_repairs(make, stated_form, which, hypotheses=(), given=(), eps=None):

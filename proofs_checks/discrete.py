@@ -1006,8 +1006,8 @@ def _smoothness_judge(label):
     """Judge an edited one-step claim ``(margin, worst case)`` by :func:`prove_from_smoothness`."""
     def judge_edit(spec):
         p = prove_from_smoothness(*spec, statement=f"{label}, edited")
-        word = {"proved": "holds", "refuted": "refuted", "open": "open"}[p.status]
-        return word, "proved" if p.status in ("proved", "refuted") else "none", str(p.model or "")
+        return proofs.VERDICT_OF[p.status], "proved" if p.status in ("proved", "refuted") else "none", \
+            str(p.model or "")
     return judge_edit
 
 

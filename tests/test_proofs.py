@@ -198,3 +198,10 @@ def test_the_invariance_conditions_fail_for_a_field_that_ignores_the_gradient():
     assert statuses(real) == ["proved", "proved"]
     assert statuses(no_gradient)[1] == "refuted"
     assert statuses(undamped)[0] == "refuted"
+
+
+def test_recheck_simplifies_the_closed_leaves_again():
+    p = proofs.decide(a * sp.sign(a) - sp.Abs(a), "== 0")
+    assert p.recheck() is True and p._leaves
+    p._leaves[0] = p._leaves[0] + 1                      # a leaf that no longer simplifies to 0
+    assert p.recheck() is False
