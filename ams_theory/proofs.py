@@ -519,11 +519,14 @@ def violates(expr, relation, hypotheses, point) -> bool:
 # ----------------------------------------------------------------------------- reduction to one coordinate
 
 def _max_parts(expr):
-    """``max{a_1, ..., a_k} + c`` as ``[a_1 + c, ..., a_k + c]`` (one term for an expression without a top max)."""
+    """``c max{a_1, ..., a_k} + b`` (c > 0, or c < 0 with a min) as ``[c a_1 + b, ..., c a_k + b]``: the terms
+    whose maximum the expression is (one term for an expression without a top max)."""
     if isinstance(expr, sp.Max):
         return [a for arg in expr.args for a in _max_parts(arg)]
-    if isinstance(expr, sp.Mul) and len(expr.args) == 2 and expr.args[0] == -1 and isinstance(expr.args[1], sp.Min):
-        return [-a for a in expr.args[1].args]                     # -min{a, b} = max{-a, -b}
+    if isinstance(expr, sp.Mul):
+        c, rest = expr.as_coeff_Mul()
+        if c.is_number and c != 1 and ((c > 0 and isinstance(rest, sp.Max)) or (c < 0 and isinstance(rest, sp.Min))):
+            return [a for arg in rest.args for a in _max_parts(c * arg)]   # c min{a, b} = max{c a, c b}, c < 0
     if isinstance(expr, sp.Add):
         tops = [a for a in expr.args if len(_max_parts(a)) > 1]
         if len(tops) == 1:
@@ -581,7 +584,7 @@ VERDICT_OF = {"proved": "holds", "refuted": "refuted", "open": "open"}     # a p
 
 
 def with_multiplier(build: Callable[[int], tuple], multipliers: Sequence, hypotheses: Sequence = (),
-                    statement: str = "") -> Proof | Bundle:
+                    statement: str = "", sufficient: bool = False) -> Proof | Bundle:
     r"""Prove ``E_d <= 0`` for every d under a hypothesis ``H_d >= 0`` that is itself a sum over coordinates
     (a step bound ``eta den <= num`` as ``num - eta den >= 0``), by a multiplier: if ``lambda >= 0`` (it may
     depend on the shared hyperparameters, not on the coordinates) and ``e(x_i) + lambda h(x_i) <= 0`` for
@@ -589,9 +592,53 @@ def with_multiplier(build: Callable[[int], tuple], multipliers: Sequence, hypoth
 
     ``build(d)`` returns ``(E_d, H_d, coordinate_symbols)``. Each candidate ``lambda`` of ``multipliers`` is
     tried in turn; the first that closes gives a :class:`Bundle` of the two proofs (``lambda >= 0``, and the
-    per-coordinate bound after :func:`per_coordinate`'s separability check). If none closes, the claim at d = 1
-    (where the hypothesis is one coordinate's) is decided directly: a refutation there is a counterexample to
-    the claim; otherwise the proof is open (a model of ``E + lambda H > 0`` refutes nothing)."""
+    per-coordinate bound after :func:`per_coordinate`'s separability check). A conclusion ``max{E_1, ..., E_k}``
+    is proved part by part; ``H_d`` may be a list ``[H_1, ..., H_m]`` of hypotheses ``H_j >= 0`` (a step bound
+    ``eta den <= min{num_1, ..., num_m}``), and each part is paired with the first that closes it.
+
+    If no multiplier closes, the claim at d = 1 (where the hypothesis is one coordinate's) is decided directly:
+    a refutation there is a counterexample to the claim, unless ``sufficient`` (``E`` only bounds the claim's
+    quantity from above, so a model of ``E > 0`` refutes nothing and the proof stays open)."""
+    e1, h1, _ = build(1)
+    e_parts, h_parts = _max_parts(sp.sympify(e1)), _hypothesis_list(h1)
+    if len(e_parts) == 1 and len(h_parts) == 1:
+        closed, last = _close_by_multiplier(lambda d: _parts_at(build(d), 0, 0), multipliers, hypotheses, statement)
+        if closed is not None:
+            return closed
+        detail = f"last attempt: {last.status if last is not None else 'none'}"
+    else:
+        parts, detail = [], ""
+        for j in range(len(e_parts)):
+            for k in range(len(h_parts)):
+                closed, _ = _close_by_multiplier(
+                    lambda d, j=j, k=k: _parts_at(build(d), j, k), multipliers, hypotheses,
+                    f"{statement} [conclusion part {j + 1} of a max, hypothesis {k + 1}]")
+                if closed is not None:
+                    parts.append((f"conclusion part {j + 1} of {len(e_parts)} (max), from hypothesis {k + 1} of "
+                                  f"{len(h_parts)}", closed))
+                    break
+            else:
+                detail = f"conclusion part {j + 1} of {len(e_parts)} closed with no hypothesis part"
+                break
+        if len(parts) == len(e_parts):
+            return Bundle(parts)
+    return _decide_at_d1(build, multipliers, hypotheses, statement, sufficient, detail)
+
+
+def _hypothesis_list(h):
+    """The hypotheses ``H_j >= 0`` of ``build(d)``'s second entry (one expression, or a list of them)."""
+    return [sp.sympify(x) for x in h] if isinstance(h, (list, tuple)) else [sp.sympify(h)]
+
+
+def _parts_at(built, j, k):
+    """Part ``j`` of a conclusion max and hypothesis ``k``, from ``build(d)``'s triple."""
+    e, h, coords = built
+    return _max_parts(sp.sympify(e))[j], _hypothesis_list(h)[k], coords
+
+
+def _close_by_multiplier(build, multipliers, hypotheses, statement):
+    """The first ``lambda`` of ``multipliers`` with ``lambda >= 0`` and ``E + lambda H <= 0`` per coordinate, as a
+    :class:`Bundle`; ``(None, last attempt)`` when none closes."""
     last = None
     for lam in multipliers:
         nonneg = decide(-sp.sympify(lam), "<= 0", hypotheses, f"lambda = {lam} >= 0")
@@ -605,16 +652,23 @@ def with_multiplier(build: Callable[[int], tuple], multipliers: Sequence, hypoth
         if p.proved:
             return Bundle([(f"lambda = {lam} >= 0", nonneg),
                            (f"E + lambda H <= 0 per coordinate, lambda = {lam} (then E <= -lambda H <= 0 under the "
-                            "hypothesis H >= 0)", p)])
+                            "hypothesis H >= 0)", p)]), p
         last = p
-    e1, h1, _ = build(1)
-    at_d1 = decide(e1, "<= 0", list(hypotheses) + [sp.sympify(h1) >= 0], f"{statement} at d = 1")
-    if at_d1.status == "refuted":          # d = 1 is an instance of the claim: a genuine counterexample
-        at_d1.reduction = "no multiplier closed the bound; the claim at d = 1 (an instance) is refuted"
-        return at_d1
+    return None, last
+
+
+def _decide_at_d1(build, multipliers, hypotheses, statement, sufficient, detail):
+    """No multiplier closed: decide the claim at d = 1 (an instance of it), or leave it open (always, for a
+    ``sufficient`` bound: a model of it refutes nothing)."""
+    at = "a sufficient bound: not decided at d = 1 (a model of it would refute nothing)"
+    if not sufficient:
+        e1, h1, _ = build(1)
+        at_d1 = decide(e1, "<= 0", list(hypotheses) + [h >= 0 for h in _hypothesis_list(h1)], f"{statement} at d = 1")
+        if at_d1.status == "refuted":          # d = 1 is an instance of the claim: a genuine counterexample
+            at_d1.reduction = "no multiplier closed the bound; the claim at d = 1 (an instance) is refuted"
+            return at_d1
+        at = f"at d = 1 the claim is {at_d1.status}"
     out = Proof(statement, "<= 0", tuple(_text(h) for h in hypotheses),
-                f"no multiplier among {[str(m) for m in multipliers]} closed the per-coordinate bound "
-                f"(last attempt: {last.status if last is not None else 'none'}); at d = 1 the claim is "
-                f"{at_d1.status}")
+                f"no multiplier among {[str(m) for m in multipliers]} closed the per-coordinate bound ({detail}); {at}")
     out.cases.append(Case((), "open: no multiplier closes the bound", closed=False))
     return out

@@ -552,7 +552,7 @@ STRENGTH = {  # id -> (verdict's strength, correction's strength or None); prove
     "grams.D1.part1": ("proved", None), "grams.D1.part2": ("proved", "proved"),
     "grams.D1.part3": ("proved", None), "grams.D2.part1": ("proved", None),
     "grams.D2.part2": ("proved", "proved"), "grams.D2.part3": ("proved", None),
-    "grams.D3": ("searched", "searched"), "grams.R5.5": ("proved", "searched"), "cautious.2.3": ("searched", None),
+    "grams.D3": ("proved", "proved"), "grams.R5.5": ("proved", "proved"), "cautious.2.3": ("searched", None),
     "cautious.2.4": ("proved", "searched"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("searched", None),
     "cautious.A6": ("proved", None), "cautious.A7": ("searched", "searched"),
     "cautious.eq6": ("proved", None), "cautious.eq6.default": ("proved", "exhaustive"),
@@ -645,7 +645,7 @@ def test_a3_coverage_names_beta_zero_beta_near_one_and_small_steps(quick_verdict
 def test_sign_pattern_coverage(quick_verdicts):
     assert coverage_of(quick_verdicts, "cautious.eq6")["dimensions"].startswith("1..2 exhaustively")
     assert coverage_of(quick_verdicts, "cautious.eq6.default", "correction")["xi"] == [0]
-    d3 = quick_verdicts["grams.D3"].verdict.strength.coverage["parts"]
+    d3 = quick_verdicts["grams.D3"].verdict.strength.coverage["search"]["coverage"]["parts"]
     assert [p["level"] for p in d3] == ["exhaustive", "searched"]
     assert d3[0]["coverage"]["sign_patterns"] == quick_verdicts["grams.D3"].verdict.evidence["sign_patterns"]
 

@@ -83,7 +83,14 @@ def test_a_doubled_step_bound_is_refuted_and_a_halved_one_proved():
 def test_the_multiplier_reduction_records_its_multiplier():
     p = D.prove_from_smoothness(D.m_d2_part3, "upper", "D.2 Part 3", D.d2_step_bound)
     assert isinstance(p, proofs.Bundle) and p.proved and p.recheck()
-    assert any("lambda = eta/2" in label for label, _ in p.parts)
+    assert any("lambda = eta/2" in label for label in _labels(p))
+
+
+def _labels(p):
+    """Every part label of a (nested) proof bundle."""
+    if not isinstance(p, proofs.Bundle):
+        return []
+    return [label for label, q in p.parts for label in [label, *_labels(q)]]
 
 
 def test_a_planted_sign_slip_in_condition_6_is_refuted():
@@ -103,3 +110,41 @@ def test_a_claim_beyond_the_reduction_is_not_proved():
     r = run_claim(REGISTRY["cautious.2.3"], "quick", 0)
     assert r.verdict.word == "holds" and r.verdict.strength.level == "searched"
     assert "second point" in r.verdict.evidence["proof from smoothness"]
+
+
+def test_d3_two_point_proofs_close_where_true_and_stay_open_where_false():
+    """Corrected D.3 is proved with the convex lower bound (constant 2) and with the smooth lower bound at half the
+    bound (constant 1); with the smooth lower bound at 2, or a doubled constant, the sufficient bound fails: open,
+    never a refutation (the two worst cases are different losses)."""
+    for side, constant in (("convex", 2), ("lower", 1), ("convex", 1)):
+        p = D.prove_d3_two_point(side, constant)
+        assert p.proved and p.recheck(), (side, constant)
+    for side, constant in (("lower", 2), ("convex", 4)):
+        p = D.prove_d3_two_point(side, constant)
+        assert p.status == "open" and p.model is None and "sufficient bound" in p.reduction, (side, constant)
+
+
+def test_the_indefinite_witness_refutes_corrected_d3_without_convexity_exactly():
+    from functools import partial
+    from ams_theory.descent import certify
+    claim = D.C(partial(D.m_d3_corrected, constant=2))
+    cert = certify(claim, D.d3_indefinite_witness(), 0)
+    assert cert["applicable"] is True and sp.Rational(cert["margin"]) > 0
+    halved = certify(D.C(partial(D.m_d3_corrected, constant=1)), D.d3_indefinite_witness(), 0)
+    assert halved["applicable"] is False                  # eta = 1023/1024 is past half the bound
+
+
+def test_d3_as_written_is_proved_vacuous():
+    p = D.prove_d3_vacuous()
+    assert p.proved and p.recheck()
+
+
+def test_a_sufficient_bound_that_fails_is_open_not_refuted():
+    """with_multiplier(sufficient=True): a model of the sufficient bound refutes nothing."""
+    eta = D.ETA
+
+    def build(d):
+        xs = sp.symbols(f"x0:{d}", real=True)
+        return sum(xs), [sp.Integer(0) * eta], [(v,) for v in xs]
+    assert proofs.with_multiplier(build, [1], (), "sum x <= 0", sufficient=True).status == "open"
+    assert proofs.with_multiplier(build, [1], (), "sum x <= 0").status == "refuted"

@@ -58,10 +58,17 @@ def test_refuted_claims_list_their_repairs_smallest_first():
         assert corr["repairs_summary"].startswith(f"{len(holding)} of ")
 
 
-def test_claims_without_a_generated_neighbourhood_say_so():
+def test_a3_neighbourhood_finds_the_bounded_masks_and_refutes_the_constants():
+    """A.3: the hand-written B_T and the hypothesis phi <= 1 (two masks) hold; a doubled B_T term and xi = 0 do not,
+    each refuted by an exact counterexample."""
     corr = run_claim(REGISTRY["cautious.A3"], "quick", 0).to_json()["correction"]
-    assert corr["repairs"][0]["kind"] == "hand-written correction"
-    assert "no generated edits" in corr["repairs_summary"]
+    rows = {c["edit"]: c for c in corr["repairs"]}
+    assert rows["B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2"]["kind"] == "replace object"
+    assert [c["verdict"] for c in corr["repairs"]][:3] == ["holds"] * 3
+    assert sum(e.startswith("phi <= 1") and c["verdict"] == "holds" for e, c in rows.items()) == 2
+    for edit in ("mu eps B_T/T in place of mu eps B_T/(2T)", "xi = 0 in eq. (1) (alpha = d/nnz >= 1)"):
+        assert rows[edit]["verdict"] == "refuted" and rows[edit]["strength"] == "proved", edit
+    assert corr["repairs_summary"].startswith("3 of 5 edits hold")
 
 
 def test_figure2_edits_use_the_runs_and_call_float_failures_uncertified():
@@ -104,3 +111,20 @@ def test_search_judged_edits_of_the_discrete_claims():
     rows = {c["edit"]: c for c in run_claim(REGISTRY["grams.D3"], "quick", 0).to_json()["correction"]["repairs"]}
     assert rows["L convex (N as written)"]["verdict"] == "vacuous"
     assert rows["|N| in place of N, and L convex"]["verdict"] == "holds"
+
+
+def test_d3_step_bound_edits_are_proved_or_refuted_exactly():
+    """D.3: |N| alone fails without convexity (the constructed indefinite quadratic, exact, at every budget);
+    |N| with half the step bound holds for every L-smooth loss, proved by the two-point reduction; Remark 5.5's
+    non-strict forms follow the same way."""
+    rows = {c["edit"]: c for c in run_claim(REGISTRY["grams.D3"], "quick", 0).to_json()["correction"]["repairs"]}
+    flip = rows["|N| = -N in place of N (any L-smooth loss)"]
+    assert (flip["verdict"], flip["strength"]) == ("refuted", "proved")
+    halved = rows["|N| in place of N, and 1 in place of the 2 (any L-smooth loss)"]
+    assert (halved["verdict"], halved["strength"]) == ("holds", "proved")
+    holding = [c["edit"] for c in rows.values() if c["verdict"] == "holds"]
+    assert holding == ["|N| in place of N, and L convex",
+                       "|N| in place of N, and 1 in place of the 2 (any L-smooth loss)"]
+    r55 = {c["edit"]: c for c in run_claim(REGISTRY["grams.R5.5"], "quick", 0).to_json()["correction"]["repairs"]}
+    assert [c["strength"] for c in r55.values() if c["verdict"] == "holds"] == ["proved", "proved"]
+    assert r55["<= in place of <, under D.3's corrected bound (any L-smooth loss)"]["verdict"] == "refuted"
