@@ -50,6 +50,7 @@ class Ops:
 
     # fresh results -------------------------------------------------------
     def sign(self, x): raise NotImplementedError
+    def unit_sign(self, x): raise NotImplementedError     # copysign(1, x): +1 at +0, -1 at -0
     def abs(self, x): raise NotImplementedError
     def sqrt(self, x): raise NotImplementedError
     def mul(self, x, y): raise NotImplementedError
@@ -110,6 +111,7 @@ class TorchOps(Ops):
         self.batch_dims = batch_dims
 
     def sign(self, x): return torch.sign(x)
+    def unit_sign(self, x): return torch.copysign(torch.ones_like(x), x)
     def abs(self, x): return torch.abs(x)
     def sqrt(self, x): return torch.sqrt(x)
     def mul(self, x, y): return x * y
@@ -216,6 +218,7 @@ class LoopOps(_ListOps):
     name = "loop"
 
     def sign(self, xs): return [torch.sign(x) for x in xs]
+    def unit_sign(self, xs): return [torch.copysign(torch.ones_like(x), x) for x in xs]
     def abs(self, xs): return [torch.abs(x) for x in xs]
     def sqrt(self, xs): return [torch.sqrt(x) for x in xs]
     def mul(self, xs, y): return [x * b for x, b in zip(xs, _pairs(xs, y))]
@@ -442,6 +445,7 @@ class ForeachOps(_ListOps):
     name = "foreach"
 
     def sign(self, xs): return torch._foreach_sign(xs)
+    def unit_sign(self, xs): return [torch.copysign(torch.ones_like(x), x) for x in xs]
     def abs(self, xs): return torch._foreach_abs(xs)
     def sqrt(self, xs): return torch._foreach_sqrt(xs)
     def mul(self, xs, y): return torch._foreach_mul(xs, y)
@@ -547,6 +551,8 @@ class SympyOps(Ops):
         canon = lambda e: e if getattr(e, "is_Rational", False) else cancel(e)
         self._canon = canon
         self._sign = np.vectorize(lambda e: sympy.sign(canon(e)), otypes=[object])
+        # exact reals have no signed zero: 0 counts as +0
+        self._unit_sign = np.vectorize(lambda e: sympy.Piecewise((1, canon(e) >= 0), (-1, True)), otypes=[object])
         self._abs = np.vectorize(lambda e: sympy.Abs(canon(e)), otypes=[object])
         self._sqrt = np.vectorize(sympy.sqrt, otypes=[object])
         self._relu = np.vectorize(lambda e: sympy.Max(canon(e), 0), otypes=[object])
@@ -566,6 +572,7 @@ class SympyOps(Ops):
         return x
 
     def sign(self, x): return self._sign(x)
+    def unit_sign(self, x): return self._unit_sign(x)
     def abs(self, x): return self._abs(x)
     def sqrt(self, x): return self._sqrt(x)
     def mul(self, x, y): return x * self.q(y)

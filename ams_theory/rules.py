@@ -42,12 +42,12 @@ __all__ = [
     "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
 ]
 
-TIES = ("aligned", "opposed", "zero")
-NORMALIZATIONS = ("ams", "nnz_xi", "mean_eps", "update_l1", "none")
+TIES = ("aligned", "opposed", "zero", "signbit")
+NORMALIZATIONS = ("ams", "nnz_xi", "mean_eps", "mean_clamp", "update_l1", "none")
 MASK_KINDS = ("elementwise", "inner")
 SCOPES = ("tensor", "group")
 WEIGHT_DECAY_MODES = ("after_scaled", "after", "before", "l2")
-EPS_MODES = ("corrected", "uncorrected", "sqrt")
+EPS_MODES = ("corrected", "uncorrected", "sqrt", "max")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ class Caution:
     ``lam = -c``. The sign of ``x`` is computed as ``sign(u) * sign(s)``, which
     is exact where the float product ``u * s`` could underflow to a false tie.
 
+    ``tie="signbit"`` has no ties: the classes come from the sign bits, ``copysign(1, u) copysign(1, s)``, so
+    a gradient entry of +0 counts as positive and -0 as negative (what ``signbit`` comparisons compute).
+
     ``kind="inner"`` uses one scalar per scope, from the sign of ``<u, s>``
     (phi_inner of eq. (13), Thm. A.5 of the Cautious paper).
 
@@ -70,6 +73,7 @@ class Caution:
     ``"ams"``        ``d / (|phi|_1 + |psi|_1) = d / (n_aligned + |lam| n_opposed)``  (AMS Alg. 1, l. 13)
     ``"nnz_xi"``     ``d / (n_aligned + xi)``                                  (Cautious eq. (1), Alg. 2)
     ``"mean_eps"``   ``1 / (n_aligned / d + mask_eps)``                       (Cautious Alg. 1, one line of PyTorch)
+    ``"mean_clamp"`` ``1 / max(n_aligned / d, mask_eps)``                     (a clamp in place of the epsilon)
     ``"update_l1"``  ``d / |c * u|_1``                                         (AMS/Grams paper, Def. 3.2, eta-hat)
     ``"none"``       ``1``
 
@@ -101,6 +105,8 @@ class Caution:
         _check_choice("normalize", self.normalize, NORMALIZATIONS)
         _check_choice("mask", self.kind, MASK_KINDS)
         _check_choice("scope", self.scope, SCOPES)
+        if self.tie == "signbit" and self.kind == "inner":
+            raise ValueError("Invalid tie: 'signbit' reads the sign bits of entries; the inner mask has one scalar")
         for name in ("lam", "xi", "mask_eps", "margin"):
             _check_finite(name, getattr(self, name))
         if getattr(self.xi, "is_negative", self.xi < 0) is True:
@@ -219,6 +225,7 @@ def adam_denominator(ops: Ops, v, beta1, beta2, eps, t, eps_mode="corrected", pa
     ``"uncorrected"``  ``u = (sqrt(bc2)/bc1) m / (sqrt(v) + eps)``   (eps added before the correction, the
                        "efficient" form in §2 of Kingma & Ba)
     ``"sqrt"``         ``u = (m/bc1) / sqrt(v/bc2 + eps)``           (eps inside the square root)
+    ``"max"``          ``u = (m/bc1) / max(sqrt(v/bc2), eps)``       (eps as a floor)
 
     ``den > 0`` when ``eps > 0``, so ``sign(u) = sign(m)``. Keeping the quotient
     lets the parameter step divide in the same pass (``addcdiv``), as torch's Adam does.
@@ -231,9 +238,12 @@ def adam_denominator(ops: Ops, v, beta1, beta2, eps, t, eps_mode="corrected", pa
         den = ops.add_(ops.mul(v, ops.smap(lambda b: 1 / b, bc2)), eps)
         return ops.mul_(ops.sqrt(den), bc1)
     c_sqrt = ops.smap(lambda b1, b2: b1 / ops.scalar_sqrt(b2), bc1, bc2)
-    c_eps = ops.smap(lambda b: b * eps, bc1) if eps_mode == "corrected" else ops.smap(lambda c: c * eps, c_sqrt)
+    c_eps = ops.smap(lambda b: b * eps, bc1) if eps_mode in ("corrected", "max") \
+        else ops.smap(lambda c: c * eps, c_sqrt)
     den = ops.sqrt(v)
     den = ops.mul_(den, c_sqrt)
+    if eps_mode == "max":                  # max(a, e) = e + relu(a - e)
+        den = ops.relu_(ops.add_(den, ops.smap(lambda c: -c, c_eps)))
     return ops.add_(den, c_eps)
 
 
@@ -280,7 +290,7 @@ def signed_momentum_direction(ops: Ops, g, m, beta, parts: Parts = PAPER):
 # --------------------------------------------------------------------------
 
 def _tie_weight(caution: Caution):
-    return {"aligned": 1, "opposed": caution.lam, "zero": 0}[caution.tie]
+    return {"aligned": 1, "opposed": caution.lam, "zero": 0, "signbit": 0}[caution.tie]     # signbit: no ties
 
 
 def _coefficient(ops: Ops, p, caution: Caution):
@@ -314,7 +324,7 @@ def alignment(ops: Ops, u, s, caution: Caution):
     A count that ``caution.normalize`` does not need is ``None``. For
     ``kind="inner"``, ``c`` is one scalar per scope.
     """
-    need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps")
+    need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps", "mean_clamp")
     need_psi = caution.normalize == "ams" and caution.lam != 0
     if _nonzero(caution.margin):
         s = ops.lincomb(s, 1, u, -caution.margin)      # u_i s_i - kappa u_i^2 = u_i (s_i - kappa u_i)
@@ -327,14 +337,14 @@ def alignment(ops: Ops, u, s, caution: Caution):
         return c, (n_phi if need_phi else None), (n_psi if need_psi else None)
     # sign(u) * s is exact (a sign times a float), so its sign is sign(u) sign(s)
     # even where the float product u * s would underflow to a false tie.
-    x = ops.mul_(ops.sign(u), s)
+    x = ops.mul_(ops.unit_sign(u), ops.unit_sign(s)) if caution.tie == "signbit" else ops.mul_(ops.sign(u), s)
     if caution.lam == 0:
         # c is the aligned indicator itself: 1(x > 0), or 1(x >= 0) with ties aligned
         c = ops.indicator_(x, strict=caution.tie != "aligned")
         return c, (ops.total(c) if need_phi else None), None
     p = ops.sign_(x)
     n_phi = n_psi = None
-    if caution.tie == "zero":
+    if caution.tie in ("zero", "signbit"):
         n_phi = _strict_count(ops, p, True) if need_phi else None
         n_psi = _strict_count(ops, p, False) if need_psi else None
     elif need_phi or need_psi:   # ties join one class: one count gives both
@@ -371,11 +381,28 @@ def mask_scale(ops: Ops, caution: Caution, d, n_phi, n_psi, masked_update=None, 
     if norm == "nnz_xi":
         den = ops.smap(lambda a: a + caution.xi, n_phi)
         return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
-    if norm == "mean_eps":
-        den = ops.smap(lambda a, n: a / n + caution.mask_eps, n_phi, d)
+    if norm in ("mean_eps", "mean_clamp"):
+        shift = (lambda q: q + caution.mask_eps) if norm == "mean_eps" else (lambda q: _at_least(q, caution.mask_eps))
+        den = ops.smap(lambda a, n: shift(a / n), n_phi, d)
         return ops.safe_ratio(ops.smap(lambda ref: _like(1, ref), den), den)
     den = l1 if l1 is not None else ops.total(ops.abs(masked_update))            # update_l1
     return ops.safe_ratio(ops.smap(lambda n, ref: _like(n, ref), d, den), den)
+
+
+def _at_least(q, c):
+    """``max(q, c)`` for a scalar ``q`` of any back end (a 0-d tensor, a sympy number, a float)."""
+    try:
+        import torch
+
+        if torch.is_tensor(q):
+            return torch.clamp_min(q, c)
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(q, "is_number"):
+        import sympy
+
+        return sympy.Max(q, c)
+    return max(q, c)
 
 
 def _like(n, ref):

@@ -359,7 +359,9 @@ def variants(info: OptimInfo):
     v += [(f"scope-{s}", {**on, "scope": s}) for s in ("tensor", "group")]
     v += [(f"norm-{n}", {**on, "normalize": n, "lam": -0.5}) for n in ("ams", "nnz_xi", "mean_eps", "update_l1",
                                                                        "none")]
-    v += [(f"tie-{t}", {**on, "tie": t, "lam": 0.5, "normalize": "ams"}) for t in ("aligned", "opposed", "zero")]
+    v += [("norm-mean_clamp", {**on, "normalize": "mean_clamp", "mask_eps": 0.3})]
+    v += [(f"tie-{t}", {**on, "tie": t, "lam": 0.5, "normalize": "ams"}) for t in ("aligned", "opposed", "zero",
+                                                                                   "signbit")]
     v += [("mask-inner", {"mask": "inner", "lam": -0.1, "normalize": "ams"})]
     v += [("mask-off", {"mask": None})]
     v += [(f"lam{lam}", {**on, "lam": lam}) for lam in (-1.0, -0.1, 0.0, 0.5, 1.0)]

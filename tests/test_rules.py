@@ -165,7 +165,7 @@ def test_ams_step_batched_equals_loop_and_foreach(caution, variant, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("eps_mode", ["uncorrected", "sqrt"])
+@pytest.mark.parametrize("eps_mode", ["uncorrected", "sqrt", "max"])
 def test_ams_step_eps_modes_batched_equals_loop_and_foreach(eps_mode, layout):
     hp = dict(lr=1e-2, betas=(0.9, 0.99, 0.0), eps=1e-3, weight_decay=0.1, weight_decay_mode="after",
               eps_mode=eps_mode, **CAUTIONS["cautious_nnz_xi"])
@@ -244,20 +244,50 @@ COEF = {
 }
 # the scale of each normalize option, by hand (n_a, n_o from ALIGNED/OPPOSED; ||c*u||_1 from COEF)
 SCALE = {
-    (-0.5, "aligned"): dict(ams=5 / (4 + 0.5 * 1), nnz_xi=5 / (4 + 1), mean_eps=1 / (4 / 5 + MASK_EPS),
+    (-0.5, "aligned"): dict(ams=5 / (4 + 0.5 * 1), nnz_xi=5 / (4 + 1), mean_clamp=1 / max(4 / 5, MASK_EPS), mean_eps=1 / (4 / 5 + MASK_EPS),
                             update_l1=5 / (2 + 0.5 + 3 + 0 + 4), none=1.0),
-    (-0.5, "opposed"): dict(ams=5 / (2 + 0.5 * 3), nnz_xi=5 / (2 + 1), mean_eps=1 / (2 / 5 + MASK_EPS),
+    (-0.5, "opposed"): dict(ams=5 / (2 + 0.5 * 3), nnz_xi=5 / (2 + 1), mean_clamp=1 / max(2 / 5, MASK_EPS), mean_eps=1 / (2 / 5 + MASK_EPS),
                             update_l1=5 / (2 + 0.5 + 1.5 + 0 + 4), none=1.0),
-    (-0.5, "zero"): dict(ams=5 / (2 + 0.5 * 1), nnz_xi=5 / (2 + 1), mean_eps=1 / (2 / 5 + MASK_EPS),
+    (-0.5, "zero"): dict(ams=5 / (2 + 0.5 * 1), nnz_xi=5 / (2 + 1), mean_clamp=1 / max(2 / 5, MASK_EPS), mean_eps=1 / (2 / 5 + MASK_EPS),
                          update_l1=5 / (2 + 0.5 + 0 + 0 + 4), none=1.0),
-    (0.0, "aligned"): dict(ams=5 / 4, nnz_xi=5 / 5, mean_eps=1 / (4 / 5 + MASK_EPS),
+    (0.0, "aligned"): dict(ams=5 / 4, nnz_xi=5 / 5, mean_clamp=1 / max(4 / 5, MASK_EPS), mean_eps=1 / (4 / 5 + MASK_EPS),
                            update_l1=5 / (2 + 3 + 0 + 4), none=1.0),
-    (0.0, "opposed"): dict(ams=5 / 2, nnz_xi=5 / 3, mean_eps=1 / (2 / 5 + MASK_EPS),
+    (0.0, "opposed"): dict(ams=5 / 2, nnz_xi=5 / 3, mean_clamp=1 / max(2 / 5, MASK_EPS), mean_eps=1 / (2 / 5 + MASK_EPS),
                            update_l1=5 / (2 + 4), none=1.0),
-    (0.0, "zero"): dict(ams=5 / 2, nnz_xi=5 / 3, mean_eps=1 / (2 / 5 + MASK_EPS),
+    (0.0, "zero"): dict(ams=5 / 2, nnz_xi=5 / 3, mean_clamp=1 / max(2 / 5, MASK_EPS), mean_eps=1 / (2 / 5 + MASK_EPS),
                         update_l1=5 / (2 + 4), none=1.0),
 }
 HAND_CASES = [(lam, tie, norm) for (lam, tie) in COEF for norm in rules.NORMALIZATIONS]
+
+
+def test_signbit_ties_follow_the_sign_of_zero():
+    """tie="signbit": +0 counts as positive, -0 as negative (u = (1, -1, 1, -1), s = (+0, +0, -0, -0))."""
+    u, s = t64(1.0, -1.0, 1.0, -1.0), t64(0.0, 0.0, -0.0, -0.0)
+    c, n_phi, _ = rules.alignment(T, u.clone(), s, Caution(lam=0.0, tie="signbit", normalize="nnz_xi"))
+    assert torch.equal(c, t64(1.0, 0.0, 0.0, 1.0)) and float(n_phi) == 2
+    c, _, _ = rules.alignment(T, u.clone(), s, Caution(lam=-0.5, tie="signbit", normalize="none"))
+    assert torch.equal(c, t64(1.0, -0.5, -0.5, 1.0))
+
+
+def test_mean_clamp_differs_from_mean_eps_only_below_the_clamp():
+    """1/max(n/d, c): 1/mean while n/d >= c, 1/c below (one aligned entry of 2000, c = 1e-3)."""
+    d = 2000
+    u, s = torch.ones(d, dtype=torch.float64), -torch.ones(d, dtype=torch.float64)
+    s[0] = 1.0
+    clamp = rules.mask_vector(T, u, s, Caution(lam=0.0, tie="zero", normalize="mean_clamp", mask_eps=1e-3))
+    plain = rules.mask_vector(T, u, s, Caution(lam=0.0, tie="zero", normalize="mean_eps", mask_eps=0.0))
+    assert float(clamp[0]) == 1e3 and float(plain[0]) == d
+    s[:10] = 1.0                                         # 10/2000 = 5e-3 >= c: the same
+    assert torch.equal(rules.mask_vector(T, u, s, Caution(lam=0.0, normalize="mean_clamp", mask_eps=1e-3)),
+                       rules.mask_vector(T, u, s, Caution(lam=0.0, normalize="mean_eps", mask_eps=0.0)))
+
+
+def test_eps_as_a_floor():
+    """eps_mode="max": den = bc1 max(sqrt(v/bc2), eps)."""
+    v, eps, t, b1, b2 = t64(0.0, 1e-4, 4.0), 0.05, 3, 0.9, 0.99
+    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    den = rules.adam_denominator(T, v.clone(), b1, b2, eps, t, "max")
+    torch.testing.assert_close(den, bc1 * torch.clamp_min(torch.sqrt(v / bc2), eps), rtol=1e-15, atol=0)
 
 
 def _caution(lam, tie, norm, kind="elementwise"):
@@ -275,7 +305,7 @@ def _hand_case_ok(lam, tie, norm) -> bool:
     if n_psi is not None:
         ok &= float(n_psi) == len(OPPOSED[tie])
     # the counts a normalization needs are present (others may be None)
-    if norm in ("ams", "nnz_xi", "mean_eps"):
+    if norm in ("ams", "nnz_xi", "mean_eps", "mean_clamp"):
         ok &= n_phi is not None
     if norm == "ams" and lam != 0:
         ok &= n_psi is not None
@@ -340,7 +370,12 @@ def test_hand_computed_on_list_backends(ops_name):
 U_ORTH, S_ORTH = (1.0, 2.0, 0.0), (2.0, -1.0, 5.0)     # <u, s> = 0
 
 
-@pytest.mark.parametrize("tie", rules.TIES)
+def test_signbit_ties_are_refused_for_the_inner_mask():
+    with pytest.raises(ValueError, match="signbit"):
+        Caution(tie="signbit", kind="inner")
+
+
+@pytest.mark.parametrize("tie", [t for t in rules.TIES if t != "signbit"])
 def test_hand_computed_inner_mask(tie):
     """One scalar per scope from sign(<u, s>) (Cautious eq. (13), phi_inner).
 
@@ -741,7 +776,8 @@ def test_eps_modes_match_their_formulas(eps_mode):
         c1, c2 = 1 - b1 ** t, 1 - b2 ** t
         u = {"corrected": (m / c1) / ((v / c2).sqrt() + eps),
              "uncorrected": (math.sqrt(c2) / c1) * m / (v.sqrt() + eps),
-             "sqrt": (m / c1) / (v / c2 + eps).sqrt()}[eps_mode]
+             "sqrt": (m / c1) / (v / c2 + eps).sqrt(),
+             "max": (m / c1) / torch.clamp_min((v / c2).sqrt(), eps)}[eps_mode]
         want = want - lr * u
     torch.testing.assert_close(ww, want, rtol=1e-13, atol=1e-15)
 
@@ -753,7 +789,7 @@ def test_eps_modes_differ_and_bad_mode_is_refused():
         w.grad = torch.tensor([1e-3, 2e-3], dtype=torch.float64)
         optim.Adam([w], lr=0.1, eps=1e-3, eps_mode=mode).step()
         ws[mode] = w.detach().clone()
-    assert len({tuple(x.tolist()) for x in ws.values()}) == 3
+    assert len({tuple(x.tolist()) for x in ws.values()}) == len(rules.EPS_MODES)
     with pytest.raises(ValueError, match="Invalid eps_mode: 'inside'"):
         optim.AdamW([torch.nn.Parameter(torch.zeros(2))], eps_mode="inside")
 
