@@ -154,7 +154,7 @@ def cmd_conform(args) -> int:
     try:
         result = cf.conform(args.target, args.method, cf.parse_keywords(args.kw, "--kw"),
                             cf.parse_keywords(args.method_kw, "--method-kw"), seed=args.seed, steps=args.steps,
-                            progress=progress)
+                            depth=args.depth, default_dtype=args.default_dtype, progress=progress)
     except cf.ConformError as err:
         raise _Fail(str(err)) from None
     print(result.text())
@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_show)
     c = sub.add_parser("conform", help="audit another package's optimizer against one of our presets "
                        "(exit 0 conforms, 1 departs, 2 could not run)")
-    c.add_argument("target", nargs="?", metavar="TARGET", help="the optimizer class, package.module:Class")
+    c.add_argument("target", nargs="?", metavar="TARGET",
+                   help="the optimizer class: package.module:Class, or path/to/file.py:Class")
     c.add_argument("--as", dest="method", metavar="METHOD",
                    help="our preset to compare with: adam, adamw, cadamw, grams, ams, lion, clion")
     c.add_argument("--kw", action="append", metavar="KEY=VALUE",
@@ -195,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix a hyperparameter or convention of our side, e.g. lam=0.5, beta3=0.9, scope='tensor'")
     c.add_argument("--steps", type=int, default=60, help="steps per setting (default 60)")
     c.add_argument("--seed", type=int, default=0, help="seed of the problem (default 0)")
+    c.add_argument("--default-dtype", choices=("float32", "float64"),
+                   help="torch's default dtype while the target runs (some code computes scalars in it)")
+    c.add_argument("--depth", type=int, default=3,
+                   help="the most departures from the paper's rule an explanation may combine (default 3; deeper "
+                        "searches take longer)")
     c.add_argument("--json", metavar="PATH", help="write the result (verdict, first departure, diagnosis) as JSON")
     c.add_argument("--peers", action="store_true", help="audit the built-in list of peer implementations")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

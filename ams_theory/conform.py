@@ -4,11 +4,13 @@ r"""Conformance: audit another package's optimizer against the papers' update ru
 and our preset ``METHOD`` side by side and says whether the target implements
 the method:
 
-1. **Record.** The target runs on a seeded problem: four float64 tensors of
+1. **Record.** The target runs on a seeded problem: five float64 tensors of
    shapes ``()``, ``(7,)``, ``(4, 5)``, ``(2, 3, 2)`` (one with gradients of
    size 1e-5, so that ``eps`` matters), gradients of a noisy quadratic with
-   exact zeros planted (fixed entries, alternate rows, random entries, a whole
-   tensor at one step), under four hyperparameter settings (weight decay on and
+   exact zeros of both signs planted (fixed entries, alternate rows, random
+   entries, a whole tensor at one step), and ``(1200,)``, whose gradient on even
+   steps opposes the direction built on odd steps at all but one entry (so a
+   clamp of the mask's mean at 1e-3 shows), under four hyperparameter settings (weight decay on and
    off, several ``lr``/``betas``, one large ``eps``), 60 steps each. Every
    step's parameters before and after and the gradient handed in are kept.
    The gradient is given as a fresh tensor and compared afterwards: a target
@@ -22,12 +24,14 @@ the method:
    relative to the bias correction, weight-decay order and its step size). The
    target *conforms* when some setting of those options reproduces every step
    within tolerance; the report names the setting closest to our preset.
-4. **Diagnosis.** Otherwise the target *departs*: the report gives the first
-   step and entry where it leaves the closest convention, and tests candidate
-   defects (our rule with one ingredient changed: :class:`ams_theory.rules.Parts`
-   or one hyperparameter rewired) against the whole record, each under every
-   convention. A candidate that reproduces every step is the diagnosis; when
-   none does, the residual of each is shown.
+4. **Identification.** Otherwise the target *departs*: the report gives the first
+   step and entry where it leaves the closest convention, and identifies the rule it
+   computes (:mod:`ams_theory.identify`): our rule with up to ``depth`` departures, one
+   choice per ingredient (a replaced :class:`ams_theory.rules.Parts` piece or rewired
+   hyperparameters), each combination under every convention, replayed against the
+   whole record. The explanations with the fewest departures are reported, each
+   departure in words and as a formula; when none exists, the combination that followed
+   the record longest and where it stopped.
 
 Errors that prevent a run (a bad TARGET, an unknown METHOD, keywords the
 target refuses, a crash inside it) raise :class:`ConformError` with a one-line message.
@@ -45,12 +49,14 @@ from typing import Any, Callable, Iterable
 import torch
 
 from . import optim, rules
+from .identify import Choice, Departures, Ingredient, _conventions, identify
 
-__all__ = ["ConformError", "conform", "METHODS", "PEERS", "peer_table", "parse_keywords", "load_target",
-           "ConformanceResult", "Defect"]
+__all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords", "load_target",
+           "ConformanceResult", "Method"]
 
-SHAPES = ((), (7,), (4, 5), (2, 3, 2))
-GRAD_SCALES = (1.0, 0.3, 0.1, 1e-5)
+SHAPES = ((), (7,), (4, 5), (2, 3, 2), (1200,))
+GRAD_SCALES = (1.0, 0.3, 0.1, 1e-5, 1.0)
+FEW_ALIGNED = 4           # the tensor whose gradient, on even steps, opposes almost all of a momentum direction
 STEPS = 60
 SETTINGS = (
     dict(lr=1e-2, betas=(0.8, 0.95), weight_decay=0.1),
@@ -73,16 +79,6 @@ class _StepFailed(ConformError):
 # methods: our preset, its open conventions, its candidate defects
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Defect:
-    """Our rule with one ingredient changed: a replaced piece (``parts``) or rewired hyperparameters (``hp``)."""
-
-    name: str
-    description: str
-    parts: dict = field(default_factory=dict)
-    hp: Callable[[dict], dict] | None = None
-
-
 def _ema_weights_swapped(ops, buf, x, beta):
     return ops.lerp_(buf, x, beta)                        # buf <- (1-beta) buf + beta x
 
@@ -104,82 +100,111 @@ def _wd(hp, **kw):
     return dict(hp, **kw) if hp.get("weight_decay", 0) else hp
 
 
-ADAM_DEFECTS = (
-    Defect("beta1_weights_gradient", "beta1 weights the new gradient in m: m <- (1-beta1) m + beta1 g",
-           parts={"first_moment": _ema_weights_swapped}),
-    Defect("beta2_weights_gradient", "beta2 weights the new squared gradient in v: v <- (1-beta2) v + beta2 g^2",
-           parts={"second_moment": _second_moment_weights_swapped}),
-    Defect("betas_exchanged", "beta1 and beta2 exchanged", hp=_betas_exchanged),
-    Defect("no_bias_correction_m", "m is not bias-corrected (no division by 1 - beta1^t)",
-           parts={"bias_corrections": lambda b1, b2, t: (1, 1 - b2 ** t)}),
-    Defect("no_bias_correction_v", "v is not bias-corrected (no division by 1 - beta2^t)",
-           parts={"bias_corrections": lambda b1, b2, t: (1 - b1 ** t, 1)}),
-    Defect("no_bias_correction", "neither m nor v is bias-corrected",
-           parts={"bias_corrections": lambda b1, b2, t: (1, 1)}),
-    Defect("v_correction_outside_sqrt", "v's correction taken outside the square root: sqrt(v) / (1 - beta2^t)",
-           parts={"bias_corrections": lambda b1, b2, t: (1 - b1 ** t, (1 - b2 ** t) ** 2)}),
+def _bias(m: bool, v, name, words, formula):
+    return Choice("bias correction", name, words, formula, parts={"bias_corrections": lambda b1, b2, t: (
+        1 - b1 ** t if m else 1, v(b2, t))})
+
+
+ADAM_INGREDIENTS = (
+    Ingredient("first moment", "m <- beta1 m + (1 - beta1) g", (
+        Choice("first moment", "beta1_weights_gradient", "m is updated as lerp(m, g, beta1): the weight on the new "
+               "gradient is beta1, the paper's is 1 - beta1", "m <- (1 - beta1) m + beta1 g",
+               parts={"first_moment": _ema_weights_swapped}),)),
+    Ingredient("second moment", "v <- beta2 v + (1 - beta2) g^2", (
+        Choice("second moment", "beta2_weights_gradient", "v is updated with the weight beta2 on the new squared "
+               "gradient, the paper's is 1 - beta2", "v <- (1 - beta2) v + beta2 g^2",
+               parts={"second_moment": _second_moment_weights_swapped}),)),
+    Ingredient("betas", "(beta1, beta2) as given", (
+        Choice("betas", "betas_exchanged", "beta1 and beta2 exchanged", "(beta1, beta2) <- (beta2, beta1)",
+               hp=_betas_exchanged),)),
+    Ingredient("bias correction", "m_hat = m/(1 - beta1^t), v_hat = v/(1 - beta2^t)", (
+        _bias(False, lambda b2, t: 1 - b2 ** t, "no_bias_correction_m", "m is not bias-corrected",
+              "m_hat = m"),
+        _bias(True, lambda b2, t: 1, "no_bias_correction_v", "v is not bias-corrected", "v_hat = v"),
+        _bias(False, lambda b2, t: 1, "no_bias_correction", "neither m nor v is bias-corrected",
+              "m_hat = m, v_hat = v"),
+        _bias(True, lambda b2, t: (1 - b2 ** t) ** 2, "v_correction_outside_sqrt", "v's correction is taken "
+              "outside the square root", "sqrt(v_hat) -> sqrt(v)/(1 - beta2^t)"))),
 )
-LION_DEFECTS = (
-    Defect("beta1_weights_gradient", "beta1 weights the gradient in the sign: u = sign((1-beta1) m + beta1 g)",
-           parts={"interpolation": _interpolation_weights_swapped}),
-    Defect("beta2_weights_gradient", "beta2 weights the new gradient in m: m <- (1-beta2) m + beta2 g",
-           parts={"first_moment": _ema_weights_swapped}),
-    Defect("betas_exchanged", "beta1 and beta2 exchanged", hp=_betas_exchanged),
-    Defect("sign_of_updated_momentum", "u = sign(m) of the momentum already updated with beta2 (not the "
-           "beta1 interpolation of the old one)", hp=lambda hp: dict(hp, betas=(hp["betas"][1], hp["betas"][1]))),
+LION_INGREDIENTS = (
+    Ingredient("interpolation", "u = sign(beta1 m + (1 - beta1) g)", (
+        Choice("interpolation", "beta1_weights_gradient", "beta1 weights the gradient inside the sign, the "
+               "paper's weight is 1 - beta1", "u = sign((1 - beta1) m + beta1 g)",
+               parts={"interpolation": _interpolation_weights_swapped}),)),
+    Ingredient("momentum", "m <- beta2 m + (1 - beta2) g", (
+        Choice("momentum", "beta2_weights_gradient", "beta2 weights the new gradient in the momentum, the "
+               "paper's weight is 1 - beta2", "m <- (1 - beta2) m + beta2 g",
+               parts={"first_moment": _ema_weights_swapped}),)),
+    Ingredient("betas", "(beta1, beta2) as given", (
+        Choice("betas", "betas_exchanged", "beta1 and beta2 exchanged", "(beta1, beta2) <- (beta2, beta1)",
+               hp=_betas_exchanged),
+        Choice("betas", "sign_of_updated_momentum", "the sign is taken of the momentum already updated with "
+               "beta2, not of the beta1 interpolation of the old one", "u = sign(beta2 m + (1 - beta2) g)",
+               hp=lambda hp: dict(hp, betas=(hp["betas"][1], hp["betas"][1]))))),
 )
-MASK_DEFECTS = (
-    Defect("mask_sign_flipped", "the mask keeps the coordinates where u and the gradient disagree",
-           parts={"mask_reference": lambda ops, s, m: ops.mul(s, -1)}),
-    Defect("mask_against_momentum", "the mask (or sign) compares u with the momentum m instead of the gradient",
-           parts={"mask_reference": lambda ops, s, m: m}),
-    Defect("mask_not_applied", "no mask: the base optimizer's step", hp=lambda hp: dict(hp, mask=None)),
+MASK_INGREDIENTS = (
+    Ingredient("mask reference", "phi = 1(u o g > 0) (the direction against the gradient)", (
+        Choice("mask reference", "mask_sign_flipped", "the mask keeps the coordinates where u and the gradient "
+               "disagree", "phi = 1(u o g < 0)", parts={"mask_reference": lambda ops, s, m: ops.mul(s, -1)}),
+        Choice("mask reference", "mask_against_momentum", "the mask compares u with the momentum m, not with the "
+               "gradient", "phi = 1(u o m > 0)", parts={"mask_reference": lambda ops, s, m: m}),
+        Choice("mask reference", "mask_not_applied", "no mask: the base optimizer's step", "phi = 1",
+               hp=lambda hp: dict(hp, mask=None)))),
 )
-DECOUPLED_DECAY_DEFECTS = (
-    Defect("decay_missing", "weight decay never reaches the parameters", hp=lambda hp: dict(hp, weight_decay=0.0)),
-    Defect("decay_in_gradient", "weight decay added to the gradient (L2) instead of decoupled",
-           hp=lambda hp: _wd(hp, weight_decay_mode="l2")),
-    Defect("decay_without_lr", "decay factor 1 - gamma instead of 1 - lr gamma (not scaled by the learning rate)",
-           hp=lambda hp: _wd(hp, weight_decay=hp["weight_decay"] / hp["lr"])),
-)
-COUPLED_DECAY_DEFECTS = (
-    Defect("decay_missing", "weight decay never reaches the parameters", hp=lambda hp: dict(hp, weight_decay=0.0)),
-    Defect("decay_decoupled", "weight decay decoupled, w <- w (1 - lr gamma), instead of added to the gradient",
-           hp=lambda hp: _wd(hp, weight_decay_mode="before")),
-)
+DECOUPLED_DECAY = Ingredient("weight decay", "w <- w (1 - lr gamma), decoupled", (
+    Choice("weight decay", "decay_missing", "weight decay never reaches the parameters", "gamma = 0",
+           hp=lambda hp: dict(hp, weight_decay=0.0)),
+    Choice("weight decay", "decay_in_gradient", "weight decay is added to the gradient (L2), not decoupled",
+           "g <- g + gamma w", hp=lambda hp: _wd(hp, weight_decay_mode="l2")),
+    Choice("weight decay", "decay_without_lr", "the decay factor is not scaled by the learning rate",
+           "w <- w (1 - gamma)", hp=lambda hp: _wd(hp, weight_decay=hp["weight_decay"] / hp["lr"])),
+    Choice("weight decay", "decay_cautious", "decay only where the update and the parameter agree in sign (by sign "
+           "bits; a masked entry of the update counts as +0): cautious weight decay",
+           "w <- w - lr gamma w o 1(sign w = sign u)", parts={"decay_mask": rules.sign_agreement})), decay=True)
+COUPLED_DECAY = Ingredient("weight decay", "g <- g + gamma w (coupled)", (
+    Choice("weight decay", "decay_missing", "weight decay never reaches the parameters", "gamma = 0",
+           hp=lambda hp: dict(hp, weight_decay=0.0)),
+    Choice("weight decay", "decay_decoupled", "weight decay is decoupled, not added to the gradient",
+           "w <- w (1 - lr gamma) before the step", hp=lambda hp: _wd(hp, weight_decay_mode="before"))), decay=True)
 
 
 @dataclass(frozen=True)
 class Method:
-    """A preset to conform to: our optimizer class and which defects to test."""
+    """A preset to conform to: our optimizer class and the ingredients whose departures are searched."""
 
     name: str
     cls: type
-    defects: tuple
+    ingredients: tuple
     decay_modes: tuple        # the documented decay conventions (the preset's first)
     description: str
 
+    @property
+    def departures(self) -> tuple:
+        """Every single departure of the grammar (one per ingredient choice)."""
+        return tuple(c for i in self.ingredients for c in i.departures)
+
 
 METHODS = {m.name: m for m in (
-    Method("adam", optim.Adam, ADAM_DEFECTS + COUPLED_DECAY_DEFECTS, ("l2",),
+    Method("adam", optim.Adam, ADAM_INGREDIENTS + (COUPLED_DECAY,), ("l2",),
            "Adam with coupled (L2) weight decay, torch.optim.Adam's definition"),
-    Method("adamw", optim.AdamW, ADAM_DEFECTS + DECOUPLED_DECAY_DEFECTS, ("after", "before"),
+    Method("adamw", optim.AdamW, ADAM_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
            "AdamW (Alg. 2 of the AMS/Grams paper)"),
-    Method("cadamw", optim.CAdamW, ADAM_DEFECTS + MASK_DEFECTS + DECOUPLED_DECAY_DEFECTS,
+    Method("cadamw", optim.CAdamW, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after_scaled", "after", "before"), "cautious AdamW (Alg. 2 of the Cautious paper)"),
-    Method("grams", optim.Grams, ADAM_DEFECTS + MASK_DEFECTS + DECOUPLED_DECAY_DEFECTS,
+    Method("grams", optim.Grams, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after", "after_scaled", "before"), "Grams (Def. 5.1 / Cor. 5.2 of the AMS/Grams paper)"),
-    Method("ams", optim.AMS, ADAM_DEFECTS + MASK_DEFECTS + DECOUPLED_DECAY_DEFECTS,
+    Method("ams", optim.AMS, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after_scaled", "after", "before"), "AMS (Alg. 1 of the AMS/Grams paper); lam and beta3 via method "
            "keywords"),
-    Method("lion", optim.Lion, LION_DEFECTS + DECOUPLED_DECAY_DEFECTS, ("after", "before"),
+    Method("lion", optim.Lion, LION_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
            "Lion (Def. A.5 of the AMS/Grams paper)"),
-    Method("clion", optim.CLion, LION_DEFECTS + MASK_DEFECTS + DECOUPLED_DECAY_DEFECTS,
+    Method("clion", optim.CLion, LION_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after", "after_scaled", "before"), "cautious Lion (Alg. 3 of the Cautious paper)"),
 )}
 
 _NORMALIZATIONS = (dict(normalize="nnz_xi", xi=1.0), dict(normalize="mean_eps", mask_eps=1e-8),
-                   dict(normalize="mean_eps", mask_eps=0.0), dict(normalize="none"), dict(normalize="ams"))
+                   dict(normalize="mean_eps", mask_eps=0.0), dict(normalize="mean_clamp", mask_eps=1e-3),
+                   dict(normalize="mean_clamp", mask_eps=1e-5), dict(normalize="none"), dict(normalize="ams"))
 
 
 def _axes(method: Method, base: dict, pinned: Iterable[str]) -> list[tuple[str, list[dict]]]:
@@ -196,7 +221,7 @@ def _axes(method: Method, base: dict, pinned: Iterable[str]) -> list[tuple[str, 
         add("eps_mode", [dict(eps_mode=m) for m in rules.EPS_MODES], {"eps_mode"})
     if base.get("mask") is not None:
         lam = base["lam"]
-        ties = ("zero", "aligned") + (("opposed",) if lam != 0 else ())
+        ties = ("zero", "aligned") + (("opposed",) if lam != 0 else ()) + ("signbit",)
         add("tie", [dict(tie=t) for t in ties], {"tie"})
         norms = [n for n in _NORMALIZATIONS if n["normalize"] != "ams" or lam != 0]
         add("normalize", norms, {"normalize", "xi", "mask_eps"})
@@ -204,19 +229,6 @@ def _axes(method: Method, base: dict, pinned: Iterable[str]) -> list[tuple[str, 
     if len(method.decay_modes) > 1:
         add("weight_decay_mode", [dict(weight_decay_mode=m) for m in method.decay_modes], {"weight_decay_mode"})
     return axes
-
-
-def _conventions(axes):
-    """Every combination, ordered by how many axes leave the preset's value (then axis order)."""
-    combos = list(itertools.product(*[range(len(vals)) for _, vals in axes]))
-    combos.sort(key=lambda c: sum(i > 0 for i in c))
-    out = []
-    for c in combos:
-        hp = {}
-        for (name, vals), i in zip(axes, c):
-            hp.update(vals[i])
-        out.append(hp)
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -239,19 +251,22 @@ def parse_keywords(items: Iterable[str], what: str = "--kw") -> dict:
 
 
 def load_target(spec) -> type:
-    """``"package.module:Class"`` (or ``"package.module.Class"``) -> the class; a class passes through."""
+    """``"package.module:Class"`` (or ``"package.module.Class"``, or ``"path/to/file.py:Class"``) -> the class; a
+    class passes through."""
     if inspect.isclass(spec):
         cls = spec
     else:
         if not isinstance(spec, str) or not spec.strip():
-            raise ConformError(f"TARGET {spec!r}: expected package.module:Class")
-        mod_name, sep, attr = spec.strip().partition(":")
+            raise ConformError(f"TARGET {spec!r}: expected package.module:Class or path/to/file.py:Class")
+        mod_name, sep, attr = spec.strip().rpartition(":") if ".py:" in spec else spec.strip().partition(":")
         if not sep:
             mod_name, _, attr = mod_name.rpartition(".")
         if not mod_name or not attr:
-            raise ConformError(f"TARGET {spec!r}: expected package.module:Class")
+            raise ConformError(f"TARGET {spec!r}: expected package.module:Class or path/to/file.py:Class")
         try:
-            module = importlib.import_module(mod_name)
+            module = _import_file(mod_name) if mod_name.endswith(".py") else importlib.import_module(mod_name)
+        except ConformError as err:
+            raise ConformError(f"TARGET {spec!r}: {err}") from None
         except ImportError as err:
             raise ConformError(f"TARGET {spec!r}: cannot import {mod_name!r} ({err})") from None
         except Exception as err:  # noqa: BLE001 - an import that crashes is the target's failure
@@ -266,6 +281,34 @@ def load_target(spec) -> type:
     return cls
 
 
+def _import_file(path: str):
+    """Import ``path`` as a module of a package made of its folder, so that ``from .sibling import x`` resolves
+    against the files beside it (and, with the folder on ``sys.path`` while it imports, ``import sibling``)."""
+    import hashlib
+    import os
+    import sys
+    import types
+
+    full = os.path.abspath(path)
+    if not os.path.isfile(full):
+        raise ConformError(f"no file {path!r}")
+    folder, stem = os.path.dirname(full), os.path.splitext(os.path.basename(full))[0]
+    package = "_conform_target_" + hashlib.sha1(folder.encode()).hexdigest()[:12]
+    if package not in sys.modules:
+        pkg = types.ModuleType(package)
+        pkg.__path__ = [folder]
+        sys.modules[package] = pkg
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(f"{package}.{stem}")
+    except ModuleNotFoundError as err:
+        missing = (err.name or "?").replace(package + ".", "")
+        raise ConformError(f"importing {path!r} needs the module {missing!r}, which cannot be found "
+                           f"(beside the file or installed)") from None
+    finally:
+        sys.path.remove(folder)
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
@@ -276,10 +319,25 @@ def _target_name(cls) -> str:
 
 
 def _version(cls) -> str | None:
-    from importlib import metadata
+    """The distribution and version that ship ``cls`` (for a class loaded from a file: the package the file sits in)."""
+    import os
+    import sys
 
     top = cls.__module__.split(".")[0]
-    for dist in metadata.packages_distributions().get(top, []):
+    if top.startswith("_conform_target_"):
+        folder = os.path.dirname(getattr(sys.modules.get(cls.__module__), "__file__", "") or "")
+        roots = {os.path.abspath(p) for p in sys.path if p}      # an import root is no package, __init__ or not
+        while os.path.dirname(folder) not in roots and os.path.isfile(
+                os.path.join(os.path.dirname(folder), "__init__.py")):
+            folder = os.path.dirname(folder)
+        top = os.path.basename(folder) if os.path.isfile(os.path.join(folder, "__init__.py")) else ""
+    return _package_version(top)
+
+
+def _package_version(package: str) -> str | None:
+    from importlib import metadata
+
+    for dist in metadata.packages_distributions().get(package, []):
         try:   # the public version: a local build label (torch's "+cpu") says nothing about the code
             return f"{dist} {metadata.version(dist).split('+')[0]}"
         except metadata.PackageNotFoundError:
@@ -303,7 +361,8 @@ def _named_parameters(cls) -> tuple[dict, bool]:
 # --------------------------------------------------------------------------
 
 class _Problem:
-    """Noisy quadratic ``g = h * (w - c) + noise`` per tensor, with exact zeros planted."""
+    """Noisy quadratic ``g = h * (w - c) + noise`` per tensor, with exact zeros of both signs planted, and one
+    tensor (:data:`FEW_ALIGNED`) where a momentum direction agrees with the gradient at one entry of 1200."""
 
     def __init__(self, seed: int, dtype):
         gen = torch.Generator().manual_seed(seed)
@@ -329,7 +388,13 @@ class _Problem:
                 zero = torch.rand(x.shape, generator=gen) < 0.2
                 if t == 7:
                     zero[...] = True                        # a whole tensor without gradient once
-            out.append(torch.where(zero, torch.zeros_like(g), g).to(self.dtype))
+            if i == FEW_ALIGNED:
+                # odd steps push along +h, even steps pull back a little: a direction built from the past
+                # then agrees with the gradient at one entry of 1200 (a mean of 1/1200, below a 1e-3 clamp)
+                g = k * h if t % 2 else -0.05 * k * h
+                g[0] = k * h[0]
+            signed = torch.where(torch.rand(x.shape, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+            out.append(torch.where(zero, 0.0 * signed, g).to(self.dtype))    # zeros of both signs
         return out
 
 
@@ -455,25 +520,42 @@ class _Replay:
 
 
 class _Reference:
-    """Our optimizer (optionally with one ingredient replaced) replaying a record."""
+    """Our optimizer (with a set of departures: replaced rule pieces, rewired hyperparameters) replaying a
+    record."""
 
     def __init__(self, method: Method, method_kw: dict, traces: list, tol: list):
         self.method, self.method_kw, self.traces, self.tol = method, method_kw, traces, tol
         self._classes, self._optimizers = {}, {}
 
-    def _cls(self, defect: Defect | None):
-        if defect is None or not defect.parts:
+    @property
+    def n_settings(self) -> int:
+        return len(self.traces)
+
+    def quiet_settings(self) -> list:
+        """The settings without weight decay (where the decay ingredient is inert)."""
+        return [k for k, tr in enumerate(self.traces) if tr.hp.get("weight_decay", 0) == 0]
+
+    def key(self, convention: dict, departures: Departures | None) -> tuple:
+        """Two combinations with the same key are the same rule (a convention of a mask that is off is inert)."""
+        hp = self.hyperparameters(self.traces[0], convention, departures)
+        if hp.get("mask") is None:
+            hp = {k: v for k, v in hp.items() if k not in optim._CAUTION_KEYS}
+        parts = tuple(sorted((departures or Departures()).parts))
+        return parts, (departures or Departures()).name, tuple(sorted((k, repr(v)) for k, v in hp.items()))
+
+    def _cls(self, departures: Departures | None):
+        if departures is None or not departures.parts:
             return self.method.cls
-        key = defect.name
+        key = tuple(sorted((k, id(v)) for k, v in departures.parts.items()))
         if key not in self._classes:
             base = self.method.cls
-            parts = rules.PAPER.replace(**defect.parts)
+            parts = rules.PAPER.replace(**departures.parts)
             rule = base.rule
 
             def patched(ops, w, g, state, hp, t, _rule=rule, _parts=parts):
                 return _rule(ops, w, g, state, hp, t, parts=_parts)
 
-            self._classes[key] = type(f"{base.__name__}_{key}", (base,), {"rule": staticmethod(patched)})
+            self._classes[key] = type(f"{base.__name__}_{departures.name}", (base,), {"rule": staticmethod(patched)})
         return self._classes[key]
 
     def _optimizer(self, cls):
@@ -483,20 +565,23 @@ class _Reference:
             self._optimizers[cls] = cls([torch.nn.Parameter(x.clone()) for x in self.traces[0].w[0]], **hp)
         return self._optimizers[cls]
 
-    def hyperparameters(self, trace: _Trace, convention: dict, defect: Defect | None) -> dict:
+    def hyperparameters(self, trace: _Trace, convention: dict, departures: Departures | None) -> dict:
         kw = {k: v for k, v in self.method_kw.items() if k != "beta3"}
         hp = {**self.method.cls.PRESET, **trace.hp, **kw, **convention}
         hp["betas"] = trace.hp["betas"]
-        if defect is not None and defect.hp is not None:
-            hp = defect.hp(hp)
+        rewire = departures.hp if departures is not None else None
+        if rewire is not None:
+            hp = rewire(hp)
         return {k: v for k, v in hp.items() if k in self.method.cls.PRESET}
 
-    def run(self, convention: dict, defect: Defect | None = None, early_exit: bool = True) -> _Replay:
-        opt = self._optimizer(self._cls(defect))
+    def run(self, convention: dict, departures: Departures | None = None, early_exit: bool = True,
+            settings: Iterable[int] | None = None) -> _Replay:
+        opt = self._optimizer(self._cls(departures))
         params = opt.param_groups[0]["params"]
         first, first_res, worst, where = None, 0.0, 0.0, None
-        for k, tr in enumerate(self.traces):
-            hp = dict(self.hyperparameters(tr, convention, defect), foreach=False)
+        for k in (range(len(self.traces)) if settings is None else settings):
+            tr = self.traces[k]
+            hp = dict(self.hyperparameters(tr, convention, departures), foreach=False)
             opt._validate({**opt.defaults, **hp}, where=f" (setting {k + 1})")
             opt.param_groups[0].update(hp)
             opt.state.clear()
@@ -529,27 +614,9 @@ class _Reference:
         return _Replay(first, first_res if first else worst, worst, where)
 
 
-def _closest(runs: list) -> tuple:
-    """The (convention, replay) that follows the record longest; among equals, the first listed
-    (the conventions are ordered by how far they are from the preset)."""
-    reach = [math.inf if r.fail is None else r.fail for _, r in runs]
-    best = max(reach)
-    return runs[reach.index(best)]
-
-
 # --------------------------------------------------------------------------
 # the result
 # --------------------------------------------------------------------------
-
-@dataclass
-class Candidate:
-    name: str
-    description: str
-    explains: bool
-    convention: dict | None
-    first_failure: dict | None      # setting, step of the first step it misses (under its closest convention)
-    max_residual: float
-
 
 @dataclass
 class ConformanceResult:
@@ -569,8 +636,10 @@ class ConformanceResult:
     max_residual: float
     first_departure: dict | None
     diagnosis: str | None
-    explained_by: list
-    candidates: list
+    explained_by: list              # the departures of the first explanation (names)
+    explanations: list              # every explanation with the fewest departures: departures and convention
+    closest: dict | None            # when nothing explains: the combination that followed the record longest
+    search: dict | None             # combinations tried, depth, seconds
     grad_modified: dict | None
     notes: list
     seconds: float = 0.0
@@ -625,12 +694,22 @@ class ConformanceResult:
             lines.append(f"            compared with {self.method} under {self.convention_text()}"
                          + ("" if self.explained_by else " (the convention that follows the record longest)"))
             lines.append(f"diagnosis   {self.diagnosis}")
-            lines.append("candidates  name                         explains  first miss      max residual (lr)")
-            for c in self.candidates:
-                miss = f"set {c['first_failure']['setting']} step {c['first_failure']['step']}" \
-                    if c["first_failure"] else "-"
-                lines.append(f"            {c['name']:<28} {'yes' if c['explains'] else 'no':<9} {miss:<15} "
-                             f"{c['max_residual']:.2g}")
+            for k, e in enumerate(self.explanations):
+                head = "identified " if k == 0 else "or equally "
+                conv = f" under {_kw_text(e['convention'])}" if e["convention"] else ""
+                lines.append(f"{head} {len(e['departures'])} departure(s) from the paper's rule{conv}:")
+                for c in e["departures"]:
+                    lines.append(f"              {c['ingredient']}: {c['words']}")
+                    lines.append(f"                  {c['formula']}")
+            if self.undetermined:
+                lines.append(f"            not pinned down by these problems: {', '.join(self.undetermined)}")
+            if self.closest:
+                c = self.closest
+                lines.append(f"closest     {c['name']}" + (f" under {_kw_text(c['convention'])}" if c["convention"]
+                                                            else "") + f": follows the record to {c['stops']}")
+            if self.search:
+                lines.append(f"search      {self.search['tried']} combinations of up to {self.search['depth']} "
+                             f"departures, {self.search['seconds']:.1f} s")
         if self.grad_modified:
             e = self.grad_modified
             how = "replaced p.grad" if e["replaced"] else f"wrote into p.grad (max change {e['max_change']:.3g})"
@@ -681,14 +760,17 @@ def _tolerances(traces, dtype) -> list:
 
 
 def conform(target, method: str, target_kwargs: dict | None = None, method_kwargs: dict | None = None, *,
-            seed: int = 0, steps: int = STEPS, progress: Callable[[str], None] | None = None) -> ConformanceResult:
+            seed: int = 0, steps: int = STEPS, depth: int = 3, default_dtype: str | None = None,
+            progress: Callable[[str], None] | None = None) -> ConformanceResult:
     """Audit ``target`` (a class or ``"package.module:Class"``) against our preset ``method``.
 
     ``target_kwargs`` go to the target's constructor in every setting (they win
     over the harness's varied ``lr``/``betas``/``eps``/``weight_decay``);
     ``method_kwargs`` fix hyperparameters or conventions of our side (``lam``,
-    ``beta3``, ``scope``, ...; a pinned convention is not searched). Raises
-    :class:`ConformError` when the target cannot be run.
+    ``beta3``, ``scope``, ...; a pinned convention is not searched). ``depth``: the
+    most departures an explanation may combine. ``default_dtype`` (``"float64"``)
+    is torch's default dtype while the target runs, for code that computes some
+    scalars in it. Raises :class:`ConformError` when the target cannot be run.
     """
     import time
 
@@ -699,8 +781,26 @@ def conform(target, method: str, target_kwargs: dict | None = None, method_kwarg
     _check_method_kw(spec, method_kwargs)
     if not isinstance(steps, int) or steps < 1:
         raise ConformError(f"steps must be a positive integer, got {steps!r}")
+    if not isinstance(depth, int) or not 0 <= depth <= 6:
+        raise ConformError(f"depth must be an integer from 0 to 6, got {depth!r}")
+    if default_dtype not in (None, "float32", "float64"):
+        raise ConformError(f"default_dtype must be 'float32' or 'float64', got {default_dtype!r}")
     cls = load_target(target)
     notes: list = []
+    previous = torch.get_default_dtype()
+    if default_dtype:
+        torch.set_default_dtype(getattr(torch, default_dtype))
+        notes.append(f"torch's default dtype was {default_dtype} while the target ran")
+    try:
+        return _audit(cls, spec, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0):
+    """Record, replay and identify (see :func:`conform`)."""
+    import time
+
     dtype = torch.float64
     try:
         traces, grad_event = _record(cls, target_kwargs, spec, method_kwargs, _Problem(seed, dtype), steps, notes,
@@ -743,68 +843,87 @@ def conform(target, method: str, target_kwargs: dict | None = None, method_kwarg
                     break
         return ConformanceResult(verdict="conforms", convention=conv, changed_from_preset=_changes(conv, base),
                                  undetermined=undetermined, max_residual=full.max_residual, first_departure=None,
-                                 diagnosis=None, explained_by=[], candidates=[],
+                                 diagnosis=None, explained_by=[], explanations=[], closest=None, search=None,
                                  seconds=round(time.perf_counter() - t0, 2), **common)
 
-    progress(f"testing {len(spec.defects)} candidate defects")
-    candidates, under = [], {}
-    for defect in spec.defects:
-        runs = _search(ref, conventions, defect)
-        hits = [(c, r) for c, r in runs if r.fail is None]
-        best_c, _ = hits[0] if hits else _closest(runs)
-        under[defect.name] = best_c
-        full = ref.run(best_c, defect, early_exit=False)
-        candidates.append(Candidate(defect.name, defect.description, bool(hits), _changes(best_c, base),
-                                    None if full.fail is None else dict(setting=full.fail[0] + 1,
-                                                                        step=full.fail[1] + 1),
-                                    full.max_residual))
-    explained = [c for c in candidates if c.explains]
-    # the departure is shown against the convention under which the diagnosis holds, if any
-    conv, rep = _closest(replays)
-    if explained:
-        conv = under[explained[0].name]
-        rep = ref.run(conv)
+    progress(f"identifying the rule: up to {depth} departures from the paper's")
+    found = identify(ref, spec.ingredients, axes, depth, progress)
+    explanations, undetermined = _grouped(found.explanations, axes, base)
+    if explanations:
+        conv = explanations[0][1]
+        rep = ref.run(conv)            # where the paper's rule, under that convention, leaves the record
+    else:                              # the convention under which the paper's rule follows the record longest
+        conv, rep = max(replays, key=lambda cr: math.inf if cr[1].fail is None else cr[1].fail)
     if rep.where and rep.where["nonfinite"]:
         diagnosis = "the target produced non-finite values where the reference is finite"
-    elif explained:
-        # the candidates that need the fewest convention changes come first
-        explained.sort(key=lambda c: len(c.convention))
-        fewest = [c for c in explained if len(c.convention) == len(explained[0].convention)]
-        if len(fewest) == 1:
-            diagnosis = f"{_described(fewest[0])} (reproduces every step{_under(fewest[0])})"
+    elif explanations:
+        diagnosis = "; ".join(_explained(d) for d, _ in explanations[:1])
+        if len(explanations) > 1:
+            diagnosis = (f"{len(explanations)} explanations with {len(explanations[0][0])} departure(s) each "
+                         "cannot be told apart on these problems: "
+                         + " | ".join(_explained(d) + _under(c, base) for d, c in explanations))
         else:
-            diagnosis = ("these candidates reproduce every step and cannot be told apart on these problems: "
-                         + "; ".join(f"{_described(c)}{_under(c, ' under ')}" for c in fewest))
-        more = [c for c in explained if c not in fewest]
-        if more:
-            diagnosis += "; also consistent with more convention changes: " + "; ".join(
-                f"{c.name} under {_kw_text(c.convention)}" for c in more)
+            diagnosis += f" (reproduces every step{_under(conv, base)})"
     else:
-        best = min(candidates, key=lambda c: c.max_residual)
-        diagnosis = (f"no single candidate defect explains it (closest: {best.name}, max residual "
-                     f"{best.max_residual:.2g} lr)")
-    candidates.sort(key=lambda c: (not c.explains, len(c.convention or {}), c.max_residual))
+        diagnosis = f"no combination of up to {depth} departures in the grammar reproduces the record " \
+                    f"({found.tried} tried)"
+    closest = None
+    if not explanations and found.closest:
+        deps, c, r = found.closest
+        closest = dict(name=deps.name, departures=[x.to_dict() for x in deps.choices],
+                       convention=_changes(c, base), stops=_stops(r), first_failure=r.where,
+                       max_residual=ref.run(c, deps, early_exit=False).max_residual)
+        diagnosis += f"; the closest, {deps.name}{_under(c, base)}, follows it to {closest['stops']}"
     return ConformanceResult(verdict="departs", convention=conv, changed_from_preset=_changes(conv, base),
-                             undetermined=[], max_residual=ref.run(conv, early_exit=False).max_residual,
+                             undetermined=undetermined, max_residual=ref.run(conv, early_exit=False).max_residual,
                              first_departure=rep.where, diagnosis=diagnosis,
-                             explained_by=[c.name for c in explained],
-                             candidates=[asdict(c) for c in candidates],
+                             explained_by=[c.name for c in explanations[0][0].choices] if explanations else [],
+                             explanations=[dict(departures=[c.to_dict() for c in d.choices],
+                                                convention=_changes(cv, base)) for d, cv in explanations],
+                             closest=closest, search=dict(tried=found.tried, depth=depth,
+                                                          seconds=round(found.seconds, 2)),
                              seconds=round(time.perf_counter() - t0, 2), **common)
 
 
-def _described(c: Candidate) -> str:
-    return f"{c.name}: {c.description}"
+def _grouped(found: list, axes: list, base: dict) -> tuple[list, list]:
+    """One explanation per set of departures (under its convention with the fewest changes from the preset), and
+    the convention axes the first set's explanations leave open."""
+    groups: dict = {}
+    for deps, conv in found:
+        groups.setdefault(deps.name, (deps, []))[1].append(conv)
+    out = []
+    for deps, convs in groups.values():
+        convs.sort(key=lambda c: len(_changes(c, base)))
+        out.append((deps, convs[0], convs))
+    if not out:
+        return [], []
+    open_keys = {k for c in out[0][2] for k in c if any(c.get(k) != other.get(k) for other in out[0][2])}
+    undetermined = [name for name, values in axes if open_keys & {k for v in values for k in v}]
+    return [(d, c) for d, c, _ in out], undetermined
 
 
-def _under(c: Candidate, prefix: str = " under ") -> str:
-    return f"{prefix}{_kw_text(c.convention)}" if c.convention else ""
+def _explained(departures: Departures) -> str:
+    return ", ".join(f"{c.name} ({c.formula})" for c in departures.choices)
 
 
-def _search(ref: _Reference, conventions: list, defect: Defect | None = None) -> list:
+def _under(convention: dict, base: dict) -> str:
+    changes = _changes(convention, base)
+    return f" under {_kw_text(changes)}" if changes else ""
+
+
+def _stops(replay) -> str:
+    w = replay.where
+    if w is None:
+        return "the end"
+    return (f"step {w['step']} of setting {w['setting']}, where it leaves it at parameter {w['parameter']}"
+            f"{' ' + str(w['index']) if w['index'] else ''} by {w['residual']:.2g} lr")
+
+
+def _search(ref: _Reference, conventions: list) -> list:
     """Replay the conventions in order (closest to the preset first) until one reproduces the record."""
     runs = []
     for c in conventions:
-        runs.append((c, ref.run(c, defect)))
+        runs.append((c, ref.run(c)))
         if runs[-1][1].fail is None:
             break
     return runs
@@ -818,20 +937,78 @@ def _changes(convention: dict, base: dict) -> dict:
 # the implementations users install
 # --------------------------------------------------------------------------
 
-PEERS = (   # (TARGET, its keywords, METHOD, method keywords)
-    ("pytorch_optimizer:Grams", {}, "grams", {}),
-    ("pytorch_optimizer:Grams", {"weight_decouple": False}, "grams", {}),
-    ("pytorch_optimizer:Lion", {}, "lion", {}),
-    ("pytorch_optimizer:Lion", {"cautious": True}, "clion", {}),
-    ("pytorch_optimizer:AdEMAMix", {"alpha": 0.0, "cautious": True, "weight_decouple": True}, "cadamw", {}),
-    ("pytorch_optimizer:AdEMAMix", {"alpha": 0.0, "cautious": True}, "cadamw", {}),
-    ("lion_pytorch:Lion", {}, "lion", {}),
-    ("lion_pytorch:Lion", {"decoupled_weight_decay": True}, "lion", {}),
-    ("lion_pytorch.cautious_lion:Lion", {}, "clion", {}),
-    ("lion_pytorch.cautious_lion:Lion", {"cautious_factor": 0.3}, "clion", {"lam": 0.3}),
-    ("torch.optim:AdamW", {}, "adamw", {}),
-    ("torch.optim:Adam", {}, "adam", {}),
+@dataclass(frozen=True)
+class Peer:
+    """An implementation users install, audited as ``method``. ``target`` may name a file inside an installed
+    package as ``package/path/file.py:Class`` (loaded by path, without the package's own ``__init__``);
+    ``module_settings`` are ``(module, attribute, value)`` set while it runs; ``absent`` says why a row is
+    missing when its package is not installed."""
+
+    target: str
+    kwargs: dict
+    method: str
+    method_kwargs: dict = field(default_factory=dict)
+    default_dtype: str | None = None
+    module_settings: tuple = ()
+
+    @property
+    def package(self) -> str:
+        return self.target.split(":")[0].split("/")[0].split(".")[0]
+
+
+_HEAVYBALL = dict(default_dtype="float64", module_settings=(("heavyball.utils", "compile_mode", None),))
+PEERS = (
+    Peer("pytorch_optimizer:Grams", {}, "grams"),
+    Peer("pytorch_optimizer:Grams", {"weight_decouple": False}, "grams"),
+    Peer("pytorch_optimizer:Lion", {}, "lion"),
+    Peer("pytorch_optimizer:Lion", {"cautious": True}, "clion"),
+    Peer("pytorch_optimizer:AdEMAMix", {"alpha": 0.0, "cautious": True, "weight_decouple": True}, "cadamw"),
+    Peer("pytorch_optimizer:AdEMAMix", {"alpha": 0.0, "cautious": True}, "cadamw"),
+    Peer("lion_pytorch:Lion", {}, "lion"),
+    Peer("lion_pytorch:Lion", {"decoupled_weight_decay": True}, "lion"),
+    Peer("lion_pytorch.cautious_lion:Lion", {}, "clion"),
+    Peer("lion_pytorch.cautious_lion:Lion", {"cautious_factor": 0.3}, "clion", {"lam": 0.3}),
+    Peer("timm/optim/adamw.py:AdamWLegacy", {}, "adamw"),
+    Peer("timm/optim/adamw.py:AdamWLegacy", {"caution": True}, "cadamw"),
+    Peer("timm/optim/lion.py:Lion", {}, "lion"),
+    Peer("timm/optim/lion.py:Lion", {"caution": True}, "clion"),
+    Peer("grams:Grams", {}, "grams"),
+    Peer("heavyball:AdamW", {"storage_dtype": "float64"}, "adamw", **_HEAVYBALL),
+    Peer("heavyball:AdamW", {"storage_dtype": "float64", "caution": True}, "cadamw", **_HEAVYBALL),
+    Peer("heavyball:AdamW", {"storage_dtype": "float64", "caution": True, "cautious_weight_decay": True}, "cadamw",
+         **_HEAVYBALL),
+    Peer("torch.optim:AdamW", {}, "adamw"),
+    Peer("torch.optim:Adam", {}, "adam"),
 )
+
+
+def _peer_target(peer: Peer) -> str:
+    """The TARGET string of a peer: a ``package/path/file.py`` is resolved inside the installed package without
+    importing it (its ``__init__`` may need what is not installed)."""
+    import importlib.util
+    import os
+
+    if ".py:" not in peer.target:
+        return peer.target
+    spec = importlib.util.find_spec(peer.package)
+    root = os.path.dirname(spec.origin)
+    path, _, cls = peer.target.rpartition(":")
+    return os.path.join(root, *path.split("/")[1:]) + ":" + cls
+
+
+def run_peer(peer: Peer, progress: Callable[[str], None] | None = None) -> ConformanceResult:
+    """Audit one peer, with its module settings in place for the run."""
+    saved = []
+    try:
+        for module, attr, value in peer.module_settings:
+            mod = importlib.import_module(module)
+            saved.append((mod, attr, getattr(mod, attr)))
+            setattr(mod, attr, value)
+        return conform(_peer_target(peer), peer.method, peer.kwargs, peer.method_kwargs,
+                       default_dtype=peer.default_dtype, progress=progress)
+    finally:
+        for mod, attr, value in reversed(saved):
+            setattr(mod, attr, value)
 
 
 def peer_table(progress: Callable[[str], None] | None = None) -> tuple[list[dict], str]:
@@ -839,18 +1016,18 @@ def peer_table(progress: Callable[[str], None] | None = None) -> tuple[list[dict
     import importlib.util
 
     rows = []
-    for spec, kw, method, method_kw in PEERS:
-        if importlib.util.find_spec(spec.split(":")[0].split(".")[0]) is None:
+    for peer in PEERS:
+        if importlib.util.find_spec(peer.package) is None:
             continue
+        row = dict(target=peer.target, kwargs=peer.kwargs, method=peer.method, method_kwargs=peer.method_kwargs)
         try:
-            result = conform(spec, method, kw, method_kw, progress=progress)
+            result = run_peer(peer, progress)
         except ConformError as err:
-            rows.append(dict(target=spec, kwargs=kw, method=method, method_kwargs=method_kw, version=None,
-                             verdict="error", summary=str(err)))
+            rows.append(dict(row, version=None, verdict="error", summary=str(err)))
             continue
-        rows.append(dict(target=spec, kwargs=kw, method=method, method_kwargs=method_kw, version=result.version,
-                         verdict=result.verdict, summary=_peer_summary(result)))
-    lines = ["| package | class (keywords) | as | verdict | convention or diagnosis |",
+        rows.append(dict(row, version=result.version, verdict=result.verdict,
+                         summary=_peer_summary(result)))
+    lines = ["| package | class (keywords) | as | verdict | convention or departures found |",
              "|---|---|---|---|---|"]
     for r in rows:
         klass = f"`{r['target']}`" + (f" ({_kw_text(r['kwargs'])})" if r["kwargs"] else "")
@@ -863,9 +1040,12 @@ def _peer_summary(result: ConformanceResult) -> str:
     if result.verdict == "conforms":
         text = "; ".join(f"{k}={v!r}" for k, v in result.changed_from_preset.items()) or "our preset as is"
     elif result.explained_by:
-        text = ", ".join(result.explained_by)
+        text = " + ".join(result.explained_by) + "".join(
+            f"; {k}={v!r}" for k, v in result.changed_from_preset.items())
     else:
         text = result.diagnosis
+    if result.undetermined:
+        text += f" (not pinned down: {', '.join(result.undetermined)})"
     if result.grad_modified:
-        text += "; writes into p.grad"
+        text += "; replaces p.grad" if result.grad_modified["replaced"] else "; writes into p.grad"
     return text

@@ -38,7 +38,7 @@ __all__ = [
     "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
     "Parts", "PAPER", "ema", "ema_of_square", "bias_corrections", "interpolate", "paper_reference",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
-    "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step",
+    "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step", "sign_agreement",
     "ams_step", "lion_step", "heavy_ball_step", "signed_momentum_step", "gd_step",
 ]
 
@@ -192,6 +192,8 @@ class Parts:
     ``bias_corrections(b1, b2, t)``     the divisors of ``m`` and ``v``
     ``interpolation(ops, m, g, beta)``  Lion's pre-sign mix of momentum and gradient
     ``mask_reference(ops, s, m)``       what the caution mask compares the direction with
+    ``decay_mask(ops, w, update)``      where decoupled weight decay applies (``None``: everywhere, as both
+                                        papers do; a 0/1 mask from the parameters and the update otherwise)
 
     The optimizers use :data:`PAPER`. Replacing one piece gives a rule with one
     ingredient changed, which is how :mod:`ams_theory.conform` models a defect
@@ -203,6 +205,7 @@ class Parts:
     bias_corrections: Callable = bias_corrections
     interpolation: Callable = interpolate
     mask_reference: Callable = paper_reference
+    decay_mask: Callable | None = None
 
     def replace(self, **pieces) -> "Parts":
         return replace(self, **pieces)
@@ -463,7 +466,7 @@ def cautious_update(ops: Ops, u, s, caution: Caution | None, den=None):
     return masked_update(ops, u, alignment(ops, u, s, caution), caution, den)
 
 
-def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None, den=None):
+def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None, den=None, decay_mask=None):
     r"""The parameter step ``w <- w - eta_hat * update [/ den]``, ``eta_hat = lr * scale``, with weight decay ``gamma``.
 
     ``mode``:
@@ -473,22 +476,44 @@ def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None, den=None
     ``"before"``       ``w <- w (1 - lr gamma) - eta_hat update``        (``torch.optim.AdamW``, Lion's reference code)
     ``"l2"``           the direction was fed ``g + gamma w``              (``torch.optim.Adam(weight_decay=...)``);
                        nothing here
+
+    ``decay_mask(ops, w, update)`` (:class:`Parts`), when given, is read from the parameters before the step: the
+    decay then applies only where it is 1 (``gamma`` becomes ``gamma * mask``).
     """
     decay = weight_decay != 0 and mode != "l2"
+    if decay and decay_mask is not None:
+        mask = decay_mask(ops, w, update)
+        coef = ops.mul_(mask, scale) if mode == "after_scaled" and scale is not None else mask
+        factor = ops.affine_(coef, -lr * weight_decay, 1)
+        if mode == "before":
+            w = ops.mul_(w, factor)
+        w = _step_only(ops, w, update, lr, scale, den)
+        return w if mode == "before" else ops.mul_(w, factor)
     if decay and mode == "before":
         w = ops.mul_(w, 1 - lr * weight_decay)
-    if den is not None:
-        w = ops.addcdiv_(w, update, den, -lr, scale)
-    elif scale is None:
-        w = ops.add_(w, update, alpha=-lr)
-    else:
-        w = ops.addcmul_(w, update, scale, -lr)
+    w = _step_only(ops, w, update, lr, scale, den)
     if decay and mode == "after":
         w = ops.mul_(w, 1 - lr * weight_decay)
     elif decay and mode == "after_scaled":
         factor = 1 - lr * weight_decay if scale is None else ops.smap(lambda k: 1 - lr * weight_decay * k, scale)
         w = ops.mul_(w, factor)
     return w
+
+
+def _step_only(ops: Ops, w, update, lr, scale, den):
+    """``w <- w - lr * scale * update [/ den]``."""
+    if den is not None:
+        return ops.addcdiv_(w, update, den, -lr, scale)
+    if scale is None:
+        return ops.add_(w, update, alpha=-lr)
+    return ops.addcmul_(w, update, scale, -lr)
+
+
+def sign_agreement(ops: Ops, w, update):
+    r"""``1(copysign(1, w) = copysign(1, update + 0))``: where the parameter and the update agree in sign by their
+    sign bits, a masked (zero) entry of the update counting as +0. Cautious weight decay as installed code computes
+    it (a departure from both papers, whose decay is unmasked)."""
+    return ops.relu_(ops.mul_(ops.unit_sign(w), ops.unit_sign(ops.add_(ops.copy(update), 0.0))))
 
 
 def _coupled_gradient(ops: Ops, w, g, hp):
@@ -532,7 +557,7 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t, parts: Parts
     den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t, hp.get("eps_mode", "corrected"), parts)
     upd, scale = masked_update(ops, state["m"], aligned, caution, den=den)
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"),
-                   scale, den=den)
+                   scale, den=den, decay_mask=parts.decay_mask)
     return w, state
 
 
@@ -548,7 +573,8 @@ def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, parts:
     state = dict(state)
     u, state["m"] = lion_direction(ops, g, state["m"], beta1, beta2, parts)
     upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
-    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
+                   decay_mask=parts.decay_mask)
     return w, state
 
 
@@ -561,7 +587,8 @@ def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, 
     state = dict(state)
     u, state["s"] = heavy_ball_direction(ops, g, state["s"], hp["beta"])
     upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["s"]), Caution.from_mapping(hp))
-    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
+                   decay_mask=parts.decay_mask)
     return w, state
 
 
@@ -574,7 +601,8 @@ def signed_momentum_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=N
     state = dict(state)
     u, state["m"] = signed_momentum_direction(ops, g, state["m"], hp["beta"], parts)
     upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
-    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale)
+    w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
+                   decay_mask=parts.decay_mask)
     return w, state
 
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ams_theory import cli, optim, rules
-from ams_theory.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords
+from ams_theory.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords, run_peer
 
 pytestmark = pytest.mark.conform
 
@@ -52,6 +52,9 @@ PLANTED = {
     "decay_in_gradient": dict(hp=lambda h: {**h, "weight_decay_mode": "l2"}),
     "decay_without_lr": dict(hp=lambda h: {**h, "weight_decay": h["weight_decay"] / h["lr"]}),
     "decay_decoupled": dict(hp=lambda h: {**h, "weight_decay_mode": "before"}),
+    # cautious weight decay, by sign bits (a zero update counts as +0); the single-tensor path passes lists
+    "decay_cautious": dict(parts={"decay_mask": lambda ops, w, u: [
+        (torch.signbit(a) == torch.signbit(b + 0.0)).to(a.dtype) for a, b in zip(w, u)]}),
 }
 
 
@@ -63,8 +66,8 @@ def planted_for(method, defect):
 AMBIGUOUS = {"mask_against_momentum", "mask_not_applied"}   # the same steps once the mask's scaling is free
 
 # every defect on the cheapest method that has it, and the mask defects and one more on each costly method
-CASES = ([("adamw", d.name) for d in METHODS["adamw"].defects]
-         + [("lion", d.name) for d in METHODS["lion"].defects]
+CASES = ([("adamw", d.name) for d in METHODS["adamw"].departures]
+         + [("lion", d.name) for d in METHODS["lion"].departures]
          + [("adam", "decay_decoupled"), ("adam", "decay_missing")]
          + [("clion", d) for d in ("mask_sign_flipped", "mask_against_momentum", "mask_not_applied")]
          + [("cadamw", d) for d in ("mask_sign_flipped", "mask_not_applied", "no_bias_correction_m")]
@@ -73,7 +76,7 @@ CASES = ([("adamw", d.name) for d in METHODS["adamw"].defects]
 
 
 def test_cases_cover_every_defect_of_every_family():
-    named = {d.name for m in METHODS.values() for d in m.defects}
+    named = {d.name for m in METHODS.values() for d in m.departures}
     assert named == {d for _, d in CASES}
     assert {m for m, _ in CASES} == set(METHODS)
 
@@ -85,27 +88,130 @@ def test_planted_defect_is_detected_and_diagnosed(method, defect):
     d = r.first_departure
     assert d["residual"] > r.tolerance[d["setting"] - 1]
     assert d["abs_diff"] == pytest.approx(abs(d["target"] - d["reference"]))
-    assert defect in r.explained_by, r.diagnosis
+    named = [[c["name"] for c in e["departures"]] for e in r.explanations]
     if defect in AMBIGUOUS:
-        assert set(r.explained_by) <= AMBIGUOUS
+        assert [defect] in named and all(set(n) <= AMBIGUOUS for n in named), named
     else:
-        assert r.explained_by == [defect], r.diagnosis
-        assert r.diagnosis.startswith(defect)
-    # every candidate is reported with its residual; only the explaining ones are within tolerance
-    assert len(r.candidates) == len(METHODS[method].defects)
-    for c in r.candidates:
-        assert c["explains"] == (c["first_failure"] is None)
-        assert (c["max_residual"] <= max(r.tolerance)) == c["explains"]
+        assert named == [[defect]], r.diagnosis
+        assert r.explained_by == [defect] and r.diagnosis.startswith(defect)
+    e = r.explanations[0]["departures"][0]
+    assert e["words"] and e["formula"] and e["formula"] in r.text()
+    assert r.search["tried"] > 0 and r.closest is None
 
 
-def test_planted_departure_outside_the_candidates_is_said_so():
-    """A step 3% too long is no candidate: the report says so and shows every residual."""
+def test_planted_departure_outside_the_grammar_says_where_the_search_stopped():
+    """A step 3% too long is in no combination: the report says so and gives the closest combination."""
     target = planted(optim.AdamW, hp=lambda h: {**h, "lr": h["lr"] * 1.03})
-    r = conform(target, "adamw")
-    assert r.verdict == "departs" and r.explained_by == []
-    assert r.diagnosis.startswith("no single candidate defect explains it")
-    assert all(c["max_residual"] > 1e-3 for c in r.candidates)
-    assert "no single candidate" in r.text() and "candidates" in r.text()
+    r = conform(target, "adamw", depth=2)
+    assert r.verdict == "departs" and r.explained_by == [] and r.explanations == []
+    assert r.diagnosis.startswith("no combination of up to 2 departures in the grammar reproduces the record")
+    c = r.closest
+    assert c["first_failure"]["step"] >= 1 and c["max_residual"] > 1e-3 and "follows it to step" in r.diagnosis
+    assert "closest" in r.text() and "up to 2 departures" in r.text()
+
+
+# two and three departures at once, written here independently of the grammar (PLANTED)
+def _combined(method, *defects):
+    parts, rewire = {}, []
+    for d in defects:
+        key = f"{d}@{'lion' if METHODS[method].cls.rule is rules.lion_step else 'adam'}"
+        spec = PLANTED.get(key, PLANTED.get(d))
+        parts.update(spec.get("parts", {}))
+        if "hp" in spec:
+            rewire.append(spec["hp"])
+
+    def hp(h):
+        for f in rewire:
+            h = f(h)
+        return h
+    return planted(METHODS[method].cls, parts=parts or None, hp=hp, name="Planted_" + "_".join(defects))
+
+
+MULTI = [
+    ("adamw", ("beta1_weights_gradient", "decay_without_lr"), None),
+    ("adamw", ("no_bias_correction_v", "decay_in_gradient"), None),
+    ("cadamw", ("beta2_weights_gradient", "mask_sign_flipped"), dict(scope="tensor")),
+    ("lion", ("beta1_weights_gradient", "decay_missing"), None),
+    ("adam", ("betas_exchanged", "decay_decoupled"), None),
+    ("adamw", ("beta1_weights_gradient", "no_bias_correction_m", "decay_in_gradient"), None),
+    ("cadamw", ("v_correction_outside_sqrt", "mask_sign_flipped", "decay_without_lr"),
+     dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor", tie="aligned")),
+    ("clion", ("beta2_weights_gradient", "mask_sign_flipped", "decay_missing"), dict(scope="tensor")),
+]
+
+
+@pytest.mark.parametrize("method,defects,convention", MULTI, ids=["+".join(d) for _, d, _ in MULTI])
+def test_planted_multi_ingredient_departures_are_identified_exactly(method, defects, convention):
+    """Every planted departure is named and nothing else; the conventions set beside them are found."""
+    r = conform(_combined(method, *defects), method, convention)
+    assert r.verdict == "departs"
+    named = [sorted(c["name"] for c in e["departures"]) for e in r.explanations]
+    assert named == [sorted(defects)], r.diagnosis
+    for key, value in (convention or {}).items():
+        assert r.convention[key] == value, (key, r.convention)
+    assert r.search["seconds"] < 30
+
+
+@pytest.mark.parametrize("convention", [dict(tie="signbit"), dict(eps_mode="max"),
+                                        dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor")],
+                         ids=["signbit", "eps-max", "mean-clamp"])
+def test_new_conventions_of_our_rule_are_identified(convention):
+    r = conform(optim.CAdamW, "cadamw", convention)
+    assert r.verdict == "conforms", r.text()
+    assert all(r.convention[k] == v for k, v in convention.items()) and r.undetermined == []
+
+
+class ClampedCautiousAdamW(torch.optim.Optimizer):
+    """A peer idiom in our own words: AdamW whose update is masked where it disagrees with the gradient, the mask
+    divided by its mean clamped at 1e-3, per tensor, with torch's decay order."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                st = self.state[p]
+                if not st:
+                    st.update(t=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                st["t"] += 1
+                g = p.grad
+                st["m"].mul_(b1).add_(g, alpha=1 - b1)
+                st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                u = (st["m"] / (1 - b1 ** st["t"])) / ((st["v"] / (1 - b2 ** st["t"])).sqrt() + group["eps"])
+                keep = (u * g > 0).to(g.dtype)
+                keep = keep / keep.mean().clamp(min=1e-3)
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                p.add_(u * keep, alpha=-group["lr"])
+
+
+def test_a_clamp_normalised_peer_idiom_is_identified():
+    r = conform(ClampedCautiousAdamW, "cadamw")
+    assert r.verdict == "conforms", r.text()
+    assert r.changed_from_preset == dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor",
+                                         weight_decay_mode="before")
+
+
+def test_file_path_targets_resolve_relative_imports(tmp_path):
+    (tmp_path / "weights.py").write_text("def one_minus(b):\n    return 1 - b\n")
+    (tmp_path / "opt.py").write_text(
+        "import torch\nfrom .weights import one_minus\n\n"
+        "class Sgdish(torch.optim.AdamW):\n    pass\n")
+    (tmp_path / "broken.py").write_text("from .missing_sibling import x\n")
+    r = conform(f"{tmp_path / 'opt.py'}:Sgdish", "adamw")
+    assert r.verdict == "conforms"
+    with pytest.raises(ConformError, match="needs the module 'missing_sibling'") as err:
+        load_target(f"{tmp_path / 'broken.py'}:X")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConformError, match="no file"):
+        load_target(f"{tmp_path / 'absent.py'}:X")
+
+
+def test_depth_is_validated():
+    with pytest.raises(ConformError, match="depth must be an integer from 0 to 6"):
+        conform(optim.AdamW, "adamw", depth=-1)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -124,7 +230,7 @@ def test_documented_conventions_are_found_and_named():
     r = conform(optim.CAdamW, "cadamw", chosen)
     assert r.verdict == "conforms"
     assert r.changed_from_preset == chosen
-    assert r.undetermined == []
+    assert r.undetermined == ["normalize"]        # 1/mean and 1/max(mean, 1e-5) agree while 1 entry in 1200 aligns
 
 
 def test_grams_without_normalisation_leaves_scope_and_decay_step_undetermined():
@@ -281,6 +387,7 @@ def test_cli_exit_status_and_json(tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert doc["verdict"] == "departs" and doc["explained_by"] == ["decay_in_gradient"]
     assert doc["first_departure"]["step"] == 1 and doc["diagnosis"].startswith("decay_in_gradient")
+    assert doc["explanations"][0]["departures"][0]["formula"] == "g <- g + gamma w"
     assert "DEPARTS" in capsys.readouterr().out
 
 
@@ -288,6 +395,8 @@ def test_cli_progress_goes_to_stderr(capsys):
     assert cli.main(["conform", "torch.optim:AdamW", "--as", "adamw"]) == 0
     err = capsys.readouterr().err
     assert "[conform] recording torch.optim.adamw.AdamW: setting 1/4" in err and "searching" in err
+    assert cli.main(["conform", "torch.optim:Adam", "--as", "adamw", "--kw", "weight_decay=0.1", "--depth", "1"]) == 1
+    assert "identifying the rule: up to 1 departures" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -309,50 +418,71 @@ def test_cli_errors_are_one_line_with_status_2(argv, message, capsys):
 # the implementations users install (skipped when a package is absent)
 # --------------------------------------------------------------------------
 
-EXPECTED = {   # (target, keywords) -> (verdict, convention changes or diagnosis), from tests/test_peers.py
-    ("pytorch_optimizer:Grams", ()): ("conforms", {"weight_decay_mode": "before"}),
-    ("pytorch_optimizer:Grams", (("weight_decouple", False),)): ("departs", ["decay_missing"]),
-    ("pytorch_optimizer:Lion", ()): ("conforms", {"weight_decay_mode": "before"}),
+_HB = (("storage_dtype", "float64"),)
+_HB_CAUTIOUS = dict(eps_mode="max", tie="signbit", normalize="mean_eps", mask_eps=0.0, scope="tensor",
+                    weight_decay_mode="before")
+_CLAMP = dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor", weight_decay_mode="before")
+EXPECTED = {   # (target, keywords) -> (verdict, convention changes, departures, p.grad effect), from the sources
+    ("pytorch_optimizer:Grams", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
+    ("pytorch_optimizer:Grams", (("weight_decouple", False),)): ("departs", {}, ["decay_missing"], "writes"),
+    ("pytorch_optimizer:Lion", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
     ("pytorch_optimizer:Lion", (("cautious", True),)): ("conforms", {"scope": "tensor",
-                                                                     "weight_decay_mode": "before"}),
+                                                                     "weight_decay_mode": "before"}, [], None),
     ("pytorch_optimizer:AdEMAMix", (("alpha", 0.0), ("cautious", True), ("weight_decouple", True))): (
-        "conforms", {"scope": "tensor", "weight_decay_mode": "before"}),
-    ("pytorch_optimizer:AdEMAMix", (("alpha", 0.0), ("cautious", True))): ("departs", ["decay_in_gradient"]),
-    ("lion_pytorch:Lion", ()): ("conforms", {"weight_decay_mode": "before"}),
-    ("lion_pytorch:Lion", (("decoupled_weight_decay", True),)): ("departs", ["decay_without_lr"]),
+        "conforms", {"scope": "tensor", "weight_decay_mode": "before"}, [], None),
+    ("pytorch_optimizer:AdEMAMix", (("alpha", 0.0), ("cautious", True))): (
+        "departs", {"scope": "tensor"}, ["decay_in_gradient"], "writes"),
+    ("lion_pytorch:Lion", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
+    ("lion_pytorch:Lion", (("decoupled_weight_decay", True),)): (
+        "departs", {"weight_decay_mode": "before"}, ["decay_without_lr"], None),
     ("lion_pytorch.cautious_lion:Lion", ()): ("conforms", {"normalize": "mean_eps", "mask_eps": 0.0,
-                                                            "scope": "tensor", "weight_decay_mode": "before"}),
+                                                            "scope": "tensor", "weight_decay_mode": "before"}, [],
+                                              None),
     ("lion_pytorch.cautious_lion:Lion", (("cautious_factor", 0.3),)): (
-        "conforms", {"tie": "opposed", "normalize": "ams", "scope": "tensor", "weight_decay_mode": "before"}),
-    ("torch.optim:AdamW", ()): ("conforms", {"weight_decay_mode": "before"}),
-    ("torch.optim:Adam", ()): ("conforms", {}),
+        "conforms", {"tie": "opposed", "normalize": "ams", "scope": "tensor", "weight_decay_mode": "before"}, [],
+        None),
+    ("timm/optim/adamw.py:AdamWLegacy", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
+    ("timm/optim/adamw.py:AdamWLegacy", (("caution", True),)): ("conforms", _CLAMP, [], None),
+    ("timm/optim/lion.py:Lion", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
+    ("timm/optim/lion.py:Lion", (("caution", True),)): ("conforms", _CLAMP, [], None),
+    ("grams:Grams", ()): ("conforms", {"eps_mode": "uncorrected", "weight_decay_mode": "before"}, [], "writes"),
+    ("heavyball:AdamW", _HB): ("conforms", {"eps_mode": "max", "weight_decay_mode": "before"}, [], "replaces"),
+    ("heavyball:AdamW", _HB + (("caution", True),)): ("conforms", _HB_CAUTIOUS, [], "replaces"),
+    ("heavyball:AdamW", _HB + (("caution", True), ("cautious_weight_decay", True))): (
+        "departs", _HB_CAUTIOUS, ["decay_cautious"], "replaces"),
+    ("torch.optim:AdamW", ()): ("conforms", {"weight_decay_mode": "before"}, [], None),
+    ("torch.optim:Adam", ()): ("conforms", {}, [], None),
 }
 
 
 def test_expected_covers_every_peer():
-    assert set(EXPECTED) == {(t, tuple(kw.items())) for t, kw, _, _ in PEERS}
+    assert set(EXPECTED) == {(p.target, tuple(p.kwargs.items())) for p in PEERS}
+
+
+def _installed(package):
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
 
 
 @pytest.mark.peers
-@pytest.mark.parametrize("target,kw,method,mkw", PEERS, ids=[f"{t}{kw or ''}" for t, kw, _, _ in PEERS])
-def test_peer_conformance(target, kw, method, mkw):
-    pytest.importorskip(target.split(":")[0])
-    r = conform(target, method, kw, mkw)
-    verdict, detail = EXPECTED[(target, tuple(kw.items()))]
+@pytest.mark.parametrize("peer", PEERS, ids=[f"{p.target}{p.kwargs or ''}" for p in PEERS])
+def test_peer_conformance(peer):
+    if not _installed(peer.package):
+        pytest.skip(f"{peer.package} is not installed")
+    r = run_peer(peer)
+    verdict, convention, departures, grad = EXPECTED[(peer.target, tuple(peer.kwargs.items()))]
     assert r.verdict == verdict, r.text()
-    if verdict == "conforms":
-        assert r.changed_from_preset == detail
-    else:
-        assert r.explained_by == detail
-    # the peers that write into p.grad are the ones that add the decay to the gradient themselves
-    assert (r.grad_modified is not None) == (kw.get("weight_decouple") is False or (
-        target.endswith("AdEMAMix") and "weight_decouple" not in kw))
+    assert r.changed_from_preset == convention and r.explained_by == departures, r.text()
+    effect = None if r.grad_modified is None else "replaces" if r.grad_modified["replaced"] else "writes"
+    assert effect == grad
 
 
 @pytest.mark.peers
 def test_readme_carries_the_current_peer_table():
-    pytest.importorskip("pytorch_optimizer")
-    pytest.importorskip("lion_pytorch")
+    for package in ("pytorch_optimizer", "lion_pytorch", "timm", "grams", "heavyball"):
+        if not _installed(package):
+            pytest.skip(f"{package} is not installed: the table would be partial")
     from pathlib import Path
 
     from ams_theory.conform import peer_table

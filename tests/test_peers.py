@@ -284,3 +284,83 @@ def test_lion_pytorch_cautious_factor_is_lam_with_ties_opposed(factor):
     # the peer's ties (u * g = 0) take the factor: with ties dropped or aligned the runs differ
     for tie in ("zero", "aligned"):
         assert_differ(train(lambda p: at.CLion(p, tie=tie, **kw)), ref, at_least=1e-9)
+
+
+# ==========================================================================
+# timm (optimizer files loaded by path: timm's own __init__ needs torchvision), grams-pytorch, heavyball
+# ==========================================================================
+# Read from their sources (timm 1.0.31, grams-pytorch 0.0.2, heavyball 3.2.1):
+# timm AdamWLegacy / Lion: decay p *= 1 - lr wd first; caution = 1(m g > 0) (Lion: 1(u g > 0)) divided by
+#     max(mean, 1e-3) per tensor: our normalize="mean_clamp", mask_eps=1e-3, scope="tensor", tie="zero".
+# grams-pytorch Grams: eps added to sqrt(v) before the bias correction, the step scaled by sqrt(bc2)/bc1: our
+#     eps_mode="uncorrected"; decay p -= lr wd p first; it overwrites p.grad with sign(g)|m|.
+# heavyball AdamW: moments with debiased betas (the buffers are m_hat, v_hat), den = max(sqrt(v_hat), eps):
+#     eps_mode="max"; caution by sign bits, rescaled by n / max(n - n_masked, 1): tie="signbit",
+#     normalize="mean_eps", mask_eps=0; decay p (1 - lr wd) - lr u; it computes lr and the rescaling in the
+#     default dtype (float64 here only under torch.set_default_dtype) and compiles its kernels unless
+#     heavyball.utils.compile_mode is None.
+
+
+def _timm(module, cls):
+    import importlib.util
+
+    if importlib.util.find_spec("timm") is None:
+        pytest.skip("timm is not installed")
+    from ams_theory.conform import Peer, _peer_target, load_target
+    return load_target(_peer_target(Peer(f"timm/optim/{module}.py:{cls}", {}, "adamw")))
+
+
+@pytest.mark.parametrize("caution", [False, True])
+def test_timm_adamw_legacy(caution):
+    cls = _timm("adamw", "AdamWLegacy")
+    ref = train(lambda p: cls(p, lr=1e-2, weight_decay=0.1, caution=caution))
+    kw = dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor") if caution else {}
+    ours = train(lambda p: (at.CAdamW if caution else at.AdamW)(p, lr=1e-2, weight_decay=0.1,
+                                                               weight_decay_mode="before", **kw))
+    assert_agree(ours, ref)
+
+
+@pytest.mark.parametrize("caution", [False, True])
+def test_timm_lion(caution):
+    cls = _timm("lion", "Lion")
+    ref = train(lambda p: cls(p, lr=1e-3, weight_decay=0.1, caution=caution))
+    kw = dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor") if caution else {}
+    ours = train(lambda p: (at.CLion if caution else at.Lion)(p, lr=1e-3, weight_decay=0.1,
+                                                             weight_decay_mode="before", **kw))
+    assert_agree(ours, ref)
+
+
+def test_grams_pytorch():
+    grams = pytest.importorskip("grams")
+    ref = train(lambda p: grams.Grams(p, lr=1e-2, eps=1e-6, weight_decay=0.1))
+    ours = train(lambda p: at.Grams(p, lr=1e-2, eps=1e-6, weight_decay=0.1, weight_decay_mode="before",
+                                    eps_mode="uncorrected"))
+    assert_agree(ours, ref)
+
+
+@pytest.mark.parametrize("caution,cautious_wd", [(False, False), (True, False), (True, True)])
+def test_heavyball_adamw(caution, cautious_wd):
+    heavyball = pytest.importorskip("heavyball")
+    import heavyball.utils
+    from ams_theory.conform import Departures, METHODS
+    kw = dict(eps_mode="max", weight_decay_mode="before")
+    if caution:
+        kw.update(tie="signbit", normalize="mean_eps", mask_eps=0.0, scope="tensor")
+    cls = at.CAdamW if caution else at.AdamW
+    if cautious_wd:                      # heavyball's cautious weight decay is the grammar's decay_cautious
+        parts = rules.PAPER.replace(**Departures(tuple(
+            c for c in METHODS["cadamw"].departures if c.name == "decay_cautious")).parts)
+        rule = cls.rule
+        cls = type("CautiousDecay", (cls,), {"rule": staticmethod(
+            lambda ops, w, g, state, hp, t: rule(ops, w, g, state, hp, t, parts=parts))})
+    saved, previous = heavyball.utils.compile_mode, torch.get_default_dtype()
+    heavyball.utils.compile_mode = None
+    torch.set_default_dtype(torch.float64)     # the model's initial weights depend on it: both runs share it
+    try:
+        ref = train(lambda p: heavyball.AdamW(p, lr=1e-2, weight_decay=0.1, storage_dtype="float64",
+                                              caution=caution, cautious_weight_decay=cautious_wd), steps=60)
+        ours = train(lambda p: cls(p, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1, **kw), steps=60)
+        assert_agree(ours, ref)
+    finally:
+        heavyball.utils.compile_mode = saved
+        torch.set_default_dtype(previous)
