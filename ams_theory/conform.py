@@ -151,6 +151,10 @@ MASK_INGREDIENTS = (
         Choice("mask reference", "mask_not_applied", "no mask: the base optimizer's step", "phi = 1",
                hp=lambda hp: dict(hp, mask=None)))),
 )
+MOMENTUM_STATE = Ingredient("momentum state", "m is kept as averaged (the mask acts on the step only)", (
+    Choice("momentum state", "mask_written_into_momentum", "the masked update is written back into the momentum "
+           "buffer, so masked entries of m are zeroed (a change of the optimizer's state)", "m <- m o phi",
+           parts={"momentum_after_mask": lambda ops, m, masked: ops.copy(masked)}),))
 DECOUPLED_DECAY = Ingredient("weight decay", "w <- w (1 - lr gamma), decoupled", (
     Choice("weight decay", "decay_missing", "weight decay never reaches the parameters", "gamma = 0",
            hp=lambda hp: dict(hp, weight_decay=0.0)),
@@ -189,11 +193,11 @@ METHODS = {m.name: m for m in (
            "Adam with coupled (L2) weight decay, torch.optim.Adam's definition"),
     Method("adamw", optim.AdamW, ADAM_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
            "AdamW (Alg. 2 of the AMS/Grams paper)"),
-    Method("cadamw", optim.CAdamW, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
+    Method("cadamw", optim.CAdamW, ADAM_INGREDIENTS + MASK_INGREDIENTS + (MOMENTUM_STATE, DECOUPLED_DECAY),
            ("after_scaled", "after", "before"), "cautious AdamW (Alg. 2 of the Cautious paper)"),
     Method("grams", optim.Grams, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after", "after_scaled", "before"), "Grams (Def. 5.1 / Cor. 5.2 of the AMS/Grams paper)"),
-    Method("ams", optim.AMS, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
+    Method("ams", optim.AMS, ADAM_INGREDIENTS + MASK_INGREDIENTS + (MOMENTUM_STATE, DECOUPLED_DECAY),
            ("after_scaled", "after", "before"), "AMS (Alg. 1 of the AMS/Grams paper); lam and beta3 via method "
            "keywords"),
     Method("lion", optim.Lion, LION_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
@@ -561,7 +565,7 @@ class _Reference:
     def _optimizer(self, cls):
         """One instance per class, reused: each replay resets its state and sets its hyperparameters."""
         if cls not in self._optimizers:
-            hp = dict(self.hyperparameters(self.traces[0], {}, None), foreach=False)
+            hp = dict(self.hyperparameters(self.traces[0], {}, None), foreach=False, chunk_size=0)
             self._optimizers[cls] = cls([torch.nn.Parameter(x.clone()) for x in self.traces[0].w[0]], **hp)
         return self._optimizers[cls]
 
@@ -581,7 +585,7 @@ class _Reference:
         first, first_res, worst, where = None, 0.0, 0.0, None
         for k in (range(len(self.traces)) if settings is None else settings):
             tr = self.traces[k]
-            hp = dict(self.hyperparameters(tr, convention, departures), foreach=False)
+            hp = dict(self.hyperparameters(tr, convention, departures), foreach=False, chunk_size=0)
             opt._validate({**opt.defaults, **hp}, where=f" (setting {k + 1})")
             opt.param_groups[0].update(hp)
             opt.state.clear()
@@ -645,7 +649,13 @@ class ConformanceResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "changes_state": self.changes_state}
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether the explanation has the target change its own state (the momentum) by the mask."""
+        return any(c["ingredient"] == "momentum state" for c in (self.explanations[0]["departures"]
+                                                                  if self.explanations else ()))
 
     @property
     def exit_status(self) -> int:
@@ -717,6 +727,8 @@ class ConformanceResult:
                          f"{e['parameter']}; the record keeps the gradient it was given")
         else:
             lines.append("side effect none: p.grad is left as it was given")
+        if self.changes_state:
+            lines.append("side effect the target changes its own momentum by the mask (mask_written_into_momentum)")
         lines += [f"note        {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -194,6 +194,9 @@ class Parts:
     ``mask_reference(ops, s, m)``       what the caution mask compares the direction with
     ``decay_mask(ops, w, update)``      where decoupled weight decay applies (``None``: everywhere, as both
                                         papers do; a 0/1 mask from the parameters and the update otherwise)
+    ``momentum_after_mask(ops, m, masked)`` the momentum kept after a masked Adam-family step (``None``: ``m``
+                                        as averaged, as both papers keep it; ``masked = c o m``, the masked
+                                        numerator, when code writes the mask into its state)
 
     The optimizers use :data:`PAPER`. Replacing one piece gives a rule with one
     ingredient changed, which is how :mod:`ams_theory.conform` models a defect
@@ -206,6 +209,7 @@ class Parts:
     interpolation: Callable = interpolate
     mask_reference: Callable = paper_reference
     decay_mask: Callable | None = None
+    momentum_after_mask: Callable | None = None
 
     def replace(self, **pieces) -> "Parts":
         return replace(self, **pieces)
@@ -556,6 +560,8 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t, parts: Parts
     state["v"] = parts.second_moment(ops, state["v"], g, beta2)
     den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t, hp.get("eps_mode", "corrected"), parts)
     upd, scale = masked_update(ops, state["m"], aligned, caution, den=den)
+    if parts.momentum_after_mask is not None and caution is not None:
+        state["m"] = parts.momentum_after_mask(ops, state["m"], upd)
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after_scaled"),
                    scale, den=den, decay_mask=parts.decay_mask)
     return w, state

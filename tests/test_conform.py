@@ -52,6 +52,9 @@ PLANTED = {
     "decay_in_gradient": dict(hp=lambda h: {**h, "weight_decay_mode": "l2"}),
     "decay_without_lr": dict(hp=lambda h: {**h, "weight_decay": h["weight_decay"] / h["lr"]}),
     "decay_decoupled": dict(hp=lambda h: {**h, "weight_decay_mode": "before"}),
+    # the masked numerator written back into the momentum (lists: the single-tensor path)
+    "mask_written_into_momentum": dict(parts={"momentum_after_mask": lambda ops, m, masked: [
+        x.clone() for x in masked]}),
     # cautious weight decay, by sign bits (a zero update counts as +0); the single-tensor path passes lists
     "decay_cautious": dict(parts={"decay_mask": lambda ops, w, u: [
         (torch.signbit(a) == torch.signbit(b + 0.0)).to(a.dtype) for a, b in zip(w, u)]}),
@@ -70,7 +73,8 @@ CASES = ([("adamw", d.name) for d in METHODS["adamw"].departures]
          + [("lion", d.name) for d in METHODS["lion"].departures]
          + [("adam", "decay_decoupled"), ("adam", "decay_missing")]
          + [("clion", d) for d in ("mask_sign_flipped", "mask_against_momentum", "mask_not_applied")]
-         + [("cadamw", d) for d in ("mask_sign_flipped", "mask_not_applied", "no_bias_correction_m")]
+         + [("cadamw", d) for d in ("mask_sign_flipped", "mask_not_applied", "no_bias_correction_m",
+                                    "mask_written_into_momentum")]
          + [("grams", d) for d in ("mask_sign_flipped", "mask_against_momentum", "beta1_weights_gradient")]
          + [("ams", d) for d in ("mask_sign_flipped", "decay_without_lr")])
 
@@ -96,6 +100,7 @@ def test_planted_defect_is_detected_and_diagnosed(method, defect):
         assert r.explained_by == [defect] and r.diagnosis.startswith(defect)
     e = r.explanations[0]["departures"][0]
     assert e["words"] and e["formula"] and e["formula"] in r.text()
+    assert r.changes_state == (defect == "mask_written_into_momentum") == ("changes its own momentum" in r.text())
     assert r.search["tried"] > 0 and r.closest is None
 
 
