@@ -1,8 +1,21 @@
 """ams-theory: claim-by-claim numerical verification of the AMS/Grams and Cautious optimizer papers,
 and the torch optimizers those checks validate (one rule core for both)."""
-from .optim import (AMS, CGDM, GD, GDM, PRESETS, Adam, AdamW, CAdamW, CLion, CSignedMomentum, Grams, Lion,
-                    SignedMomentum)
-from .rules import Caution
+from ams_theory.core.rules import Caution
+from ams_theory.optim import (
+           AMS,
+           CGDM,
+           GD,
+           GDM,
+           PRESETS,
+           Adam,
+           AdamW,
+           CAdamW,
+           CLion,
+           CSignedMomentum,
+           Grams,
+           Lion,
+           SignedMomentum,
+)
 
 __version__ = "0.1.0"
 

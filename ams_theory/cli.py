@@ -6,7 +6,7 @@ every selected check ran (whatever the verdicts), 1 when a check crashed (the
 reason is printed), 2 on bad input (one line on stderr, nothing run).
 
 ``conform`` audits another package's optimizer class against one of our presets
-(:mod:`ams_theory.conform`). Exit status: 0 when it conforms, 1 when it departs,
+(:mod:`ams_theory.audit.conform`). Exit status: 0 when it conforms, 1 when it departs,
 2 when it could not be run (bad TARGET or METHOD, refused keywords, a crash inside it).
 ``conform --peers`` audits the peer implementations users install and prints a Markdown table.
 """
@@ -18,10 +18,11 @@ import os
 import sys
 import time
 
-from . import __version__
-from .catalogue import FAMILIES
-from .registry import BUDGETS, claims_for, load_checks, run_claim
-from .report import detail, document, html_page, markdown, proof_text, table
+import proofs_checks
+from ams_theory import __version__
+from ams_theory.claims.catalogue import FAMILIES
+from ams_theory.claims.registry import BUDGETS, claims_for, run_claim
+from ams_theory.claims.report import detail, document, html_page, markdown, proof_text, table
 
 REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -52,7 +53,7 @@ def _write(path: str, text: str, what: str) -> None:
 
 
 def _select(args):
-    load_checks()
+    proofs_checks.load()
     try:
         return claims_for(args.claim, args.family)
     except KeyError as err:
@@ -104,7 +105,7 @@ def _figures(report_path, results, quiet=False):
     wanted = {}                                     # name -> (caption, draw, claim ids)
     continuous = [r.claim.id for r in results if r.claim.entry.family == "continuous" and r.status == "checked"]
     if continuous:
-        from .dynamics import plot_systems
+        from ams_theory.engines.dynamics import plot_systems
         wanted["dynamics"] = ("Continuous-time systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)",
                               plot_systems, continuous)
     for r in results:
@@ -123,7 +124,7 @@ def _figures(report_path, results, quiet=False):
 
 
 def cmd_show(args) -> int:
-    load_checks()
+    proofs_checks.load()
     try:
         (claim,) = claims_for([args.id])
     except KeyError as err:
@@ -134,7 +135,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_conform(args) -> int:
-    from . import conform as cf
+    from ams_theory.audit import conform as cf
 
     if args.json:
         _writable(args.json, "JSON result")

@@ -3,7 +3,7 @@ r"""How long ``ams-theory conform`` takes to identify a rule, by the number of d
     python benchmarks/bench_conform.py [--json out.json]
 
 Targets are our presets with departures of the identification grammar planted
-(``ams_theory.conform.METHODS[...].departures``, combined as ``ams_theory.identify.Departures``): none
+(``ams_theory.audit.conform.METHODS[...].departures``, combined as ``ams_theory.audit.identify.Departures``): none
 (the target conforms), one, two and three, on the cheapest (C-Lion) and the costliest (AMS, whose
 ``lam = -1`` opens more tie and normalisation conventions) methods, and on C-AdamW. Each row is one
 whole audit (record, replay, identification), timed once, with the combinations tried; the goals of
@@ -16,9 +16,9 @@ import argparse
 import json
 import time
 
-from ams_theory import rules
-from ams_theory.conform import METHODS, conform
-from ams_theory.identify import Departures
+from ams_theory.audit.conform import METHODS, conform
+from ams_theory.audit.identify import Departures
+from ams_theory.core import rules
 
 CASES = (
     ("cadamw", ()), ("ams", ()), ("clion", ()),

@@ -29,8 +29,8 @@ import time
 
 import torch
 
-from ams_theory import descent, smooth
-from ams_theory.descent import T1, Claim
+from ams_theory.engines import descent, smooth
+from ams_theory.engines.descent import T1, Claim
 from proofs_checks import discrete as D
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)

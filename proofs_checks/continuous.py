@@ -4,13 +4,13 @@ AMS/Grams paper Def. 5.6, Thm. E.2-E.4, Cor. 5.10).
 Every pointwise claim is judged twice with one margin function per claim, evaluated in three modes:
 
 - ``generic``: exact expressions in a symbolic gradient ``g`` and state, for every differentiable loss
-  (:class:`ams_theory.dynamics.LinearLoss`) and with the hyperparameters as symbols over their stated
-  ranges; the proof engine (:mod:`ams_theory.proofs`) reduces the claim to one coordinate and proves it, or
+  (:class:`ams_theory.engines.dynamics.LinearLoss`) and with the hyperparameters as symbols over their stated
+  ranges; the proof engine (:mod:`ams_theory.engines.proofs`) reduces the claim to one coordinate and proves it, or
   refutes it with an exactly re-checked model. A proved part makes the verdict ``proved``.
 - ``torch``: a batched search over random states of quadratic and separable losses at fixed
-  hyperparameters, with the true rate from autograd (:func:`ams_theory.dynamics.true_rates`); a cross-check
+  hyperparameters, with the true rate from autograd (:func:`ams_theory.engines.dynamics.true_rates`); a cross-check
   of the same fields run on torch, and the only evidence for parts the engine cannot close.
-- ``exact``: the search's worst violation re-checked in rationals (:func:`ams_theory.dynamics.exact_rates`).
+- ``exact``: the search's worst violation re-checked in rationals (:func:`ams_theory.engines.dynamics.exact_rates`).
 
 The convergence claims (Cor. 2.2, 5.10) are judged by LaSalle's invariance principle, whose pointwise
 conditions the engine proves; trajectories are kept as illustrations.
@@ -23,10 +23,10 @@ from fractions import Fraction
 import sympy as sp
 import torch
 
-from ams_theory import dynamics as dyn
-from ams_theory import proofs, repairs, smooth
-from ams_theory.backends import SympyOps
-from ams_theory.registry import Verdict, no_evidence, proved, register, searched, weakest
+from ams_theory.claims.registry import Verdict, no_evidence, proved, register, searched, weakest
+from ams_theory.core.ops import SympyOps
+from ams_theory.engines import dynamics as dyn
+from ams_theory.engines import proofs, repairs, smooth
 
 DT = torch.float64
 FAMILIES = ("quadratic_diagonal", "quadratic_indefinite", "quadratic_convex", "separable_mixed")
@@ -351,7 +351,7 @@ def engine_judge(spec):
 def identity_repairs(make, stated_form, which, hypotheses=(), given=(), eps=None):
     """The repair neighbourhood of an identity ``true rate == stated form``: ``given(true, stated, at)`` edits
     (the check's own: hypotheses, readings, the hand-written correction) first, then the edits generated from the
-    stated form (:func:`ams_theory.repairs.expression_edits`), all decided by the engine at one coordinate.
+    stated form (:func:`ams_theory.engines.repairs.expression_edits`), all decided by the engine at one coordinate.
     ``stated_form(system, problem, w, s)`` gives the stated form."""
     system, (dH, dL), at, coords = _one_coordinate(make)
     true = dH if which == "H" else dL
@@ -533,7 +533,7 @@ def _lion(reading, cautious):
 def check_a33(budget="standard", seed=0):
     """§A.3.3 of the Cautious paper. As printed, m' = alpha g - gamma m while m~ = m - eps(alpha g + gamma m)
     follows the other sign convention (there m~ = m + eps m' would need m' = -alpha g - gamma m). Every
-    reading of :data:`ams_theory.dynamics.LION_READINGS` is judged: the stated rate, H's monotonicity for
+    reading of :data:`ams_theory.engines.dynamics.LION_READINGS` is judged: the stated rate, H's monotonicity for
     Lion and cautious Lion, the cautious dL/dt identity, and the rate derived here; the range is
     alpha > 0, gamma >= 0, eps > 0 with eps gamma <= 1 (H bounded below)."""
     literal = _judge([("stated dH/dt (as printed)", LION_NUMERIC[("printed", False)], identity("dH", "H"),

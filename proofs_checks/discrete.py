@@ -4,13 +4,13 @@ Sources: Lemma D.1, D.2, Thm. D.3 and Remark 5.5 of the AMS/Grams paper; Thm. 2.
 2.4 (= A.4), A.3, A.5, Cor. A.6, Thm. A.7, eq. (6) and its default phi of the
 Cautious paper (there the smoothness constant is called mu and the step eps).
 
-Each claim is a margin function (see :mod:`ams_theory.descent`): positive
+Each claim is a margin function (see :mod:`ams_theory.engines.descent`): positive
 margin = the conclusion fails at an instance meeting the hypotheses. Steps are
 taken by the rule core: the cautious step of Def. 3.2 as the proof of D.1 uses
 it (``w - eta u o 1(u o g >= 0)``), the Grams step of Def. 5.1 (AMS with
 beta3 = 0, lambda = -1) and of Cor. 5.2, the masks of the Cautious paper
 (eq. (1), phi_c, inner-product and threshold masks) are all
-:class:`~ams_theory.rules.Caution` settings of the same code.
+:class:`~ams_theory.core.rules.Caution` settings of the same code.
 
 A step bound ``eta <= num/den`` is one function returning ``(num, den)``; the
 margin tests it as ``den > 0 and eta den <= num`` (:func:`within`) and the
@@ -19,7 +19,7 @@ sampler draws ``eta = theta num/den`` from it, ``theta`` in (0, 1] with exactly 
 (:data:`THETA_INSIDE`). Each claim with a bound also runs a control: the same
 conclusion with ``theta`` just above 1 (:func:`beyond`, :data:`THETA_BEYOND`),
 reported in the evidence and never part of the verdict. Every sampler records
-its ranges (:class:`~ams_theory.descent.Sampler`), and a searched verdict's
+its ranges (:class:`~ams_theory.engines.descent.Sampler`), and a searched verdict's
 strength carries them.
 
 Notation in the docstrings: P = <u o g, 1(u o g >= 0)> (the aligned part),
@@ -35,12 +35,24 @@ from functools import lru_cache, partial
 import sympy as sp
 import torch
 
-from ams_theory import proofs, repairs, rules, smooth
-from ams_theory.backends import SympyOps
-from ams_theory.descent import (T1, Claim, Draw, Sampler, WorstCaseLoss, certify, exact_caution, hypothesis_search,
-                                random_search, search_coverage, step)
-from ams_theory.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
-from ams_theory.symbolic import LABELS, OPS, case_symbol, patterns
+from ams_theory.claims.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
+from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps
+from ams_theory.engines import proofs, repairs, smooth
+from ams_theory.engines.descent import (
+    T1,
+    Claim,
+    Draw,
+    Sampler,
+    WorstCaseLoss,
+    certify,
+    exact_caution,
+    hypothesis_search,
+    random_search,
+    search_coverage,
+    step,
+)
+from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 
 DT = torch.float64
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
@@ -868,7 +880,7 @@ def _anywhere(eta, bound):
 
 def _symbolic_instance(d, side):
     """Symbols for one instance in dimension d: parameters w, direction u, gradient g (free reals), and the
-    worst-case loss of ``side`` (:class:`ams_theory.descent.WorstCaseLoss`) with shared f0, L > 0."""
+    worst-case loss of ``side`` (:class:`ams_theory.engines.descent.WorstCaseLoss`) with shared f0, L > 0."""
     w, u, g = (OPS.asarray(sp.symbols(f"{name}0:{d}", real=True)) for name in ("w", "u", "g"))
     return WorstCaseLoss(w, g, L_SMOOTH, F0, side), w, u, [(w[i], u[i], g[i]) for i in range(d)]
 
@@ -877,10 +889,10 @@ def prove_from_smoothness(margin, side, statement, bound=None):
     r"""Prove ``margin <= 0`` for every dimension, every ``eta >= 0``, ``L > 0`` and every loss of the class
     (L-smooth, or convex with ``side="convex"``), from the one bound the claim's direction needs.
 
-    The margin runs on :class:`~ams_theory.descent.WorstCaseLoss` (the bound is attained, so the reduction
-    loses nothing), then reduces to one coordinate (:func:`ams_theory.proofs.per_coordinate`). With ``bound``
+    The margin runs on :class:`~ams_theory.engines.descent.WorstCaseLoss` (the bound is attained, so the reduction
+    loses nothing), then reduces to one coordinate (:func:`ams_theory.engines.proofs.per_coordinate`). With ``bound``
     (a step bound ``(num, den)`` as the margins' own functions give it), ``eta den <= num`` is a hypothesis over
-    all coordinates, closed by a multiplier (:func:`ams_theory.proofs.with_multiplier`)."""
+    all coordinates, closed by a multiplier (:func:`ams_theory.engines.proofs.with_multiplier`)."""
     if bound is None:
         def build(d):
             problem, w, u, coords = _symbolic_instance(d, side)

@@ -2,10 +2,10 @@ r"""Appendix C of the AMS/Grams paper: vector facts used by its descent proofs.
 
 Each fact is a sum over coordinates of a per-coordinate expression (C.1-C.4) or a
 per-coordinate identity (C.5, C.6), evaluated with the back-end operations the
-rules use (:class:`~ams_theory.backends.SympyOps`: ``sign``, ``abs``,
+rules use (:class:`~ams_theory.core.ops.SympyOps`: ``sign``, ``abs``,
 ``indicator_``, ``total``). Two independent judgements:
 
-- a proof (:func:`ams_theory.proofs.per_coordinate`): the d = 3 expression is checked
+- a proof (:func:`ams_theory.engines.proofs.per_coordinate`): the d = 3 expression is checked
   to be a sum of coordinate terms, and the one-coordinate claim is proved by sign
   cases closed in exact real arithmetic, for all real entries;
 - the exhaustive check of every pattern of per-coordinate sign cases for d = 1..D with
@@ -17,9 +17,9 @@ import itertools
 
 import sympy as sp
 
-from ams_theory import proofs
-from ams_theory.registry import Verdict, exhaustive, proved, register
-from ams_theory.symbolic import LABELS, OPS, case_symbol, patterns
+from ams_theory.claims.registry import Verdict, exhaustive, proved, register
+from ams_theory.engines import proofs
+from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 
 MAX_D = {"quick": 2, "standard": 4, "thorough": 5}
 

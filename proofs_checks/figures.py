@@ -1,14 +1,14 @@
 r"""Empirical claims: the papers' toy figures, re-run, and their large-scale tables.
 
 The toy experiments run the project's own optimizers (their pure rules, batched
-over starts or over a hyperparameter grid, see :mod:`ams_theory.toys`). A
+over starts or over a hyperparameter grid, see :mod:`ams_theory.engines.toys`). A
 failure of a step-by-step statement (a loss that goes up, one method above
 another) is re-checked by re-running the same rule on that setting in exact
 rational arithmetic. Figure 8's best rates are refined locally from the
 grid's best point and re-estimated over a long horizon; Figure 1 runs every
 reading of C-Adam. The tables need models and compute far beyond this
 machine: they are ``not-checkable``, with a small real-data comparison
-(:mod:`ams_theory.experiments`) attached as evidence at small scale.
+(:mod:`ams_theory.engines.experiments`) attached as evidence at small scale.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import torch
 
-from ams_theory import experiments, repairs, toys
-from ams_theory.registry import Verdict, no_evidence, proved, register, searched
+from ams_theory.claims.registry import Verdict, no_evidence, proved, register, searched
+from ams_theory.engines import experiments, repairs, toys
 
 DT = torch.float64
 RTOL = 1e-12            # a float increase smaller than this relative amount is not counted
@@ -31,7 +31,7 @@ FIG8_GRIDS = {
     "standard": {"coarse": ((0.01, 0.01, 50), (0.0, 0.02, 50)), "fine": ((0.15, 0.0025, 61), (0.0, 0.005, 61))},
     "thorough": {"coarse": ((0.005, 0.005, 100), (0.0, 0.01, 100)), "fine": ((0.15, 0.00125, 121), (0.0, 0.0025, 121))},
 }
-#: local refinement of each method's best point (:func:`ams_theory.toys.refine_minimum`)
+#: local refinement of each method's best point (:func:`ams_theory.engines.toys.refine_minimum`)
 FIG8_SEARCH = dict(half=3, shrink=0.5, tol=1e-6, patience=2)
 FIG8_ROUNDS = {"quick": 8, "standard": 20, "thorough": 40}
 #: long-horizon rates: (horizon of the refinement, horizon of the re-estimates), fitted from FIG8_TRANSIENT
@@ -409,7 +409,7 @@ def fig1_decision(standin_ok: bool, share_all_horizons: float, share_final: floa
 
 
 def _fig1_outcome(res: dict) -> dict:
-    """What grams.fig1 is decided by, from one :func:`ams_theory.toys.fig1_compare` result whose first start
+    """What grams.fig1 is decided by, from one :func:`ams_theory.engines.toys.fig1_compare` result whose first start
     is the stand-in (1, 1): Grams lowest (ties allowed) at every horizon, per start; strictly lowest from the
     stand-in at the last horizon; the verdict word of :func:`fig1_decision`."""
     f, horizons = res["f"], list(res["horizons"])
@@ -432,7 +432,7 @@ def _fig1_outcome(res: dict) -> dict:
 @lru_cache(maxsize=4)
 @toys.intra_op_threads(1)
 def _fig1(budget, seed):
-    """Starts, and per reading of C-Adam (:data:`ams_theory.toys.FIG1_CADAM_VARIANTS`) the comparison of the
+    """Starts, and per reading of C-Adam (:data:`ams_theory.engines.toys.FIG1_CADAM_VARIANTS`) the comparison of the
     five methods and its outcome; the loss curves are kept for the paper's own reading only."""
     n, steps = FIG1_SIZE[budget]
     starts = torch.cat([torch.tensor([[1.0, 1.0]], dtype=DT), toys.fig1_starts(n - 1, seed)])

@@ -1,7 +1,7 @@
 r"""Appendix B of the AMS/Grams paper, and Algorithm 1 vs Algorithm 2 of the Cautious paper.
 
-Every check runs the rule core (``ams_theory.rules.ams_step``) on sympy
-symbols through :class:`~ams_theory.backends.SympyOps`, once with the AMS
+Every check runs the rule core (``ams_theory.core.rules.ams_step``) on sympy
+symbols through :class:`~ams_theory.core.ops.SympyOps`, once with the AMS
 hyperparameters of the claim and once with the method it is said to equal,
 over every pattern of per-coordinate sign cases for d = 1..D (D from the
 budget), with the hyperparameters (betas, eps, lr, weight decay, step count,
@@ -13,10 +13,20 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ams_theory import proofs, repairs, rules
-from ams_theory.registry import Verdict, exhaustive, proved, register
-from ams_theory.symbolic import (LABELS, OPS, Mismatch, ams_inputs, compare, concrete_values, exact_nonzero, hyper,
-                                 patterns)
+from ams_theory.claims.registry import Verdict, exhaustive, proved, register
+from ams_theory.core import rules
+from ams_theory.engines import proofs, repairs
+from ams_theory.engines.symbolic import (
+    LABELS,
+    OPS,
+    Mismatch,
+    ams_inputs,
+    compare,
+    concrete_values,
+    exact_nonzero,
+    hyper,
+    patterns,
+)
 
 H = hyper()
 MAX_D = {"quick": 2, "standard": 4, "thorough": 5}

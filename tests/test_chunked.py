@@ -6,14 +6,13 @@ recording scope reductions in a pure first pass and replaying them in the second
 batches to mix tensors, so any reduction taken over a piece instead of its scope,
 or any write during the recording pass, shows up as a difference here.
 """
-import itertools
 
 import pytest
 import torch
 
 import ams_theory
-from ams_theory import rules
-from ams_theory.backends import ChunkedLoopOps
+from ams_theory.core import rules
+from ams_theory.optim.runtimes import ChunkedLoopOps
 
 DT = torch.float64
 SHAPES = [(5, 7), (), (3, 4, 2), (11,), (1,)]

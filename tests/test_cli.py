@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from ams_theory import registry
-from ams_theory.catalogue import CATALOGUE
+import proofs_checks
+from ams_theory.claims import registry
+from ams_theory.claims.catalogue import CATALOGUE
 from ams_theory.cli import main
 
 
@@ -32,7 +33,7 @@ def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
 
 
 def test_verify_lists_unchecked_claims_honestly(monkeypatch, capsys, tmp_path):
-    registry.load_checks()
+    proofs_checks.load()
     monkeypatch.setattr(registry.REGISTRY["cautious.table1"], "check", None)
     js = tmp_path / "r.json"
     assert main(["verify", "--claim", "cautious.table1", "--json", str(js)]) == 0
@@ -69,7 +70,7 @@ def test_show_proof_prints_the_cases(capsys):
 
 
 def test_a_crashing_check_gives_exit_1_with_the_reason(monkeypatch, capsys):
-    registry.load_checks()
+    proofs_checks.load()
     claim = registry.REGISTRY["grams.C5"]
 
     def broken(budget, seed):

@@ -1,7 +1,7 @@
-"""ams_theory.conform: the audit of other optimizers against our presets.
+"""ams_theory.audit.conform: the audit of other optimizers against our presets.
 
 Planted departures are our own optimizer classes with one ingredient changed,
-written here independently of the candidate list in ams_theory.conform: each
+written here independently of the candidate list in ams_theory.audit.conform: each
 must be detected (verdict "departs", exit status 1) and diagnosed as the
 defect that was planted. Our presets must conform to themselves, documented
 conventions must be found and named, and broken targets must give one-line
@@ -14,8 +14,9 @@ import json
 import pytest
 import torch
 
-from ams_theory import cli, optim, rules
-from ams_theory.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords, run_peer
+from ams_theory import cli, optim
+from ams_theory.audit.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords, run_peer
+from ams_theory.core import rules
 
 pytestmark = pytest.mark.conform
 
@@ -31,7 +32,7 @@ def planted(base, *, parts=None, hp=None, name="Planted"):
     return type(name, (base,), {"rule": staticmethod(step)})
 
 
-# one planted version of every defect, written independently of ams_theory.conform's candidates
+# one planted version of every defect, written independently of ams_theory.audit.conform's candidates
 PLANTED = {
     "beta1_weights_gradient@adam": dict(parts={"first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b)}),
     "beta2_weights_gradient@adam": dict(parts={"second_moment": lambda ops, v, g, b: ops.add_(
@@ -490,7 +491,7 @@ def test_readme_carries_the_current_peer_table():
             pytest.skip(f"{package} is not installed: the table would be partial")
     from pathlib import Path
 
-    from ams_theory.conform import peer_table
+    from ams_theory.audit.conform import peer_table
 
     _, table = peer_table()
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()

@@ -3,11 +3,12 @@ import pytest
 import sympy as sp
 import torch
 
-from ams_theory import dynamics as dyn
-from ams_theory import smooth
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import dynamics as dyn
+from ams_theory.engines import smooth
 
-load_checks()
+proofs_checks.load()
 IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "holds",
        "cautious.A2": "holds", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
        "cautious.A3.2": "holds", "cautious.A3.3": "refuted", "grams.E2": "refuted", "grams.E3.H": "holds",

@@ -1,6 +1,6 @@
 """The discrete descent claims (:mod:`proofs_checks.discrete`) under hypothesis, the engines and the registry.
 
-* Property tests: hypothesis draws an L-smooth problem (:func:`ams_theory.smooth.problems`), a base
+* Property tests: hypothesis draws an L-smooth problem (:func:`ams_theory.engines.smooth.problems`), a base
   direction ``u`` and a step size, and evaluates the *same* margin functions the registry searches
   (with ``descent.T1``); where a claim holds its margin stays below the engine's tolerance
   ``1e-9 (1 + |scale|)``. Each property also asserts that enough drawn examples met the claim's
@@ -32,11 +32,14 @@ import os
 import pytest
 import sympy as sp
 import torch
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st, target
+from hypothesis import HealthCheck, Phase, given, settings, target
+from hypothesis import strategies as st
 
-from ams_theory import descent, registry, smooth
-from ams_theory.descent import T1, Claim
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims import registry
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import descent, smooth
+from ams_theory.engines.descent import T1, Claim
 from proofs_checks import discrete as D
 
 F64 = torch.float64
@@ -544,7 +547,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def quick_verdicts():
-    load_checks()
+    proofs_checks.load()
     return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in DISCRETE_IDS}
 
 

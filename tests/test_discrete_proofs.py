@@ -1,17 +1,18 @@
 """Discrete lemmas proved from the smoothness bounds: proofs that re-check, and planted wrong constants refuted.
 
-The proofs run the checks' own margins on :class:`ams_theory.descent.WorstCaseLoss` (the bound the claim's
+The proofs run the checks' own margins on :class:`ams_theory.engines.descent.WorstCaseLoss` (the bound the claim's
 direction needs, attained by a quadratic, so the reduction is exact); a planted mistake must turn a proof into a
 refutation whose model survives exact arithmetic, and a weakened true statement must stay proved.
 """
 import pytest
 import sympy as sp
 
-from ams_theory import proofs
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import proofs
 from proofs_checks import discrete as D
 
-load_checks()
+proofs_checks.load()
 
 PROVED = ["grams.D1.part1", "grams.D1.part3", "grams.D2.part1", "grams.D2.part3", "cautious.A6", "cautious.eq6"]
 PROVED_CORRECTIONS = ["grams.D1.part2", "grams.D2.part2"]
@@ -126,7 +127,8 @@ def test_d3_two_point_proofs_close_where_true_and_stay_open_where_false():
 
 def test_the_indefinite_witness_refutes_corrected_d3_without_convexity_exactly():
     from functools import partial
-    from ams_theory.descent import certify
+
+    from ams_theory.engines.descent import certify
     claim = D.C(partial(D.m_d3_corrected, constant=2))
     cert = certify(claim, D.d3_indefinite_witness(), 0)
     assert cert["applicable"] is True and sp.Rational(cert["margin"]) > 0

@@ -20,8 +20,8 @@ import torch
 from conftest import batch, make_model
 
 import ams_theory as at
-from ams_theory import rules
-from ams_theory.backends import TorchOps
+from ams_theory.core import rules
+from ams_theory.core.ops import TorchOps
 
 F64 = torch.float64
 STEPS = 120

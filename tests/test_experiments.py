@@ -1,4 +1,4 @@
-"""The digits comparison (ams_theory.experiments) at its quick budget: structure, finiteness,
+"""The digits comparison (ams_theory.engines.experiments) at its quick budget: structure, finiteness,
 reproducibility, that it separates a broken method from working ones, and the figure."""
 import json
 import math
@@ -10,7 +10,7 @@ import torch
 pytest.importorskip("sklearn", reason="the digits comparison needs scikit-learn (the experiments extra)")
 
 import ams_theory  # noqa: E402
-from ams_theory import experiments as E  # noqa: E402
+from ams_theory.engines import experiments as E  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""ams_theory.explore: the notebooks' helpers.
+"""ams_theory.lab.explore: the notebooks' helpers.
 
 The steps must be the rule core's, the bounds must agree with the discrete checks' margin functions,
 planted wrong bounds / conditions / steps must be caught, and the flow helpers must reproduce the
@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from ams_theory import catalogue, dynamics as dyn, explore as ex, rules, smooth
-from ams_theory.backends import TorchOps
-from ams_theory.descent import step as masked_step
+from ams_theory.claims import catalogue
+from ams_theory.core import rules
+from ams_theory.core.ops import TorchOps
+from ams_theory.engines import dynamics as dyn
+from ams_theory.engines import smooth
+from ams_theory.engines.descent import step as masked_step
+from ams_theory.lab import explore as ex
 from proofs_checks import discrete
 
 F64 = torch.float64

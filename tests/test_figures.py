@@ -3,11 +3,12 @@ import pytest
 import sympy as sp
 import torch
 
-from ams_theory import toys
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import toys
 from proofs_checks import figures as F
 
-load_checks()
+proofs_checks.load()
 
 
 def test_every_empirical_claim_has_a_check():

@@ -239,7 +239,7 @@ def test_cuda_capturable_step_replays_in_a_cuda_graph(name):
 def test_compiler_failure_is_one_line_and_counts_nothing(monkeypatch):
     import torch._dynamo.exc
 
-    import ams_theory.fused as fz
+    import ams_theory.optim.fused as fz
 
     def broken(*args, **kwargs):
         raise torch._dynamo.exc.BackendCompilerFailed(lambda *a: None, RuntimeError("no C++ compiler found"), None)

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from dataclasses import dataclass
 
 import pytest
-import math
-
 import torch
 from torch import nn
 

@@ -46,8 +46,9 @@ import torch
 from conftest import batch, make_model
 
 import ams_theory as at
-from ams_theory import rules
-from ams_theory.backends import LoopOps, TorchOps
+from ams_theory.core import rules
+from ams_theory.core.ops import TorchOps
+from ams_theory.optim.runtimes import LoopOps
 
 pytestmark = pytest.mark.peers
 
@@ -306,7 +307,7 @@ def _timm(module, cls):
 
     if importlib.util.find_spec("timm") is None:
         pytest.skip("timm is not installed")
-    from ams_theory.conform import Peer, _peer_target, load_target
+    from ams_theory.audit.conform import Peer, _peer_target, load_target
     return load_target(_peer_target(Peer(f"timm/optim/{module}.py:{cls}", {}, "adamw")))
 
 
@@ -340,9 +341,10 @@ def test_grams_pytorch():
 
 @pytest.mark.parametrize("caution,cautious_wd", [(False, False), (True, False), (True, True)])
 def test_heavyball_adamw(caution, cautious_wd):
-    heavyball = pytest.importorskip("heavyball")
+    pytest.importorskip("heavyball")
     import heavyball.utils
-    from ams_theory.conform import Departures, METHODS
+
+    from ams_theory.audit.conform import METHODS, Departures
     kw = dict(eps_mode="max", weight_decay_mode="before")
     if caution:
         kw.update(tie="signbit", normalize="mean_eps", mask_eps=0.0, scope="tensor")

@@ -7,12 +7,13 @@ cover stays open (its claim is then judged by search, never called proved).
 import pytest
 import sympy as sp
 
-from ams_theory import dynamics as dyn
-from ams_theory import proofs
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import dynamics as dyn
+from ams_theory.engines import proofs
 from proofs_checks import continuous as C
 
-load_checks()
+proofs_checks.load()
 a, b = sp.symbols("a b", real=True)
 
 

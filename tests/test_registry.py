@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from ams_theory import registry, rules
-from ams_theory.backends import SympyOps
-from ams_theory.registry import REGISTRY, Verdict, run_claim
+import proofs_checks
+from ams_theory.claims import registry
+from ams_theory.claims.registry import REGISTRY, Verdict, run_claim
+from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps
 
 CLAIMS_MD = Path(__file__).resolve().parents[1].parent / "shared" / "claims.md"
 SYMBOLIC = ["grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.C1", "grams.C2", "grams.C3",
             "grams.C4", "grams.C5", "grams.C6", "cautious.alg1"]
 
-registry.load_checks()
+proofs_checks.load()
 
 
 @pytest.mark.skipif(not CLAIMS_MD.exists(), reason="the shared claim list is not beside this checkout")

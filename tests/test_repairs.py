@@ -1,11 +1,12 @@
 """The repair search: generated single edits, judged by the proof engine, holding ones first and smallest first."""
 import sympy as sp
 
-from ams_theory import repairs
-from ams_theory.registry import REGISTRY, load_checks, run_claim
+import proofs_checks
+from ams_theory.claims.registry import REGISTRY, run_claim
+from ams_theory.engines import repairs
 from proofs_checks.continuous import engine_judge
 
-load_checks()
+proofs_checks.load()
 a = sp.Symbol("a", real=True)
 TRUE = a * sp.sign(a)                    # = |a|
 

@@ -1,4 +1,4 @@
-"""The rule core (:mod:`ams_theory.rules`) on its own, through every back end.
+"""The rule core (:mod:`ams_theory.core.rules`) on its own, through every back end.
 
 * Back-end agreement: one batched ``TorchOps(batch_dims=1)`` evaluation of B
   independent instances equals ``LoopOps`` / ``ForeachOps`` evaluated instance
@@ -23,9 +23,11 @@ import pytest
 import sympy as sp
 import torch
 
-from ams_theory import optim, rules
-from ams_theory.backends import ForeachOps, LoopOps, SympyOps, TorchOps
-from ams_theory.rules import Caution
+from ams_theory import optim
+from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps, TorchOps
+from ams_theory.core.rules import Caution
+from ams_theory.optim.runtimes import ForeachOps, LoopOps
 
 F64 = torch.float64
 T = TorchOps()

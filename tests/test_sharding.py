@@ -332,8 +332,8 @@ def test_refuses_meshes_it_cannot_count_over(reports):
 ])
 def test_recording_pass_knows_which_sums_depend_on_partial_ones(kw, trusted, recorded):
     """The sharded step completes the ``trusted`` sums in one all_reduce; the rest are recorded again."""
-    from ams_theory import rules
-    from ams_theory.backends import ChunkedLoopOps
+    from ams_theory.core import rules
+    from ams_theory.optim.runtimes import ChunkedLoopOps
 
     hp = dict(dict(lr=0.1, betas=(0.9, 0.99), weight_decay=0.0, lam=0.0, tie="zero", xi=1.0, mask_eps=1e-8,
                    scope="tensor"), **kw)

@@ -1,4 +1,4 @@
-"""The L-smooth test-function families (:mod:`ams_theory.smooth`).
+"""The L-smooth test-function families (:mod:`ams_theory.engines.smooth`).
 
 * ``L`` is a smoothness constant (>= the Hessian's spectral norm at many random points, and the
   sampled Lipschitz ratio of the gradient never exceeds it) and the smallest one (the Hessian's
@@ -21,7 +21,7 @@ import sympy as sp
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from ams_theory import smooth
+from ams_theory.engines import smooth
 
 F64 = torch.float64
 EPS = torch.finfo(F64).eps

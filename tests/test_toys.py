@@ -6,7 +6,7 @@ import sympy as sp
 import torch
 
 import ams_theory
-from ams_theory import toys
+from ams_theory.engines import toys
 
 DT = torch.float64
 

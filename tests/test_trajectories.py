@@ -1,4 +1,4 @@
-"""Continuous-time trajectories (ams_theory.trajectories): closed forms, a switched field, mutations, the plot."""
+"""Continuous-time trajectories (ams_theory.engines.trajectories): closed forms, a switched field, mutations, the plot."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.integrate import cumulative_simpson
 
-from ams_theory.trajectories import Trajectory, integrate, plot
+from ams_theory.engines.trajectories import Trajectory, integrate, plot
 
 A, GAMMA = 2.0, 0.5          # underdamped: GAMMA^2 < 4 A
 W0, S0 = 1.0, 0.3

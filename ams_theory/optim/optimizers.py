@@ -1,13 +1,13 @@
 r"""``torch.optim.Optimizer`` classes: thin shells around the rule core.
 
 Each class gathers the parameters of a group that have gradients, creates the
-state it needs, and calls one function of :mod:`ams_theory.rules` with a list
-back end: :class:`~ams_theory.backends.ForeachOps` (``foreach=True``, torch's
-multi-tensor kernels) or :class:`~ams_theory.backends.LoopOps` (``foreach=False``,
+state it needs, and calls one function of :mod:`ams_theory.core.rules` with a list
+back end: :class:`~ams_theory.optim.runtimes.ForeachOps` (``foreach=True``, torch's
+multi-tensor kernels) or :class:`~ams_theory.optim.runtimes.LoopOps` (``foreach=False``,
 tensor by tensor). Both run the same rule; the tests hold them to agreement.
 
 Presets are the same classes with other defaults; every convention stays a
-keyword (see :class:`ams_theory.rules.Caution` and :func:`ams_theory.rules.apply_step`).
+keyword (see :class:`ams_theory.core.rules.Caution` and :func:`ams_theory.core.rules.apply_step`).
 
 Non-finite gradients (``nonfinite=``): ``"propagate"`` (default) adds no check
 and no host synchronisation, as ``torch.optim`` does: NaN/inf enter the state
@@ -22,17 +22,17 @@ it in ``optimizer.skipped_steps``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import torch
 from torch.optim import Optimizer
 
-from . import rules
-from .backends import ChunkedLoopOps, ForeachOps, LoopOps, RecordingComplete
-from .fused import LOW_PRECISION, in_float32
+from ams_theory.core import rules
+from ams_theory.optim.fused import LOW_PRECISION, in_float32
+from ams_theory.optim.pieces import Piece, batches, run_in_pieces, write_back
+from ams_theory.optim.runtimes import ForeachOps, LoopOps
 
-try:   # sharded parameters (FSDP2 / DTensor) take the path of ams_theory.sharded
+try:   # sharded parameters (FSDP2 / DTensor) take the path of ams_theory.optim.sharded
     from torch.distributed.tensor import DTensor as _DTensor
 except ImportError:  # pragma: no cover - a torch built without distributed
     _DTensor = ()
@@ -49,7 +49,7 @@ _NONFINITE = ("propagate", "skip", "raise")
 class _RuleOptimizer(Optimizer):
     """Shared shell: validation, state creation, back-end choice, the step loop."""
 
-    rule: Callable = None            # a step function of ams_theory.rules
+    rule: Callable = None            # a step function of ams_theory.core.rules
     family_keys: tuple = ()          # hyperparameters of the family besides lr
     n_betas: int | None = None
     PRESET: dict = {}
@@ -207,7 +207,7 @@ class _RuleOptimizer(Optimizer):
             else:
                 steps = [int(st["step"].item()) for st in states]
             if sharded:
-                from .sharded import sharded_step
+                from ams_theory.optim.sharded import sharded_step
 
                 sharded_step(self, group, params, grads, bufs, steps)
                 continue
@@ -222,17 +222,17 @@ class _RuleOptimizer(Optimizer):
             else:
                 ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
                 new_params, new_bufs = type(self).rule(ops, work_params, grads, bufs, group, steps)
-                _write_back(work_params, new_params)
+                write_back(work_params, new_params)
                 for k in names:
-                    _write_back(bufs[k], new_bufs[k])
+                    write_back(bufs[k], new_bufs[k])
             for p, w in zip(params, work_params):
                 if w is not p:
                     p.copy_(w)
         return loss
 
     def _fused_step(self, group, params, grads, bufs, step_counts, grad_scale, found_inf):
-        """The compiled path (:mod:`ams_theory.fused`): step counts, scale and skip stay on the device."""
-        from .fused import compiled_update
+        """The compiled path (:mod:`ams_theory.optim.fused`): step counts, scale and skip stay on the device."""
+        from ams_theory.optim.fused import compiled_update
 
         torch._foreach_add_(step_counts, 1.0)
         hp = {k: v for k, v in group.items() if k not in ("params", "lr")}
@@ -275,8 +275,8 @@ class _RuleOptimizer(Optimizer):
                 views = [[f[a:a + chunk] for f in flats] for a in range(0, p.numel(), chunk)]
             else:
                 views = [tensors]
-            pieces += [_Piece(v[0], v[1], dict(zip(names, v[2:])), steps[j], sid) for v in views]
-        run_in_pieces(self, group, _batches(pieces, chunk), names, scope_numel,
+            pieces += [Piece(v[0], v[1], dict(zip(names, v[2:])), steps[j], sid) for v in views]
+        run_in_pieces(self, group, batches(pieces, chunk), names, scope_numel,
                       refusal="the chunked path cannot evaluate it (use chunk_size=0)")
 
     def _finite(self, params, grads, group, gi) -> bool:
@@ -300,82 +300,10 @@ class _RuleOptimizer(Optimizer):
         return True
 
 
-@dataclass
-class _Piece:
-    """A piece of one parameter for :func:`run_in_pieces`: its tensors (or views of them),
-    step count, scope id, and the weight of its partial sums on the tape."""
-
-    w: torch.Tensor
-    g: torch.Tensor
-    state: dict
-    step: object
-    scope: int
-    weight: float = 1.0
-
-
-def _batches(pieces, chunk):
-    """Consecutive pieces in batches of about ``chunk`` entries (one batch when ``chunk`` is 0),
-    which bounds the temporaries a pass holds at once."""
-    batches, size = [[]], 0
-    for piece in pieces:
-        if chunk and size >= chunk:
-            batches.append([])
-            size = 0
-        batches[-1].append(piece)
-        size += piece.w.numel()
-    return batches
-
-
-def run_in_pieces(opt, group, batches, names, scope_numel, refusal, complete=None):
-    """``type(opt).rule`` over batches of pieces of a group's tensors, in place.
-
-    A rule whose rescaling sums over its scope first runs a pure recording pass of
-    the pieces' partial sums (``ChunkedLoopOps``); ``complete(tape)`` may then add
-    what other processes hold (the sharded step); a second pass replays the scope
-    sums and writes. A rule whose sums depend on each other cannot be evaluated
-    from partial sums: it is refused with ``refusal`` as the reason.
-    """
-    tape: list = []
-    if rules.needs_scope_reductions(rules.Caution.from_mapping(group)):
-        trusted = _pass(opt, group, batches, names, scope_numel, tape, replay=False)
-        if (len(batches) > 1 or complete is not None) and trusted < len(tape):
-            raise RuntimeError(f"{type(opt).__name__}: a scope sum of this rule depends on another one; {refusal}")
-        if complete is not None:
-            complete(tape)
-    _pass(opt, group, batches, names, scope_numel, tape, replay=True)
-
-
-def _pass(opt, group, batches, names, scope_numel, tape, replay):
-    """One pass over the batches; a recording pass returns how many of its sums are trusted."""
-    trusted = 0
-    for n, batch in enumerate(batches):
-        # the first recording batch shows how many reductions the rule makes; later ones stop there
-        stop = None if replay or n == 0 else len(tape)
-        ops = ChunkedLoopOps([b.scope for b in batch], scope_numel, tape, replay=replay, stop_after=stop,
-                             weights=[b.weight for b in batch])
-        w = [b.w for b in batch]
-        state = {k: [b.state[k] for b in batch] for k in names}
-        try:
-            new_w, new_state = type(opt).rule(ops, w, [b.g for b in batch], state, group, [b.step for b in batch])
-        except RecordingComplete:
-            continue
-        if replay:
-            _write_back(w, new_w)
-            for k in names:
-                _write_back(state[k], new_state[k])
-        elif n == 0:
-            trusted = ops.trusted
-    return trusted
-
-
 def _one_d(x: torch.Tensor) -> torch.Tensor:
     return x.view(1) if x.dim() == 0 else x
 
 
-def _write_back(olds, news):
-    for old, new in zip(olds, news):
-        if new is not old:
-            old.copy_(new)
 
 
 def _nonneg_finite(name, value, where):
@@ -404,7 +332,7 @@ _CAUTIOUS = dict(mask="elementwise", lam=0.0, tie="zero", normalize="nnz_xi", xi
 
 class _AdamFamily(_RuleOptimizer):
     """Adam-based presets. Besides the caution fields, ``eps_mode`` says where ``eps``
-    sits relative to the bias correction (:func:`ams_theory.rules.adam_denominator`)."""
+    sits relative to the bias correction (:func:`ams_theory.core.rules.adam_denominator`)."""
 
     rule = staticmethod(rules.ams_step)
     n_betas = 2

@@ -5,8 +5,8 @@ its Hamiltonian ``H(ops, problem, w, s)`` and the paper's closed forms for
 ``dH/dt`` and ``dL/dt`` (``stated``), all written against the back-end
 operations, so the same functions run batched in torch (searches over random
 states) and in exact sympy arithmetic (re-checks). Masks and the Grams
-direction come from the rule core (:func:`ams_theory.rules.mask_vector`,
-:func:`ams_theory.rules.cautious_update`), the same code the optimizers run.
+direction come from the rule core (:func:`ams_theory.core.rules.mask_vector`,
+:func:`ams_theory.core.rules.cautious_update`), the same code the optimizers run.
 
 The *true* derivatives are computed independently of the stated forms: by
 autograd in torch (``true_rates``) and by sympy differentiation of ``H`` in the
@@ -21,8 +21,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from . import rules, smooth
-from .backends import SympyOps, TorchOps
+from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps, TorchOps
+from ams_theory.engines import smooth
 
 __all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "symbolic_rates", "generic_rates", "LinearLoss", "K_QUADRATIC", "K_L1",
            "trajectory"]
@@ -91,7 +92,7 @@ def _cat(parts):
 def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
     """System (2) (``phi=None``), the cautious system (5) with mask ``phi``, or Grams (Def. 5.6).
 
-    ``phi``: a :class:`~ams_theory.rules.Caution` (the mask of the rule core), or a function
+    ``phi``: a :class:`~ams_theory.core.rules.Caution` (the mask of the rule core), or a function
     ``(ops, grad_K, g) -> vector`` giving the mask values directly (the proof engine passes free symbols,
     to prove a statement for every mask). ``Phi(x) = c_phi x``, ``Psi(x) = c_psi x`` (monotone,
     <x, Phi(x)> >= 0 for c >= 0).
@@ -371,12 +372,12 @@ def generic_rates(system: System, g, s):
 
 
 def trajectory(system: System, problem, w0, s0, t_end=20.0, max_restarts=200, zeno_step=1e-3, **kw):
-    """Integrate ``system`` from (w0, s0) on a one-instance ``problem`` (see :mod:`ams_theory.trajectories`);
+    """Integrate ``system`` from (w0, s0) on a one-instance ``problem`` (see :mod:`ams_theory.engines.trajectories`);
     returns a Trajectory with t, w, s, H(t), L(t).
 
     Sign changes of ``system.switching`` are located as events; after ``max_restarts`` of them (sliding
     near a switching surface) the rest is integrated by fixed-step RK4 with step ``zeno_step``."""
-    from .trajectories import integrate
+    from ams_theory.engines.trajectories import integrate
     field_ = lambda w, s: system.field(T1, problem, w, s)
     H = lambda w, s: system.H(T1, problem, w, s).reshape(-1)
     L = lambda w: problem.value(w).reshape(-1)
@@ -406,8 +407,8 @@ PLOTTED = ("heavy_ball", "cautious_indicator", "cautious_eq1", "grams", "adam", 
 def plot_systems(path, systems=PLOTTED, t_end=20.0):
     """H(t) and L(t) of each system on the kappa = 4 quadratic 4 w1^2 + w2^2 from (1, 1) and zero state
     (Section 3.1 of the Cautious paper); one PNG at ``path``. Needs matplotlib."""
-    from .smooth import QuadraticProblem
-    from .trajectories import plot
+    from ams_theory.engines.smooth import QuadraticProblem
+    from ams_theory.engines.trajectories import plot
     a = torch.tensor([[8.0, 2.0]], dtype=torch.float64)
     problem = QuadraticProblem(family="quadratic_diagonal_convex", convex=True, L=a.max(-1).values,
                                A=torch.diag_embed(a), b=torch.zeros_like(a), c=torch.zeros(1, dtype=torch.float64))

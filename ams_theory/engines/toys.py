@@ -3,9 +3,9 @@ r"""The papers' two-dimensional toy experiments, run with the project's own opti
 Each experiment drives a preset of :data:`ams_theory.PRESETS` through its pure
 rule (the function ``type(optimizer).rule`` that ``optimizer.step`` calls),
 with the hyperparameters an optimizer instance validated and filled in, on a
-batch of independent starts at once (:class:`~ams_theory.backends.TorchOps`
+batch of independent starts at once (:class:`~ams_theory.core.ops.TorchOps`
 with one batch dimension: the scope reductions stay per start). The same
-driver runs one start in exact rationals (:class:`~ams_theory.backends.SympyOps`)
+driver runs one start in exact rationals (:class:`~ams_theory.core.ops.SympyOps`)
 to re-check a counterexample.
 
 - Figure 1 of the AMS/Grams paper: ``f(w) = (0.5 w1)^2 + (0.1 w2)^2``,
@@ -29,8 +29,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from .backends import SympyOps, TorchOps
-from .optim import PRESETS
+from ams_theory.core.ops import SympyOps, TorchOps
+from ams_theory.optim import PRESETS
 
 __all__ = ["Quadratic2D", "FIG1_PROBLEM", "FIG2_PROBLEM", "KAPPA", "FIG1_CADAM_VARIANTS", "FIG1_CADAM",
            "FIG1_METHODS", "FIG2_SETTINGS", "FIG8_MASKS", "decimal", "intra_op_threads", "preset_rule", "run",

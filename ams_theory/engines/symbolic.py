@@ -5,7 +5,7 @@ its behaviour on a vector is fixed by the *sign case* of each coordinate (the
 signs of the new first moment ``m``, hence of ``u = m / den``; of the gradient
 ``g``; of the reference ``s``) and by how many coordinates fall in each case.
 This module builds symbolic inputs for a pattern of sign cases, runs rules of
-:mod:`ams_theory.rules` on them with :class:`~ams_theory.backends.SympyOps`,
+:mod:`ams_theory.core.rules` on them with :class:`~ams_theory.core.ops.SympyOps`,
 and compares results exactly.
 
 Hyperparameters stay symbolic: ``beta_k = 1/(1+b_k)`` with ``b_k > 0`` (so
@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Sequence
 
 import sympy as sp
 
-from .backends import SympyOps
+from ams_theory.core.ops import SympyOps
 
 __all__ = ["LABELS", "Hyper", "hyper", "case_symbol", "patterns", "ams_inputs", "compare", "Mismatch",
            "concrete_values", "exact_nonzero"]

@@ -4,7 +4,7 @@ r"""The optimizer step on sharded parameters: DTensors on a 1-D device mesh (FSD
 Every op of a rule is element-wise apart from its scope reductions (the counts, l1
 norms and inner products of a cautious mask), so each rank runs the rule on its
 local shards, and only the scope sums need the other ranks. They are taken as in
-the chunked CPU path (:class:`~ams_theory.backends.ChunkedLoopOps`): a pure
+the chunked CPU path (:class:`~ams_theory.optim.runtimes.ChunkedLoopOps`): a pure
 recording pass collects this rank's partial sums of every reduction of the group,
 one ``all_reduce`` (SUM) of one flat float64 tensor completes them all, and a
 second pass replays the complete sums while it updates the local shards in place.
@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor, Replicate, Shard
 
-from .fused import in_float32
-from .optim import _batches, _Piece, run_in_pieces
+from ams_theory.optim.fused import in_float32
+from ams_theory.optim.pieces import Piece, batches, run_in_pieces
 
 __all__ = ["sharded_step"]
 
@@ -58,10 +58,10 @@ def sharded_step(opt, group: dict, params: list, grads: list, bufs: dict, steps:
         sid = 0 if group_scope else j
         scope_numel[sid] = scope_numel.get(sid, 0) + p.numel()
         sharded = isinstance(p, DTensor) and isinstance(p.placements[0], Shard)
-        pieces.append(_Piece(w, in_float32(g),
+        pieces.append(Piece(w, in_float32(g),
                              {k: _local(bufs[k][j]) for k in names}, steps[j], sid,
                              1.0 if sharded or rank0 else 0.0))
-    run_in_pieces(opt, group, _batches(pieces, group.get("chunk_size", 0)), names, scope_numel,
+    run_in_pieces(opt, group, batches(pieces, group.get("chunk_size", 0)), names, scope_numel,
                   refusal="one all_reduce cannot complete them; the sharded step does not support it",
                   complete=lambda tape: _complete(tape, mesh))
     for low, work in writes:

@@ -26,8 +26,8 @@ the method:
    within tolerance; the report names the setting closest to our preset.
 4. **Identification.** Otherwise the target *departs*: the report gives the first
    step and entry where it leaves the closest convention, and identifies the rule it
-   computes (:mod:`ams_theory.identify`): our rule with up to ``depth`` departures, one
-   choice per ingredient (a replaced :class:`ams_theory.rules.Parts` piece or rewired
+   computes (:mod:`ams_theory.audit.identify`): our rule with up to ``depth`` departures, one
+   choice per ingredient (a replaced :class:`ams_theory.core.rules.Parts` piece or rewired
    hyperparameters), each combination under every convention, replayed against the
    whole record. The explanations with the fewest departures are reported, each
    departure in words and as a formula; when none exists, the combination that followed
@@ -41,15 +41,15 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import itertools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import torch
 
-from . import optim, rules
-from .identify import Choice, Departures, Ingredient, _conventions, identify
+from ams_theory import optim
+from ams_theory.audit.identify import Choice, Departures, Ingredient, _conventions, identify
+from ams_theory.core import rules
 
 __all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords", "load_target",
            "ConformanceResult", "Method"]

@@ -18,26 +18,18 @@ Claims without a check report ``unchecked`` (a status, not a verdict).
 """
 from __future__ import annotations
 
-import importlib
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .catalogue import CATALOGUE, FAMILIES, VERDICTS, ClaimEntry
+from ams_theory.claims.catalogue import CATALOGUE, FAMILIES, VERDICTS, ClaimEntry
 
 __all__ = ["Verdict", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
-           "load_checks", "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
+           "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
 
 BUDGETS = ("quick", "standard", "thorough")
 KINDS = ("symbolic", "discrete", "continuous", "empirical", "convention")
-CHECK_MODULES = {
-    "reductions": "proofs_checks.reductions",
-    "facts": "proofs_checks.facts",
-    "discrete": "proofs_checks.discrete",
-    "continuous": "proofs_checks.continuous",
-    "empirical": "proofs_checks.figures",
-}
 
 
 STRENGTHS = ("proved", "exhaustive", "searched", "none")     # strongest first
@@ -51,7 +43,7 @@ class Strength:
     it. ``coverage``: what was covered (cases, families, dimensions, instances,
     hyperparameter ranges with their boundaries). ``proof``: for ``proved``, an
     object with ``recheck() -> bool`` and ``to_json()`` (see
-    :class:`ams_theory.proofs.Proof`); a refutation is proved by its exactly
+    :class:`ams_theory.engines.proofs.Proof`); a refutation is proved by its exactly
     re-checked counterexample instead.
     """
 
@@ -187,16 +179,6 @@ def register(claim_id: str, kind: str, statement: str):
         return fn
 
     return deco
-
-
-def load_checks() -> None:
-    """Import the check modules that exist (each registers its claims)."""
-    for module in CHECK_MODULES.values():
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
 
 
 def claims_for(ids=None, families=None) -> list[Claim]:

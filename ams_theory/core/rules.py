@@ -2,7 +2,7 @@ r"""The rule core: every update rule of both papers, written once.
 
 Each rule is a pure function of (parameter, gradient, optimizer state,
 hyperparameters, step count) that returns the new parameter and state. The
-functions are written against the operation set of :mod:`ams_theory.backends`,
+functions are written against the operation set of :mod:`ams_theory.core.ops`,
 so the same code runs on batched torch tensors (theory checks), on lists of
 parameters (the optimizers: a single-tensor loop and a ``_foreach`` path) and on
 sympy expressions (exact algebra).
@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping
 
-from .backends import Ops
+from ams_theory.core.ops import Ops
 
 __all__ = [
     "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
@@ -199,7 +199,7 @@ class Parts:
                                         numerator, when code writes the mask into its state)
 
     The optimizers use :data:`PAPER`. Replacing one piece gives a rule with one
-    ingredient changed, which is how :mod:`ams_theory.conform` models a defect
+    ingredient changed, which is how :mod:`ams_theory.audit.conform` models a defect
     in someone else's implementation without a second copy of the rule.
     """
 

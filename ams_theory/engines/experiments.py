@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .optim import PRESETS
+from ams_theory.optim import PRESETS
 
 __all__ = ["Method", "BUDGETS", "DEFAULT_METHODS", "REFERENCE", "compare_on_digits", "summary_lines", "paper_lines",
            "plot_comparison", "load_digits_splits", "main"]
@@ -529,12 +529,12 @@ def plot_comparison(result: dict, path: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ams_theory.experiments [--budget B] [--seed S] [--json PATH] [--plot PATH]``:
+    """``python -m ams_theory.engines.experiments [--budget B] [--seed S] [--json PATH] [--plot PATH]``:
     run the comparison, print the table and the timing, and optionally write the result and figure."""
     import argparse
     import json
 
-    ap = argparse.ArgumentParser(prog="python -m ams_theory.experiments", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m ams_theory.engines.experiments", description=main.__doc__)
     ap.add_argument("--budget", choices=list(BUDGETS), default="standard")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--select", choices=list(_SELECT), default="val_loss", help="lr tuning criterion")

@@ -5,7 +5,7 @@ L-smooth problems, points ``w``, base directions ``u``, step sizes ``eta`` and
 claim-specific draws, it returns ``(margin, applicable)``: ``margin > 0``
 means the claim's conclusion is violated at an instance where its hypotheses
 hold (``applicable``). The steps inside a margin come from the rule core
-(:mod:`ams_theory.rules`), evaluated with :class:`TorchOps` for the searches
+(:mod:`ams_theory.core.rules`), evaluated with :class:`TorchOps` for the searches
 and with :class:`SympyOps` for certificates: the same function runs both.
 
 Engines:
@@ -39,8 +39,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from . import rules, smooth
-from .backends import SympyOps, TorchOps
+from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps, TorchOps
+from ams_theory.engines import smooth
 
 __all__ = ["WorstCaseLoss", "WORST_CASES", "Draw", "Claim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
            "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
@@ -287,7 +288,8 @@ def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None,
     Returns ``(draw, tried)``: the shrunk violating instance (a one-instance Draw), or
     ``None`` when none was found in ``max_examples`` examples.
     """
-    from hypothesis import HealthCheck, find, settings, strategies as st, target
+    from hypothesis import HealthCheck, find, settings, target
+    from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample
 
     families = tuple(families or claim.certify_families)
@@ -331,7 +333,7 @@ def search_coverage(claim: Claim, rs: SearchResult, seed: int, hypothesis_exampl
     search's domain, and the sampler's ranges (every hyperparameter with its boundaries, the step size relative
     to the claim's step bound)."""
     return {"loss_families": {f: {"instances": n, "applicable": a} for f, (n, a, _) in rs.families.items()},
-            "loss_parameters": "as ams_theory.smooth samples each family (scale 1; ranges in its docstring)",
+            "loss_parameters": "as ams_theory.engines.smooth samples each family (scale 1; ranges in its docstring)",
             "dimensions": list(rs.dims), "instances": rs.instances, "applicable": rs.applicable,
             "seeds": {"search": seed, "per_batch": "one generator per (seed, family, d, round)"},
             "w": W_DRAW,

@@ -1,7 +1,7 @@
 r"""Identification: which rule a target computes, one choice per ingredient.
 
 A rule is our rule core with one choice per *ingredient*: the paper's choice, or a *departure* (a replaced
-piece of :class:`ams_theory.rules.Parts`, or rewired hyperparameters). Documented conventions (where
+piece of :class:`ams_theory.core.rules.Parts`, or rewired hyperparameters). Documented conventions (where
 ``eps`` sits, how ties and the mask's rescaling go, the scope, the decay order) are searched beside them
 and are not departures. :func:`identify` searches combinations with up to ``depth`` departures, fewest
 first, each replayed against the target's record with an early exit, so that a wrong combination costs

@@ -5,8 +5,8 @@ import html
 import json
 from typing import Iterable
 
-from . import __version__
-from .registry import Result
+from ams_theory import __version__
+from ams_theory.claims.registry import Result
 
 __all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals"]
 

@@ -593,7 +593,7 @@ def exact_quadratic(problem: Problem, i: int) -> ExactQuadratic:
 
 def value_column(problem, w):
     """``problem.value(w)`` as a (B, 1) column for a torch batch (so it broadcasts against per-instance
-    scalars of :class:`~ams_theory.backends.TorchOps`), unchanged for an exact one-instance problem."""
+    scalars of :class:`~ams_theory.core.ops.TorchOps`), unchanged for an exact one-instance problem."""
     v = problem.value(w)
     return v.reshape(-1, 1) if torch.is_tensor(v) else v
 

@@ -3,8 +3,8 @@ r"""Helpers for the exploration notebooks (``notebooks/descent_bounds.ipynb``, `
 Two topics, both built on code the checks already use:
 
 **One step against the descent lemmas.** :func:`one_step_changes` takes one step of Adam,
-cautious Adam and Grams with the rule core (:func:`ams_theory.rules.ams_step`, batched
-over step sizes with :class:`~ams_theory.backends.TorchOps`) and returns
+cautious Adam and Grams with the rule core (:func:`ams_theory.core.rules.ams_step`, batched
+over step sizes with :class:`~ams_theory.core.ops.TorchOps`) and returns
 ``dL(eta) = L(w_next) - L(w)``. The bounds it is compared with are written out here, each
 with its paper label (the checks in ``proofs_checks/discrete.py`` hold only the margins
 ``actual - bound``, not the bounds themselves):
@@ -18,13 +18,13 @@ with its paper label (the checks in ``proofs_checks/discrete.py`` hold only the 
 so a notebook can show the project's verdicts and the plotted bounds side by side.
 
 **Hamiltonian flows.** :func:`flow` integrates a system of
-:data:`ams_theory.dynamics.SYSTEMS` with :func:`ams_theory.dynamics.trajectory`;
+:data:`ams_theory.engines.dynamics.SYSTEMS` with :func:`ams_theory.engines.dynamics.trajectory`;
 :func:`flow_rates` evaluates the true ``dH/dt``, ``dL/dt`` (autograd,
-:func:`ams_theory.dynamics.true_rates`) and the papers' closed forms at the sampled states.
+:func:`ams_theory.engines.dynamics.true_rates`) and the papers' closed forms at the sampled states.
 
 Notation: ``g = grad L(w)``, ``u`` the base direction (Adam's ``m_hat / (sqrt(v_hat) + eps)``),
 ``P = <u o g, 1(u o g >= 0)>``, ``Q = <|g|, |u|>``, ``L`` the smoothness constant. Nothing here
-re-types an update rule: steps, masks and directions come from :mod:`ams_theory.rules`.
+re-types an update rule: steps, masks and directions come from :mod:`ams_theory.core.rules`.
 """
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import dynamics as dyn
-from . import rules
-from .backends import TorchOps
-from .smooth import QuadraticProblem
+from ams_theory.core import rules
+from ams_theory.core.ops import TorchOps
+from ams_theory.engines import dynamics as dyn
+from ams_theory.engines.smooth import QuadraticProblem
 
 __all__ = ["diagonal_quadratic", "kappa4_quadratic", "repeat_instance", "step_sizes", "caution_hp", "STEP_CAUTIONS",
            "adam_direction", "one_step_changes", "smoothness_bounds", "d1_bounds", "d2_bounds", "thm23_step_bound",
@@ -115,7 +115,7 @@ def _step_cautions() -> dict:
 
 
 class _LazyCautions(Mapping):
-    """``STEP_CAUTIONS[name]``: the :class:`~ams_theory.rules.Caution` of each one-step method (loaded on first use)."""
+    """``STEP_CAUTIONS[name]``: the :class:`~ams_theory.core.rules.Caution` of each one-step method (loaded on first use)."""
 
     _data: dict | None = None
 
@@ -141,7 +141,7 @@ def adam_direction(problem, w, m, v, t: int, betas=(0.9, 0.999), eps: float = 1e
     r"""``(g, u, m_new, v_new)`` at ``w``: ``g = grad L(w)`` and Adam's direction after the moment update,
     ``u = m_hat / (sqrt(v_hat) + eps)`` with ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g^2`` and bias
     corrections at step ``t`` (Def. A.4 of the AMS/Grams paper; Cor. 5.2 parts 1-5), from
-    :func:`ams_theory.rules.adam_direction`. All ``(1, d)`` float64 tensors."""
+    :func:`ams_theory.core.rules.adam_direction`. All ``(1, d)`` float64 tensors."""
     w, m, v = _row(w), _row(m), _row(v)
     g = problem.grad(w)
     u, m_new, v_new = rules.adam_direction(T1, g, m.clone(), v.clone(), betas[0], betas[1], eps, t)
@@ -153,7 +153,7 @@ def one_step_changes(problem, w, m, v, t: int, etas, methods: Iterable[str] = ("
     r"""``{method: dL(eta)}`` with ``dL = L(w_next) - L(w)`` for one step of each method from the state
     ``(w, m, v)`` at step ``t``, for every step size in ``etas``.
 
-    Each step is :func:`ams_theory.rules.ams_step` with ``beta3 = 0``, ``lr = eta``, no weight decay and the
+    Each step is :func:`ams_theory.core.rules.ams_step` with ``beta3 = 0``, ``lr = eta``, no weight decay and the
     caution of :data:`STEP_CAUTIONS` (``adam``: none; ``cautious_adam``: ``u o 1(u o g >= 0)``;
     ``grams``: ``sign(g) o |u|``; ``grams_def51``: AMS with ``lambda = -1``), batched over the step sizes.
     Returns numpy arrays of ``len(etas)``.
@@ -201,7 +201,7 @@ def smoothness_bounds(problem, w, u, etas) -> dict:
 
 def d1_bounds(problem, w, u, etas) -> dict:
     r"""Lemma 3.4 / D.1 of the AMS/Grams paper, cautious step ``w' = w - eta u o 1(u o g >= 0)``, with
-    ``P = <u o g, 1(u o g >= 0)>`` (the mask from :func:`ams_theory.rules.mask_vector`):
+    ``P = <u o g, 1(u o g >= 0)>`` (the mask from :func:`ams_theory.core.rules.mask_vector`):
 
     - ``upper`` (Part 1): ``dL <= -eta P + L eta^2 |u|^2 / 2``;
     - ``lower`` (Part 2, as stated): ``dL >= -eta P``; the proof drops the ``-L/2 |dw|^2`` term, so this
@@ -235,7 +235,7 @@ def d2_bounds(problem, w, u, etas) -> dict:
 
 def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dict:
     r"""Thm. 2.3 of the Cautious paper (there ``mu`` is the smoothness constant, ``eps`` the step):
-    with ``x = u o g``, the mask ``phi = phi(x)`` (:func:`ams_theory.rules.mask_vector`, default the
+    with ``x = u o g``, the mask ``phi = phi(x)`` (:func:`ams_theory.core.rules.mask_vector`, default the
     cautious-Adam mask ``1(u o g >= 0)``), ``Delta = -x'(1 - phi)`` and ``r = u o (1 - phi)``: if ``Delta >= 0``,
     then ``L(w - eps u o phi) <= L(w - eps u)`` for ``eps <= 2 Delta / (mu |r| (2 |u| + |r|))``.
 
@@ -280,7 +280,7 @@ DESCENT_MARGINS = {   # claim id -> margin function of proofs_checks.discrete (p
 def claim_margins(claim_id: str, problem, w, u, etas) -> dict:
     """The discrete check's own margin of ``claim_id`` at ``(w, u)`` for every step size: ``{"margin",
     "applicable", "violated"}`` (numpy arrays). ``margin > 0`` where applicable means the claim's conclusion
-    fails there (see :mod:`ams_theory.descent`); ``violated`` applies the engines' tolerance."""
+    fails there (see :mod:`ams_theory.engines.descent`); ``violated`` applies the engines' tolerance."""
     from proofs_checks import discrete
     try:
         fn = getattr(discrete, DESCENT_MARGINS[claim_id])
@@ -333,7 +333,7 @@ class OneStep:
 def draw_one_step(family: str, d: int, seed: int, t: int = 10) -> OneStep:
     """A reproducible instance: ``problem = smooth.sample(family, 1, d, gen)`` then ``w ~ N(0, I)``,
     ``m ~ N(0, I/4)``, ``v ~ U(0, 1)^d`` from the same ``torch.Generator().manual_seed(seed)``."""
-    from .smooth import sample
+    from ams_theory.engines.smooth import sample
     gen = torch.Generator().manual_seed(int(seed))
     problem = sample(family, 1, d, gen)
     w = torch.randn(1, d, generator=gen, dtype=F64)
@@ -503,7 +503,7 @@ FLOW_CLAIMS = {   # system -> (what the papers state along its trajectories, cla
 
 def initial_state(system: dyn.System, d: int) -> torch.Tensor:
     """The state ``s(0)`` used for the flows: zero, except Adam's ``v(0) = 1`` (keeps ``sqrt(v)`` smooth),
-    as in :func:`ams_theory.dynamics.plot_systems`."""
+    as in :func:`ams_theory.engines.dynamics.plot_systems`."""
     s0 = torch.zeros(1, d * system.state_blocks, dtype=F64)
     if system.state_blocks == 2:
         s0[0, d:] = 1.0
@@ -513,7 +513,7 @@ def initial_state(system: dyn.System, d: int) -> torch.Tensor:
 def flow(name: str, problem=None, w0=(1.0, 1.0), s0=None, t_end: float = 20.0, step: float = 1e-2,
          integrator: str = "rk4", n_samples: int = 400):
     r"""Integrate ``SYSTEMS[name]`` from ``(w0, s0)`` (default: the κ = 4 quadratic from (1, 1) and
-    :func:`initial_state`) with :func:`ams_theory.dynamics.trajectory`; returns its ``Trajectory``.
+    :func:`initial_state`) with :func:`ams_theory.engines.dynamics.trajectory`; returns its ``Trajectory``.
 
     ``integrator="rk4"``: classical RK4 with the fixed step ``step`` over the whole horizon (the integrator's
     fixed-step path, reached by a switching function that never fires and ``max_restarts=0``). The cost is
@@ -542,7 +542,7 @@ def flow(name: str, problem=None, w0=(1.0, 1.0), s0=None, t_end: float = 20.0, s
 
 def flow_rates(name: str, traj, problem=None) -> dict:
     r"""At every sampled state of ``traj``: the true ``dH/dt`` and ``dL/dt`` along ``SYSTEMS[name]``'s field
-    (autograd, :func:`ams_theory.dynamics.true_rates`) and, where the system carries them, the papers'
+    (autograd, :func:`ams_theory.engines.dynamics.true_rates`) and, where the system carries them, the papers'
     closed forms ``dH_stated``, ``dL_stated``. Numpy arrays keyed ``t``, ``dH``, ``dL``, ...
     """
     system = dyn.SYSTEMS[name]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from .backends import LoopOps
+from ams_theory.optim.runtimes import LoopOps
 
 __all__ = ["FusedOps", "fused_update", "LOW_PRECISION", "in_float32"]
 

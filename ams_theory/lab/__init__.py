@@ -1,0 +1,1 @@
+"""Helpers for the notebooks (they may use the checks)."""
