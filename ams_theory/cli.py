@@ -20,7 +20,7 @@ import time
 
 import proofs_checks
 from ams_theory import __version__
-from ams_theory.claims.catalogue import FAMILIES
+from ams_theory.claims.catalogue import CLAIM_FAMILIES
 from ams_theory.claims.registry import BUDGETS, claims_for, run_claim
 from ams_theory.claims.report import detail, document, html_page, markdown, proof_text, table
 
@@ -32,6 +32,8 @@ class _Fail(Exception):
 
 
 def _writable(path: str, what: str) -> None:
+    """Fail now, before any check runs, when ``path`` cannot be written: it is opened for appending (and removed
+    again when it did not exist), which also catches read-only file systems and special folders."""
     if os.path.isdir(path):
         raise _Fail(f"cannot write {what} {path!r}: it is a directory")
     parent = os.path.dirname(os.path.abspath(path))
@@ -40,8 +42,14 @@ def _writable(path: str, what: str) -> None:
             os.makedirs(parent, exist_ok=True)
         except OSError as err:
             raise _Fail(f"cannot write {what} {path!r}: cannot create {parent!r} ({err.strerror})") from None
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise _Fail(f"cannot write {what} {path!r}: permission denied")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise _Fail(f"cannot write {what} {path!r}: {err.strerror or err}") from None
+    if not existed:
+        os.remove(path)
 
 
 def _write(path: str, text: str, what: str) -> None:
@@ -175,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0, help="seed of the randomised checks (default 0)")
     v = sub.add_parser("verify", parents=[common], help="run the claim checks and report a verdict per claim")
     v.add_argument("--claim", action="append", metavar="ID", help="only this claim id (repeatable)")
-    v.add_argument("--family", action="append", metavar="NAME", help=f"only this family ({', '.join(FAMILIES)})")
+    v.add_argument("--family", action="append", metavar="NAME", help=f"only this family ({', '.join(CLAIM_FAMILIES)})")
     v.add_argument("--report", metavar="PATH", help="write a report for people: PATH ending in .md or .html")
     v.add_argument("--json", metavar="PATH", help="write the results as JSON")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -209,9 +217,34 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _private_hypothesis_home():
+    """hypothesis keeps caches in ``./.hypothesis`` by default: the checks' searches write them in a temporary
+    folder instead, removed afterwards (the user's working directory is left as it was)."""
+    import contextlib
+    import shutil
+    import tempfile
+
+    @contextlib.contextmanager
+    def home():
+        from hypothesis import configuration
+
+        folder = tempfile.mkdtemp(prefix="ams-theory-hypothesis-")
+        previous = configuration.storage_directory()
+        configuration.set_hypothesis_home_dir(folder)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(str(previous))
+            shutil.rmtree(folder, ignore_errors=True)
+    return home()
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("verify", "show"):
+            with _private_hypothesis_home():
+                return args.func(args)
         return args.func(args)
     except _Fail as err:
         print(f"ams-theory: error: {err}", file=sys.stderr)

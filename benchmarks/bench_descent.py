@@ -30,7 +30,7 @@ import time
 import torch
 
 from ams_theory.engines import descent, smooth
-from ams_theory.engines.descent import T1, Claim
+from ams_theory.engines.descent import T1, MarginClaim
 from proofs_checks import discrete as D
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
@@ -51,13 +51,13 @@ def m_eq6_default(ops, problem, w, u, eta, extra, with_scale=False):
 
 
 REFUTED = {  # claim id -> (what is searched, families)
-    "grams.D1.part2": Claim(D.m_d1_part2, D._draw_free, QUAD),
-    "grams.D2.part2": Claim(D.m_d2_part2, D._draw_free, QUAD),
-    "grams.R5.5": Claim(D.m_r55, D._draw_free, QUAD),
-    "cautious.2.4": Claim(D.m_thm24, D._draw_threshold, QUAD),
-    "cautious.A3": Claim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
-    "cautious.A7": Claim(D.m_a7, D._draw_threshold, QUAD),
-    "cautious.eq6.default": Claim(m_eq6_default, D._draw_free, QUAD),
+    "grams.D1.part2": MarginClaim(D.m_d1_part2, D._draw_free, QUAD),
+    "grams.D2.part2": MarginClaim(D.m_d2_part2, D._draw_free, QUAD),
+    "grams.R5.5": MarginClaim(D.m_r55, D._draw_free, QUAD),
+    "cautious.2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
+    "cautious.A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
+    "cautious.A7": MarginClaim(D.m_a7, D._draw_threshold, QUAD),
+    "cautious.eq6.default": MarginClaim(m_eq6_default, D._draw_free, QUAD),
 }
 SEARCH_DIMS = (2, 3, 5, 1, 8)
 
@@ -68,7 +68,7 @@ def throughput(batch, reps, seed=0):
         for d in DIMS:
             t0 = time.perf_counter()
             gen = torch.Generator().manual_seed(seed * 1000 + d)
-            problem = smooth.FAMILIES[fam](batch, d, gen)
+            problem = smooth.LOSS_FAMILIES[fam](batch, d, gen)
             w = torch.randn(batch, d, generator=gen, dtype=torch.float64)
             u, eta, extra = D._draw_free(problem, w, gen)
             sample_s = time.perf_counter() - t0

@@ -29,7 +29,7 @@ from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import proofs, repairs, smooth
 
 DT = torch.float64
-FAMILIES = ("quadratic_diagonal", "quadratic_indefinite", "quadratic_convex", "separable_mixed")
+SEARCH_FAMILIES = ("quadratic_diagonal", "quadratic_indefinite", "quadratic_convex", "separable_mixed")
 EXACT_FAMILIES = ("quadratic_diagonal", "quadratic_indefinite", "quadratic_convex")
 BUDGET = {"quick": 2_000, "standard": 20_000, "thorough": 100_000}
 DIMS = (1, 2, 4)
@@ -78,7 +78,7 @@ def _system(system):
     return dyn.SYSTEMS[system] if isinstance(system, str) else system
 
 
-def search(system, margin, budget, seed, families=FAMILIES, dims=DIMS):
+def search(system, margin, budget, seed, families=SEARCH_FAMILIES, dims=DIMS):
     """Max of ``margin(system, "torch", problem, w, s)`` over random states; returns stats and an exact
     certificate for the worst violation (or None)."""
     system = _system(system)
@@ -86,7 +86,7 @@ def search(system, margin, budget, seed, families=FAMILIES, dims=DIMS):
     for fi, fam in enumerate(families):
         for d in dims:
             gen = torch.Generator().manual_seed(seed * 7919 + fi * 31 + d)
-            problem = smooth.FAMILIES[fam](BUDGET[budget], d, gen)
+            problem = smooth.LOSS_FAMILIES[fam](BUDGET[budget], d, gen)
             w, s = _states(system, problem, gen)
             m, applicable, scale = margin(system, "torch", problem, w, s)
             m = torch.where(applicable, m, torch.full_like(m, -math.inf)).reshape(-1)
@@ -792,7 +792,7 @@ def _convergence(systems, budget, seed):
     losses = {
         "kappa=4 quadratic (Cautious §3.1)": _diag_quadratic([8.0, 2.0]),
         "Figure 1 quadratic (AMS/Grams)": _diag_quadratic([0.5, 0.02]),
-        "nonconvex separable": smooth.FAMILIES["separable_mixed"](1, 2, gen),
+        "nonconvex separable": smooth.LOSS_FAMILIES["separable_mixed"](1, 2, gen),
     }
     n_starts = {"quick": 1, "standard": 2, "thorough": 4}[budget]
     out = {}

@@ -37,12 +37,13 @@ import torch
 
 from ams_theory.claims.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
 from ams_theory.core import rules
+from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs, repairs, smooth
 from ams_theory.engines.descent import (
     T1,
-    Claim,
     Draw,
+    MarginClaim,
     Sampler,
     WorstCaseLoss,
     certify,
@@ -61,12 +62,9 @@ DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3
 SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-pattern checks: d = 1..this
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
-ALL = tuple(smooth.FAMILIES)
-CONVEX = tuple(f for f in smooth.FAMILIES if smooth.FAMILIES[f](1, 1, torch.Generator().manual_seed(0)).convex)
+ALL = tuple(smooth.LOSS_FAMILIES)
+CONVEX = tuple(f for f in smooth.LOSS_FAMILIES if smooth.LOSS_FAMILIES[f](1, 1, torch.Generator().manual_seed(0)).convex)
 
-CAUTIOUS_GE = rules.Caution(lam=0, tie="aligned", normalize="none")      # Def. 3.2 as the proofs use it
-GRAMS_DEF51 = rules.Caution(lam=-1, tie="aligned", normalize="ams")      # AMS Alg. 1, beta3 = 0, lambda = -1
-GRAMS_COR52 = rules.Caution(lam=-1, tie="zero", normalize="none")        # sign(g) o |u|
 
 
 # ----------------------------------------------------------------------------- small helpers (both back ends)
@@ -332,7 +330,7 @@ def _grams_parts(ops, problem, w, u, eta):
     Q = total(ops, ops.abs(g) * ops.abs(u))        # <|g|, |u|>
     f0 = F(problem, w)
     d51 = F(problem, step(ops, w, u, g, eta, GRAMS_DEF51)) - f0
-    d52 = F(problem, step(ops, w, u, g, eta, GRAMS_COR52)) - f0
+    d52 = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
     return g, Q, f0, d51, d52, sq(ops, u)
 
 
@@ -419,7 +417,7 @@ def d3_changes(ops, problem, w, u, eta):
     """``(dL_Grams, dL_C, L(w))``: the one-step changes of the Grams step (Cor. 5.2) and the cautious step."""
     g = G(problem, w)
     f0 = F(problem, w)
-    dG = F(problem, step(ops, w, u, g, eta, GRAMS_COR52)) - f0
+    dG = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
     dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
     return dG, dC, f0
 
@@ -445,7 +443,7 @@ def m_r55(ops, problem, w, u, eta, extra, with_scale=False):
     """Strictly better: dL_Grams < dL_C for eta > 0 (margin >= 0 is a violation; shifted by a tiny amount)."""
     g = G(problem, w)
     f0 = F(problem, w)
-    dG = F(problem, step(ops, w, u, g, eta, GRAMS_COR52)) - f0
+    dG = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
     dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
     return _ret(dG - dC, GT(eta, 0), ABS(f0), with_scale)
 
@@ -453,9 +451,9 @@ def m_r55(ops, problem, w, u, eta, extra, with_scale=False):
 # ----------------------------------------------------------------------------- the Cautious paper
 
 PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
-    "eq1_default": rules.Caution(lam=0, tie="zero", normalize="nnz_xi", xi=1),
-    "indicator": rules.Caution(lam=0, tie="zero", normalize="none"),
-    "phi_c_0.1": rules.Caution(lam=-0.1, tie="opposed", normalize="none"),
+    "eq1_default": EQ1_DEFAULT,
+    "indicator": CAUTIOUS_GT,
+    "phi_c_0.1": phi_c(0.1),
     "ams_lambda_-0.5": rules.Caution(lam=-0.5, tie="aligned", normalize="ams"),
 }
 
@@ -553,7 +551,6 @@ def m_a7_nonneg(ops, problem, w, u, eta, extra, with_scale=False):
     return _ret(dL, LE(0, extra["alpha"]), ABS(F(problem, w)), with_scale)
 
 
-INNER_GE = rules.Caution(lam=0, tie="aligned", normalize="none", kind="inner")
 
 
 def _mask_gain(ops, problem, w, u, eta, caution):
@@ -670,20 +667,20 @@ def _a6_problem(problem):
     return problem
 
 
-def _with_problem_map(claim: Claim, fn) -> Claim:
+def _with_problem_map(claim: MarginClaim, fn) -> MarginClaim:
     """Wrap a claim so every sampled problem goes through ``fn`` first (for Cor. A.6's family)."""
     def margin(ops, problem, *args, **kw):
         return claim.margin(ops, problem if not isinstance(problem, smooth.QuadraticProblem) else fn(problem),
                             *args, **kw)
-    return Claim(margin, claim.draw, claim.families, claim.certify_families, claim.dims)
+    return MarginClaim(margin, claim.draw, claim.families, claim.certify_families, claim.dims)
 
 
-def _hypothesis_families(claim: Claim, families=None):
+def _hypothesis_families(claim: MarginClaim, families=None):
     """The quadratic families among those searched (the hypothesis search's finds must certify exactly)."""
     return tuple(f for f in (families or claim.families) if f in QUAD) or claim.certify_families
 
 
-def _search(claim: Claim, budget: str, seed: int, families=None, size_factor=1.0):
+def _search(claim: MarginClaim, budget: str, seed: int, families=None, size_factor=1.0):
     batches, size, hyp = BUDGET[budget]
     rs = random_search(claim, batches, max(1000, int(size * size_factor)), seed, families=families,
                        dims=DIMS[budget])
@@ -696,7 +693,7 @@ def _search(claim: Claim, budget: str, seed: int, families=None, size_factor=1.0
 INSIDE_THE_EDGE = 1 - 1e-7
 
 
-def _certified(claim: Claim, rs, found, seed, families=None):
+def _certified(claim: MarginClaim, rs, found, seed, families=None):
     """An exactly re-checked violation: from the hypothesis find, the worst batch instance, or a
     search restricted to quadratic families. Returns (certificate dict, recheck) or (None, None)."""
     candidates = []
@@ -767,7 +764,7 @@ class _Decision:
     recheck: object = None
 
 
-def _decide(claim: Claim, budget, seed, families=None, size_factor=1.0) -> _Decision:
+def _decide(claim: MarginClaim, budget, seed, families=None, size_factor=1.0) -> _Decision:
     """``holds`` (searched, with its coverage), ``refuted`` (an exact counterexample: proved) or ``not-checkable``
     (float violations that no quadratic instance reproduces exactly)."""
     rs, found, tried = _search(claim, budget, seed, families, size_factor)
@@ -781,8 +778,8 @@ def _decide(claim: Claim, budget, seed, families=None, size_factor=1.0) -> _Deci
     return _Decision("refuted", rs, evidence, _refutation_strength(cert), cert, recheck)
 
 
-def judge(claim: Claim, budget, seed, holds_text, refuted_text, correction=None, families=None, size_factor=1.0):
-    """Literal verdict from both engines, with its strength, plus a computed ``correction = (statement, Claim,
+def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction=None, families=None, size_factor=1.0):
+    """Literal verdict from both engines, with its strength, plus a computed ``correction = (statement, MarginClaim,
     families)`` (its own verdict, strength and, when refuted, exact re-check)."""
     lit = _decide(claim, budget, seed, families, size_factor)
     corr = None
@@ -806,7 +803,7 @@ def judge(claim: Claim, budget, seed, holds_text, refuted_text, correction=None,
 CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search
 
 
-def _control(claim: Claim, budget, seed):
+def _control(claim: MarginClaim, budget, seed):
     """The search's power at the bound: the claim's conclusion with theta just above 1 (:data:`THETA_BEYOND`) on
     quadratic families (the first quarter of each batch), its float violations and one of them certified exactly.
     Evidence only, never part of the verdict."""
@@ -852,7 +849,7 @@ def _refuted(what):
 
 
 def C(margin, draw=_draw_free, families=ALL):
-    return Claim(margin, draw, families, QUAD)
+    return MarginClaim(margin, draw, families, QUAD)
 
 
 def _torch_bound(bound):
@@ -948,7 +945,7 @@ def _proof_strength(proof, side, search):
                   f"({proof.seconds:.2f} s)", proof, search=search.to_json())
 
 
-def _searched_edit(claim: Claim, budget, seed, families=None, size_factor=1.0):
+def _searched_edit(claim: MarginClaim, budget, seed, families=None, size_factor=1.0):
     """A repair edit judged by both engines: ``vacuous`` when no drawn instance meets its hypothesis."""
     def judge_edit():
         d = _decide(claim, budget, seed, families, size_factor)
@@ -1152,7 +1149,7 @@ def d3_indefinite_witness() -> Draw:
                 torch.full((1, 1), 1023 / 1024, dtype=DT), {})
 
 
-def _with_witness(verdict: Verdict, claim: Claim, witness: Draw) -> Verdict:
+def _with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw) -> Verdict:
     """A searched ``holds`` overturned by a constructed instance, when it certifies exactly (else unchanged)."""
     found = _try_certify(claim, witness, 0, "constructed instance")
     if found is None:
@@ -1234,7 +1231,7 @@ def check_d3(budget="standard", seed=0):
 @register("grams.R5.5", "discrete", "Grams' one-step loss decrease is strictly larger than the cautious one.")
 def check_r55(budget="standard", seed=0):
     # an instance where every coordinate is aligned: both steps coincide, so the decrease is equal, not larger
-    problem = smooth.FAMILIES["quadratic_diagonal_convex"](1, 2, torch.Generator().manual_seed(seed))
+    problem = smooth.LOSS_FAMILIES["quadratic_diagonal_convex"](1, 2, torch.Generator().manual_seed(seed))
     w = torch.tensor([[1.0, -2.0]], dtype=DT)
     g = problem.grad(w)
     u = g * torch.tensor([[0.5, 2.0]], dtype=DT)              # u_i g_i > 0 for every i
@@ -1309,15 +1306,15 @@ def check_thm24(budget="standard", seed=0):
           "(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2, "
           "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
 def check_a3(budget="standard", seed=0):
-    claim = Claim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
-    corrected = Claim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
+    claim = MarginClaim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
+    corrected = MarginClaim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
     verdict = judge(claim, budget, seed, _holds, _refuted("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
                     "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
                     "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
 
     def edited(**kw):
-        return _searched_edit(Claim(partial(_a3, **kw), _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",)),
+        return _searched_edit(MarginClaim(partial(_a3, **kw), _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",)),
                               budget, seed, A3_FAMILIES, size_factor=0.25)
     with_repairs(verdict, [
         repairs.Edit("replace object", "B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2",
@@ -1349,10 +1346,10 @@ A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0,
           "L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any step.")
 def check_a6(budget="standard", seed=0):
     fams = ("quadratic_diagonal_convex",)
-    claim = _with_problem_map(Claim(m_a6, _draw_free, fams, fams), _a6_problem)
+    claim = _with_problem_map(MarginClaim(m_a6, _draw_free, fams, fams), _a6_problem)
     verdict = judge(claim, budget, seed, _holds, _refuted("comparison fails"), families=fams)
     verdict.strength.coverage["loss"] = A6_LOSS
-    eq1 = random_search(_with_problem_map(Claim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
+    eq1 = random_search(_with_problem_map(MarginClaim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
                         *BUDGET[budget][:2], seed)
     verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
     proof = prove_a6()

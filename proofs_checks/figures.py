@@ -470,7 +470,6 @@ def check_fig1(budget="standard", seed=0):
     horizons = list(res["horizons"])
     final, f = horizons[-1], res["f"]
     labels = list(f)
-    first = out["strictly_first_to_threshold"]
     readings = {reading: {"preset": name, **kw, **runs[reading]["outcome"]}
                 for reading, (name, kw) in toys.FIG1_CADAM_VARIANTS.items()}
     evidence = {

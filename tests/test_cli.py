@@ -111,3 +111,17 @@ def test_report_path_that_is_a_directory(tmp_path, capsys):
 
 def test_every_catalogued_claim_is_in_the_registry():
     assert [c.id for c in CATALOGUE] == list(registry.REGISTRY)
+
+
+def test_an_unwritable_report_fails_before_any_check(monkeypatch, capsys):
+    """The path is tried first (a folder of /proc takes no new file, even for root): nothing runs."""
+    ran = []
+    monkeypatch.setattr("ams_theory.cli.run_claim", lambda *a, **k: ran.append(a))
+    assert main(["verify", "--claim", "grams.C1", "--report", "/proc/ams-theory-report.html"]) == 2
+    assert ran == [] and "cannot write report" in capsys.readouterr().err
+
+
+def test_verify_leaves_no_hypothesis_folder_in_the_working_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", "--budget", "quick", "--claim", "grams.D1.part1", "--quiet"]) == 0
+    assert not (tmp_path / ".hypothesis").exists() and list(tmp_path.iterdir()) == []

@@ -87,7 +87,7 @@ def test_convergence_needs_the_mask_condition(results):
 def test_autograd_rate_matches_exact_rate_on_a_quadratic():
     """The two independent derivatives (autograd in floats, sympy in rationals) agree."""
     system = dyn.SYSTEMS["grams"]
-    problem = smooth.FAMILIES["quadratic_diagonal"](1, 2, torch.Generator().manual_seed(3))
+    problem = smooth.LOSS_FAMILIES["quadratic_diagonal"](1, 2, torch.Generator().manual_seed(3))
     w = torch.tensor([[0.5, -1.25]], dtype=torch.float64)
     s = torch.tensor([[0.75, 0.25]], dtype=torch.float64)
     dH, dL = dyn.true_rates(system, problem, w, s)

@@ -39,12 +39,12 @@ import proofs_checks
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import descent, smooth
-from ams_theory.engines.descent import T1, Claim
+from ams_theory.engines.descent import T1, MarginClaim
 from proofs_checks import discrete as D
 
 F64 = torch.float64
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
-ALL = tuple(smooth.FAMILIES)
+ALL = tuple(smooth.LOSS_FAMILIES)
 CONVEX = tuple(smooth.CONVEX_FAMILIES)
 
 # ----------------------------------------------------------------------------- hypothesis profiles
@@ -280,10 +280,10 @@ def test_a3_corrected_trajectory_bound():
 # ----------------------------------------------------------------------------- refuted literal claims
 
 REFUTED = {
-    "D1.part2": Claim(D.m_d1_part2, D._draw_free, QUAD),
-    "D2.part2": Claim(D.m_d2_part2, D._draw_free, QUAD),
-    "thm2.4": Claim(D.m_thm24, D._draw_threshold, QUAD),
-    "A3": Claim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
+    "D1.part2": MarginClaim(D.m_d1_part2, D._draw_free, QUAD),
+    "D2.part2": MarginClaim(D.m_d2_part2, D._draw_free, QUAD),
+    "thm2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
+    "A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
 }
 
 
@@ -375,14 +375,14 @@ def one(bound_fn):
     return lambda ops, problem, w, u: [bound_fn(ops, problem, w, u)]
 
 
-HALVED = Claim(m_d1_part1_halved, D._draw_free, QUAD)
+HALVED = MarginClaim(m_d1_part1_halved, D._draw_free, QUAD)
 
 
 def test_mutant_wrong_constant_is_refuted_exactly_and_true_bound_holds_there():
     rs, cert = _certify_worst(HALVED)
     assert cert["applicable"] is True and cert["margin"].is_Rational and cert["margin"] > 0
     # the very same instance satisfies the true D.1 Part 1 exactly: only the constant made the difference
-    true = descent.certify(Claim(D.m_d1_part1, D._draw_free, QUAD), rs.worst_draw, rs.worst_index)
+    true = descent.certify(MarginClaim(D.m_d1_part1, D._draw_free, QUAD), rs.worst_draw, rs.worst_index)
     assert true["applicable"] is True and true["margin"] <= 0
 
 
@@ -433,7 +433,7 @@ def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
     """At theta = 1 on a rotated quadratic the exact L (rounded up by 1e-9) puts the instance outside the bound, so
     its first certificate fails; the candidate 1e-7 inside the bound certifies."""
     bounds = PLANTED["D1.part3 with its step bound doubled"][1]
-    claim = Claim(m_d1_part3_double_bound, D._fraction_sampler(bounds, D.within, "planted"), QUAD)
+    claim = MarginClaim(m_d1_part3_double_bound, D._fraction_sampler(bounds, D.within, "planted"), QUAD)
     problem, w = descent._sample("quadratic_indefinite", 2, 2_000, 0, 0)
     u, eta, extra = claim.draw(problem, w, torch.Generator().manual_seed(0))
     m, app, scale = claim.margin(T1, problem, w, u, eta, extra, with_scale=True)
@@ -447,9 +447,9 @@ def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
 
 
 @pytest.mark.parametrize("name, claim", [
-    ("D1.part1 with L eta^2 |u|^2", Claim(m_d1_part1_doubled, D._draw_free, ALL)),
+    ("D1.part1 with L eta^2 |u|^2", MarginClaim(m_d1_part1_doubled, D._draw_free, ALL)),
     ("D2.part3 with eta <= half its bound",
-     Claim(m_d2_part3_half_bound, D._fraction_sampler(torch_bounds(one(D.d2_step_bound), halved), D.within, "half"),
+     MarginClaim(m_d2_part3_half_bound, D._fraction_sampler(torch_bounds(one(D.d2_step_bound), halved), D.within, "half"),
            ALL)),
 ])
 def test_weakened_true_bound_is_not_refuted(name, claim):

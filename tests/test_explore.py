@@ -56,7 +56,7 @@ def test_diagonal_quadratic_and_kappa4():
 
 def test_step_cautions_are_the_checks_and_round_trip():
     assert ex.STEP_CAUTIONS["cautious_adam"] is discrete.CAUTIOUS_GE
-    assert ex.STEP_CAUTIONS["grams"] is discrete.GRAMS_COR52
+    assert ex.STEP_CAUTIONS["grams"] is discrete.GRAMS_MASK
     assert ex.STEP_CAUTIONS["grams_def51"] is discrete.GRAMS_DEF51
     assert ex.STEP_CAUTIONS["adam"] is None and len(ex.STEP_CAUTIONS) == 4
     for name, caution in ex.STEP_CAUTIONS.items():

@@ -878,3 +878,33 @@ def test_cuda_matches_cpu(name, kw, foreach):
         out[dev] = (params_of(model), state_of(model, opt))
     assert_equal_lists(out["cuda"][0], out["cpu"][0], exact=False, tol=1e-10, what="params")
     assert_equal_lists(out["cuda"][1], out["cpu"][1], exact=False, tol=1e-10, what="state")
+
+
+# ----------------------------------------------------------------------------
+# the dispatch policy and what a copy keeps
+# ----------------------------------------------------------------------------
+
+def test_step_path_policy():
+    from ams_theory.optim.optimizers import step_path
+    cpu = [torch.zeros(2)]
+    base = dict(fused=False, foreach=None, chunk_size=2 ** 18)
+    assert step_path(base, cpu) == "chunked"
+    assert step_path({**base, "chunk_size": 0}, cpu) == "loop"
+    assert step_path({**base, "foreach": True}, cpu) == "foreach"
+    assert step_path({**base, "fused": True, "foreach": None}, cpu) == "fused"
+
+
+def test_skipped_steps_survive_deepcopy_pickle_and_state_dict():
+    import pickle
+
+    p = nn.Parameter(torch.ones(3, dtype=DT))
+    opt = ams_theory.AdamW([p], nonfinite="skip")
+    p.grad = torch.tensor([1.0, float("nan"), 0.0], dtype=DT)
+    opt.step()
+    assert opt.skipped_steps == 1
+    assert copy.deepcopy(opt).skipped_steps == 1 and pickle.loads(pickle.dumps(opt)).skipped_steps == 1
+    again = ams_theory.AdamW([p])
+    again.load_state_dict(opt.state_dict())
+    assert again.skipped_steps == 1
+    again.load_state_dict(torch.optim.AdamW([p]).state_dict())     # torch's own state dict: no count, 0
+    assert again.skipped_steps == 0

@@ -25,13 +25,13 @@ from ams_theory.engines import smooth
 
 F64 = torch.float64
 EPS = torch.finfo(F64).eps
-ALL = list(smooth.FAMILIES)
+ALL = list(smooth.LOSS_FAMILIES)
 DIMS = (1, 2, 5)
 NONCONVEX = [f for f in ALL if f not in smooth.CONVEX_FAMILIES]
 
 
 def make(family, batch, d, seed=0, **kw):
-    return smooth.FAMILIES[family](batch, d, torch.Generator().manual_seed(seed), **kw)
+    return smooth.LOSS_FAMILIES[family](batch, d, torch.Generator().manual_seed(seed), **kw)
 
 
 def repeat(problem, times):
@@ -70,10 +70,10 @@ def analytic_L(problem):
 # ----------------------------------------------------------------------------- registry and shapes
 
 def test_registry():
-    assert set(smooth.FAMILIES) == {
+    assert set(smooth.LOSS_FAMILIES) == {
         "quadratic_convex", "quadratic_indefinite", "quadratic_diagonal", "quadratic_diagonal_convex",
         "separable_softplus", "separable_logcosh", "separable_sin", "separable_mixed", "logistic"}
-    assert set(smooth.QUADRATIC_FAMILIES) == {f for f in smooth.FAMILIES if f.startswith("quadratic")}
+    assert set(smooth.QUADRATIC_FAMILIES) == {f for f in smooth.LOSS_FAMILIES if f.startswith("quadratic")}
     for name in ALL:
         p = make(name, 3, 2)
         assert p.family == name
@@ -331,8 +331,8 @@ def test_determinism(family):
     assert any(not torch.equal(t, _tensors(c)[n]) for n, t in _tensors(a).items() if t.is_floating_point())
     # a shared generator continues deterministically
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    smooth.FAMILIES[family](5, 2, g1), smooth.FAMILIES[family](5, 2, g2)
-    assert torch.equal(smooth.FAMILIES[family](5, 2, g1).L, smooth.FAMILIES[family](5, 2, g2).L)
+    smooth.LOSS_FAMILIES[family](5, 2, g1), smooth.LOSS_FAMILIES[family](5, 2, g2)
+    assert torch.equal(smooth.LOSS_FAMILIES[family](5, 2, g1).L, smooth.LOSS_FAMILIES[family](5, 2, g2).L)
 
 
 @pytest.mark.parametrize("family", ALL)

@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ams_theory.claims.catalogue import CATALOGUE, FAMILIES, VERDICTS, ClaimEntry
+from ams_theory.claims.catalogue import CATALOGUE, CLAIM_FAMILIES, VERDICTS, ClaimEntry
 
 __all__ = ["Verdict", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
            "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
@@ -190,9 +190,9 @@ def claims_for(ids=None, families=None) -> list[Claim]:
             raise KeyError(f"unknown claim id {unknown[0]!r}")
         selected = [REGISTRY[i] for i in ids]
     if families:
-        bad = [f for f in families if f not in FAMILIES]
+        bad = [f for f in families if f not in CLAIM_FAMILIES]
         if bad:
-            raise KeyError(f"unknown family {bad[0]!r} (expected one of {', '.join(FAMILIES)})")
+            raise KeyError(f"unknown family {bad[0]!r} (expected one of {', '.join(CLAIM_FAMILIES)})")
         selected = [c for c in selected if c.entry.family in families]
     return selected
 

@@ -43,7 +43,7 @@ from ams_theory.core import rules
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import smooth
 
-__all__ = ["WorstCaseLoss", "WORST_CASES", "Draw", "Claim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
+__all__ = ["WorstCaseLoss", "WORST_CASES", "Draw", "MarginClaim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
            "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
 
 T1 = TorchOps(batch_dims=1)
@@ -79,7 +79,7 @@ class Sampler:
 
 
 @dataclass
-class Claim:
+class MarginClaim:
     """A discrete claim as a margin function, with how to draw its instances."""
     margin: Callable                        # (ops, problem, w, u, eta, extra) -> (margin, applicable)
     draw: Sampler                           # (problem, w, generator) -> (u, eta, extra), and its ranges
@@ -158,7 +158,7 @@ def _rational(x) -> sp.Rational:
     return sp.Rational(Fraction(float(x)))
 
 
-def certify(claim: Claim, draw: Draw, i: int):
+def certify(claim: MarginClaim, draw: Draw, i: int):
     """Exact margin of instance ``i`` (a quadratic family), or ``None`` when it cannot be certified.
 
     The float data are converted to the rationals they exactly are; the problem's
@@ -234,14 +234,14 @@ def _sample(fam, d, batch_size, seed, r):
         if len(_SAMPLES) >= _SAMPLE_CACHE_SIZE:
             _SAMPLES.pop(next(iter(_SAMPLES)))
         gen = torch.Generator().manual_seed(_key_seed(seed, fam, d, r))
-        problem = smooth.FAMILIES[fam](batch_size, d, gen)
+        problem = smooth.LOSS_FAMILIES[fam](batch_size, d, gen)
         w = torch.randn(batch_size, d, generator=gen, dtype=DT) * torch.exp(
             torch.randn(batch_size, 1, generator=gen, dtype=DT))
         _SAMPLES[key] = (problem, w)
     return _SAMPLES[key]
 
 
-def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, families=None, dims=None,
+def random_search(claim: MarginClaim, rounds: int, batch_size: int, seed: int, families=None, dims=None,
                   first: int | None = None) -> SearchResult:
     """Vectorised search: ``rounds`` passes over every (family, dimension) pair, one batch of
     ``batch_size`` instances each (``first``: only the first that many instances of each batch, a
@@ -282,7 +282,7 @@ def random_search(claim: Claim, rounds: int, batch_size: int, seed: int, familie
     return out
 
 
-def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None, d_max: int = HYPOTHESIS_D_MAX):
+def hypothesis_search(claim: MarginClaim, max_examples: int, seed: int, families=None, d_max: int = HYPOTHESIS_D_MAX):
     """``hypothesis.find`` of an applicable instance with a positive margin, pushed by ``target``.
 
     Returns ``(draw, tried)``: the shrunk violating instance (a one-instance Draw), or
@@ -301,7 +301,7 @@ def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None,
         d = draw(st.integers(1, d_max))
         s = draw(st.integers(0, 2 ** 31 - 1))
         gen = torch.Generator().manual_seed(s)
-        problem = smooth.FAMILIES[fam](1, d, gen)
+        problem = smooth.LOSS_FAMILIES[fam](1, d, gen)
         coords = st.floats(-HYPOTHESIS_W, HYPOTHESIS_W, allow_nan=False, width=32)
         w = torch.tensor([draw(st.lists(coords, min_size=d, max_size=d))], dtype=DT)
         u, eta, extra = claim.draw(problem, w, gen)
@@ -326,7 +326,7 @@ def hypothesis_search(claim: Claim, max_examples: int, seed: int, families=None,
     return found, tried["n"]
 
 
-def search_coverage(claim: Claim, rs: SearchResult, seed: int, hypothesis_examples: int,
+def search_coverage(claim: MarginClaim, rs: SearchResult, seed: int, hypothesis_examples: int,
                     hypothesis_families=()) -> dict:
     """What a search covered, for the strength of a verdict: the loss families (instances drawn and instances
     meeting the claim's hypotheses, per family), the dimensions, the seed, how ``w`` was drawn, the hypothesis

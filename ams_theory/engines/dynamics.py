@@ -22,6 +22,7 @@ import sympy as sp
 import torch
 
 from ams_theory.core import rules
+from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import smooth
 
@@ -31,10 +32,6 @@ __all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "symbolic_rates", "
 T1 = TorchOps(batch_dims=1)
 SYM = SympyOps()
 
-CAUTIOUS_GT = rules.Caution(lam=0, tie="zero", normalize="none")          # 1(x > 0), the Cautious paper's mask
-CAUTIOUS_GE = rules.Caution(lam=0, tie="aligned", normalize="none")       # 1(x >= 0), as restated in Thm. E.2
-EQ1_DEFAULT = rules.Caution(lam=0, tie="zero", normalize="nnz_xi", xi=1)  # eq. (1): alpha(x) 1(x > 0)
-GRAMS = rules.Caution(lam=-1, tie="zero", normalize="none")               # sign(g) o |u|
 
 
 def _torch(x):
@@ -106,7 +103,7 @@ def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
     def fld(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)
         if grams:
-            move, _ = rules.cautious_update(ops, ops.copy(k), g, GRAMS)          # sign(g) o |k|
+            move, _ = rules.cautious_update(ops, ops.copy(k), g, GRAMS_MASK)          # sign(g) o |k|
         elif phi is None:
             move = k
         else:
@@ -291,10 +288,8 @@ SYSTEMS = {
     "cautious_eq1": general("cautious_eq1", K_QUADRATIC, EQ1_DEFAULT, c_phi=0.1, c_psi=0.5),
     "cautious_indicator": general("cautious_indicator", K_QUADRATIC, CAUTIOUS_GT, c_phi=0.1, c_psi=0.5),
     "cautious_ge_l1": general("cautious_ge_l1", K_L1, CAUTIOUS_GE, c_phi=0.1, c_psi=0.5),
-    "cautious_phi_c": general("cautious_phi_c", K_QUADRATIC, rules.Caution(lam=-0.1, tie="opposed",
-                                                                          normalize="none"), c_psi=0.5),
-    "cautious_inner": general("cautious_inner", K_QUADRATIC, rules.Caution(lam=0, tie="aligned", normalize="none",
-                                                                          kind="inner"), c_phi=0.1, c_psi=0.5),
+    "cautious_phi_c": general("cautious_phi_c", K_QUADRATIC, phi_c(0.1), c_psi=0.5),
+    "cautious_inner": general("cautious_inner", K_QUADRATIC, INNER_GE, c_phi=0.1, c_psi=0.5),
     "grams": general("grams", K_QUADRATIC, None, c_phi=0.1, c_psi=0.5, grams=True),
     "grams_l1": general("grams_l1", K_L1, None, c_psi=0.5, grams=True),
     "adam": adam("adam", a=0.9, b=0.999, e=1e-3),

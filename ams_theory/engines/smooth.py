@@ -54,7 +54,7 @@ import sympy as sp
 import torch
 
 __all__ = ["Problem", "QuadraticProblem", "SeparableProblem", "LogisticProblem", "ExactQuadratic",
-           "FAMILIES", "QUADRATIC_FAMILIES", "CONVEX_FAMILIES", "SEPARABLE_KINDS", "sample", "exact_quadratic",
+           "LOSS_FAMILIES", "QUADRATIC_FAMILIES", "CONVEX_FAMILIES", "SEPARABLE_KINDS", "sample", "exact_quadratic",
            "is_psd_exact", "problems",
            "sample_quadratic_convex", "sample_quadratic_indefinite", "sample_quadratic_diagonal",
            "sample_quadratic_diagonal_convex", "sample_separable_softplus", "sample_separable_logcosh",
@@ -410,7 +410,7 @@ def sample_logistic(batch: int, d: int, generator: torch.Generator, scale: float
     return LogisticProblem(family="logistic", convex=True, L=L, X=X, y=y, lam=lam, coef=coef)
 
 
-FAMILIES: dict[str, Callable[..., Problem]] = {
+LOSS_FAMILIES: dict[str, Callable[..., Problem]] = {
     "quadratic_convex": sample_quadratic_convex,
     "quadratic_indefinite": sample_quadratic_indefinite,
     "quadratic_diagonal": sample_quadratic_diagonal,
@@ -427,11 +427,11 @@ CONVEX_FAMILIES = ["quadratic_convex", "quadratic_diagonal_convex", "separable_s
 
 
 def sample(family: str, batch: int, d: int, generator: torch.Generator, scale: float = 1.0, **kw) -> Problem:
-    """``FAMILIES[family](batch, d, generator, scale, **kw)``."""
+    """``LOSS_FAMILIES[family](batch, d, generator, scale, **kw)``."""
     try:
-        sampler = FAMILIES[family]
+        sampler = LOSS_FAMILIES[family]
     except KeyError:
-        raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILIES)}") from None
+        raise ValueError(f"unknown family {family!r}; known: {sorted(LOSS_FAMILIES)}") from None
     return sampler(batch, d, generator, scale, **kw)
 
 
@@ -609,10 +609,10 @@ def problems(families=None, d=None):
     """
     from hypothesis import strategies as st
 
-    names = list(FAMILIES) if families is None else [families] if isinstance(families, str) else list(families)
-    unknown = [f for f in names if f not in FAMILIES]
+    names = list(LOSS_FAMILIES) if families is None else [families] if isinstance(families, str) else list(families)
+    unknown = [f for f in names if f not in LOSS_FAMILIES]
     if unknown or not names:
-        raise ValueError(f"unknown or no families: {unknown}; known: {sorted(FAMILIES)}")
+        raise ValueError(f"unknown or no families: {unknown}; known: {sorted(LOSS_FAMILIES)}")
     if d is None:
         d = st.integers(1, 4)
     elif isinstance(d, int):
@@ -623,7 +623,7 @@ def problems(families=None, d=None):
         family = draw(st.sampled_from(names))
         dim = draw(d)
         seed = draw(st.integers(0, 2 ** 32 - 1))
-        problem = FAMILIES[family](1, dim, torch.Generator().manual_seed(seed))
+        problem = LOSS_FAMILIES[family](1, dim, torch.Generator().manual_seed(seed))
         coords = draw(st.lists(st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False),
                                min_size=dim, max_size=dim))
         return problem, torch.tensor([coords], dtype=F64)

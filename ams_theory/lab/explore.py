@@ -105,11 +105,11 @@ def caution_hp(caution: rules.Caution | None) -> dict:
 
 def _step_cautions() -> dict:
     # the same Caution objects the discrete checks use, so the plotted steps are the checked ones
-    from proofs_checks.discrete import CAUTIOUS_GE, GRAMS_COR52, GRAMS_DEF51
+    from proofs_checks.discrete import CAUTIOUS_GE, GRAMS_DEF51, GRAMS_MASK
     return {
         "adam": None,                     # Adam (Def. A.4 of the AMS/Grams paper): w - eta u
         "cautious_adam": CAUTIOUS_GE,     # Def. 3.2 as the proof of D.1 takes it: w - eta u o 1(u o g >= 0)
-        "grams": GRAMS_COR52,             # Cor. 5.2: w - eta sign(g) o |u|
+        "grams": GRAMS_MASK,             # Cor. 5.2: w - eta sign(g) o |u|
         "grams_def51": GRAMS_DEF51,       # Def. 5.1: AMS with beta3 = 0, lambda = -1
     }
 

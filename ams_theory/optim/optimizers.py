@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - a torch built without distributed
 
 __all__ = [
     "AMS", "Adam", "AdamW", "CAdamW", "Grams", "Lion", "CLion", "GDM", "CGDM",
-    "SignedMomentum", "CSignedMomentum", "GD", "PRESETS",
+    "SignedMomentum", "CSignedMomentum", "GD", "PRESETS", "step_path",
 ]
 
 _CAUTION_KEYS = ("mask", "lam", "tie", "normalize", "xi", "mask_eps", "scope")
@@ -143,13 +143,29 @@ class _RuleOptimizer(Optimizer):
                 state[key] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
         return state
 
+    def __getstate__(self) -> dict:
+        """torch's pickled state (defaults, state, groups) and the count of skipped steps."""
+        return {**super().__getstate__(), "skipped_steps": self.skipped_steps}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("skipped_steps", 0)
+
+    def state_dict(self) -> dict:
+        """torch's ``state_dict`` and ``skipped_steps``."""
+        return {**super().state_dict(), "skipped_steps": self.skipped_steps}
+
     def load_state_dict(self, state_dict: dict) -> None:
-        """torch's ``load_state_dict``; the buffers of bfloat16/float16 parameters stay float32.
+        """torch's ``load_state_dict``; the buffers of bfloat16/float16 parameters stay float32, and
+        ``skipped_steps`` comes back (0 from a state dict that has none, such as torch's own).
 
         torch casts every floating state value to its parameter's dtype; the float32
         moments of a low-precision parameter are taken again from ``state_dict``.
         """
+        state_dict = dict(state_dict)
+        skipped = state_dict.pop("skipped_steps", 0)
         super().load_state_dict(state_dict)
+        self.skipped_steps = int(skipped)
         saved = state_dict["state"]
         ids = [pid for g in state_dict["param_groups"] for pid in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
@@ -187,48 +203,47 @@ class _RuleOptimizer(Optimizer):
                 return loss
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         for gi, group, params, grads in work:
-            states = [self._init_state(p, group) for p in params]
-            names = self._buffers(group)
-            bufs = {k: [st[k] for st in states] for k in names}
-            sharded = any(isinstance(p, _DTensor) for p in params)   # fused does not apply to DTensors
-            if group["fused"] and not sharded:
-                self._fused_step(group, params, grads, bufs, [st["step"] for st in states], grad_scale, found_inf)
-                continue
-            if grad_scale is not None or found_inf is not None:      # a GradScaler handing over to a
-                if found_inf is not None and bool(found_inf.sum()):  # group that is not fused
-                    continue
-                if grad_scale is not None:
-                    grads = [g / grad_scale.to(g.device, g.dtype) for g in grads]
-            for st in states:
-                st["step"] += 1
-            if group["capturable"]:   # counts stay tensors; float64 parameters get float64 bias corrections
-                steps = [st["step"].to(torch.float64) if p.dtype == torch.float64 else st["step"]
-                         for st, p in zip(states, params)]
-            else:
-                steps = [int(st["step"].item()) for st in states]
-            if sharded:
-                from ams_theory.optim.sharded import sharded_step
-
-                sharded_step(self, group, params, grads, bufs, steps)
-                continue
-            work_params = [in_float32(p) for p in params]
-            grads = [in_float32(g) for g in grads]
-            foreach = group["foreach"]
-            if foreach is None:
-                foreach = all(p.is_cuda for p in params)
-            chunk = group.get("chunk_size")
-            if not foreach and chunk and all(p.device.type == "cpu" for p in params):
-                self._chunked_step(group, work_params, grads, bufs, steps, chunk)
-            else:
-                ops = (ForeachOps if foreach else LoopOps)(scope=group.get("scope", "tensor"))
-                new_params, new_bufs = type(self).rule(ops, work_params, grads, bufs, group, steps)
-                write_back(work_params, new_params)
-                for k in names:
-                    write_back(bufs[k], new_bufs[k])
-            for p, w in zip(params, work_params):
-                if w is not p:
-                    p.copy_(w)
+            self._group_step(group, params, grads, grad_scale, found_inf)
         return loss
+
+    def _group_step(self, group, params, grads, grad_scale, found_inf):
+        """One group's step on the path :func:`step_path` picks."""
+        states = [self._init_state(p, group) for p in params]
+        names = self._buffers(group)
+        bufs = {k: [st[k] for st in states] for k in names}
+        path = step_path(group, params)
+        if path == "fused":
+            self._fused_step(group, params, grads, bufs, [st["step"] for st in states], grad_scale, found_inf)
+            return
+        if found_inf is not None and bool(found_inf.sum()):       # a GradScaler handing over to a group that is
+            return                                                 # not fused: the step is skipped
+        if grad_scale is not None:
+            grads = [g / grad_scale.to(g.device, g.dtype) for g in grads]
+        for st in states:
+            st["step"] += 1
+        if group["capturable"]:   # counts stay tensors; float64 parameters get float64 bias corrections
+            steps = [st["step"].to(torch.float64) if p.dtype == torch.float64 else st["step"]
+                     for st, p in zip(states, params)]
+        else:
+            steps = [int(st["step"].item()) for st in states]
+        if path == "sharded":
+            from ams_theory.optim.sharded import sharded_step
+
+            sharded_step(self, group, params, grads, bufs, steps)
+            return
+        work_params = [in_float32(p) for p in params]
+        grads = [in_float32(g) for g in grads]
+        if path == "chunked":
+            self._chunked_step(group, work_params, grads, bufs, steps, group["chunk_size"])
+        else:
+            ops = (ForeachOps if path == "foreach" else LoopOps)(scope=group.get("scope", "tensor"))
+            new_params, new_bufs = type(self).rule(ops, work_params, grads, bufs, group, steps)
+            write_back(work_params, new_params)
+            for k in names:
+                write_back(bufs[k], new_bufs[k])
+        for p, w in zip(params, work_params):
+            if w is not p:
+                p.copy_(w)
 
     def _fused_step(self, group, params, grads, bufs, step_counts, grad_scale, found_inf):
         """The compiled path (:mod:`ams_theory.optim.fused`): step counts, scale and skip stay on the device."""
@@ -298,6 +313,26 @@ class _RuleOptimizer(Optimizer):
                         f"(shape {tuple(g.shape)}); nothing was updated")
                 return False
         return True
+
+
+def step_path(group: dict, params: list) -> str:
+    """The path a group's step takes (the dispatch policy, like torch's ``_default_to_fused_or_foreach``):
+
+    ``"sharded"`` when a parameter is a DTensor (FSDP2), whatever the flags; else ``"fused"`` with
+    ``fused=True``; else ``"foreach"`` with ``foreach=True``, or with ``foreach=None`` when every parameter is on
+    CUDA; else ``"chunked"`` when every parameter is on the CPU and ``chunk_size > 0``; else ``"loop"``."""
+    if any(isinstance(p, _DTensor) for p in params):
+        return "sharded"
+    if group["fused"]:
+        return "fused"
+    foreach = group["foreach"]
+    if foreach is None:
+        foreach = all(p.is_cuda for p in params)
+    if foreach:
+        return "foreach"
+    if group.get("chunk_size") and all(p.device.type == "cpu" for p in params):
+        return "chunked"
+    return "loop"
 
 
 def _one_d(x: torch.Tensor) -> torch.Tensor:
