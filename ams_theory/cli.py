@@ -172,6 +172,26 @@ def cmd_conform(args) -> int:
     return result.exit_status
 
 
+def cmd_experiments(args) -> int:
+    """The small-scale comparison beside the papers' tables (:func:`ams_theory.engines.experiments.compare_on_digits`)."""
+    from ams_theory.engines import experiments
+
+    for path, what in ((args.json, "JSON result"), (args.plot, "figure")):
+        if path:
+            _writable(path, what)
+    result = experiments.compare_on_digits(args.budget, args.seed, num_threads=args.threads or None,
+                                           select=args.select)
+    print("\n".join(experiments.summary_lines(result) + experiments.paper_lines(result)))
+    t = result["timing"]
+    print(f"wall {t['wall_s']:.1f} s, process CPU {t['cpu_s']:.1f} s ({t['n_runs']} runs, {t['n_steps']} steps, "
+          f"{result['environment']['torch_threads']} torch thread(s))")
+    if args.json:
+        _write(args.json, json.dumps(result, indent=1), "JSON result")
+    if args.plot:
+        experiments.plot_comparison(result, args.plot)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ams-theory", description="Verify the claims of the AMS/Grams and "
                                  "Cautious optimizer papers, claim by claim.")
@@ -214,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--peers", action="store_true", help="audit the built-in list of peer implementations")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.set_defaults(func=cmd_conform)
+    from ams_theory.engines.experiments import BUDGETS as EXPERIMENT_BUDGETS, SELECTIONS
+
+    e = sub.add_parser("experiments", help="the small-scale comparison of the optimizers beside the papers' tables "
+                       "(needs the experiments extra)")
+    e.add_argument("--budget", choices=list(EXPERIMENT_BUDGETS), default="standard")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--select", choices=list(SELECTIONS), default="val_loss", help="lr tuning criterion")
+    e.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: leave torch's default)")
+    e.add_argument("--json", metavar="PATH", help="write the full result here")
+    e.add_argument("--plot", metavar="PATH", help="write the figure (PNG) here")
+    e.set_defaults(func=cmd_experiments)
     return ap
 
 

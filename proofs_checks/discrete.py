@@ -334,24 +334,39 @@ def _grams_parts(ops, problem, w, u, eta):
     return g, Q, f0, d51, d52, sq(ops, u)
 
 
+def descent_upper(P, L, eta, uu):
+    """Part 1 of Lemmas D.1 and D.2 (``P``, or ``Q = <|g|, |u|>`` for Grams): ``-eta P + L eta^2 |u|^2 / 2``."""
+    return -eta * P + L * eta ** 2 * uu / 2
+
+
+def first_order_lower(P, eta):
+    """Part 2 of Lemmas D.1 and D.2 as stated: ``-eta P`` (true for convex losses only)."""
+    return -eta * P
+
+
+def smooth_lower(P, eta, curvature):
+    """The L-smooth lower bound ``-eta P - curvature``, ``curvature = (L/2) |dw|^2`` of the step taken."""
+    return -eta * P - curvature
+
+
 def m_d1_part1(ops, problem, w, u, eta, extra, with_scale=False):
     """dL <= -eta P + L eta^2 |u|^2 / 2."""
     g, P, f0, dL, uu, _ = _cautious_parts(ops, problem, w, u, eta)
-    bound = -eta * P + Lc(problem) * eta ** 2 * uu / 2
+    bound = descent_upper(P, Lc(problem), eta, uu)
     return _ret(dL - bound, True, ABS(f0) + ABS(bound), with_scale)
 
 
 def m_d1_part2(ops, problem, w, u, eta, extra, with_scale=False):
     """dL >= -eta P."""
     g, P, f0, dL, uu, _ = _cautious_parts(ops, problem, w, u, eta)
-    return _ret(-eta * P - dL, True, ABS(f0) + ABS(eta * P), with_scale)
+    return _ret(first_order_lower(P, eta) - dL, True, ABS(f0) + ABS(eta * P), with_scale)
 
 
 def m_d1_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
     """Corrected lower bound for any L-smooth loss: dL >= -eta P - L eta^2 |u_hat|^2 / 2."""
     g, P, f0, dL, uu, w1 = _cautious_parts(ops, problem, w, u, eta)
     dw = w1 - w
-    bound = -eta * P - Lc(problem) * sq(ops, dw) / 2
+    bound = smooth_lower(P, eta, Lc(problem) * sq(ops, dw) / 2)
     return _ret(bound - dL, True, ABS(f0) + ABS(bound), with_scale)
 
 
@@ -369,20 +384,20 @@ def m_d1_part3(ops, problem, w, u, eta, extra, with_scale=False, side=within):
 def m_d2_part1(ops, problem, w, u, eta, extra, with_scale=False):
     """Grams: dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2 (both Def. 5.1 and Cor. 5.2 steps)."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    bound = -eta * Q + Lc(problem) * eta ** 2 * uu / 2
+    bound = descent_upper(Q, Lc(problem), eta, uu)
     return _ret(MAX(d51, d52) - bound, True, ABS(f0) + ABS(bound), with_scale)
 
 
 def m_d2_part2(ops, problem, w, u, eta, extra, with_scale=False):
     """Grams: dL >= -eta <|g|,|u|>."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    return _ret(-eta * Q - MIN(d51, d52), True, ABS(f0) + ABS(eta * Q), with_scale)
+    return _ret(first_order_lower(Q, eta) - MIN(d51, d52), True, ABS(f0) + ABS(eta * Q), with_scale)
 
 
 def m_d2_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
     """Corrected: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 for any L-smooth loss."""
     g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    bound = -eta * Q - Lc(problem) * eta ** 2 * uu / 2
+    bound = smooth_lower(Q, eta, Lc(problem) * eta ** 2 * uu / 2)
     return _ret(bound - MIN(d51, d52), True, ABS(f0) + ABS(bound), with_scale)
 
 
@@ -462,7 +477,7 @@ def _phi(ops, u, g, caution):
     return rules.mask_vector(ops, u, g, exact_caution(ops, caution))
 
 
-def _thm23_bound(ops, problem, u, g, caution):
+def thm23_bound(ops, problem, u, g, caution):
     """Thm. 2.3's step bound eps <= 2 Delta/(mu |r| (2|u| + |r|)) for the mask phi of ``caution``, with
     Delta = -x^T(1 - phi), x = u o g, r = u o (1 - phi), as ``(2 Delta, mu |r| (2|u| + |r|))``; :func:`within`
     then also says Delta >= 0 (for eps >= 0)."""
@@ -475,14 +490,14 @@ def _thm23_bound(ops, problem, u, g, caution):
 def thm23_bounds(ops, problem, w, u):
     """Thm. 2.3's step bound for every mask of :data:`PHI_VARIANTS`, in that order."""
     g = G(problem, w)
-    return [_thm23_bound(ops, problem, u, g, caution) for caution in PHI_VARIANTS.values()]
+    return [thm23_bound(ops, problem, u, g, caution) for caution in PHI_VARIANTS.values()]
 
 
 def thm23_comparisons(ops, problem, w, u, eps):
     """``(L(w - eps u), [(L(w - eps u o phi) - L(w - eps u), step bound of phi) for phi in PHI_VARIANTS])``."""
     g = G(problem, w)
     base = F(problem, step(ops, w, u, g, eps, None))
-    return base, [(F(problem, step(ops, w, u, g, eps, caution)) - base, _thm23_bound(ops, problem, u, g, caution))
+    return base, [(F(problem, step(ops, w, u, g, eps, caution)) - base, thm23_bound(ops, problem, u, g, caution))
                   for caution in PHI_VARIANTS.values()]
 
 
@@ -500,7 +515,7 @@ def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind):
     g = G(problem, w)
     L = Lc(problem)
     kappa = L * sigma / 2 if kind == "elementwise" else alpha * L * eps / 2
-    caution = rules.Caution(lam=0, tie="aligned", normalize="none", kind=kind, margin=kappa)
+    caution = rules.Caution(lam=0, tie="aligned", normalize="none", mask=kind, margin=kappa)
     return F(problem, step(ops, w, u, g, eps * alpha, caution)) - F(problem, w)
 
 

@@ -15,7 +15,15 @@ import pytest
 import torch
 
 from ams_theory import cli, optim
-from ams_theory.audit.conform import METHODS, PEERS, ConformError, conform, load_target, parse_keywords, run_peer
+from ams_theory.audit.conform import (
+    METHODS,
+    PEERS,
+    ConformError,
+    conform,
+    load_target,
+    parse_keywords,
+    run_peer,
+)
 from ams_theory.core import rules
 
 pytestmark = pytest.mark.conform

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 import torch
-from test_optimizer_suite import INFOS, NAMES, Net, batches, params_of, state_of, train
+from optimizer_infos import INFOS, NAMES, Net, batches, params_of, state_of, train
 
 from ams_theory import PRESETS
 

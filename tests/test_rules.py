@@ -293,7 +293,7 @@ def test_eps_as_a_floor():
 
 
 def _caution(lam, tie, norm, kind="elementwise"):
-    return Caution(lam=lam, tie=tie, normalize=norm, xi=XI, mask_eps=MASK_EPS, kind=kind)
+    return Caution(lam=lam, tie=tie, normalize=norm, xi=XI, mask_eps=MASK_EPS, mask=kind)
 
 
 def _hand_case_ok(lam, tie, norm) -> bool:
@@ -374,7 +374,7 @@ U_ORTH, S_ORTH = (1.0, 2.0, 0.0), (2.0, -1.0, 5.0)     # <u, s> = 0
 
 def test_signbit_ties_are_refused_for_the_inner_mask():
     with pytest.raises(ValueError, match="signbit"):
-        Caution(tie="signbit", kind="inner")
+        Caution(tie="signbit", mask="inner")
 
 
 @pytest.mark.parametrize("tie", [t for t in rules.TIES if t != "signbit"])
@@ -386,7 +386,7 @@ def test_hand_computed_inner_mask(tie):
     checked by ``test_inner_mask_keeps_float64``.
     """
     lam = -0.5
-    cau = lambda norm: Caution(lam=lam, tie=tie, normalize=norm, kind="inner", xi=5.0)  # noqa: E731
+    cau = lambda norm: Caution(lam=lam, tie=tie, normalize=norm, mask="inner", xi=5.0)  # noqa: E731
     u, s = t64(*U), t64(*S)
     # aligned (<u,s> = 13 > 0): c = 1, counts (d, 0), ams scale d/d = 1, nnz_xi d/(d + xi) = 1/2
     c, n_phi, n_psi = rules.alignment(T, u.clone(), s, cau("ams"))
@@ -422,7 +422,7 @@ def test_inner_mask_keeps_float64(ops_name):
     ops = {"torch": TorchOps(), "loop": LoopOps(), "foreach": ForeachOps()}[ops_name]
     wrap = (lambda x: x) if ops_name == "torch" else (lambda x: [x])
     u, s = t64(*U), -t64(*S)
-    cau = Caution(lam=0.3, tie="zero", normalize="none", kind="inner")
+    cau = Caution(lam=0.3, tie="zero", normalize="none", mask="inner")
     c, _, _ = rules.alignment(ops, wrap(u.clone()), wrap(s), cau)
     c = _first(c)                          # a tensor, or a Python float (list back ends on the CPU)
     if torch.is_tensor(c):
@@ -475,7 +475,7 @@ def test_mutation_abs_lam_dropped_is_caught(monkeypatch):
 def test_mutation_sign_flip_in_inner_mask_is_caught(monkeypatch):
     def inner_ok():
         upd, _ = masked_step(T, t64(*U), t64(*S), Caution(lam=-0.5, tie="zero", normalize="ams",
-                                                                      kind="inner"))
+                                                                      mask="inner"))
         return bool(torch.equal(upd, t64(*U)))
 
     assert inner_ok()
@@ -639,7 +639,7 @@ def test_underflow_end_to_end_grams_and_cautious(foreach):
 def test_underflow_inner_mask_is_classified_by_sign():
     u = t64(1e-200, 2e-200, 1e-200)
     c, _, _ = rules.alignment(T, u.clone(), u.clone(), Caution(lam=0.0, tie="zero", normalize="none",
-                                                                kind="inner"))
+                                                                mask="inner"))
     assert float(c) == 1.0
 
 

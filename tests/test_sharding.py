@@ -31,7 +31,13 @@ TIMEOUT_S = 120
 
 try:
     from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
-    from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
+    from torch.distributed.tensor import (
+        DTensor,
+        Partial,
+        Replicate,
+        Shard,
+        distribute_tensor,
+    )
     HAVE_DTENSOR = dist.is_available() and dist.is_gloo_available()
 except ImportError:
     HAVE_DTENSOR = False

@@ -543,7 +543,7 @@ class _Reference:
         """Two combinations with the same key are the same rule (a convention of a mask that is off is inert)."""
         hp = self.hyperparameters(self.traces[0], convention, departures)
         if hp.get("mask") is None:
-            hp = {k: v for k, v in hp.items() if k not in optim._CAUTION_KEYS}
+            hp = {k: v for k, v in hp.items() if k not in rules.CAUTION_KEYS}
         parts = tuple(sorted((departures or Departures()).parts))
         return parts, (departures or Departures()).name, tuple(sorted((k, repr(v)) for k, v in hp.items()))
 
@@ -747,7 +747,7 @@ def _method(name) -> Method:
 def _check_method_kw(method: Method, method_kw: dict) -> None:
     allowed = set(method.cls.PRESET) - {"foreach", "nonfinite", "chunk_size"}
     if method.cls.PRESET.get("mask") is None:
-        allowed -= set(optim._CAUTION_KEYS)
+        allowed -= set(rules.CAUTION_KEYS)
     if method.cls.n_betas == 3:
         allowed.add("beta3")
     for key in method_kw:

@@ -14,7 +14,7 @@ CAUTIOUS_GE = Caution(lam=0, tie="aligned", normalize="none")       # 1(x >= 0):
 EQ1_DEFAULT = Caution(lam=0, tie="zero", normalize="nnz_xi", xi=1)  # Cautious eq. (1): d/(nnz + 1) 1(x > 0)
 GRAMS_MASK = Caution(lam=-1, tie="zero", normalize="none")          # sign(g) o |u|: Grams, AMS/Grams Cor. 5.2
 GRAMS_DEF51 = Caution(lam=-1, tie="aligned", normalize="ams")       # AMS Alg. 1 with beta3 = 0, lambda = -1 (Def. 5.1)
-INNER_GE = Caution(lam=0, tie="aligned", normalize="none", kind="inner")   # 1(<u, s> >= 0): the inner-product mask
+INNER_GE = Caution(lam=0, tie="aligned", normalize="none", mask="inner")   # 1(<u, s> >= 0): the inner-product mask
 
 
 def phi_c(c: float) -> Caution:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping
 from ams_theory.core.ops import Ops
 
 __all__ = [
-    "Caution", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
+    "Caution", "CAUTION_KEYS", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
     "Parts", "PAPER", "ema", "ema_of_square", "bias_corrections", "interpolate", "paper_reference",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
     "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step", "sign_agreement",
@@ -65,7 +65,7 @@ class Caution:
     ``tie="signbit"`` has no ties: the classes come from the sign bits, ``copysign(1, u) copysign(1, s)``, so
     a gradient entry of +0 counts as positive and -0 as negative (what ``signbit`` comparisons compute).
 
-    ``kind="inner"`` uses one scalar per scope, from the sign of ``<u, s>``
+    ``mask="inner"`` uses one scalar per scope, from the sign of ``<u, s>``
     (phi_inner of eq. (13), Thm. A.5 of the Cautious paper).
 
     ``normalize`` (``d`` = number of entries in the scope):
@@ -84,7 +84,7 @@ class Caution:
     tensor of the optimizer's parameter group (list back ends only).
 
     ``margin`` (kappa, default 0) shifts the class boundary: coordinate i is
-    aligned when ``u_i s_i > kappa u_i^2`` (``kind="inner"``: ``<u, s> > kappa
+    aligned when ``u_i s_i > kappa u_i^2`` (``mask="inner"``: ``<u, s> > kappa
     |u|^2``), the threshold masks of Thm. 2.4 / A.4 (kappa = mu sigma / 2) and
     Thm. A.7 (kappa = alpha mu eps / 2) of the Cautious paper. Its sign is taken
     as ``sign(u) * (s - kappa u)``. It may be a tensor broadcasting against the
@@ -96,16 +96,16 @@ class Caution:
     normalize: str = "nnz_xi"
     xi: float = 1.0
     mask_eps: float = 1e-8
-    kind: str = "elementwise"
+    mask: str = "elementwise"
     scope: str = "tensor"
     margin: Any = 0
 
     def __post_init__(self):
         _check_choice("tie", self.tie, TIES)
         _check_choice("normalize", self.normalize, NORMALIZATIONS)
-        _check_choice("mask", self.kind, MASK_KINDS)
+        _check_choice("mask", self.mask, MASK_KINDS)
         _check_choice("scope", self.scope, SCOPES)
-        if self.tie == "signbit" and self.kind == "inner":
+        if self.tie == "signbit" and self.mask == "inner":
             raise ValueError("Invalid tie: 'signbit' reads the sign bits of entries; the inner mask has one scalar")
         for name in ("lam", "xi", "mask_eps", "margin"):
             _check_finite(name, getattr(self, name))
@@ -120,17 +120,23 @@ class Caution:
         if hp.get("mask") is None:
             return None
         kw = {name: hp[name] for name in _CAUTION_FIELDS if name in hp}
-        return cls(kind=hp["mask"], **kw)
+        return cls(mask=hp["mask"], **kw)
+
+    def to_hp(self) -> dict:
+        """The hyperparameter entries that select this caution (the inverse of :meth:`from_mapping`)."""
+        return {"mask": self.mask, **{name: getattr(self, name) for name in _CAUTION_FIELDS}}
 
 
-# the fields read from a hyperparameter mapping (``kind`` comes from ``mask``); a plain
-# tuple rather than dataclasses.fields, so that torch.compile traces from_mapping
-_CAUTION_FIELDS = tuple(f.name for f in fields(Caution) if f.name != "kind")
+# the fields read from a hyperparameter mapping besides ``mask``; a plain tuple rather than
+# dataclasses.fields, so that torch.compile traces from_mapping
+_CAUTION_FIELDS = tuple(f.name for f in fields(Caution) if f.name != "mask")
+# the optimizers' caution keywords (the threshold ``margin`` is a theory setting, not an optimizer keyword)
+CAUTION_KEYS = ("mask",) + tuple(name for name in _CAUTION_FIELDS if name != "margin")
 
 
 def needs_scope_reductions(caution: "Caution | None") -> bool:
     """Whether a rule with this caution sums over its scope (counts, norms, inner products)."""
-    return caution is not None and (caution.kind == "inner" or caution.normalize != "none")
+    return caution is not None and (caution.mask == "inner" or caution.normalize != "none")
 
 
 def _check_choice(name, value, allowed):
@@ -329,13 +335,13 @@ def alignment(ops: Ops, u, s, caution: Caution):
     Returns ``(c, n_phi, n_psi)``: ``n_phi = |1_aligned|_1``, ``n_psi`` the
     number of opposed entries (ties counted where ``caution.tie`` puts them).
     A count that ``caution.normalize`` does not need is ``None``. For
-    ``kind="inner"``, ``c`` is one scalar per scope.
+    ``mask="inner"``, ``c`` is one scalar per scope.
     """
     need_phi = caution.normalize in ("ams", "nnz_xi", "mean_eps", "mean_clamp")
     need_psi = caution.normalize == "ams" and caution.lam != 0
     if _nonzero(caution.margin):
         s = ops.lincomb(s, 1, u, -caution.margin)      # u_i s_i - kappa u_i^2 = u_i (s_i - kappa u_i)
-    if caution.kind == "inner":
+    if caution.mask == "inner":
         q = ops.smap(ops.scalar_sign, ops.dot(u, s))
         d = ops.numel(u)
         c = ops.smap(lambda v: _scalar_coefficient(ops, v, caution), q)
@@ -440,14 +446,14 @@ def masked_update(ops: Ops, u, alignment_result, caution: Caution | None, den=No
         return u, None
     c, n_phi, n_psi = alignment_result
     l1 = None
-    if caution.kind == "inner" and caution.normalize == "update_l1":
+    if caution.mask == "inner" and caution.normalize == "update_l1":
         # c is one number per scope, so |c u|_1 = |c| |u|_1: a sum that does not wait for <u, s>
         # (a pass over pieces of the scope can then record it beside the inner product)
         l1 = ops.smap(lambda n, k: abs(k) * n, ops.total(ops.abs(u if den is None else ops.div(u, den))), c)
     if den is None:
         upd = ops.mul_(u, c)
     else:
-        upd = ops.mul(u, c) if caution.kind == "inner" else ops.mul_(c, u)
+        upd = ops.mul(u, c) if caution.mask == "inner" else ops.mul_(c, u)
     l1_of = upd if den is None or caution.normalize != "update_l1" or l1 is not None else ops.div(upd, den)
     return upd, mask_scale(ops, caution, ops.numel(upd), n_phi, n_psi, masked_update=l1_of, l1=l1)
 

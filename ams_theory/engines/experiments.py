@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from ams_theory.optim import PRESETS
 
 __all__ = ["Method", "BUDGETS", "DEFAULT_METHODS", "REFERENCE", "compare_on_digits", "summary_lines", "paper_lines",
-           "plot_comparison", "load_digits_splits", "main"]
+           "plot_comparison", "load_digits_splits"]
 
 _EXTRA_HINT = 'pip install -e ".[experiments]"'
 
@@ -226,7 +226,7 @@ def _finite_or_inf(x: float) -> float:
 
 # --------------------------------------------------------------------------- the comparison
 
-_SELECT = {"val_loss": lambda t: t["val_loss_mean"], "val_acc": lambda t: -t["val_acc_mean"]}
+SELECTIONS = {"val_loss": lambda t: t["val_loss_mean"], "val_acc": lambda t: -t["val_acc_mean"]}
 _SELECT_TEXT = {"val_loss": "lowest mean final validation loss over tune_seeds (non-finite = +inf), ties to smaller lr",
                 "val_acc": "highest mean final validation accuracy over tune_seeds, ties to smaller lr"}
 
@@ -254,8 +254,8 @@ def compare_on_digits(budget: str = "standard", seed: int = 0, methods: dict[str
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     methods = dict(DEFAULT_METHODS if methods is None else methods)
-    if select not in _SELECT:
-        raise ValueError(f"unknown select {select!r} (expected one of {', '.join(_SELECT)})")
+    if select not in SELECTIONS:
+        raise ValueError(f"unknown select {select!r} (expected one of {', '.join(SELECTIONS)})")
     if reference not in methods:
         raise ValueError(f"reference method {reference!r} is not among the methods {list(methods)}")
     spec = BUDGETS[budget]
@@ -285,7 +285,7 @@ def compare_on_digits(budget: str = "standard", seed: int = 0, methods: dict[str
                 tuning.append({"lr": lr, "val_loss_mean": float(np.mean([_finite_or_inf(v) for v in vals])),
                                "val_loss": vals, "val_acc_mean": float(np.mean([r["val_acc"] for r in runs]))})
             n_runs += len(grid) * len(tune_seeds)
-            best = min(range(len(grid)), key=lambda i: (_SELECT[select](tuning[i]), i))
+            best = min(range(len(grid)), key=lambda i: (SELECTIONS[select](tuning[i]), i))
             lr = grid[best]
             t2 = time.perf_counter()
             runs = [_train_run(m, lr, s, data, spec["epochs"]) for s in eval_seeds]
@@ -526,34 +526,3 @@ def plot_comparison(result: dict, path: str) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ams_theory.engines.experiments [--budget B] [--seed S] [--json PATH] [--plot PATH]``:
-    run the comparison, print the table and the timing, and optionally write the result and figure."""
-    import argparse
-    import json
-
-    ap = argparse.ArgumentParser(prog="python -m ams_theory.engines.experiments", description=main.__doc__)
-    ap.add_argument("--budget", choices=list(BUDGETS), default="standard")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--select", choices=list(_SELECT), default="val_loss", help="lr tuning criterion")
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: leave torch's default)")
-    ap.add_argument("--json", help="write the full result here")
-    ap.add_argument("--plot", help="write the figure (PNG) here")
-    args = ap.parse_args(argv)
-    result = compare_on_digits(args.budget, args.seed, num_threads=args.threads or None, select=args.select)
-    print("\n".join(summary_lines(result) + paper_lines(result)))
-    t = result["timing"]
-    print(f"wall {t['wall_s']:.1f} s, process CPU {t['cpu_s']:.1f} s ({t['n_runs']} runs, {t['n_steps']} steps, "
-          f"{result['environment']['torch_threads']} torch thread(s))")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=1)
-    if args.plot:
-        plot_comparison(result, args.plot)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,7 +35,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+import proofs_checks.discrete as discrete  # the checks' own bounds (the notebook helpers sit above the checks)
 from ams_theory.core import rules
+from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_DEF51, GRAMS_MASK
 from ams_theory.core.ops import TorchOps
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines.smooth import QuadraticProblem
@@ -97,44 +99,15 @@ def _np(x) -> np.ndarray:
 
 def caution_hp(caution: rules.Caution | None) -> dict:
     """The hyperparameter entries of :func:`rules.ams_step` that select ``caution`` (``None``: no mask)."""
-    if caution is None:
-        return {"mask": None}
-    return {"mask": caution.kind, "lam": caution.lam, "tie": caution.tie, "normalize": caution.normalize,
-            "xi": caution.xi, "mask_eps": caution.mask_eps}
+    return {"mask": None} if caution is None else caution.to_hp()
 
 
-def _step_cautions() -> dict:
-    # the same Caution objects the discrete checks use, so the plotted steps are the checked ones
-    from proofs_checks.discrete import CAUTIOUS_GE, GRAMS_DEF51, GRAMS_MASK
-    return {
-        "adam": None,                     # Adam (Def. A.4 of the AMS/Grams paper): w - eta u
-        "cautious_adam": CAUTIOUS_GE,     # Def. 3.2 as the proof of D.1 takes it: w - eta u o 1(u o g >= 0)
-        "grams": GRAMS_MASK,             # Cor. 5.2: w - eta sign(g) o |u|
-        "grams_def51": GRAMS_DEF51,       # Def. 5.1: AMS with beta3 = 0, lambda = -1
-    }
-
-
-class _LazyCautions(Mapping):
-    """``STEP_CAUTIONS[name]``: the :class:`~ams_theory.core.rules.Caution` of each one-step method (loaded on first use)."""
-
-    _data: dict | None = None
-
-    def _d(self):
-        if self._data is None:
-            type(self)._data = _step_cautions()
-        return self._data
-
-    def __getitem__(self, key):
-        return self._d()[key]
-
-    def __iter__(self):
-        return iter(self._d())
-
-    def __len__(self):
-        return len(self._d())
-
-
-STEP_CAUTIONS = _LazyCautions()
+STEP_CAUTIONS = {   # the Caution of each one-step method: the same objects the discrete checks use
+    "adam": None,                     # Adam (Def. A.4 of the AMS/Grams paper): w - eta u
+    "cautious_adam": CAUTIOUS_GE,     # Def. 3.2 as the proof of D.1 takes it: w - eta u o 1(u o g >= 0)
+    "grams": GRAMS_MASK,              # Cor. 5.2: w - eta sign(g) o |u|
+    "grams_def51": GRAMS_DEF51,       # Def. 5.1: AMS with beta3 = 0, lambda = -1
+}
 
 
 def adam_direction(problem, w, m, v, t: int, betas=(0.9, 0.999), eps: float = 1e-8):
@@ -199,6 +172,12 @@ def smoothness_bounds(problem, w, u, etas) -> dict:
     return {"upper": -e * lin + quad, "lower": -e * lin - quad, "eta_max": max(0.0, 2 * lin / (L * uu)) if uu else 0.0}
 
 
+def _step_bound(bound, problem, w, u) -> float:
+    """``num / den`` of a step bound function of the discrete checks (0 where ``den`` is 0)."""
+    num, den = bound(T1, problem, _row(w), _row(u))
+    return float(num.reshape(-1)[0] / den.reshape(-1)[0]) if float(den.reshape(-1)[0]) else 0.0
+
+
 def d1_bounds(problem, w, u, etas) -> dict:
     r"""Lemma 3.4 / D.1 of the AMS/Grams paper, cautious step ``w' = w - eta u o 1(u o g >= 0)``, with
     ``P = <u o g, 1(u o g >= 0)>`` (the mask from :func:`ams_theory.core.rules.mask_vector`):
@@ -208,14 +187,17 @@ def d1_bounds(problem, w, u, etas) -> dict:
       needs convexity (project verdict: refuted, holds for convex losses);
     - ``lower_smooth``: the L-smooth lower bound ``-eta P - L eta^2 |u o 1(u o g >= 0)|^2 / 2`` (always true);
     - ``eta_max`` (Part 3): ``eta <= 2 P / (L |u|^2)`` implies ``dL <= 0``.
-    """
+
+    The bounds are the discrete checks' functions (``descent_upper``, ``first_order_lower``, ``smooth_lower``,
+    ``d1_step_bound`` of :mod:`proofs_checks.discrete`)."""
     w, u, g, L, uu = _parts(problem, w, u)
     mask = rules.mask_vector(T1, u, g, STEP_CAUTIONS["cautious_adam"])
     P = float((u * g * mask).sum())
     hat = float(((u * mask) ** 2).sum())
     e = _eta(etas)
-    return {"P": P, "upper": -e * P + L * e ** 2 * uu / 2, "lower": -e * P, "lower_smooth": -e * P - L * e ** 2 * hat / 2,
-            "eta_max": 2 * P / (L * uu) if uu else 0.0}
+    return {"P": P, "upper": discrete.descent_upper(P, L, e, uu), "lower": discrete.first_order_lower(P, e),
+            "lower_smooth": discrete.smooth_lower(P, e, L * e ** 2 * hat / 2),
+            "eta_max": _step_bound(discrete.d1_step_bound, problem, w, u)}
 
 
 def d2_bounds(problem, w, u, etas) -> dict:
@@ -225,34 +207,36 @@ def d2_bounds(problem, w, u, etas) -> dict:
     - ``lower`` (Part 2, as stated): ``dL >= -eta Q`` (needs convexity, like D.1 Part 2; project verdict: refuted);
     - ``lower_smooth``: ``-eta Q - L eta^2 |u|^2 / 2`` (always true);
     - ``eta_max`` (Part 3): ``eta <= 2 Q / (L |u|^2)`` implies ``dL <= 0``.
-    """
+
+    The bounds are the discrete checks' functions, as in :func:`d1_bounds`."""
     w, u, g, L, uu = _parts(problem, w, u)
     Q = float((g.abs() * u.abs()).sum())
     e = _eta(etas)
-    return {"Q": Q, "upper": -e * Q + L * e ** 2 * uu / 2, "lower": -e * Q, "lower_smooth": -e * Q - L * e ** 2 * uu / 2,
-            "eta_max": 2 * Q / (L * uu) if uu else 0.0}
+    return {"Q": Q, "upper": discrete.descent_upper(Q, L, e, uu), "lower": discrete.first_order_lower(Q, e),
+            "lower_smooth": discrete.smooth_lower(Q, e, L * e ** 2 * uu / 2),
+            "eta_max": _step_bound(discrete.d2_step_bound, problem, w, u)}
 
 
 def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dict:
     r"""Thm. 2.3 of the Cautious paper (there ``mu`` is the smoothness constant, ``eps`` the step):
     with ``x = u o g``, the mask ``phi = phi(x)`` (:func:`ams_theory.core.rules.mask_vector`, default the
     cautious-Adam mask ``1(u o g >= 0)``), ``Delta = -x'(1 - phi)`` and ``r = u o (1 - phi)``: if ``Delta >= 0``,
-    then ``L(w - eps u o phi) <= L(w - eps u)`` for ``eps <= 2 Delta / (mu |r| (2 |u| + |r|))``.
+    then ``L(w - eps u o phi) <= L(w - eps u)`` for ``eps <= 2 Delta / (mu |r| (2 |u| + |r|))``, the check's
+    ``thm23_bound`` of :mod:`proofs_checks.discrete`.
 
     Returns ``delta``, ``r_norm`` and ``eta_max`` (``inf`` when ``r = 0``: both steps coincide; ``0`` when
     ``Delta < 0``: the theorem says nothing)."""
     w, u, g, L, uu = _parts(problem, w, u)
     caution = STEP_CAUTIONS["cautious_adam"] if caution is None else caution
     phi = rules.mask_vector(T1, u, g, caution)
-    x = u * g
-    delta = float(-(x * (1 - phi)).sum())
-    rn = float((u * (1 - phi)).norm())
+    num, den = discrete.thm23_bound(T1, problem, u, g, caution)
+    delta, rn = float(num.reshape(-1)[0]) / 2, float((u * (1 - phi)).norm())
     if delta < 0:
         eta_max = 0.0
     elif rn == 0:
         eta_max = math.inf
     else:
-        eta_max = 2 * delta / (L * rn * (2 * math.sqrt(uu) + rn))
+        eta_max = float(num.reshape(-1)[0] / den.reshape(-1)[0])
     return {"delta": delta, "r_norm": rn, "eta_max": eta_max}
 
 

@@ -42,7 +42,6 @@ __all__ = [
     "SignedMomentum", "CSignedMomentum", "GD", "PRESETS", "step_path",
 ]
 
-_CAUTION_KEYS = ("mask", "lam", "tie", "normalize", "xi", "mask_eps", "scope")
 _NONFINITE = ("propagate", "skip", "raise")
 
 
