@@ -173,7 +173,8 @@ def cmd_conform(args) -> int:
 
 
 def cmd_experiments(args) -> int:
-    """The small-scale comparison beside the papers' tables (:func:`ams_theory.engines.experiments.compare_on_digits`)."""
+    """The small-scale comparison beside the papers' tables
+    (:func:`ams_theory.engines.experiments.compare_on_digits`)."""
     from ams_theory.engines import experiments
 
     for path, what in ((args.json, "JSON result"), (args.plot, "figure")):

@@ -391,8 +391,8 @@ INNER_SWEEP = {f"cautious_inner (c_phi={cp}, c_psi={cs})": dyn.general("cautious
                for cp, cs in ((0.0, 0.0), (0.1, 0.5), (2.0, 0.0), (0.0, 2.0))}
 
 
-@register("cautious.2.1", "continuous",
-          "System (5): dH/dt = x^T(1 - phi(x)) - Delta_H and dL/dt = -x^T phi(x) - |grad L|_Phi^2 = "
+@register("cautious.2.1", source="Thm. 2.1", kind="continuous",
+          statement="System (5): dH/dt = x^T(1 - phi(x)) - Delta_H and dL/dt = -x^T phi(x) - |grad L|_Phi^2 = "
           "x^T(1 - phi(x)) - Delta_L; with x^T(1-phi) <= 0 both decrease at least as fast as in (2), "
           "with x^T phi >= 0 L decreases.")
 def check_2_1(budget="standard", seed=0):
@@ -428,8 +428,8 @@ def check_2_1(budget="standard", seed=0):
     return verdict
 
 
-@register("cautious.A1", "continuous",
-          "Continuous Adam with H = L + 1/(2a)<m/(sqrt(v)+e), m>: dH/dt <= 0 when a >= b/4.")
+@register("cautious.A1", source="Example A.1", kind="continuous",
+          statement="Continuous Adam with H = L + 1/(2a)<m/(sqrt(v)+e), m>: dH/dt <= 0 when a >= b/4.")
 def check_a1(budget="standard", seed=0):
     """Example A.1 of the Cautious paper: dH/dt <= 0 for all a, b > 0 with a >= b/4 (the boundary a = b/4
     included), e >= 0, v > 0; and the condition is needed: with a < b/4 the engine finds a state where
@@ -446,8 +446,8 @@ def check_a1(budget="standard", seed=0):
     return verdict
 
 
-@register("cautious.A3.1.formula", "continuous",
-          "dH/dt = -(b/4a)<m^2/(v^{3/2} + e), g^2> - (1 - b/4a)<m/(sqrt(v) + e), m> for continuous Adam.")
+@register("cautious.A3.1.formula", source="§A.3.1", kind="continuous",
+          statement="dH/dt = -(b/4a)<m^2/(v^{3/2} + e), g^2> - (1 - b/4a)<m/(sqrt(v) + e), m> for continuous Adam.")
 def check_a31_formula(budget="standard", seed=0):
     """§A.3.1 of the Cautious paper: the stated closed form of Adam's dH/dt, and the form derived here
     with D = sqrt(v) + e (equal to the stated one at e = 0)."""
@@ -468,8 +468,8 @@ def check_a31_formula(budget="standard", seed=0):
                          correction)
 
 
-@register("cautious.A3.1.cadam", "continuous",
-          "Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) <= 0 "
+@register("cautious.A3.1.cadam", source="§A.3.1", kind="continuous",
+          statement="Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) <= 0 "
           "and H = L + 1/(2a)<m/sqrt(v + e), m> (as printed in the cautious paragraph) still decreases.")
 def check_a31_cadam(budget="standard", seed=0):
     """§A.3.1 of the Cautious paper, cautious Adam. As printed, the paragraph's Hamiltonian is
@@ -505,8 +505,8 @@ def check_a31_cadam(budget="standard", seed=0):
 _CADAM_PRINTED = dyn.adam("cautious_adam_printed", a=0.9, b=0.999, e=1e-3, cautious=True, eps_in_sqrt=True)
 
 
-@register("cautious.A3.2", "continuous",
-          "Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = -|g o 1(g o m > 0)|_1 and "
+@register("cautious.A3.2", source="§A.3.2", kind="continuous",
+          statement="Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = -|g o 1(g o m > 0)|_1 and "
           "H still decreases.")
 def check_a32(budget="standard", seed=0):
     """§A.3.2 of the Cautious paper: signed momentum and its cautious form (no hyperparameters)."""
@@ -527,8 +527,8 @@ def _lion(reading, cautious):
     return _fixed(dyn.lion("lion", ALPHA, GAMMA, EPS, cautious=cautious, reading=reading))
 
 
-@register("cautious.A3.3", "continuous",
-          "Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; cautious Lion "
+@register("cautious.A3.3", source="§A.3.3", kind="continuous",
+          statement="Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; cautious Lion "
           "keeps H decreasing and has dL/dt = -|g o 1(g o m~ > 0)|_1.")
 def check_a33(budget="standard", seed=0):
     """§A.3.3 of the Cautious paper. As printed, m' = alpha g - gamma m while m~ = m - eps(alpha g + gamma m)
@@ -598,8 +598,8 @@ def _by_reading(readings):
     return "; ".join(parts)
 
 
-@register("cautious.A2", "continuous",
-          "Lion-K (w' = grad K((1-b)m - b g), m' = -a(g + m)) with H = aL + K((1-b)m)/(1-b) has dH/dt <= 0.")
+@register("cautious.A2", source="Example A.2", kind="continuous",
+          statement="Lion-K (w' = grad K((1-b)m - b g), m' = -a(g + m)) with H = aL + K((1-b)m)/(1-b) has dH/dt <= 0.")
 def check_a2(budget="standard", seed=0):
     """Example A.2 of the Cautious paper for K = |.|_1 and K = |.|^2/2, every a >= 0 and b in [0, 1) (at b = 1
     H divides by 0: the stated range [0, 1] is ill-posed at its upper end)."""
@@ -637,8 +637,8 @@ def _e2_literal_stated(system, ops, problem, w, s):
 _E2_LITERAL = _margin("== 0", _e2_literal_value)
 
 
-@register("grams.E2", "continuous",
-          "Cautious dynamics with 1(x >= 0): dH/dt = <x, 1 - 1(x >= 0)> - Delta_H, dL/dt = -<x, 1(x >= 0)> - "
+@register("grams.E2", source="Thm. E.2", kind="continuous",
+          statement="Cautious dynamics with 1(x >= 0): dH/dt = <x, 1 - 1(x >= 0)> - Delta_H, dL/dt = -<x, 1(x >= 0)> - "
           "<grad L, Phi(grad L)>, Delta_H as in eq. (16).")
 def check_e2(budget="standard", seed=0):
     """Thm. E.2 of the AMS/Grams paper. Eq. (16) writes Delta_H with <K(s), Psi(K(s))>; K(s) is a scalar,
@@ -675,7 +675,8 @@ def _grams(K):
     return _fixed(dyn.general("grams", K, None, c_phi=C_PHI, c_psi=C_PSI, grams=True))
 
 
-@register("grams.E3.H", "continuous", "Grams Hamiltonian dynamics (Def. 5.6): dH/dt <= 0.")
+@register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",
+          statement="Grams Hamiltonian dynamics (Def. 5.6): dH/dt <= 0.")
 def check_e3h(budget="standard", seed=0):
     """Thm. 5.7 / E.3 of the AMS/Grams paper, for K = |s|^2/2 and |s|_1, every c_phi, c_psi >= 0."""
     parts = [("Grams, K = |s|^2/2", "grams", nonpositive("H"), _grams(dyn.K_QUADRATIC), ()),
@@ -683,7 +684,8 @@ def check_e3h(budget="standard", seed=0):
     return _verdict_from(_judge(parts, budget, seed), _holds, lambda label, st, c: f"{label}: dH/dt > 0")
 
 
-@register("grams.E3.L", "continuous", "Grams Hamiltonian dynamics: dL/dt <= -Delta_L.")
+@register("grams.E3.L", source="Thm. 5.7 / E.3", kind="continuous",
+          statement="Grams Hamiltonian dynamics: dL/dt <= -Delta_L.")
 def check_e3l(budget="standard", seed=0):
     """Thm. 5.7 / E.3 of the AMS/Grams paper: dL/dt <= -<g, grad K(s)> - c_phi |g|^2."""
     parts = [("Grams, K = |s|^2/2", "grams", nonpositive("L", _param("delta_L")), _grams(dyn.K_QUADRATIC), ()),
@@ -707,7 +709,8 @@ def _cautious_twin(system):
                        c_psi=system.params["c_psi"])
 
 
-@register("grams.E4", "continuous", "At every state, dL/dt of Grams dynamics <= dL/dt of cautious dynamics.")
+@register("grams.E4", source="Thm. 5.8 / E.4", kind="continuous",
+          statement="At every state, dL/dt of Grams dynamics <= dL/dt of cautious dynamics.")
 def check_e4(budget="standard", seed=0):
     """Thm. E.4 of the AMS/Grams paper: dL/dt(Grams) - dL/dt(cautious, 1(x >= 0)) <= 0 at every state."""
     parts = [("Grams - cautious", "grams", _e4(_cautious_twin), _grams(dyn.K_QUADRATIC), ())]
@@ -834,8 +837,8 @@ def _convergence_verdict(word, summary, parts, runs, correction=None, counterexa
 C_PSI_POS = sp.Symbol("c_psi", positive=True)
 
 
-@register("cautious.2.2", "continuous",
-          "With |.|_Psi positive definite and Psi(0) = 0, bounded solutions of (2) and of (5) converge to "
+@register("cautious.2.2", source="Cor. 2.2", kind="continuous",
+          statement="With |.|_Psi positive definite and Psi(0) = 0, bounded solutions of (2) and of (5) converge to "
           "stationary points of H.")
 def check_2_2(budget="standard", seed=0):
     """Cor. 2.2 of the Cautious paper, by LaSalle's principle (see :data:`LASALLE` and :func:`_lasalle_parts`).
@@ -854,8 +857,8 @@ def check_2_2(budget="standard", seed=0):
     return verdict
 
 
-@register("grams.5.10", "continuous",
-          "Bounded solutions of (15) and of the Grams dynamics (Def. 5.6) converge to stationary points of H.")
+@register("grams.5.10", source="Cor. 5.10", kind="continuous",
+          statement="Bounded solutions of (15) and of the Grams dynamics (Def. 5.6) converge to stationary points of H.")
 def check_5_10(budget="standard", seed=0):
     """Cor. 5.10 of the AMS/Grams paper, by LaSalle's principle: Grams' field needs no mask condition
     (dH/dt <= -c_psi |s|^2 at every state, for every value of sign(g) at g = 0)."""

@@ -1031,8 +1031,8 @@ def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
     return verdict
 
 
-@register("grams.D1.part1", "discrete",
-          "Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / 2.")
+@register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
+          statement="Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / 2.")
 def check_d1_part1(budget="standard", seed=0):
     """Lemma D.1 Part 1 of the AMS/Grams paper: dL <= -eta P + L eta^2 |u|^2/2 for the cautious step."""
     verdict = judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
@@ -1078,13 +1078,15 @@ def _smoothness_judge(label):
     return judge_edit
 
 
-@register("grams.D1.part2", "discrete", "Cautious step on an L-smooth loss: dL >= -eta P.")
+@register("grams.D1.part2", source="Lemma 3.4 / D.1 Part 2", kind="discrete",
+          statement="Cautious step on an L-smooth loss: dL >= -eta P.")
 def check_d1_part2(budget="standard", seed=0):
     """Lemma D.1 Part 2: dL >= -eta P; refuted without convexity, proved for convex losses."""
     return _lower_bound_needs_convexity(m_d1_part2, "for convex L: dL >= -eta P", "D.1 Part 2", budget, seed)
 
 
-@register("grams.D1.part3", "discrete", "Cautious step: eta <= 2P/(L|u|^2) implies dL <= 0.")
+@register("grams.D1.part3", source="Lemma 3.4 / D.1 Part 3", kind="discrete",
+          statement="Cautious step: eta <= 2P/(L|u|^2) implies dL <= 0.")
 def check_d1_part3(budget="standard", seed=0):
     """Lemma D.1 Part 3: eta <= 2P/(L|u|^2) implies dL <= 0 for the cautious step."""
     verdict = judge_bounded(m_d1_part3, _torch_bound(d1_step_bound), "2P/(L|u|^2) (Lemma D.1 Part 3)", budget,
@@ -1092,21 +1094,23 @@ def check_d1_part3(budget="standard", seed=0):
     return with_proof(verdict, prove_from_smoothness(m_d1_part3, "upper", "D.1 Part 3", d1_step_bound), "upper")
 
 
-@register("grams.D2.part1", "discrete",
-          "Grams step (Def. 5.1 and Cor. 5.2 forms): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2.")
+@register("grams.D2.part1", source="Lemma 5.3 / D.2 Part 1", kind="discrete",
+          statement="Grams step (Def. 5.1 and Cor. 5.2 forms): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2.")
 def check_d2_part1(budget="standard", seed=0):
     """Lemma D.2 Part 1: dL <= -eta <|g|,|u|> + L eta^2 |u|^2/2 for both Grams steps."""
     verdict = judge(C(m_d2_part1), budget, seed, _holds, _refuted("upper bound violated"))
     return with_proof(verdict, prove_from_smoothness(m_d2_part1, "upper", "D.2 Part 1"), "upper")
 
 
-@register("grams.D2.part2", "discrete", "Grams step on an L-smooth loss: dL >= -eta <|g|,|u|>.")
+@register("grams.D2.part2", source="Lemma 5.3 / D.2 Part 2", kind="discrete",
+          statement="Grams step on an L-smooth loss: dL >= -eta <|g|,|u|>.")
 def check_d2_part2(budget="standard", seed=0):
     """Lemma D.2 Part 2: dL >= -eta <|g|,|u|>; refuted without convexity, proved for convex losses."""
     return _lower_bound_needs_convexity(m_d2_part2, "for convex L: dL >= -eta <|g|,|u|>", "D.2 Part 2", budget, seed)
 
 
-@register("grams.D2.part3", "discrete", "Grams step: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0.")
+@register("grams.D2.part3", source="Lemma 5.3 / D.2 Part 3", kind="discrete",
+          statement="Grams step: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0.")
 def check_d2_part3(budget="standard", seed=0):
     """Lemma D.2 Part 3: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0 for both Grams steps."""
     verdict = judge_bounded(m_d2_part3, _torch_bound(d2_step_bound), "2<|g|,|u|>/(L|u|^2) (Lemma D.2 Part 3)",
@@ -1190,8 +1194,8 @@ D3_CORRECTED = ("with |N| in place of N (the proof's last line drops a minus sig
                 "eta <= 2/(L|u|^2) min{P, |N|} implies dL_Grams <= dL_C <= 0")
 
 
-@register("grams.D3", "discrete",
-          "eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
+@register("grams.D3", source="Thm. 5.4 / D.3", kind="discrete",
+          statement="eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
 def check_d3(budget="standard", seed=0):
     d_max = SIGN_PATTERN_DIMS[budget]
     nonpos, n_patterns = _nonpositive_opposed_part(d_max)
@@ -1243,7 +1247,8 @@ def check_d3(budget="standard", seed=0):
     return verdict
 
 
-@register("grams.R5.5", "discrete", "Grams' one-step loss decrease is strictly larger than the cautious one.")
+@register("grams.R5.5", source="Remark 5.5", kind="discrete",
+          statement="Grams' one-step loss decrease is strictly larger than the cautious one.")
 def check_r55(budget="standard", seed=0):
     # an instance where every coordinate is aligned: both steps coincide, so the decrease is equal, not larger
     problem = smooth.LOSS_FAMILIES["quadratic_diagonal_convex"](1, 2, torch.Generator().manual_seed(seed))
@@ -1292,8 +1297,8 @@ def _try_certify_nonneg(claim, draw):
     return cert, recheck
 
 
-@register("cautious.2.3", "discrete",
-          "mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
+@register("cautious.2.3", source="Thm. 2.3 (§A.4)", kind="discrete",
+          statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
 def check_thm23(budget="standard", seed=0):
     verdict = judge_bounded(m_thm23, partial(thm23_bounds, T1),
@@ -1303,8 +1308,8 @@ def check_thm23(budget="standard", seed=0):
     return _not_reduced(verdict, CHECK_THM23_NOT_REDUCED)
 
 
-@register("cautious.2.4", "discrete",
-          "Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
+@register("cautious.2.4", source="Thm. 2.4 = Thm. A.4", kind="discrete",
+          statement="Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
           "L(w_bar') <= L(w_bar) for any step size.")
 def check_thm24(budget="standard", seed=0):
     verdict = judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
@@ -1317,8 +1322,8 @@ def check_thm24(budget="standard", seed=0):
     return _not_reduced(verdict, CHECK_THM24_NOT_REDUCED)
 
 
-@register("cautious.A3", "discrete",
-          "(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2, "
+@register("cautious.A3", source="Thm. A.3", kind="discrete",
+          statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2, "
           "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
 def check_a3(budget="standard", seed=0):
     claim = MarginClaim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
@@ -1344,8 +1349,8 @@ def check_a3(budget="standard", seed=0):
     return _not_reduced(verdict, CHECK_A3_NOT_REDUCED)
 
 
-@register("cautious.A5", "discrete",
-          "Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
+@register("cautious.A5", source="Thm. A.5", kind="discrete",
+          statement="Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
 def check_a5(budget="standard", seed=0):
     verdict = judge(C(m_a5, families=CONVEX), budget, seed, _holds, _refuted("comparison fails"), families=CONVEX)
     nonconvex = random_search(C(m_a5_any, families=tuple(f for f in ALL if f not in CONVEX)), *BUDGET[budget][:2],
@@ -1357,8 +1362,8 @@ def check_a5(budget="standard", seed=0):
 A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0, some exactly 0)"
 
 
-@register("cautious.A6", "discrete",
-          "L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any step.")
+@register("cautious.A6", source="Cor. A.6", kind="discrete",
+          statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any step.")
 def check_a6(budget="standard", seed=0):
     fams = ("quadratic_diagonal_convex",)
     claim = _with_problem_map(MarginClaim(m_a6, _draw_free, fams, fams), _a6_problem)
@@ -1404,8 +1409,8 @@ class SeparableQuadratic:
         return OPS.asarray([ai * wi for ai, wi in zip(self.a, w)])
 
 
-@register("cautious.A7", "discrete",
-          "Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step size.")
+@register("cautious.A7", source="Thm. A.7", kind="discrete",
+          statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step size.")
 def check_a7(budget="standard", seed=0):
     literal = judge(C(m_a7, _draw_threshold), budget, seed, _holds, _refuted("a negative alpha turns the step uphill"),
                     correction=("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL))
@@ -1459,8 +1464,8 @@ def prove_eq6():
                           for k, label in enumerate(("x^T(1 - phi) <= 0", "x^T phi >= 0"))])
 
 
-@register("cautious.eq6", "discrete",
-          "phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) >= 0.")
+@register("cautious.eq6", source="eq. (6)", kind="discrete",
+          statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) >= 0.")
 def check_eq6(budget="standard", seed=0):
     d_max = SIGN_PATTERN_DIMS[budget]
     n = 0
@@ -1511,8 +1516,8 @@ def _alpha_at_least_one(xi):
     return all(sp.simplify(alpha.subs({d: dd, n: k})) >= 1 for dd, k in cases), cases
 
 
-@register("cautious.eq6.default", "discrete",
-          "The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha >= 1 "
+@register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",
+          statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha >= 1 "
           "and satisfies the conditions of Thm. 2.1.")
 def check_eq6_default(budget="standard", seed=0):
     alpha, d, nnz = _eq1_scale(1)

@@ -89,19 +89,20 @@ def _verdict(n, failures, budget, relation, value, n_vectors, extra=None, max_d=
                    strength=proved("exact counterexample, re-checked in rational arithmetic"))
 
 
-@register("grams.C1", "symbolic", "<a, b o c> = <a o b, c> for all a, b, c in R^d.")
+@register("grams.C1", source="Fact C.1", kind="symbolic", statement="<a, b o c> = <a o b, c> for all a, b, c in R^d.")
 def check_c1(budget="standard", seed=0):
     value = lambda a, b, c: OPS.total(a * OPS.mul(b, c)) - OPS.total(OPS.mul(a, b) * c)
     return _verdict(*_run(3, budget, value, "== 0"), budget, "== 0", value, 3)
 
 
-@register("grams.C2", "symbolic", "<a, -sign(a) o |b|> = -<|a|, |b|> for all a, b in R^n (sign(0) = 0).")
+@register("grams.C2", source="Fact C.2", kind="symbolic",
+          statement="<a, -sign(a) o |b|> = -<|a|, |b|> for all a, b in R^n (sign(0) = 0).")
 def check_c2(budget="standard", seed=0):
     value = lambda a, b: OPS.total(a * (-OPS.sign(a) * OPS.abs(b))) + OPS.total(OPS.abs(a) * OPS.abs(b))
     return _verdict(*_run(2, budget, value, "== 0"), budget, "== 0", value, 2)
 
 
-@register("grams.C3", "symbolic", "<a, b> - <|a|, |b|> <= 0 for all a, b in R^n.")
+@register("grams.C3", source="Fact C.3", kind="symbolic", statement="<a, b> - <|a|, |b|> <= 0 for all a, b in R^n.")
 def check_c3(budget="standard", seed=0):
     value = lambda a, b: OPS.total(a * b) - OPS.total(OPS.abs(a) * OPS.abs(b))
     equality = sp.simplify(value(*_vectors([("+", "+")], "ab")))
@@ -110,7 +111,8 @@ def check_c3(budget="standard", seed=0):
                       f"{equality}; the stated '<= 0' holds, with equality exactly when no a_i b_i < 0"})
 
 
-@register("grams.C4", "symbolic", "<a, b> - <|a|, |b|> - <a o b, 1 - 1(a o b > 0)> <= 0 for all a, b in R^n.")
+@register("grams.C4", source="Fact C.4", kind="symbolic",
+          statement="<a, b> - <|a|, |b|> - <a o b, 1 - 1(a o b > 0)> <= 0 for all a, b in R^n.")
 def check_c4(budget="standard", seed=0):
     def value(a, b):
         x = OPS.mul(a, b)
@@ -119,7 +121,8 @@ def check_c4(budget="standard", seed=0):
         "per_coordinate": "x = a_i b_i: 0 if x > 0, -|x| if x < 0, 0 if x = 0"})
 
 
-@register("grams.C5", "symbolic", "a sign(a) = |a| for a real scalar a (sign(0) = 0).")
+@register("grams.C5", source="Fact C.5", kind="symbolic",
+          statement="a sign(a) = |a| for a real scalar a (sign(0) = 0).")
 def check_c5(budget="standard", seed=0):
     value = lambda a: OPS.total(a * OPS.sign(a)) - OPS.total(OPS.abs(a))
     n, failures = _run(1, "quick", value, "== 0")
@@ -127,7 +130,7 @@ def check_c5(budget="standard", seed=0):
     return _verdict(3, failures, "quick", "== 0", value, 1, {"cases": "a > 0, a = 0, a < 0"}, max_d=1)
 
 
-@register("grams.C6", "symbolic", "a o sign(a) = |a| for a in R^n, coordinate-wise.")
+@register("grams.C6", source="Fact C.6", kind="symbolic", statement="a o sign(a) = |a| for a in R^n, coordinate-wise.")
 def check_c6(budget="standard", seed=0):
     # coordinate-wise identity: its sum of squared residuals is zero iff every coordinate is
     value = lambda a: OPS.total((OPS.mul(a, OPS.sign(a)) - OPS.abs(a)) ** 2)

@@ -96,8 +96,8 @@ def _exact_fig2(eps, beta, steps, name="CGDM", variant="indicator"):
     return L, H
 
 
-@register("cautious.fig2.monotone", "empirical",
-          "On L = 4 w1^2 + w2^2 from (1, 1) with zero momentum, C-GDM (s <- beta s + g, "
+@register("cautious.fig2.monotone", source="§3.1, Figure 2", kind="empirical",
+          statement="On L = 4 w1^2 + w2^2 from (1, 1) with zero momentum, C-GDM (s <- beta s + g, "
           "w <- w - eps 1(s o g > 0) o s) has L(w_{t+1}) <= L(w_t) and GDM's Hamiltonian "
           "L(w) + (eps/2)|s|^2 non-increasing at every step, for the (eps, beta) settings of §3.1.")
 def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
@@ -171,8 +171,8 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
                                      "Hamiltonian along C-GDM", lambda path: toys.plot_fig2(_fig2(steps), path))})
 
 
-@register("cautious.fig2.dominates", "empirical",
-          "On the same problem, for each listed (eps, beta), L(w_t) of C-GDM <= L(w_t) of GDM at every step t.")
+@register("cautious.fig2.dominates", source="§3.1, Figure 2 right", kind="empirical",
+          statement="On the same problem, for each listed (eps, beta), L(w_t) of C-GDM <= L(w_t) of GDM at every step t.")
 def check_fig2_dominates(budget="standard", seed=0, variant="indicator"):
     steps = FIG2_STEPS[budget]
     per, worst = [], None
@@ -315,8 +315,8 @@ def _fig8_strength(budget, cautious):
                      "long_horizon": "renormalised runs (the rules are positively homogeneous), t >= 200"})
 
 
-@register("cautious.fig8", "empirical",
-          "With rate = exp(least-squares slope of log L(w_t) in t) on 4 w1^2 + w2^2, the best rate over "
+@register("cautious.fig8", source="Figure 8 / §3.1", kind="empirical",
+          statement="With rate = exp(least-squares slope of log L(w_t) in t) on 4 w1^2 + w2^2, the best rate over "
           "(eps, beta) of each cautious mask (phi_0.01, phi_0.1, phi_inner) is below GDM's optimal rate "
           "(sqrt(kappa)-1)/(sqrt(kappa)+1) = 1/3.")
 def check_fig8(budget="standard", seed=0, masks=None):
@@ -460,8 +460,8 @@ def _fig1_strength(starts, seed, horizons):
         ties="relative 1e-9", first_to="f(w_t) <= 1e-3 f(w_0)")
 
 
-@register("grams.fig1", "empirical",
-          "On f(w) = (0.5 w1)^2 + (0.1 w2)^2 (step 0.01 for Adam, C-Adam, Grams; 0.001 for Lion, C-Lion; "
+@register("grams.fig1", source="Figure 1", kind="empirical",
+          statement="On f(w) = (0.5 w1)^2 + (0.1 w2)^2 (step 0.01 for Adam, C-Adam, Grams; 0.001 for Lion, C-Lion; "
           "default betas), Grams reaches a lower objective, sooner, than the other four.")
 def check_fig1(budget="standard", seed=0):
     starts, runs = _fig1(budget, seed)
@@ -537,18 +537,21 @@ def _table_check(budget, seed, scale):
                                                  "not a check of its numbers"))
 
 
-@register("grams.table1", "empirical", "Table 1 of the AMS/Grams paper: Llama-60M pre-training and WRN-50-2 "
+@register("grams.table1", source="Table 1", kind="empirical",
+          statement="Table 1 of the AMS/Grams paper: Llama-60M pre-training and WRN-50-2 "
           "results of Grams against Adam, Lion, C-Adam, C-Lion and AMS variants.")
 def check_table1(budget="standard", seed=0):
     return _table_check(budget, seed, "pre-training a 60M-parameter Llama and a WRN-50-2 on GPUs")
 
 
-@register("grams.table2", "empirical", "Table 2 of the AMS/Grams paper: Llama 3.2 fine-tuning results.")
+@register("grams.table2", source="Table 2", kind="empirical",
+          statement="Table 2 of the AMS/Grams paper: Llama 3.2 fine-tuning results.")
 def check_table2(budget="standard", seed=0):
     return _table_check(budget, seed, "fine-tuning Llama 3.2 (1B+ parameters) on GPUs")
 
 
-@register("cautious.table1", "empirical", "Table 1 of the Cautious paper: LLaMA 60M-1B perplexities with "
+@register("cautious.table1", source="Table 1", kind="empirical",
+          statement="Table 1 of the Cautious paper: LLaMA 60M-1B perplexities with "
           "AdamW and C-AdamW.")
 def check_cautious_table1(budget="standard", seed=0):
     return _table_check(budget, seed, "pre-training LLaMA models of 60M to 1B parameters")

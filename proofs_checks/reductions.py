@@ -189,8 +189,8 @@ def repairs_by_patterns(edits, right, cases, make_inputs, given=()):
     return {"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)}
 
 
-@register("grams.B1.beta3", "symbolic",
-          "AMS with beta3 = beta1 (any lambda, from the zero initial state so that s = m) takes exactly "
+@register("grams.B1.beta3", source="Cor. 4.1 / B.1 case 1", kind="symbolic",
+          statement="AMS with beta3 = beta1 (any lambda, from the zero initial state so that s = m) takes exactly "
           "Adam's step of Algorithm 2, weight decay included.")
 def check_b1_beta3(budget="standard", seed=0):
     lam = sp.Symbol("lambda", real=True)
@@ -210,8 +210,8 @@ def check_b1_beta3(budget="standard", seed=0):
                     general_d=general)
 
 
-@register("grams.B1.lambda", "symbolic",
-          "AMS with lambda = 1 (any beta3) takes exactly Adam's step of Algorithm 2, weight decay included.")
+@register("grams.B1.lambda", source="Cor. 4.1 / B.1 case 2", kind="symbolic",
+          statement="AMS with lambda = 1 (any beta3) takes exactly Adam's step of Algorithm 2, weight decay included.")
 def check_b1_lambda(budget="standard", seed=0):
     left = _step(_hp(1, beta3=H.beta3, gamma=H.gamma))
     right = _step(ADAM_ALG2)
@@ -227,8 +227,8 @@ def check_b1_lambda(budget="standard", seed=0):
                     evidence, general_d=general)
 
 
-@register("grams.B2", "symbolic",
-          "AMS with beta3 = 0, lambda = 0 equals the cautious update of Def. 3.2 of the AMS/Grams paper: "
+@register("grams.B2", source="Cor. 4.2 / B.2", kind="symbolic",
+          statement="AMS with beta3 = 0, lambda = 0 equals the cautious update of Def. 3.2 of the AMS/Grams paper: "
           "u_hat = u o 1(u o g >= 0), step d/|u_hat|_1.")
 def check_b2(budget="standard", seed=0):
     ams = _step(_hp(0))
@@ -259,8 +259,8 @@ def check_b2(budget="standard", seed=0):
                     f"({n2} patterns, d <= {MAX_D[budget]})", {"max_d": 2}, correction)
 
 
-@register("grams.B3", "symbolic",
-          "AMS with beta3 = 0, lambda = -1 steps by w - eta sign(g) o |u| (Cor. 5.2 / B.3).")
+@register("grams.B3", source="Cor. 5.2 / B.3", kind="symbolic",
+          statement="AMS with beta3 = 0, lambda = -1 steps by w - eta sign(g) o |u| (Cor. 5.2 / B.3).")
 def check_b3(budget="standard", seed=0):
     ams = _step(_hp(-1))
     n, bad, kept = compare(_patterns(CASES_MG, budget), lambda p: ams_inputs(p, H), ams, _grams_formula)
@@ -291,8 +291,8 @@ def check_b3(budget="standard", seed=0):
                     correction)
 
 
-@register("cautious.alg1", "symbolic",
-          "The one-line PyTorch update (Cautious Alg. 1: u*m/(mean(m)+eps)) and Algorithm 2 "
+@register("cautious.alg1", source="Alg. 1 vs Alg. 2 / eq. (1)", kind="symbolic",
+          statement="The one-line PyTorch update (Cautious Alg. 1: u*m/(mean(m)+eps)) and Algorithm 2 "
           "(eps*d/(|phi|_0+1)) rescale the masked update the same way.")
 def check_alg1(budget="standard", seed=0):
     n, d = sp.Symbol("n", integer=True, nonnegative=True), sp.Symbol("d", integer=True, positive=True)

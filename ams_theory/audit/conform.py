@@ -51,7 +51,8 @@ from ams_theory import optim
 from ams_theory.audit.identify import Choice, Departures, Ingredient, _conventions, identify
 from ams_theory.core import rules
 
-__all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords", "load_target",
+__all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords",
+           "load_target",
            "ConformanceResult", "Method"]
 
 SHAPES = ((), (7,), (4, 5), (2, 3, 2), (1200,))

@@ -117,6 +117,7 @@ class Claim:
     entry: ClaimEntry
     kind: str | None = None
     statement: str | None = None
+    where: str | None = None             # the source label in its paper, e.g. "Lemma D.1 Part 1"
     check: Callable[[str, int], Verdict] | None = None
 
     @property
@@ -135,8 +136,8 @@ class Result:
     def to_json(self) -> dict[str, Any]:
         e, v = self.claim.entry, self.verdict
         return {
-            "id": e.id, "paper": e.paper, "where": e.where, "family": e.family, "kind": self.claim.kind,
-            "statement": self.claim.statement or e.pointer,
+            "id": e.id, "paper": e.paper, "where": self.claim.where, "family": e.family, "kind": self.claim.kind,
+            "statement": self.claim.statement,
             "status": self.status, "verdict": v.word if v else None,
             "summary": v.summary if v else (self.error or "no check attached yet"),
             "evidence": v.evidence if v else None,
@@ -164,8 +165,9 @@ def _correction_json(correction):
 REGISTRY: dict[str, Claim] = {c.id: Claim(c) for c in CATALOGUE}
 
 
-def register(claim_id: str, kind: str, statement: str):
-    """Decorator: attach ``check(budget, seed) -> Verdict`` to a catalogued claim."""
+def register(claim_id: str, *, source: str, kind: str, statement: str):
+    """Decorator: attach ``check(budget, seed) -> Verdict`` to a catalogued claim, with the claim's source label in
+    its paper (``source``), the kind of check, and its statement as a formula."""
     if claim_id not in REGISTRY:
         raise KeyError(f"cannot register {claim_id!r}: not in the claim catalogue")
     if kind not in KINDS:
@@ -175,7 +177,7 @@ def register(claim_id: str, kind: str, statement: str):
         claim = REGISTRY[claim_id]
         if claim.check is not None and claim.check is not fn:
             raise ValueError(f"claim {claim_id!r} already has a check")
-        claim.kind, claim.statement, claim.check = kind, statement, fn
+        claim.kind, claim.statement, claim.where, claim.check = kind, statement, source, fn
         return fn
 
     return deco

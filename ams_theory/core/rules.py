@@ -35,7 +35,8 @@ from typing import Any, Callable, Mapping
 from ams_theory.core.ops import Ops
 
 __all__ = [
-    "Caution", "CAUTION_KEYS", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS", "WEIGHT_DECAY_MODES", "EPS_MODES",
+    "Caution", "CAUTION_KEYS", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS",
+    "WEIGHT_DECAY_MODES", "EPS_MODES",
     "Parts", "PAPER", "ema", "ema_of_square", "bias_corrections", "interpolate", "paper_reference",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
     "alignment", "mask_scale", "mask_vector", "masked_update", "cautious_update", "apply_step", "sign_agreement",

@@ -21,6 +21,7 @@ it in ``optimizer.skipped_steps``.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Callable, Iterable
 
@@ -45,13 +46,35 @@ __all__ = [
 _NONFINITE = ("propagate", "skip", "raise")
 
 
+_COMMON_DOC = """
+    Keywords shared by every preset (``None`` keeps the preset's value):
+
+    ``lr``, ``weight_decay``, ``weight_decay_mode`` (:func:`ams_theory.core.rules.apply_step`);
+    ``foreach`` (``None``: the foreach kernels on CUDA, the single-tensor path elsewhere), ``fused`` (the
+    compiled step, :mod:`ams_theory.optim.fused`), ``capturable`` (step counts on the device),
+    ``chunk_size`` (the CPU single-tensor path in chunks of this many entries; 0: whole tensors): the path is
+    :func:`step_path`'s choice; ``nonfinite`` (``"propagate"``, ``"skip"``, ``"raise"``, see the module).
+"""
+_CAUTION_DOC = """
+    Caution keywords (:class:`ams_theory.core.rules.Caution`): ``mask`` (``None``, ``"elementwise"``,
+    ``"inner"``), ``lam``, ``tie``, ``normalize``, ``xi``, ``mask_eps``, ``scope``.
+"""
+
+
 class _RuleOptimizer(Optimizer):
-    """Shared shell: validation, state creation, back-end choice, the step loop."""
+    """Shared shell: validation, state creation, the path of each group's step (:func:`step_path`)."""
 
     rule: Callable = None            # a step function of ams_theory.core.rules
     family_keys: tuple = ()          # hyperparameters of the family besides lr
     n_betas: int | None = None
     PRESET: dict = {}
+
+    def __init_subclass__(cls, **kw):
+        """A preset's docstring ends with the keywords every preset shares (written once, here)."""
+        super().__init_subclass__(**kw)
+        if cls.PRESET and cls.__doc__ and "Keywords shared by every preset" not in cls.__doc__:
+            takes_caution = "tie" in inspect.signature(cls.__init__).parameters
+            cls.__doc__ = cls.__doc__.rstrip() + "\n" + _COMMON_DOC + (_CAUTION_DOC if takes_caution else "")
 
     def __init__(self, params: Iterable, **hp: Any):
         defaults = dict(self.PRESET)
