@@ -469,7 +469,8 @@ def check_a31_formula(budget="standard", seed=0):
 
 
 @register("cautious.A3.1.cadam", source="§A.3.1", kind="continuous",
-          statement="Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) <= 0 "
+          statement="Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) "
+                    "<= 0 "
           "and H = L + 1/(2a)<m/sqrt(v + e), m> (as printed in the cautious paragraph) still decreases.")
 def check_a31_cadam(budget="standard", seed=0):
     """§A.3.1 of the Cautious paper, cautious Adam. As printed, the paragraph's Hamiltonian is
@@ -506,7 +507,8 @@ _CADAM_PRINTED = dyn.adam("cautious_adam_printed", a=0.9, b=0.999, e=1e-3, cauti
 
 
 @register("cautious.A3.2", source="§A.3.2", kind="continuous",
-          statement="Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = -|g o 1(g o m > 0)|_1 and "
+          statement="Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = -|g o 1(g o m > 0)|_1 "
+                    "and "
           "H still decreases.")
 def check_a32(budget="standard", seed=0):
     """§A.3.2 of the Cautious paper: signed momentum and its cautious form (no hyperparameters)."""
@@ -528,7 +530,8 @@ def _lion(reading, cautious):
 
 
 @register("cautious.A3.3", source="§A.3.3", kind="continuous",
-          statement="Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; cautious Lion "
+          statement="Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; cautious "
+                    "Lion "
           "keeps H decreasing and has dL/dt = -|g o 1(g o m~ > 0)|_1.")
 def check_a33(budget="standard", seed=0):
     """§A.3.3 of the Cautious paper. As printed, m' = alpha g - gamma m while m~ = m - eps(alpha g + gamma m)
@@ -858,7 +861,8 @@ def check_2_2(budget="standard", seed=0):
 
 
 @register("grams.5.10", source="Cor. 5.10", kind="continuous",
-          statement="Bounded solutions of (15) and of the Grams dynamics (Def. 5.6) converge to stationary points of H.")
+          statement="Bounded solutions of (15) and of the Grams dynamics (Def. 5.6) converge to stationary points of "
+                    "H.")
 def check_5_10(budget="standard", seed=0):
     """Cor. 5.10 of the AMS/Grams paper, by LaSalle's principle: Grams' field needs no mask condition
     (dH/dt <= -c_psi |s|^2 at every state, for every value of sign(g) at g = 0)."""

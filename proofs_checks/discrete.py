@@ -63,7 +63,7 @@ SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
 ALL = tuple(smooth.LOSS_FAMILIES)
-CONVEX = tuple(f for f in smooth.LOSS_FAMILIES if smooth.LOSS_FAMILIES[f](1, 1, torch.Generator().manual_seed(0)).convex)
+CONVEX = tuple(f for f, sample in smooth.LOSS_FAMILIES.items() if sample(1, 1, torch.Generator().manual_seed(0)).convex)
 
 
 
@@ -1032,7 +1032,8 @@ def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
 
 
 @register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
-          statement="Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / 2.")
+          statement="Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / "
+                    "2.")
 def check_d1_part1(budget="standard", seed=0):
     """Lemma D.1 Part 1 of the AMS/Grams paper: dL <= -eta P + L eta^2 |u|^2/2 for the cautious step."""
     verdict = judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
@@ -1197,6 +1198,9 @@ D3_CORRECTED = ("with |N| in place of N (the proof's last line drops a minus sig
 @register("grams.D3", source="Thm. 5.4 / D.3", kind="discrete",
           statement="eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
 def check_d3(budget="standard", seed=0):
+    """The bound as written: N <= 0 is proved for every d, so no eta > 0 meets it (vacuous), and the search confirms
+    no drawn instance does; the correction (|N|, L convex) and the repairs are proved by the two-point reduction or
+    refuted exactly."""
     d_max = SIGN_PATTERN_DIMS[budget]
     nonpos, n_patterns = _nonpositive_opposed_part(d_max)
     claim = C(m_d3, _fraction_sampler(_torch_bound(d3_step_bound), within,
@@ -1250,6 +1254,8 @@ def check_d3(budget="standard", seed=0):
 @register("grams.R5.5", source="Remark 5.5", kind="discrete",
           statement="Grams' one-step loss decrease is strictly larger than the cautious one.")
 def check_r55(budget="standard", seed=0):
+    """An exact certificate of equal decrease (every coordinate aligned) refutes the strict claim; the search counts
+    instances where Grams is strictly worse; the non-strict forms under D.3's corrected bound are proved."""
     # an instance where every coordinate is aligned: both steps coincide, so the decrease is equal, not larger
     problem = smooth.LOSS_FAMILIES["quadratic_diagonal_convex"](1, 2, torch.Generator().manual_seed(seed))
     w = torch.tensor([[1.0, -2.0]], dtype=DT)
@@ -1298,9 +1304,12 @@ def _try_certify_nonneg(claim, draw):
 
 
 @register("cautious.2.3", source="Thm. 2.3 (§A.4)", kind="discrete",
-          statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - phi): "
+          statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - "
+                    "phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
 def check_thm23(budget="standard", seed=0):
+    """A vectorised float64 search and a hypothesis search over the loss families, four masks, steps drawn as
+    fractions of the step bound (exactly at it, just below it, and a control just above it that must fail)."""
     verdict = judge_bounded(m_thm23, partial(thm23_bounds, T1),
                             "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
                             + ", ".join(PHI_VARIANTS), budget, seed,
@@ -1312,6 +1321,8 @@ def check_thm23(budget="standard", seed=0):
           statement="Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
           "L(w_bar') <= L(w_bar) for any step size.")
 def check_thm24(budget="standard", seed=0):
+    """Searched with the threshold mask over sequences alpha_k including negative values (an exact counterexample);
+    alpha_k >= 0 searched as the correction; convexity alone judged as a repair."""
     verdict = judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
                     _refuted("a negative alpha_k turns the masked step uphill"),
                     correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL))
@@ -1323,9 +1334,13 @@ def check_thm24(budget="standard", seed=0):
 
 
 @register("cautious.A3", source="Thm. A.3", kind="discrete",
-          statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2, "
+          statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum "
+                    "|u_t|^2, "
           "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
 def check_a3(budget="standard", seed=0):
+    """Searched over cautious heavy-ball trajectories (T = 1..8, beta in [0, 1), steps up to 10/L) on losses with a
+    known infimum; an exact counterexample with eq. (1)'s phi; the corrected B_T and the repairs searched the same
+    way."""
     claim = MarginClaim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     corrected = MarginClaim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
@@ -1352,6 +1367,8 @@ def check_a3(budget="standard", seed=0):
 @register("cautious.A5", source="Thm. A.5", kind="discrete",
           statement="Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
 def check_a5(budget="standard", seed=0):
+    """Searched on convex losses with the inner-product mask (any step size); the same search on nonconvex losses is
+    reported beside it."""
     verdict = judge(C(m_a5, families=CONVEX), budget, seed, _holds, _refuted("comparison fails"), families=CONVEX)
     nonconvex = random_search(C(m_a5_any, families=tuple(f for f in ALL if f not in CONVEX)), *BUDGET[budget][:2],
                               seed)
@@ -1363,8 +1380,11 @@ A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0,
 
 
 @register("cautious.A6", source="Cor. A.6", kind="discrete",
-          statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any step.")
+          statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any "
+                    "step.")
 def check_a6(budget="standard", seed=0):
+    """Proved for every d on the loss 0.5 sum a_i w_i^2 by the proof engine; searched on that loss too; eq. (1)'s
+    rescaled mask is searched beside it."""
     fams = ("quadratic_diagonal_convex",)
     claim = _with_problem_map(MarginClaim(m_a6, _draw_free, fams, fams), _a6_problem)
     verdict = judge(claim, budget, seed, _holds, _refuted("comparison fails"), families=fams)
@@ -1410,8 +1430,11 @@ class SeparableQuadratic:
 
 
 @register("cautious.A7", source="Thm. A.7", kind="discrete",
-          statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step size.")
+          statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step "
+                    "size.")
 def check_a7(budget="standard", seed=0):
+    """Searched with the inner threshold mask for every sign of alpha (an exact counterexample for alpha < 0) and
+    for alpha >= 0; convexity alone judged as a repair."""
     literal = judge(C(m_a7, _draw_threshold), budget, seed, _holds, _refuted("a negative alpha turns the step uphill"),
                     correction=("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL))
     with_repairs(literal, [
@@ -1465,8 +1488,11 @@ def prove_eq6():
 
 
 @register("cautious.eq6", source="eq. (6)", kind="discrete",
-          statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) >= 0.")
+          statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) "
+                    ">= 0.")
 def check_eq6(budget="standard", seed=0):
+    """Exact on every sign pattern of x (symbolic phi obeying (6)), and proved for every d and every such phi by the
+    proof engine."""
     d_max = SIGN_PATTERN_DIMS[budget]
     n = 0
     for d in range(1, d_max + 1):
@@ -1517,9 +1543,12 @@ def _alpha_at_least_one(xi):
 
 
 @register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",
-          statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha >= 1 "
+          statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha "
+                    ">= 1 "
           "and satisfies the conditions of Thm. 2.1.")
 def check_eq6_default(budget="standard", seed=0):
+    """alpha = d/(nnz + xi) at nnz = d is below 1 for every d and xi > 0 (sympy); the counterexample x = (1, 1) is
+    exact; xi = 0 is checked at every (d, nnz) up to 8 and judged against other constants."""
     alpha, d, nnz = _eq1_scale(1)
     at_full = sp.simplify(alpha.subs(nnz, d))                       # every coordinate positive
     xi = sp.Symbol("xi", positive=True)

@@ -193,6 +193,9 @@ def repairs_by_patterns(edits, right, cases, make_inputs, given=()):
           statement="AMS with beta3 = beta1 (any lambda, from the zero initial state so that s = m) takes exactly "
           "Adam's step of Algorithm 2, weight decay included.")
 def check_b1_beta3(budget="standard", seed=0):
+    """Checked exactly (sympy) through the rule core's AMS step, weight decay included: every sign pattern of the
+    direction and the reference for d <= 4 with symbolic magnitudes and hyperparameters, and the step-size factor
+    for symbolic counts."""
     lam = sp.Symbol("lambda", real=True)
     left = _step(_hp(lam, beta3=H.beta1, gamma=H.gamma))
     right = _step(ADAM_ALG2)
@@ -213,6 +216,7 @@ def check_b1_beta3(budget="standard", seed=0):
 @register("grams.B1.lambda", source="Cor. 4.1 / B.1 case 2", kind="symbolic",
           statement="AMS with lambda = 1 (any beta3) takes exactly Adam's step of Algorithm 2, weight decay included.")
 def check_b1_lambda(budget="standard", seed=0):
+    """Checked exactly like B.1 with beta3 = beta1: every sign pattern for d <= 4, symbolic magnitudes, every beta3."""
     left = _step(_hp(1, beta3=H.beta3, gamma=H.gamma))
     right = _step(ADAM_ALG2)
     n, bad, kept = compare(_patterns(CASES_MS, budget), lambda p: ams_inputs(p, H, reference="s"), left, right)
@@ -231,6 +235,9 @@ def check_b1_lambda(budget="standard", seed=0):
           statement="AMS with beta3 = 0, lambda = 0 equals the cautious update of Def. 3.2 of the AMS/Grams paper: "
           "u_hat = u o 1(u o g >= 0), step d/|u_hat|_1.")
 def check_b2(budget="standard", seed=0):
+    """AMS with beta3 = 0, lambda = 0 against Def. 3.2's cautious Adam (scaled by d/|u_hat|_1) and the Cautious
+    paper's Alg. 2, exactly on every sign pattern; the correction (AMS steps by eta d/|phi|_1) is proved; the repair
+    search tries each convention change alone."""
     ams = _step(_hp(0))
     def32 = _step(_hp(0, normalize="update_l1", lr=1))              # Def. 3.2 literally: eta_hat = d/|u_hat|_1
     # the literal form is refuted on the smallest cases; its |u_hat|_1 makes large d slow, so it is
@@ -262,6 +269,9 @@ def check_b2(budget="standard", seed=0):
 @register("grams.B3", source="Cor. 5.2 / B.3", kind="symbolic",
           statement="AMS with beta3 = 0, lambda = -1 steps by w - eta sign(g) o |u| (Cor. 5.2 / B.3).")
 def check_b3(budget="standard", seed=0):
+    """AMS with beta3 = 0, lambda = -1 against eta sign(g)|u|, exactly on every sign pattern; a certificate at a
+    coordinate with g_i = 0 != u_i; the corrected forms (no such coordinates, or ties left out of phi and psi) on
+    every pattern."""
     ams = _step(_hp(-1))
     n, bad, kept = compare(_patterns(CASES_MG, budget), lambda p: ams_inputs(p, H), ams, _grams_formula)
     tie_at_zero = lambda c: c["g"] == "0" and c["m"] != "0"
@@ -295,6 +305,8 @@ def check_b3(budget="standard", seed=0):
           statement="The one-line PyTorch update (Cautious Alg. 1: u*m/(mean(m)+eps)) and Algorithm 2 "
           "(eps*d/(|phi|_0+1)) rescale the masked update the same way.")
 def check_alg1(budget="standard", seed=0):
+    """The two rescalings compared exactly as functions of (d, nnz, eps); both ratio bounds of the correction proved
+    for every real nnz >= 1; constants replaced as repairs."""
     n, d = sp.Symbol("n", integer=True, nonnegative=True), sp.Symbol("d", integer=True, positive=True)
     eps = sp.Symbol("mask_eps", positive=True)
     one_line = rules.mask_scale(OPS, rules.Caution(normalize="mean_eps", mask_eps=eps), d, n, None)
@@ -305,7 +317,8 @@ def check_alg1(budget="standard", seed=0):
     equal_when = sp.solve(sp.Eq(a, b), eps)
     # for x = eps*d in [0, 1]: ratio - 1 = (1 - x)/(n + x) >= 0 and (n+1)/n - ratio = (n+1) x/(n (n + x)) >= 0
     x = eps * d
-    identities = [sp.simplify(ratio - 1 - (1 - x) / (n + x)), sp.simplify((n + 1) / n - ratio - (n + 1) * x / (n * (n + x)))]
+    identities = [sp.simplify(ratio - 1 - (1 - x) / (n + x)),
+                  sp.simplify((n + 1) / n - ratio - (n + 1) * x / (n * (n + x)))]
     bounds = proofs.Bundle([
         ("ratio >= 1", proofs.decide(1 - ratio, "<= 0", (x <= 1, n >= 1), "(n + 1)/(n + eps d) >= 1")),
         ("ratio <= 1 + 1/n", proofs.decide(ratio - (n + 1) / n, "<= 0", (x <= 1, n >= 1),

@@ -124,9 +124,9 @@ def test_unknown_verdict_word_and_bad_correction_are_rejected():
 
 def test_register_refuses_unknown_ids_and_kinds():
     with pytest.raises(KeyError):
-        registry.register("grams.Z9", "symbolic", "x")
+        registry.register("grams.Z9", source="Fact Z.9", kind="symbolic", statement="x")
     with pytest.raises(ValueError):
-        registry.register("grams.C1", "astrology", "x")
+        registry.register("grams.C1", source="Fact C.1", kind="astrology", statement="x")
 
 
 def test_unknown_budget_is_rejected():

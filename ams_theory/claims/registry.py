@@ -33,6 +33,7 @@ KINDS = ("symbolic", "discrete", "continuous", "empirical", "convention")
 
 
 STRENGTHS = ("proved", "exhaustive", "searched", "none")     # strongest first
+PAPER_TITLES = {"grams-ams.md": "The AMS/Grams paper", "cautious-optimizers.md": "The Cautious paper"}
 
 
 @dataclass
@@ -117,8 +118,8 @@ class Claim:
     entry: ClaimEntry
     kind: str | None = None
     statement: str | None = None
-    where: str | None = None             # the source label in its paper, e.g. "Lemma D.1 Part 1"
     check: Callable[[str, int], Verdict] | None = None
+    where: str | None = None             # the source label in its paper, e.g. "Lemma D.1 Part 1"
 
     @property
     def id(self) -> str:
@@ -178,6 +179,10 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
         if claim.check is not None and claim.check is not fn:
             raise ValueError(f"claim {claim_id!r} already has a check")
         claim.kind, claim.statement, claim.where, claim.check = kind, statement, source, fn
+        # the check's docstring says what it checks; the claim (its source and statement) is prefixed here,
+        # from the one place it is written
+        fn.__doc__ = (f"{PAPER_TITLES[claim.entry.paper]}, {source}: {statement}\n\n    What is checked: "
+                      f"{(fn.__doc__ or '').strip()}")
         return fn
 
     return deco
