@@ -48,7 +48,7 @@ from typing import Callable, Iterable
 import torch
 
 from ams_theory import optim
-from ams_theory.audit.identify import Choice, Departures, Ingredient, _conventions, identify
+from ams_theory.audit.identify import Choice, Departures, Ingredient, convention_settings, identify
 from ams_theory.core import rules
 
 __all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords",
@@ -836,7 +836,7 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     ref = _Reference(spec, method_kwargs, traces, tol)
     base = {**spec.cls.PRESET, **method_kwargs}
     axes = _axes(spec, base, method_kwargs)
-    conventions = _conventions(axes)
+    conventions = convention_settings(axes)
 
     progress(f"searching {len(conventions)} conventions")
     replays = _search(ref, conventions)

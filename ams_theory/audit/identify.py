@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-__all__ = ["Choice", "Ingredient", "Departures", "Identification", "identify", "departure_sets"]
+__all__ = ["Choice", "Ingredient", "Departures", "Identification", "identify", "departure_sets", "convention_settings"]
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
     first_axes = [a for a in axes if a not in decay_axes]
     first_ings = [i for i in ingredients if not (staged and i.decay)]
     decay_ings = [i for i in ingredients if staged and i.decay]
-    conventions = _conventions(first_axes)
-    decay_conventions = _conventions(decay_axes)
+    first_conventions = convention_settings(first_axes)
+    decay_conventions = convention_settings(decay_axes)
     tried, seen = 0, set()
     closest = {}                      # settings replayed -> (Departures, convention, replay) that went furthest
 
@@ -148,7 +148,7 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
         progress(f"identifying: combinations with {k} departure{'s' * (k != 1)}")
         survivors = []
         for deps in departure_sets(first_ings, k):
-            for conv in conventions:
+            for conv in first_conventions:
                 key = ref.key(conv, deps)
                 if key in seen:
                     continue
@@ -178,7 +178,7 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
     return Identification([], best, tried, depth, time.perf_counter() - t0)
 
 
-def _conventions(axes):
+def convention_settings(axes):
     """Every combination of the axes' overrides, ordered by how many axes leave the preset's value."""
     combos = sorted(itertools.product(*[range(len(vals)) for _, vals in axes]), key=lambda c: sum(i > 0 for i in c))
     out = []
