@@ -1,6 +1,6 @@
 """The optimizer registry of the test suites (in the style of torch's ``OptimizerInfo``): one description per
 preset of :data:`ams_theory.PRESETS`, and the small model, data and run helpers every path is compared on.
-``tests/test_optimizer_suite.py`` runs the contract suite through it; ``tests/test_fused.py`` the compiled path."""
+``tests/optim/test_optimizer_suite.py`` runs the contract suite through it; ``tests/optim/test_fused.py`` the compiled path."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,7 +12,7 @@ from ams_theory.claims.registry import REGISTRY, Verdict, run_claim
 from ams_theory.core import rules
 from ams_theory.core.ops import SympyOps
 
-CLAIMS_MD = Path(__file__).resolve().parents[1].parent / "shared" / "claims.md"
+CLAIMS_MD = Path(__file__).resolve().parents[2].parent / "shared" / "claims.md"
 SYMBOLIC = ["grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.C1", "grams.C2", "grams.C3",
             "grams.C4", "grams.C5", "grams.C6", "cautious.alg1"]
 

@@ -502,7 +502,7 @@ def test_docs_carry_the_current_peer_table():
     from ams_theory.audit.conform import peer_table
 
     _, table = peer_table()
-    page = (Path(__file__).resolve().parents[1] / "docs" / "conformance.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "conformance.md").read_text()
     missing = [line for line in table.splitlines() if line not in page]
     assert not missing, ("docs/conformance.md's conformance table is stale; regenerate with "
                          "`ams-theory conform --peers`:\n" + "\n".join(missing))
