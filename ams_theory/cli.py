@@ -17,11 +17,12 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import proofs_checks
 from ams_theory import __version__
 from ams_theory.claims.catalogue import CLAIM_FAMILIES
-from ams_theory.claims.registry import BUDGETS, claims_for, run_claim
+from ams_theory.claims.registry import BUDGETS, Result, claims_for, run_claim
 from ams_theory.claims.report import detail, document, html_page, markdown, proof_text, table
 
 REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -78,57 +79,154 @@ def cmd_verify(args) -> int:
     if args.json:
         _writable(args.json, "JSON report")
     claims = _select(args)
+    jobs = min(args.jobs or os.cpu_count() or 1, max(1, len(claims)))
     t0 = time.perf_counter()
-    results = []
-    for i, claim in enumerate(claims, 1):
-        if not args.quiet and claim.check is not None:
-            print(f"[{i}/{len(claims)}] {claim.id} ...", end="", file=sys.stderr, flush=True)
-        result = run_claim(claim, args.budget, args.seed)
-        results.append(result)
-        if not args.quiet and claim.check is not None:
-            word = result.verdict.word if result.verdict else result.status
-            print(f" {word} ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
-    doc = document(results, args.budget, args.seed, time.perf_counter() - t0)
-    print(table(results))
+    stem = os.path.splitext(args.report)[0] if args.report else None
+    runs = _run_parallel(claims, args, jobs, stem) if jobs > 1 else _run_serial(claims, args, stem)
+    doc = document(runs, args.budget, args.seed, time.perf_counter() - t0)
+    print(table(runs))
     print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
-          + f"  ({len(results)} claims, budget {args.budget}, seed {args.seed}, {doc['seconds']} s)")
+          + f"  ({len(runs)} claims, budget {args.budget}, seed {args.seed}, {jobs} job{'s' * (jobs > 1)}, "
+            f"{doc['seconds']} s)")
     if args.report:
-        doc["figures"] = _figures(args.report, results, quiet=args.quiet)
+        doc["figures"] = _figures(stem, runs, quiet=args.quiet)
         _write(args.report, markdown(doc) if report_format == "markdown" else html_page(doc), "report")
     if args.json:
         _write(args.json, json.dumps(doc, indent=2, default=str), "JSON report")
-    crashed = [r for r in results if r.status == "crashed"]
+    crashed = [r for r in runs if r.status == "crashed"]
     for r in crashed:
-        print(f"ams-theory: check of {r.claim.id} crashed: {r.error}", file=sys.stderr)
+        print(f"ams-theory: check of {r.claim_id} crashed: {r.error}", file=sys.stderr)
     return 1 if crashed else 0
 
 
-def _figures(report_path, results, quiet=False):
-    """Draw the figures of the run beside the report: ``<report>-<name>.png``.
+@dataclass
+class _Run:
+    """One claim's finished run, as the report needs it (picklable: it crosses from a worker process)."""
 
-    One PNG of H(t) and L(t) per continuous system when continuous claims ran,
-    and every figure a verdict offers. Without matplotlib there are none (said once on stderr).
-    """
-    stem = os.path.splitext(report_path)[0]
-    wanted = {}                                     # name -> (caption, draw, claim ids)
-    continuous = [r.claim.id for r in results if r.claim.entry.family == "continuous" and r.status == "checked"]
-    if continuous:
-        from ams_theory.engines.dynamics import plot_systems
-        wanted["dynamics"] = ("Continuous-time systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)",
-                              plot_systems, continuous)
-    for r in results:
-        for name, (caption, draw) in (r.verdict.figures if r.verdict else {}).items():
-            wanted.setdefault(name, (caption, draw, []))[2].append(r.claim.id)
-    out = []
-    for name, (caption, draw, claims) in wanted.items():
+    claim_id: str
+    family: str
+    status: str
+    payload: dict                   # Result.to_json()
+    figures: list                   # [{"name", "file", "caption", "claims"}] drawn beside the report
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return self.payload
+
+    @property
+    def seconds(self) -> float:
+        return self.payload["seconds"]
+
+
+def _finish(result, stem) -> _Run:
+    """A run record of ``result``, with the figures its verdict offers drawn at ``<stem>-<name>.png``."""
+    figures = []
+    for name, (caption, draw) in (result.verdict.figures if stem and result.verdict else {}).items():
         try:
             path = draw(f"{stem}-{name}.png")
+        except ImportError as err:          # no matplotlib: no figures (said once by the caller)
+            figures.append({"name": name, "error": str(err)})
+            continue
+        figures.append({"name": name, "file": os.path.basename(path), "caption": caption,
+                        "claims": [result.claim.id]})
+    return _Run(result.claim.id, result.claim.entry.family, result.status, result.to_json(), figures, result.error)
+
+
+def _progress(args, i, n, run) -> None:
+    """A finished claim, in the order the workers finish them."""
+    if not args.quiet and run.status != "unchecked":
+        word = run.payload["verdict"] or run.status
+        print(f"[{i}/{n} done] {run.claim_id} ... {word} ({run.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+
+def _run_serial(claims, args, stem) -> list:
+    runs = []
+    for i, claim in enumerate(claims, 1):
+        shown = not args.quiet and claim.check is not None
+        if shown:
+            print(f"[{i}/{len(claims)}] {claim.id} ...", end="", file=sys.stderr, flush=True)
+        runs.append(_finish(run_claim(claim, args.budget, args.seed), stem))
+        if shown:
+            print(f" {runs[-1].payload['verdict'] or runs[-1].status} ({runs[-1].seconds:.1f} s)", file=sys.stderr,
+                  flush=True)
+    return runs
+
+
+def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home) -> _Run:
+    """A worker process's run of one claim (the checks are loaded in the worker)."""
+    from hypothesis import configuration
+
+    from ams_theory.claims.registry import REGISTRY
+
+    configuration.set_hypothesis_home_dir(hypothesis_home)
+    proofs_checks.load()
+    return _finish(run_claim(REGISTRY[claim_id], budget, seed), stem)
+
+
+def _run_parallel(claims, args, jobs, stem) -> list:
+    """Every claim in a pool of ``jobs`` worker processes (forked where the platform allows, so the parent's
+    state, such as a patched check in a test, is theirs), in catalogue order in the output; a worker that dies
+    is reported as that claim's crash and the other claims still run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from hypothesis import configuration
+
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    home = str(configuration.storage_directory())
+    done: dict = {}
+
+    def record(claim, run):
+        done[claim.id] = run
+        _progress(args, len(done), len(claims), run)
+
+    def died(claim, err):
+        error = f"the worker process died: {type(err).__name__}: {err}"
+        return _Run(claim.id, claim.entry.family, "crashed", Result(claim, "crashed", error=error).to_json(), [],
+                    error)
+
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(_verify_in_worker, c.id, args.budget, args.seed, stem, home): c for c in claims}
+        try:
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+        except BrokenProcessPool:         # a worker died: which claim killed it is not known yet
+            pass
+    for claim in [c for c in claims if c.id not in done]:     # then each unfinished claim in a process of its own
+        with ProcessPoolExecutor(1, mp_context=context) as alone:
+            try:
+                record(claim, alone.submit(_verify_in_worker, claim.id, args.budget, args.seed, stem, home).result())
+            except BrokenProcessPool as err:
+                record(claim, died(claim, err))
+    return [done[c.id] for c in claims]
+
+
+def _figures(stem, runs, quiet=False):
+    """The figures of the run beside the report, ``<stem>-<name>.png``: the ones the verdicts offered (drawn by
+    each run) and one PNG of H(t) and L(t) per continuous system when continuous claims ran. Without matplotlib
+    there are none (said once on stderr)."""
+    out: dict = {}
+    for run in runs:
+        for fig in run.figures:
+            if "error" in fig:
+                if not quiet:
+                    print(f"ams-theory: no figures in the report ({fig['error']})", file=sys.stderr)
+                return []
+            out.setdefault(fig["name"], {**fig, "claims": []})["claims"] += fig["claims"]
+    continuous = [r.claim_id for r in runs if r.family == "continuous" and r.status == "checked"]
+    if continuous:
+        from ams_theory.engines.dynamics import plot_systems
+        try:
+            path = plot_systems(f"{stem}-dynamics.png")
         except ImportError as err:
             if not quiet:
                 print(f"ams-theory: no figures in the report ({err})", file=sys.stderr)
-            return out
-        out.append({"name": name, "file": os.path.basename(path), "caption": caption, "claims": claims})
-    return out
+            return []
+        out = {"dynamics": {"name": "dynamics", "file": os.path.basename(path), "caption": "Continuous-time "
+                            "systems: H(t) and L(t) on 4 w1^2 + w2^2 from (1, 1)", "claims": continuous}, **out}
+    return list(out.values())
 
 
 def cmd_show(args) -> int:
@@ -207,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--family", action="append", metavar="NAME", help=f"only this family ({', '.join(CLAIM_FAMILIES)})")
     v.add_argument("--report", metavar="PATH", help="write a report for people: PATH ending in .md or .html")
     v.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    v.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="run the claims in N worker processes (default: one per core; 1: one after another); "
+                        "the verdicts are the same")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     v.set_defaults(func=cmd_verify)
     s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")

@@ -44,7 +44,8 @@ def table(results: Iterable[Result], width: int = 120) -> str:
 def totals(results: Iterable[Result]) -> dict:
     out: dict = {}
     for r in results:
-        key = r.verdict.word if r.verdict else r.status
+        d = r.to_json()
+        key = d["verdict"] or d["status"]
         out[key] = out.get(key, 0) + 1
     return out
 

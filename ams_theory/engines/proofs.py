@@ -189,25 +189,27 @@ class Bundle:
 # ----------------------------------------------------------------------------- sympy -> z3
 
 def to_z3(expr, env: dict):
-    """A polynomial sympy expression (or relational, And/Or/Not) as a z3 term over the reals."""
+    """A polynomial sympy expression (or relational, And/Or/Not) as a z3 term over the reals. ``env`` maps sympy
+    symbols to z3 variables; its key ``None``, when present, is the z3 context the terms are made in."""
     z3 = _z3()
+    ctx = env.get(None)
     if isinstance(expr, sp.Symbol):
         if expr not in env:
-            env[expr] = z3.Real(expr.name)
+            env[expr] = z3.Real(expr.name, ctx)
         return env[expr]
     if expr is sp.true:
-        return z3.BoolVal(True)
+        return z3.BoolVal(True, ctx)
     if expr is sp.false:
-        return z3.BoolVal(False)
+        return z3.BoolVal(False, ctx)
     if expr.is_Rational:
-        return z3.RealVal(f"{expr.p}/{expr.q}")
+        return z3.RealVal(f"{expr.p}/{expr.q}", ctx)
     if isinstance(expr, sp.Add):
         return z3.Sum([to_z3(a, env) for a in expr.args])
     if isinstance(expr, sp.Mul):
         return z3.Product([to_z3(a, env) for a in expr.args])
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp >= 0:
         base = to_z3(expr.base, env)
-        out = z3.RealVal(1)
+        out = z3.RealVal(1, ctx)
         for _ in range(int(expr.exp)):
             out = out * base
         return out
@@ -238,6 +240,16 @@ def _assumption(sym):
     return None
 
 
+def _smt2(solver) -> str:
+    """The solver's SMT-LIB 2 text with z3's let-names renumbered in order of appearance: z3 numbers them by its
+    term ids, which depend on what the process built before, so the same query reads the same in every run."""
+    import re
+
+    names: dict = {}
+    return re.sub(r"[?$]x\d+", lambda m: names.setdefault(m.group(0), f"{m.group(0)[0]}x{len(names) + 1}"),
+                  solver.to_smt2())
+
+
 class _Solver:
     """z3 queries over a fixed set of hypotheses; each query keeps its SMT-LIB text."""
 
@@ -246,8 +258,9 @@ class _Solver:
 
     def query(self, conditions):
         z3 = _z3()
-        env: dict = {}
-        s = z3.Solver()
+        ctx = z3.Context()      # fresh: the terms (and the SMT-LIB text) owe nothing to earlier queries
+        env: dict = {None: ctx}
+        s = z3.Solver(ctx=ctx)
         s.set("timeout", TIMEOUT_MS)
         syms = set()
         for c in list(self.hyps) + list(conditions):
@@ -424,7 +437,7 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
         negation = sp.Ne(num, 0) if relation == "== 0" else num * den > 0
         ok, result, s, env = solver.unsat(conds + [negation])
         if ok:
-            proof.cases.append(Case(labels, "negation unsat", query=s.to_smt2()))
+            proof.cases.append(Case(labels, "negation unsat", query=_smt2(s)))
             return "closed"
         z3 = _z3()
         if result == z3.sat:
@@ -453,7 +466,7 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
             lab = labels + (f"{_text(a)} {'>' if sgn > 0 else '=' if sgn == 0 else '<'} 0",)
             ok, result, s, _ = solver.unsat(branch)
             if ok:
-                proof.cases.append(Case(lab, "infeasible case", query=s.to_smt2()))
+                proof.cases.append(Case(lab, "infeasible case", query=_smt2(s)))
                 continue
             sub = _evaluate(e, a, sgn)
             r = split(sp.Tuple(*[sp.expand(x) if not _sign_atoms(x) and not isinstance(x, sp.logic.boolalg.Boolean)

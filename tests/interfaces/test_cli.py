@@ -16,7 +16,7 @@ def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
     assert main(["verify", "--family", "facts", "--budget", "quick", "--report", str(md), "--json", str(js)]) == 0
     out = capsys.readouterr()
     assert "grams.C3" in out.out and "holds" in out.out
-    assert "[1/6] grams.C1" in out.err                       # progress on stderr
+    assert "] grams.C1 ... holds" in out.err and "/6 done]" in out.err      # progress on stderr (2 cores)
     doc = json.loads(js.read_text())
     assert [c["id"] for c in doc["claims"]] == [f"grams.C{i}" for i in range(1, 7)]
     for c in doc["claims"]:
@@ -125,3 +125,45 @@ def test_verify_leaves_no_hypothesis_folder_in_the_working_directory(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert main(["verify", "--budget", "quick", "--claim", "grams.D1.part1", "--quiet"]) == 0
     assert not (tmp_path / ".hypothesis").exists() and list(tmp_path.iterdir()) == []
+
+
+def _strip_times(doc):
+    """A verify document without its timings (they are the only thing a parallel run may change): the
+    ``seconds`` fields, and durations written into texts ("(0.02 s)")."""
+    import re
+
+    if isinstance(doc, dict):
+        return {k: _strip_times(v) for k, v in doc.items() if "seconds" not in k}
+    if isinstance(doc, list):
+        return [_strip_times(v) for v in doc]
+    return re.sub(r"\d+\.\d+ s\b", "T s", doc) if isinstance(doc, str) else doc
+
+
+def test_parallel_verify_gives_the_serial_verdicts_and_evidence(tmp_path, capsys):
+    serial, parallel = tmp_path / "serial.json", tmp_path / "parallel.json"
+    for jobs, out in (("1", serial), ("2", parallel)):
+        assert main(["verify", "--budget", "quick", "--family", "facts", "--jobs", jobs, "--json", str(out)]) == 0
+    assert _strip_times(json.loads(serial.read_text())) == _strip_times(json.loads(parallel.read_text()))
+    out, err = capsys.readouterr()
+    assert "[6/6] grams.C6 ..." in err and "[6/6 done]" in err and "1 job," in out and "2 jobs," in out
+
+
+def test_a_crash_in_one_worker_is_that_claims_and_the_rest_finish(monkeypatch, capsys):
+    """A check that raises, and one whose process dies: each is reported for its claim; every other claim runs."""
+    import os
+
+    proofs_checks.load()
+
+    def raises(budget, seed):
+        raise RuntimeError("planted failure")
+
+    def dies(budget, seed):
+        os._exit(3)
+
+    monkeypatch.setattr(registry.REGISTRY["grams.C2"], "check", raises)
+    monkeypatch.setattr(registry.REGISTRY["grams.C4"], "check", dies)
+    assert main(["verify", "--budget", "quick", "--family", "facts", "--jobs", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert "check of grams.C2 crashed: RuntimeError: planted failure" in err
+    assert "check of grams.C4 crashed: the worker process died" in err
+    assert out.count("holds") >= 4 and "6 claims" in out and "2 jobs" in out
