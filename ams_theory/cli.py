@@ -152,12 +152,15 @@ def _run_serial(claims, args, stem) -> list:
     return runs
 
 
-def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home) -> _Run:
-    """A worker process's run of one claim (the checks are loaded in the worker)."""
+def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home, threads) -> _Run:
+    """A worker process's run of one claim (the checks are loaded in the worker), with ``threads`` torch threads:
+    the workers share the cores instead of each spinning up one thread per core."""
+    import torch
     from hypothesis import configuration
 
     from ams_theory.claims.registry import REGISTRY
 
+    torch.set_num_threads(threads)
     configuration.set_hypothesis_home_dir(hypothesis_home)
     proofs_checks.load()
     return _finish(run_claim(REGISTRY[claim_id], budget, seed), stem)
@@ -176,6 +179,7 @@ def _run_parallel(claims, args, jobs, stem) -> list:
 
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     home = str(configuration.storage_directory())
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     done: dict = {}
 
     def record(claim, run):
@@ -188,7 +192,8 @@ def _run_parallel(claims, args, jobs, stem) -> list:
                     error)
 
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_verify_in_worker, c.id, args.budget, args.seed, stem, home): c for c in claims}
+        futures = {pool.submit(_verify_in_worker, c.id, args.budget, args.seed, stem, home, threads): c
+                   for c in claims}
         try:
             for future in as_completed(futures):
                 record(futures[future], future.result())
@@ -197,7 +202,8 @@ def _run_parallel(claims, args, jobs, stem) -> list:
     for claim in [c for c in claims if c.id not in done]:     # then each unfinished claim in a process of its own
         with ProcessPoolExecutor(1, mp_context=context) as alone:
             try:
-                record(claim, alone.submit(_verify_in_worker, claim.id, args.budget, args.seed, stem, home).result())
+                record(claim, alone.submit(_verify_in_worker, claim.id, args.budget, args.seed, stem, home,
+                                           threads).result())
             except BrokenProcessPool as err:
                 record(claim, died(claim, err))
     return [done[c.id] for c in claims]
