@@ -46,7 +46,9 @@ try:
 except ImportError:
     fully_shard = None
 
-pytestmark = pytest.mark.skipif(not HAVE_DTENSOR, reason="needs torch.distributed with gloo and DTensor")
+# one xdist worker runs the whole module: its processes are spawned once, for every test of it
+pytestmark = [pytest.mark.skipif(not HAVE_DTENSOR, reason="needs torch.distributed with gloo and DTensor"),
+              pytest.mark.xdist_group("sharding")]
 
 # name -> (preset, keywords, parameter layout, all_reduce calls per step)
 CASES = {
