@@ -173,12 +173,10 @@ def _run_parallel(claims, args, jobs, stem) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from hypothesis import configuration
-
     from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    home = str(configuration.storage_directory())
+    home = args.hypothesis_home
     threads = max(1, (os.cpu_count() or 1) // jobs)
     done: dict = {}
 
@@ -368,12 +366,11 @@ def _private_hypothesis_home():
         from hypothesis import configuration
 
         folder = tempfile.mkdtemp(prefix="ams-theory-hypothesis-")
-        previous = configuration.storage_directory()
         configuration.set_hypothesis_home_dir(folder)
         try:
-            yield
+            yield folder
         finally:
-            configuration.set_hypothesis_home_dir(str(previous))
+            configuration.set_hypothesis_home_dir(None)      # back to hypothesis's own choice
             shutil.rmtree(folder, ignore_errors=True)
     return home()
 
@@ -382,7 +379,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("verify", "show"):
-            with _private_hypothesis_home():
+            with _private_hypothesis_home() as args.hypothesis_home:
                 return args.func(args)
         return args.func(args)
     except _Fail as err:
