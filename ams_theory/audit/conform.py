@@ -51,9 +51,8 @@ from ams_theory import optim
 from ams_theory.audit.identify import Choice, Departures, Ingredient, convention_settings, identify
 from ams_theory.core import rules
 
-__all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_table", "parse_keywords",
-           "load_target",
-           "ConformanceResult", "Method"]
+__all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_target", "peer_table",
+           "parse_keywords", "load_target", "ConformanceResult", "Method"]
 
 SHAPES = ((), (7,), (4, 5), (2, 3, 2), (1200,))
 GRAD_SCALES = (1.0, 0.3, 0.1, 1e-5, 1.0)
@@ -995,7 +994,7 @@ PEERS = (
 )
 
 
-def _peer_target(peer: Peer) -> str:
+def peer_target(peer: Peer) -> str:
     """The TARGET string of a peer: a ``package/path/file.py`` is resolved inside the installed package without
     importing it (its ``__init__`` may need what is not installed)."""
     import importlib.util
@@ -1017,7 +1016,7 @@ def run_peer(peer: Peer, progress: Callable[[str], None] | None = None) -> Confo
             mod = importlib.import_module(module)
             saved.append((mod, attr, getattr(mod, attr)))
             setattr(mod, attr, value)
-        return conform(_peer_target(peer), peer.method, peer.kwargs, peer.method_kwargs,
+        return conform(peer_target(peer), peer.method, peer.kwargs, peer.method_kwargs,
                        default_dtype=peer.default_dtype, progress=progress)
     finally:
         for mod, attr, value in reversed(saved):

@@ -307,27 +307,22 @@ def _timm(module, cls):
 
     if importlib.util.find_spec("timm") is None:
         pytest.skip("timm is not installed")
-    from ams_theory.audit.conform import Peer, _peer_target, load_target
-    return load_target(_peer_target(Peer(f"timm/optim/{module}.py:{cls}", {}, "adamw")))
+    from ams_theory.audit.conform import Peer, load_target, peer_target
+    return load_target(peer_target(Peer(f"timm/optim/{module}.py:{cls}", {}, "adamw")))
+
+
+TIMM = {"adamw": ("AdamWLegacy", 1e-2, at.AdamW, at.CAdamW), "lion": ("Lion", 1e-3, at.Lion, at.CLion)}
 
 
 @pytest.mark.parametrize("caution", [False, True])
-def test_timm_adamw_legacy(caution):
-    cls = _timm("adamw", "AdamWLegacy")
-    ref = train(lambda p: cls(p, lr=1e-2, weight_decay=0.1, caution=caution))
+@pytest.mark.parametrize("module", list(TIMM))
+def test_timm(module, caution):
+    name, lr, plain, cautious = TIMM[module]
+    cls = _timm(module, name)
+    ref = train(lambda p: cls(p, lr=lr, weight_decay=0.1, caution=caution))
     kw = dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor") if caution else {}
-    ours = train(lambda p: (at.CAdamW if caution else at.AdamW)(p, lr=1e-2, weight_decay=0.1,
-                                                               weight_decay_mode="before", **kw))
-    assert_agree(ours, ref)
-
-
-@pytest.mark.parametrize("caution", [False, True])
-def test_timm_lion(caution):
-    cls = _timm("lion", "Lion")
-    ref = train(lambda p: cls(p, lr=1e-3, weight_decay=0.1, caution=caution))
-    kw = dict(normalize="mean_clamp", mask_eps=1e-3, scope="tensor") if caution else {}
-    ours = train(lambda p: (at.CLion if caution else at.Lion)(p, lr=1e-3, weight_decay=0.1,
-                                                             weight_decay_mode="before", **kw))
+    ours = train(lambda p: (cautious if caution else plain)(p, lr=lr, weight_decay=0.1, weight_decay_mode="before",
+                                                             **kw))
     assert_agree(ours, ref)
 
 
