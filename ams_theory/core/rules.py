@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping
 from ams_theory.core.ops import Ops
 
 __all__ = [
-    "Caution", "CAUTION_KEYS", "needs_scope_reductions", "TIES", "NORMALIZATIONS", "MASK_KINDS",
+    "Caution", "CAUTION_KEYS", "needs_scope_reductions", "is_zero", "TIES", "NORMALIZATIONS", "MASK_KINDS",
     "WEIGHT_DECAY_MODES", "EPS_MODES",
     "Parts", "PAPER", "ema", "ema_of_square", "bias_corrections", "interpolate", "paper_reference",
     "adam_denominator", "adam_direction", "lion_direction", "heavy_ball_direction", "signed_momentum_direction",
@@ -140,12 +140,33 @@ def needs_scope_reductions(caution: "Caution | None") -> bool:
     return caution is not None and (caution.mask == "inner" or caution.normalize != "none")
 
 
+def is_zero(value) -> bool:
+    """Whether a hyperparameter is the number 0, so that its term is left out of the rule.
+
+    A tensor counts as nonzero: the fused step passes nonzero hyperparameters as 0-d tensors (so that a
+    scheduler can change them without recompiling) and zeros as numbers; a per-instance tensor of the
+    theory checks keeps its terms (a term with a 0 entry is exact)."""
+    return not _is_tensor(value) and value == 0
+
+
+def _is_tensor(value) -> bool:
+    return hasattr(value, "dtype") and hasattr(value, "numel")
+
+
+def _compiling() -> bool:
+    import torch
+
+    return torch.compiler.is_compiling()
+
+
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"Invalid {name}: {value!r} (expected one of {', '.join(map(repr, allowed))})")
 
 
 def _check_finite(name, value):
+    if _is_tensor(value) and _compiling():
+        return                        # a hyperparameter tensor inside the fused step (the optimizer checked it)
     if hasattr(value, "dtype") and hasattr(value, "numel") and value.numel() != 1:   # a per-instance tensor
         if not bool(value.isfinite().all()):
             raise ValueError(f"Invalid {name}: non-finite entries")
@@ -424,6 +445,8 @@ def _like(n, ref):
     try:
         import torch
 
+        if torch.is_tensor(n) and torch.is_tensor(ref):
+            return n.to(ref.dtype)
         if torch.is_tensor(ref):
             return torch.full_like(ref, float(n))
     except ImportError:  # pragma: no cover
@@ -491,7 +514,7 @@ def apply_step(ops: Ops, w, update, lr, weight_decay, mode, scale=None, den=None
     ``decay_mask(ops, w, update)`` (:class:`Parts`), when given, is read from the parameters before the step: the
     decay then applies only where it is 1 (``gamma`` becomes ``gamma * mask``).
     """
-    decay = weight_decay != 0 and mode != "l2"
+    decay = not is_zero(weight_decay) and mode != "l2"
     if decay and decay_mask is not None:
         mask = decay_mask(ops, w, update)
         coef = ops.mul_(mask, scale) if mode == "after_scaled" and scale is not None else mask
@@ -528,7 +551,7 @@ def sign_agreement(ops: Ops, w, update):
 
 
 def _coupled_gradient(ops: Ops, w, g, hp):
-    if hp.get("weight_decay", 0) != 0 and hp.get("weight_decay_mode") == "l2":
+    if not is_zero(hp.get("weight_decay", 0)) and hp.get("weight_decay_mode") == "l2":
         return ops.lincomb(g, 1, w, hp["weight_decay"])
     return g
 
@@ -554,7 +577,7 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t, parts: Parts
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
     ref = g
-    if beta3 != 0:
+    if not is_zero(beta3):
         state["s"] = ops.lerp_(state["s"], g, 1 - beta3)
         ref = state["s"]
     # the mask is taken from m (sign(u) = sign(m)) before the denominator is formed,

@@ -269,26 +269,25 @@ class _RuleOptimizer(Optimizer):
 
     def _fused_step(self, group, params, grads, bufs, step_counts, grad_scale, found_inf):
         """The compiled path (:mod:`ams_theory.optim.fused`): step counts, scale and skip stay on the device."""
-        from ams_theory.optim.fused import compiled_update
+        from ams_theory.optim import fused
 
         torch._foreach_add_(step_counts, 1.0)
-        hp = {k: v for k, v in group.items() if k not in ("params", "lr")}
-        lr = group["lr"]
-        lr = lr.detach().to(torch.float64).reshape(()) if isinstance(lr, torch.Tensor) else torch.tensor(
-            float(lr), dtype=torch.float64)
-        # 0-d tensors go in as 1-element views: the compiled code loses in-place writes to 0-d
-        # float64 CPU inputs (seen with torch 2.13), and a view changes nothing else
-        flat = [_one_d(p) for p in params]
         try:
-            compiled_update(type(self).rule, hp, flat, [_one_d(g) for g in grads],
-                            {k: [_one_d(b) for b in v] for k, v in bufs.items()}, step_counts, lr, grad_scale,
-                            found_inf)
+            fused.fused_step(self, group, params, grads, bufs, step_counts, grad_scale, found_inf)
         except torch._dynamo.exc.BackendCompilerFailed as err:
             torch._foreach_sub_(step_counts, 1.0)
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise RuntimeError(f"{type(self).__name__}(fused=True) needs torch.compile to work on this machine "
                                f"(Triton on CUDA, a C++ compiler on the CPU); it failed: {first}. "
                                f"Use fused=False.") from None
+        except torch._dynamo.exc.Unsupported as err:
+            torch._foreach_sub_(step_counts, 1.0)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise RuntimeError(f"{type(self).__name__}(fused=True): the rule cannot be compiled into one graph "
+                               f"({first}). Use fused=False.") from None
+        except RuntimeError:
+            torch._foreach_sub_(step_counts, 1.0)
+            raise
         if found_inf is not None:    # a skipped step does not count, as in torch's fused AdamW
             torch._foreach_sub_(step_counts, [found_inf.reshape(()).to(s.device) for s in step_counts])
 
@@ -355,11 +354,6 @@ def step_path(group: dict, params: list) -> str:
     if group.get("chunk_size") and all(p.device.type == "cpu" for p in params):
         return "chunked"
     return "loop"
-
-
-def _one_d(x: torch.Tensor) -> torch.Tensor:
-    return x.view(1) if x.dim() == 0 else x
-
 
 
 

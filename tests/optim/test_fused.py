@@ -12,6 +12,7 @@ import pytest
 import torch
 from optimizer_infos import INFOS, NAMES, Net, batches, params_of, state_of, train
 
+import ams_theory
 from ams_theory import PRESETS
 
 pytestmark = pytest.mark.fused
@@ -69,6 +70,88 @@ def test_fused_follows_a_changing_learning_rate():
         out.append(params_of(model))
     for a, b in zip(*out):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _mlp(widths, seed):
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [torch.nn.Linear(a, b, dtype=torch.float64), torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def _scheduled_run(name, widths, fused, steps=12, seed=0):
+    """OneCycleLR (lr and, by its default cycle_momentum=True, beta1 change every step) and a weight decay
+    raised every step."""
+    model = _mlp(widths, seed)
+    opt = PRESETS[name](model.parameters(), lr=1e-2, weight_decay=0.01, fused=fused)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=steps)
+    g = torch.Generator().manual_seed(seed + 1)
+    for i in range(steps):
+        x = torch.randn(6, widths[0], generator=g, dtype=torch.float64)
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        sched.step()
+        opt.param_groups[0]["weight_decay"] = 0.01 * (2 + i)
+    betas = opt.param_groups[0]["betas"]
+    return params_of(model), betas
+
+
+@pytest.mark.parametrize("name", ["CAdamW", "Grams"])
+def test_fused_compiles_once_for_any_model_and_scheduled_hyperparameters(name):
+    """Buckets of tensors with dynamic sizes and hyperparameters as tensors: a second model of other sizes and
+    count (more than one bucket), with lr, beta1 and the weight decay moved every step, compiles nothing new, and
+    every model matches the single-tensor path (CAdamW's group count spans the buckets)."""
+    from torch._dynamo.utils import counters
+
+    from ams_theory.optim.fused import BUCKET
+
+    first = [5, 9, 3]                        # 4 tensors: one padded bucket
+    second = [7, 11, 13, 6, 4, 8, 5, 3, 2]   # 16 tensors: two buckets
+    assert 2 * (len(second) - 1) > BUCKET
+    for widths in (first, second):
+        before = counters["stats"]["unique_graphs"]
+        fused, betas = _scheduled_run(name, widths, fused=True)
+        compiled = counters["stats"]["unique_graphs"] - before
+        ref, ref_betas = _scheduled_run(name, widths, fused=False)
+        assert betas == ref_betas and betas[0] != 0.9           # the scheduler did move beta1
+        for a, b in zip(fused, ref):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+        if widths is second:
+            assert compiled == 0, f"{compiled} new graph(s) for a model of other sizes with scheduled hyperparameters"
+
+
+def test_fused_refuses_dependent_group_sums():
+    from test_chunked import _DependentSums
+
+    p = torch.nn.Parameter(torch.arange(12, dtype=torch.float64) / 7 - 0.5)
+    p.grad = torch.linspace(-1, 2, 12, dtype=torch.float64)
+    opt = _DependentSums([p], lr=0.1, fused=True)
+    assert opt.param_groups[0]["scope"] == "group"
+    with pytest.raises(RuntimeError, match="depends on another one; the fused path cannot evaluate it"):
+        opt.step()
+    assert float(opt.state[p]["step"]) == 0.0
+
+
+def _untraceable_rule(ops, w, g, state, hp, t=None):
+    """A rule with code the compiler cannot trace (here an explicit graph break)."""
+    torch._dynamo.graph_break()
+    return ops.add_(w, ops.copy(g), alpha=-hp["lr"]), dict(state)
+
+
+class _Untraceable(ams_theory.GDM):
+    rule = staticmethod(_untraceable_rule)
+
+
+def test_fused_rule_that_breaks_the_graph_is_one_line():
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3)
+    opt = _Untraceable([p], fused=True)
+    with pytest.raises(RuntimeError, match=r"_Untraceable\(fused=True\): the rule cannot be compiled") as err:
+        opt.step()
+    assert "\n" not in str(err.value)
+    assert float(opt.state[p]["step"]) == 0.0 and torch.equal(p.detach(), torch.ones(3))
 
 
 @pytest.mark.parametrize("name", ["CAdamW", "Grams", "CLion"])
