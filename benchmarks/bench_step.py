@@ -120,6 +120,7 @@ class Timed:
     copy_bw: list = field(default_factory=list)     # the copy probe's bandwidth in the same rounds
     peak_extra: int = 0
     state: int = 0
+    batch: int = 0                                  # the memory batch it was timed in (the baseline: all)
 
 
 # ------------------------------------------------------------------ model
@@ -167,11 +168,14 @@ def min_elements(name: str) -> int:
     return 3 + 2 * STATE_BUFFERS[name] + (2 if counted else 0)
 
 
-def peer_contenders():
+def peer_contenders(device="cpu"):
     out = [Contender(f"{TORCH_ADAMW}(fused)", TORCH_ADAMW,
                      lambda ps: torch.optim.AdamW(ps, lr=LR, weight_decay=WEIGHT_DECAY, fused=True), 7, 2),
            Contender(f"{TORCH_ADAMW}(foreach)", TORCH_ADAMW,
                      lambda ps: torch.optim.AdamW(ps, lr=LR, weight_decay=WEIGHT_DECAY, foreach=True), 7, 2)]
+    if device == "cpu":   # torch's default on the CPU is its single-tensor loop (on CUDA: foreach, above)
+        out.append(Contender(TORCH_ADAMW, TORCH_ADAMW,
+                             lambda ps: torch.optim.AdamW(ps, lr=LR, weight_decay=WEIGHT_DECAY), 7, 2))
     try:
         import pytorch_optimizer
     except ImportError:
@@ -207,7 +211,7 @@ def preset_contenders(names, device):
 
 
 def contenders(device, only=None):
-    peers = peer_contenders()
+    peers = peer_contenders(device)
     names = list(DEFAULT_PRESETS)
     if only:
         wanted = {o.lower() for o in only}
@@ -218,7 +222,8 @@ def contenders(device, only=None):
                              f"{', '.join([*ams_theory.PRESETS, *dict.fromkeys(c.family for c in peers)])})")
         names = [n for n in ams_theory.PRESETS if n.lower() in wanted]
         peers = [c for c in peers if c.family == TORCH_ADAMW or {c.family.lower(), c.name.lower()} & wanted]
-    return peers[:2] + preset_contenders(names, device) + peers[2:]
+    n_torch = sum(c.family == TORCH_ADAMW for c in peers)
+    return peers[:n_torch] + preset_contenders(names, device) + peers[n_torch:]
 
 
 # --------------------------------------------------------------- measuring
@@ -358,6 +363,36 @@ def batches(runnable, n, budget):
     return out + [current] if current or not out else out   # the baseline is timed even alone
 
 
+# the speed goals: (row, reference row, the most the per-round ratio may be)
+GOALS = {"cpu": [("AdamW(fused)", f"{TORCH_ADAMW}(fused)", 1.10), ("Grams(fused)", f"{TORCH_ADAMW}(fused)", 1.15),
+                 ("CAdamW(fused)", f"{TORCH_ADAMW}(fused)", 1.35), ("CLion(fused)", f"{TORCH_ADAMW}(fused)", 1.10),
+                 ("CAdamW", TORCH_ADAMW, 1.15)],
+         "cuda": [("Grams(fused)", f"{TORCH_ADAMW}(fused)", 1.10), ("CAdamW(fused)", f"{TORCH_ADAMW}(fused)", 1.35)]}
+BANDWIDTH_GOAL = 0.80    # CUDA, 1e8 parameters and more: a fused step's share of the nominal peak
+
+
+def judge_goals(device, base, timed):
+    """Each goal of :data:`GOALS` whose rows both ran: the median over rounds of the per-round ratio (rounds in
+    which both were timed; the baseline runs in every round), its quartiles, and whether it is met."""
+    by_name = {t.contender.name: t for t in timed}
+    out = []
+    for row, ref, limit in GOALS.get(device, []):
+        if row not in by_name or ref not in by_name:
+            continue
+        a, b = by_name[row], by_name[ref]
+        if b is base:
+            ratios = a.ratios
+        elif a.batch == b.batch:
+            ratios = [x / y for x, y in zip(a.times, b.times)]
+        else:   # timed in different memory batches: the quotient of the two ratios to the baseline
+            ratios = [statistics.median(a.ratios) / statistics.median(b.ratios)]
+        q1, med, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        out.append({"goal": f"{row} <= {limit:.2f}x {ref}", "row": row, "reference": ref, "limit": limit,
+                    "ratio": statistics.median(ratios),
+                    "quartiles": [q1, q3], "met": statistics.median(ratios) <= limit})
+    return out
+
+
 def run_size(target, device, rounds, steps, warmup, only):
     shapes, model = model_shapes(target)
     n = sum(math.prod(s) for s in shapes)
@@ -395,6 +430,7 @@ def run_size(target, device, rounds, steps, warmup, only):
             print(f"{target:.0e}: warming up {c.name}", file=sys.stderr)
             try:
                 live.append(start(c, params, device, warmup))
+                live[-1].batch = b
             except Exception as err:   # noqa: BLE001 - a failed compile, an unsupported path
                 skipped[c.name] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
         group = [base] + live
@@ -431,6 +467,7 @@ def run_size(target, device, rounds, steps, warmup, only):
                      "min_bytes_per_param": moved, "achieved_GBps": moved * n / step_s / 1e9,
                      "pct_of_copy": 100 * statistics.median(of_copy), "first_step_s": t.first_step_s,
                      "compiles": c.fused, "rounds_timed": len(t.times)})
+    result["goals"] = judge_goals(device, base, done)
     result.update(baseline=base.contender.name, rows=rows, skipped=skipped, copy_GBps=statistics.median(
                   base.copy_bw) / 1e9, copy_GBps_range=[min(base.copy_bw) / 1e9, max(base.copy_bw) / 1e9],
                   batches=[[c.name for c in batch] for batch in plan])
@@ -448,6 +485,12 @@ def run(device="cpu", sizes=(1e7,), rounds=15, steps=1, warmup=3, only=None):
         res = run_size(target, device, rounds, steps, warmup, only)
         for row in res["rows"]:
             row["pct_of_nominal"] = 100 * row["achieved_GBps"] / out["nominal_GBps"] if nominal else None
+            if nominal and target >= 1e8 and row["optimizer"].endswith("fused)") and not row["optimizer"].startswith(
+                    TORCH_ADAMW):
+                share = row["pct_of_nominal"] / 100
+                res["goals"].append({"goal": f"{row['optimizer']} >= {BANDWIDTH_GOAL:.0%} of the nominal bandwidth",
+                                     "row": row["optimizer"], "reference": "nominal", "limit": BANDWIDTH_GOAL,
+                                     "ratio": share, "quartiles": [share, share], "met": share >= BANDWIDTH_GOAL})
         out["sizes"].append(res)
     out["load_average"] = {"before": load_before[0], "after": os.getloadavg()[0]}
     return out
@@ -491,6 +534,12 @@ def format_result(result):
             lines.append("| " + " | ".join(cells) + " |")
         for name, why in res["skipped"].items():
             lines.append(f"skipped {name}: {why}")
+        if res.get("goals"):
+            lines += ["", "| goal | ratio | quartiles | met |", "|---|---:|---:|---|"]
+            for g in res["goals"]:
+                q1, q3 = g["quartiles"]
+                lines.append(f"| {g['goal']} | {g['ratio']:.2f} | "
+                             f"{q1:.2f}-{q3:.2f} | {'met' if g['met'] else 'not met'} |")
     return "\n".join(lines)
 
 
