@@ -395,10 +395,15 @@ INNER_SWEEP = {f"cautious_inner (c_phi={cp}, c_psi={cs})": dyn.general("cautious
           statement="System (5): dH/dt = x^T(1 - phi(x)) - Delta_H and dL/dt = -x^T phi(x) - |grad L|_Phi^2 = "
           "x^T(1 - phi(x)) - Delta_L; with x^T(1-phi) <= 0 both decrease at least as fast as in (2), "
           "with x^T phi >= 0 L decreases.")
-def check_2_1(budget="standard", seed=0):
+def check_2_1(budget="standard", seed=0, mask=None):
     """Thm. 2.1 of the Cautious paper: the two identities for every mask phi (proved with the mask values
     free), and the consequences for the elementwise masks 1(x > 0), 1(x >= 0) (K = |s|_1), phi_c (proved
-    per coordinate) and the inner-product mask (searched: it is not separable over coordinates)."""
+    per coordinate) and the inner-product mask (searched: it is not separable over coordinates).
+
+    ``mask``: a user's mask ``mask(ops, u, s) -> phi`` (:mod:`ams_theory.claims.custom`) judged in place of the
+    paper's masks (:func:`_check_2_1_for_mask`); ``None``: the paper's."""
+    if mask is not None:
+        return _check_2_1_for_mask(mask, budget, seed)
     parts = []
     for name, K in (("cautious_eq1", dyn.K_QUADRATIC), ("cautious_ge_l1", dyn.K_L1)):
         parts += [(f"{name}: dH identity (proof: every mask, K = {K.name})", name, identity("dH", "H"),
@@ -425,6 +430,40 @@ def check_2_1(budget="standard", seed=0):
                                        "Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0; consequences proved per "
                                        "coordinate for the elementwise masks; the inner-product mask is one "
                                        "scalar per vector, not a sum of coordinate terms, and stays searched")
+    return verdict
+
+
+RULE_C_PHI, RULE_C_PSI = 0.1, 0.5          # Phi, Psi of a user mask's numeric systems (those of the paper's)
+
+
+def _check_2_1_for_mask(mask, budget, seed):
+    """Thm. 2.1 with one mask in place of the paper's: system (5) with ``mask`` for K = |s|^2/2 and K = |s|_1; the
+    identities (proved for every mask, searched with this one) and the three consequences dH <= -Delta_H,
+    dL <= -Delta_L, dL <= 0, which hold exactly when the mask meets Thm. 2.1's conditions at the states reached
+    (proved per coordinate when the mask is a sum of coordinate terms, refuted with an exact model or an exactly
+    re-checked state, searched otherwise)."""
+    label = getattr(mask, "name", "mask")
+    parts = []
+    for K in (dyn.K_QUADRATIC, dyn.K_L1):
+        system = dyn.general(f"{label} (K = {K.name})", K, mask, c_phi=RULE_C_PHI, c_psi=RULE_C_PSI)
+        # a mask with one value per vector is not a sum of coordinate terms: searched only, as the paper's inner mask
+        make = None if getattr(mask, "kind", None) == "inner" else _symbolic_general(mask, K)
+        parts += [(f"{label}, K = {K.name}: dH identity (proof: every mask)", system, identity("dH", "H"),
+                   abstract_mask(K), ()),
+                  (f"{label}, K = {K.name}: dL identity (proof: every mask)", system, identity("dL", "L"),
+                   abstract_mask(K), ()),
+                  (f"{label}, K = {K.name}: dH <= -Delta_H", system, nonpositive("H", _param("delta_H")), make, ()),
+                  (f"{label}, K = {K.name}: dL <= -Delta_L", system, nonpositive("L", _param("delta_L")), make, ()),
+                  (f"{label}, K = {K.name}: dL <= 0", system, nonpositive("L"), make, ())]
+    results = _judge(parts, budget, seed)
+    open_parts = [lbl for lbl, _, _, proof in results if proof is None or not proof.proved]
+    verdict = _verdict_from(results, lambda n, level: _holds(n, level) + f"; mask: {label}; proved: "
+                            f"{len(results) - len(open_parts)} of {len(results)} parts (searched only: "
+                            f"{', '.join(open_parts) or 'none'})", lambda lbl, st, c: f"{lbl} fails")
+    verdict.evidence["proof scope"] = ("identities proved for every mask (mask values free symbols); the "
+                                       f"consequences with the mask {label} itself, Phi(x) = c_phi x, "
+                                       "Psi(x) = c_psi x, c >= 0, per coordinate where the mask is a sum of "
+                                       f"coordinate terms; searched at c_phi = {RULE_C_PHI}, c_psi = {RULE_C_PSI}")
     return verdict
 
 

@@ -474,7 +474,32 @@ PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
 
 
 def _phi(ops, u, g, caution):
+    """The mask vector phi of ``caution``: a rule-core :class:`~ams_theory.core.rules.Caution` (the papers' masks),
+    or a user's mask ``mask(ops, u, s) -> phi`` (:mod:`ams_theory.claims.custom`)."""
+    if _is_user_mask(caution):
+        return caution(ops, ops.copy(u), ops.copy(g))     # a user's mask may consume its inputs
     return rules.mask_vector(ops, u, g, exact_caution(ops, caution))
+
+
+def _is_user_mask(mask):
+    return mask is not None and not isinstance(mask, rules.Caution) and callable(mask)
+
+
+def masked_step(ops, w, u, g, eta, mask):
+    """``w - eta phi o u``: :func:`ams_theory.engines.descent.step` for a rule-core caution (or ``None``); for a
+    user's mask, the rule core's :func:`~ams_theory.core.rules.apply_step` with ``phi = mask(ops, u, g)``."""
+    if not _is_user_mask(mask):
+        return step(ops, w, u, g, eta, mask)
+    return rules.apply_step(ops, ops.copy(w), ops.mul(u, _phi(ops, u, g, mask)), eta, 0, "after")
+
+
+def _mask_name(mask):
+    return getattr(mask, "name", "mask")
+
+
+def _with_mask(margin, mask):
+    """``margin`` with a user's mask bound (unchanged for the paper's: ``mask=None``)."""
+    return margin if mask is None else partial(margin, mask=mask)
 
 
 def thm23_bound(ops, problem, u, g, caution):
@@ -487,49 +512,55 @@ def thm23_bound(ops, problem, u, g, caution):
     return 2 * delta, Lc(problem) * rn * (2 * _sqrt(sq(ops, u)) + rn)
 
 
-def thm23_bounds(ops, problem, w, u):
-    """Thm. 2.3's step bound for every mask of :data:`PHI_VARIANTS`, in that order."""
+def thm23_bounds(ops, problem, w, u, masks=None):
+    """Thm. 2.3's step bound for every mask of ``masks`` (default :data:`PHI_VARIANTS`), in that order."""
     g = G(problem, w)
-    return [thm23_bound(ops, problem, u, g, caution) for caution in PHI_VARIANTS.values()]
+    return [thm23_bound(ops, problem, u, g, caution) for caution in (masks or PHI_VARIANTS).values()]
 
 
-def thm23_comparisons(ops, problem, w, u, eps):
-    """``(L(w - eps u), [(L(w - eps u o phi) - L(w - eps u), step bound of phi) for phi in PHI_VARIANTS])``."""
+def thm23_comparisons(ops, problem, w, u, eps, masks=None):
+    """``(L(w - eps u), [(L(w - eps u o phi) - L(w - eps u), step bound of phi) for phi in masks])`` (default
+    :data:`PHI_VARIANTS`)."""
     g = G(problem, w)
     base = F(problem, step(ops, w, u, g, eps, None))
-    return base, [(F(problem, step(ops, w, u, g, eps, caution)) - base, thm23_bound(ops, problem, u, g, caution))
-                  for caution in PHI_VARIANTS.values()]
+    return base, [(F(problem, masked_step(ops, w, u, g, eps, caution)) - base,
+                   thm23_bound(ops, problem, u, g, caution)) for caution in (masks or PHI_VARIANTS).values()]
 
 
-def m_thm23(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+def m_thm23(ops, problem, w, u, eta, extra, with_scale=False, side=within, masks=None):
     """For each mask phi: Delta(x) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|))  =>  L(w - eps u o phi) <=
-    L(w - eps u); the margin is the largest over the masks whose hypothesis holds (``side=beyond``: past the bound)."""
-    base, parts = thm23_comparisons(ops, problem, w, u, eta)
+    L(w - eps u); the margin is the largest over the masks whose hypothesis holds (``side=beyond``: past the bound;
+    ``masks``: default :data:`PHI_VARIANTS`)."""
+    base, parts = thm23_comparisons(ops, problem, w, u, eta, masks)
     margin, app = combine([(diff, side(eta, bound)) for diff, bound in parts])
     return _ret(margin, app, ABS(base), with_scale)
 
 
-def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind):
+def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind, mask=None):
     """eq. of Thm. 2.4 (kind="elementwise": mask g o u >= mu sigma/2 u o u) or Thm. A.7 (kind="inner":
-    g^T u >= alpha mu eps/2 |u|^2); step w - eps alpha (mask o u)."""
+    g^T u >= alpha mu eps/2 |u|^2); step w - eps alpha (mask o u). A user's ``mask`` in threshold form is the
+    mask taken against the shifted reference ``g - kappa u`` (as the rule core applies ``Caution.margin``)."""
     g = G(problem, w)
     L = Lc(problem)
     kappa = L * sigma / 2 if kind == "elementwise" else alpha * L * eps / 2
+    if mask is not None:
+        shifted = ops.lincomb(g, 1, u, -kappa)
+        return F(problem, masked_step(ops, w, u, shifted, eps * alpha, mask)) - F(problem, w)
     caution = rules.Caution(lam=0, tie="aligned", normalize="none", mask=kind, margin=kappa)
     return F(problem, step(ops, w, u, g, eps * alpha, caution)) - F(problem, w)
 
 
-def m_thm24(ops, problem, w, u, eta, extra, with_scale=False):
+def m_thm24(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
     """Any alpha_k, sigma >= eps alpha: threshold mask gives L(w_bar') <= L(w_bar)."""
     alpha, sigma = extra["alpha"], extra["sigma"]
-    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise")
+    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
     return _ret(dL, LE(eta * alpha, sigma), ABS(F(problem, w)), with_scale)
 
 
-def m_thm24_nonneg(ops, problem, w, u, eta, extra, with_scale=False):
+def m_thm24_nonneg(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
     """Corrected: alpha_k >= 0."""
     alpha, sigma = extra["alpha"], extra["sigma"]
-    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise")
+    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
     return _ret(dL, AND(LE(eta * alpha, sigma), LE(0, alpha)), ABS(F(problem, w)), with_scale)
 
 
@@ -555,14 +586,14 @@ _draw_threshold = Sampler(_threshold, {
               "sigma - eps alpha": _range("[0, 5/L]", SIGMA_SLACK, " / L", **{"0": "sigma = eps alpha exactly"})}})
 
 
-def m_a7(ops, problem, w, u, eta, extra, with_scale=False):
+def m_a7(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
     """Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar), any eps."""
-    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner")
+    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
     return _ret(dL, True, ABS(F(problem, w)), with_scale)
 
 
-def m_a7_nonneg(ops, problem, w, u, eta, extra, with_scale=False):
-    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner")
+def m_a7_nonneg(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
     return _ret(dL, LE(0, extra["alpha"]), ABS(F(problem, w)), with_scale)
 
 
@@ -572,24 +603,24 @@ def _mask_gain(ops, problem, w, u, eta, caution):
     """``(L(w - eta u o phi) - L(w - eta u), L(w - eta u))`` for the mask phi of ``caution``."""
     g = G(problem, w)
     base = F(problem, step(ops, w, u, g, eta, None))
-    return F(problem, step(ops, w, u, g, eta, caution)) - base, base
+    return F(problem, masked_step(ops, w, u, g, eta, caution)) - base, base
 
 
-def m_a5(ops, problem, w, u, eta, extra, with_scale=False):
+def m_a5(ops, problem, w, u, eta, extra, with_scale=False, mask=INNER_GE):
     """Inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w'), any step (convex L)."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, INNER_GE)
+    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
     return _ret(gain, bool(problem.convex), ABS(base), with_scale)
 
 
-def m_a5_any(ops, problem, w, u, eta, extra, with_scale=False):
+def m_a5_any(ops, problem, w, u, eta, extra, with_scale=False, mask=INNER_GE):
     """Thm. A.5's comparison without its convexity hypothesis (evidence only)."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, INNER_GE)
+    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
     return _ret(gain, True, ABS(base), with_scale)
 
 
-def m_a6(ops, problem, w, u, eta, extra, with_scale=False):
+def m_a6(ops, problem, w, u, eta, extra, with_scale=False, mask=CAUTIOUS_GE):
     """Separable convex quadratic 0.5|a o w|^2, element-wise mask 1(u o g >= 0): L(w_bar') <= L(w')."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, CAUTIOUS_GE)
+    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
     return _ret(gain, True, ABS(base), with_scale)
 
 
@@ -629,24 +660,29 @@ A3_STEP = ((1 / 8, "10^U", -9, -3), (7 / 8, "10^U", -3, 1))                     
 A3_BETA = ((1 / 8, "exactly", 0), (1 / 4, "1-10^U", -4, -1), (5 / 8, "U", 0, 1))
 
 
-def _a3(ops, problem, w, u, eta, extra, with_scale=False, corrected=False, phi=A3_PHI, b_factor=1):
+def _a3(ops, problem, w, u, eta, extra, with_scale=False, corrected=False, phi=A3_PHI, b_factor=1,
+        mask_hypothesis=False):
     """(1/T) sum_t x_t^T phi(x_t) <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), x_t = grad(w_t) o u_t, for the
     cautious heavy-ball method (u_t = s_t = beta s_{t-1} + g_t, s_0 = u, beta = ``extra["beta"]``) with the mask
     ``phi`` (eq. (1)'s by default); every prefix length T = 1..8 of one trajectory is an instance.
-    B_T = sum |u_t|^2 (corrected: sum |u_t o phi_t|^2); ``b_factor`` multiplies the B_T term (a repair edit)."""
+    B_T = sum |u_t|^2 (corrected: sum |u_t o phi_t|^2); ``b_factor`` multiplies the B_T term (a repair edit).
+    ``mask_hypothesis``: the theorem's x phi(x) >= 0, per coordinate at every step so far, is part of the hypothesis
+    (for a user's mask; every mask of the paper meets it)."""
     L = Lc(problem)
     f1 = F(problem, w)
     fstar = _fstar(problem)
-    s, lhs, B, parts = u, 0, 0, []
+    s, lhs, B, parts, ok = u, 0, 0, [], True
     for t in range(1, A3_T + 1):
         g = G(problem, w)
         ut, s = rules.heavy_ball_direction(ops, g, ops.copy(s), extra["beta"])
         mask = _phi(ops, ut, g, phi)
+        if mask_hypothesis:
+            ok = AND(ok, LE(0, neg_sum(ops, ops.mul(ops.mul(ut, g), mask))))
         lhs = lhs + total(ops, ops.mul(ut, g) * mask)
         B = B + (sq(ops, ops.mul(ut, mask)) if corrected else sq(ops, ut))
-        w = step(ops, w, ut, g, eta, phi)
+        w = masked_step(ops, w, ut, g, eta, phi)
         rhs = (f1 - fstar) / (t * eta) + b_factor * L * eta * B / (2 * t)
-        parts.append((lhs / t - rhs, True))
+        parts.append((lhs / t - rhs, ok))
     margin, app = combine(parts)
     return _ret(margin, app, ABS(f1) / eta + ABS(lhs), with_scale)
 
@@ -1307,29 +1343,48 @@ def _try_certify_nonneg(claim, draw):
           statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - "
                     "phi): "
           "L(w - eps u o phi) <= L(w - eps u).")
-def check_thm23(budget="standard", seed=0):
+def check_thm23(budget="standard", seed=0, mask=None):
     """A vectorised float64 search and a hypothesis search over the loss families, four masks, steps drawn as
-    fractions of the step bound (exactly at it, just below it, and a control just above it that must fail)."""
-    verdict = judge_bounded(m_thm23, partial(thm23_bounds, T1),
+    fractions of the step bound (exactly at it, just below it, and a control just above it that must fail).
+    ``mask``: a user's mask judged in place of the four (:mod:`ams_theory.claims.custom`)."""
+    masks = PHI_VARIANTS if mask is None else {_mask_name(mask): mask}
+    verdict = judge_bounded(partial(m_thm23, masks=masks), partial(thm23_bounds, T1, masks=masks),
                             "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
-                            + ", ".join(PHI_VARIANTS), budget, seed,
-                            lambda rs: _holds(rs) + f"; masks: {', '.join(PHI_VARIANTS)}", _refuted("comparison fails"))
+                            + ", ".join(masks), budget, seed,
+                            lambda rs: _holds(rs) + f"; masks: {', '.join(masks)}", _refuted("comparison fails"))
+    if mask is not None:
+        verdict = _vacuous_if_never_met(verdict, "Delta >= 0 with a positive step bound")
     return _not_reduced(verdict, CHECK_THM23_NOT_REDUCED)
+
+
+def _vacuous_if_never_met(verdict: Verdict, hypothesis: str) -> Verdict:
+    """A user mask's searched ``holds`` where no drawn instance met the hypothesis: ``vacuous`` (searched), as the
+    repairs judge an edit no instance meets."""
+    if verdict.word != "holds" or verdict.evidence["random_search"]["applicable"]:
+        return verdict
+    verdict.word = "vacuous"
+    verdict.summary = f"no drawn instance meets the hypothesis ({hypothesis}); " + verdict.summary
+    verdict.strength = searched(f"no instance of the search met the hypothesis ({hypothesis})",
+                                **verdict.strength.coverage)
+    return verdict
 
 
 @register("cautious.2.4", source="Thm. 2.4 = Thm. A.4", kind="discrete",
           statement="Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
           "L(w_bar') <= L(w_bar) for any step size.")
-def check_thm24(budget="standard", seed=0):
+def check_thm24(budget="standard", seed=0, mask=None):
     """Searched with the threshold mask over sequences alpha_k including negative values (an exact counterexample);
-    alpha_k >= 0 searched as the correction; convexity alone judged as a repair."""
-    verdict = judge(C(m_thm24, _draw_threshold), budget, seed, _holds,
-                    _refuted("a negative alpha_k turns the masked step uphill"),
-                    correction=("with alpha_k >= 0", C(m_thm24_nonneg, _draw_threshold), ALL))
+    alpha_k >= 0 searched as the correction; convexity alone judged as a repair. ``mask``: a user's elementwise
+    mask in threshold form (taken against g - mu sigma/2 u) in place of 1(x >= 0)."""
+    literal, nonneg = _with_mask(m_thm24, mask), _with_mask(m_thm24_nonneg, mask)
+    verdict = judge(C(literal, _draw_threshold), budget, seed, _holds,
+                    _refuted("a negative alpha_k turns the masked step uphill" if mask is None
+                             else f"the threshold form of {_mask_name(mask)} fails"),
+                    correction=("with alpha_k >= 0", C(nonneg, _draw_threshold), ALL))
     with_repairs(verdict, [
         repairs.Edit("add hypothesis", "alpha_k >= 0", _judged_edit(verdict.correction)),
         repairs.Edit("add hypothesis", "L convex (any alpha_k)", _searched_edit(
-            C(m_thm24, _draw_threshold, CONVEX), budget, seed, CONVEX))])
+            C(literal, _draw_threshold, CONVEX), budget, seed, CONVEX))])
     return _not_reduced(verdict, CHECK_THM24_NOT_REDUCED)
 
 
@@ -1337,10 +1392,12 @@ def check_thm24(budget="standard", seed=0):
           statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum "
                     "|u_t|^2, "
           "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
-def check_a3(budget="standard", seed=0):
+def check_a3(budget="standard", seed=0, mask=None):
     """Searched over cautious heavy-ball trajectories (T = 1..8, beta in [0, 1), steps up to 10/L) on losses with a
     known infimum; an exact counterexample with eq. (1)'s phi; the corrected B_T and the repairs searched the same
-    way."""
+    way. ``mask``: a user's mask in place of eq. (1)'s (:func:`_check_a3_for_mask`)."""
+    if mask is not None:
+        return _check_a3_for_mask(mask, budget, seed)
     claim = MarginClaim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     corrected = MarginClaim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
     # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
@@ -1364,14 +1421,30 @@ def check_a3(budget="standard", seed=0):
     return _not_reduced(verdict, CHECK_A3_NOT_REDUCED)
 
 
+def _check_a3_for_mask(mask, budget, seed):
+    """Thm. A.3 with a user's mask: the literal bound and the corrected B_T = sum |u_t o phi_t|^2, judged like the
+    paper's, with the theorem's hypothesis x phi(x) >= 0 (per coordinate, at every step so far) part of the
+    applicability; the repairs that replace the mask do not apply and are not judged."""
+    def claim(corrected):
+        return MarginClaim(partial(_a3, corrected=corrected, phi=mask, mask_hypothesis=True), _draw_a3, A3_FAMILIES,
+                           ("quadratic_diagonal_convex",))
+    verdict = judge(claim(False), budget, seed, _holds, _refuted(f"the averaged bound fails with {_mask_name(mask)}"),
+                    correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
+                                claim(True), A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
+    verdict.evidence["mask hypothesis"] = "x_t o phi(x_t) >= 0 per coordinate at every step t' <= T (instances " \
+                                          "that break it are not applicable)"
+    return _not_reduced(_vacuous_if_never_met(verdict, "x phi(x) >= 0 along the trajectory"), CHECK_A3_NOT_REDUCED)
+
+
 @register("cautious.A5", source="Thm. A.5", kind="discrete",
           statement="Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
-def check_a5(budget="standard", seed=0):
+def check_a5(budget="standard", seed=0, mask=None):
     """Searched on convex losses with the inner-product mask (any step size); the same search on nonconvex losses is
-    reported beside it."""
-    verdict = judge(C(m_a5, families=CONVEX), budget, seed, _holds, _refuted("comparison fails"), families=CONVEX)
-    nonconvex = random_search(C(m_a5_any, families=tuple(f for f in ALL if f not in CONVEX)), *BUDGET[budget][:2],
-                              seed)
+    reported beside it. ``mask``: a user's mask with one value per vector in place of 1(u^T g >= 0)."""
+    verdict = judge(C(_with_mask(m_a5, mask), families=CONVEX), budget, seed, _holds, _refuted("comparison fails"),
+                    families=CONVEX)
+    nonconvex = random_search(C(_with_mask(m_a5_any, mask), families=tuple(f for f in ALL if f not in CONVEX)),
+                              *BUDGET[budget][:2], seed)
     verdict.evidence["without_convexity_float_violations"] = f"{nonconvex.violations:,} of {nonconvex.instances:,}"
     return _not_reduced(verdict, CHECK_A5_NOT_REDUCED)
 
@@ -1382,17 +1455,21 @@ A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0,
 @register("cautious.A6", source="Cor. A.6", kind="discrete",
           statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any "
                     "step.")
-def check_a6(budget="standard", seed=0):
+def check_a6(budget="standard", seed=0, mask=None):
     """Proved for every d on the loss 0.5 sum a_i w_i^2 by the proof engine; searched on that loss too; eq. (1)'s
-    rescaled mask is searched beside it."""
+    rescaled mask is searched beside it. ``mask``: a user's elementwise mask in place of 1(u o g >= 0) (eq. (1)'s
+    search beside it is then left out)."""
     fams = ("quadratic_diagonal_convex",)
-    claim = _with_problem_map(MarginClaim(m_a6, _draw_free, fams, fams), _a6_problem)
+    claim = _with_problem_map(MarginClaim(_with_mask(m_a6, mask), _draw_free, fams, fams), _a6_problem)
     verdict = judge(claim, budget, seed, _holds, _refuted("comparison fails"), families=fams)
     verdict.strength.coverage["loss"] = A6_LOSS
-    eq1 = random_search(_with_problem_map(MarginClaim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
-                        *BUDGET[budget][:2], seed)
-    verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
-    proof = prove_a6()
+    if mask is None:
+        eq1 = random_search(_with_problem_map(MarginClaim(m_a6_eq1, _draw_free, fams, fams), _a6_problem),
+                            *BUDGET[budget][:2], seed)
+        verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
+    if verdict.word != "holds":
+        return verdict
+    proof = prove_a6(mask)
     verdict.evidence["proof"] = proof.status
     if proof.proved:
         verdict.strength = proved(f"exact on the loss 0.5 sum_i a_i w_i^2 (a_i >= 0), for every d, step eta >= 0 and "
@@ -1402,14 +1479,14 @@ def check_a6(budget="standard", seed=0):
     return verdict
 
 
-def prove_a6():
+def prove_a6(mask=None):
     """Cor. A.6 on its own loss 0.5 sum_i a_i w_i^2, a_i >= 0 (symbolic, separable): the masked step is never worse
-    than the unmasked one, for every d, w, u and eta >= 0."""
+    than the unmasked one, for every d, w, u and eta >= 0 (``mask``: a user's mask in place of 1(u o g >= 0))."""
     def build(d):
         a = sp.symbols(f"a0:{d}", nonnegative=True)
         w, u = (OPS.asarray(sp.symbols(f"{n}0:{d}", real=True)) for n in ("w", "u"))
         loss = SeparableQuadratic(a)
-        return m_a6(OPS, loss, w, u, ETA, {})[0], [(a[i], w[i], u[i]) for i in range(d)]
+        return _with_mask(m_a6, mask)(OPS, loss, w, u, ETA, {})[0], [(a[i], w[i], u[i]) for i in range(d)]
     return proofs.per_coordinate(build, "<= 0", (), "Cor. A.6")
 
 
@@ -1432,15 +1509,19 @@ class SeparableQuadratic:
 @register("cautious.A7", source="Thm. A.7", kind="discrete",
           statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step "
                     "size.")
-def check_a7(budget="standard", seed=0):
+def check_a7(budget="standard", seed=0, mask=None):
     """Searched with the inner threshold mask for every sign of alpha (an exact counterexample for alpha < 0) and
-    for alpha >= 0; convexity alone judged as a repair."""
-    literal = judge(C(m_a7, _draw_threshold), budget, seed, _holds, _refuted("a negative alpha turns the step uphill"),
-                    correction=("with alpha >= 0", C(m_a7_nonneg, _draw_threshold), ALL))
+    for alpha >= 0; convexity alone judged as a repair. ``mask``: a user's mask with one value per vector, in
+    threshold form (taken against g - alpha mu eps/2 u), in place of 1(g^T u >= 0)."""
+    m_lit, m_nonneg = _with_mask(m_a7, mask), _with_mask(m_a7_nonneg, mask)
+    literal = judge(C(m_lit, _draw_threshold), budget, seed, _holds,
+                    _refuted("a negative alpha turns the step uphill" if mask is None
+                             else f"the threshold form of {_mask_name(mask)} fails"),
+                    correction=("with alpha >= 0", C(m_nonneg, _draw_threshold), ALL))
     with_repairs(literal, [
         repairs.Edit("add hypothesis", "alpha >= 0", _judged_edit(literal.correction)),
         repairs.Edit("add hypothesis", "L convex (any alpha)", _searched_edit(
-            C(m_a7, _draw_threshold, CONVEX), budget, seed, CONVEX))])
+            C(m_lit, _draw_threshold, CONVEX), budget, seed, CONVEX))])
     if literal.word == "refuted" and literal.correction["verdict"] == "holds":
         # the theorem leaves the sign of the scaling factor open: true exactly when alpha >= 0
         literal.word = "conditional"
@@ -1459,9 +1540,10 @@ def _phi_eq6(labels, i):
     return sp.Symbol(f"r{i}", real=True)
 
 
-def eq6_sums(x, phi):
-    """``(x^T(1 - phi), x^T phi)``: the two quantities of Thm. 2.1's conditions."""
-    return OPS.total(x * (1 - phi)), OPS.total(x * phi)
+def eq6_sums(x, phi, ops=None):
+    """``(x^T(1 - phi), x^T phi)``: the two quantities of Thm. 2.1's conditions (in ``ops``, default exact)."""
+    ops = ops or OPS
+    return ops.total(x * (1 - phi)), ops.total(x * phi)
 
 
 def _eq6_sums(pattern):
@@ -1490,9 +1572,11 @@ def prove_eq6():
 @register("cautious.eq6", source="eq. (6)", kind="discrete",
           statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) "
                     ">= 0.")
-def check_eq6(budget="standard", seed=0):
+def check_eq6(budget="standard", seed=0, mask=None):
     """Exact on every sign pattern of x (symbolic phi obeying (6)), and proved for every d and every such phi by the
-    proof engine."""
+    proof engine. ``mask``: a user's mask, judged on whether it obeys (6) (:func:`_check_eq6_for_mask`)."""
+    if mask is not None:
+        return _check_eq6_for_mask(mask, budget, seed)
     d_max = SIGN_PATTERN_DIMS[budget]
     n = 0
     for d in range(1, d_max + 1):
@@ -1516,6 +1600,85 @@ def check_eq6(budget="standard", seed=0):
                    strength=exhaustive("exact (sympy) on every sign pattern of x, symbolic magnitudes, a symbolic "
                                        "phi obeying (6)", dimensions=f"1..{d_max}", sign_patterns=n,
                                        phi="x_i > 0: 1 + p_i; x_i < 0: -q_i (p_i, q_i >= 0); x_i = 0: any real r_i"))
+
+
+def m_eq6_rule(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+    """Condition (6) for a user's mask at x = u o g: the summed violation sum_i 1(x_i > 0) relu(1 - phi_i) +
+    1(x_i < 0) relu(phi_i), positive exactly where some coordinate breaks (6)."""
+    g = G(problem, w)
+    x = ops.mul(u, g)
+    phi = _phi(ops, u, g, mask)
+    up = ops.indicator_(ops.copy(x), strict=True)
+    down = ops.indicator_(ops.mul(x, -1), strict=True)
+    short = ops.relu(ops.affine_(ops.copy(phi), -1, 1))                   # relu(1 - phi)
+    violation = total(ops, ops.mul(up, short)) + total(ops, ops.mul(down, ops.relu(phi)))
+    return _ret(violation, True, total(ops, ops.abs(phi)), with_scale)
+
+
+def m_eq6_conditions(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+    """Thm. 2.1's conditions for a user's mask at x = u o g: max{x^T(1 - phi), -x^T phi} <= 0 (:func:`eq6_sums`)."""
+    g = G(problem, w)
+    x = ops.mul(u, g)
+    phi = _phi(ops, u, g, mask)
+    first, second = total(ops, x * (1 - phi)), total(ops, ops.mul(x, phi))
+    margin, app = combine([(first, True), (-second, True)])
+    return _ret(margin, app, total(ops, ops.abs(x)) * (1 + total(ops, ops.abs(phi))), with_scale)
+
+
+def _prove_for_mask(margin, mask, statement):
+    """``margin <= 0`` for every d, u and g (free reals) with the user's mask, by reduction to one coordinate (open
+    when the mask couples the coordinates)."""
+    def build(d):
+        problem, w, u, coords = _symbolic_instance(d, "upper")
+        return margin(OPS, problem, w, u, ETA, {}, mask=mask)[0], [(c[1], c[2]) for c in coords]
+    return proofs.per_coordinate(build, "<= 0", (), statement)
+
+
+def _with_mask_proof(verdict: Verdict, proof, correction=False) -> Verdict:
+    """A searched ``holds`` (of the verdict or its correction) made ``proved`` by ``proof``; a proof that is open
+    leaves it searched (recorded in the evidence). A proof of what the search refuted is a defect, raised."""
+    target = verdict.correction if correction else None
+    word = target["verdict"] if correction else verdict.word
+    evidence = target["evidence"] if correction else verdict.evidence
+    evidence["proof"] = proof.status
+    if not proof.proved:
+        return verdict
+    if word != "holds":
+        raise RuntimeError(f"the proof engine proves what the search finds {word}")
+    strength = proved(f"proof engine, per coordinate, for every d, u and g ({proof.seconds:.2f} s)", proof,
+                      search=(target["strength"] if correction else verdict.strength).to_json())
+    if correction:
+        target["strength"] = strength
+    else:
+        verdict.strength = strength
+        verdict.summary = "proved for every d; " + verdict.summary
+    return verdict
+
+
+def _check_eq6_for_mask(mask, budget, seed):
+    """Eq. (6) for a user's mask: whether phi obeys (6) at every x = u o s (the literal verdict), and, as the
+    correction when it does not, whether Thm. 2.1's two conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold anyway
+    (they follow from (6), not conversely). Both searched with the discrete engines (s the gradient of the sampled
+    losses, u drawn as for the other claims; a violation re-checked exactly) and proved per coordinate when the mask
+    is a sum of coordinate terms."""
+    name = _mask_name(mask)
+    cond = C(partial(m_eq6_conditions, mask=mask))
+    verdict = judge(C(partial(m_eq6_rule, mask=mask)), budget, seed, _holds,
+                    _refuted(f"{name} breaks (6) at some coordinate"),
+                    correction=("Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold (without (6))", cond,
+                                ALL))
+    if getattr(mask, "kind", None) == "inner":        # one value per vector: not a sum of coordinate terms
+        verdict.evidence["proof"] = "not attempted: " + CHECK_A5_NOT_REDUCED.replace("the inner-product", "a")
+        if verdict.word == "holds":
+            verdict.correction = None
+        return verdict
+    if verdict.word == "holds":
+        verdict.correction = None
+        return _with_mask_proof(verdict, _prove_for_mask(m_eq6_rule, mask, f"(6) for {name}"))
+    if verdict.correction["verdict"] == "holds":
+        _with_mask_proof(verdict, _prove_for_mask(m_eq6_conditions, mask, f"Thm. 2.1's conditions for {name}"),
+                         correction=True)
+    return verdict
 
 
 def _eq1_scale(xi):
