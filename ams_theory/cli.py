@@ -78,18 +78,33 @@ def cmd_verify(args) -> int:
         _writable(args.report, "report")
     if args.json:
         _writable(args.json, "JSON report")
-    claims = _select(args)
-    jobs = min(args.jobs or os.cpu_count() or 1, max(1, len(claims)))
+    rule = None
+    if args.rule is not None:           # a user's mask through the checks generic in the mask (claims/custom.py)
+        from ams_theory.claims import custom
+
+        if args.claim or args.family:
+            raise _Fail("--rule runs the checks generic in the mask (see docs/rules.md): give no --claim or --family")
+        try:
+            rule = custom.load_rule(args.rule)
+            claims = custom.rule_claims(rule)
+        except custom.RuleError as err:
+            raise _Fail(str(err)) from None
+    else:
+        claims = _select(args)
+    jobs = 1 if rule is not None else min(args.jobs or os.cpu_count() or 1, max(1, len(claims)))
     t0 = time.perf_counter()
     stem = os.path.splitext(args.report)[0] if args.report else None
     runs = _run_parallel(claims, args, jobs, stem) if jobs > 1 else _run_serial(claims, args, stem)
     doc = document(runs, args.budget, args.seed, time.perf_counter() - t0)
+    if rule is not None:
+        doc["rule"] = {"spec": rule.spec, "name": rule.name, "kind": rule.kind}
     print(table(runs))
     print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
           + f"  ({len(runs)} claims, budget {args.budget}, seed {args.seed}, {jobs} job{'s' * (jobs > 1)}, "
             f"{doc['seconds']} s)")
     if args.report:
-        doc["figures"] = _figures(stem, runs, quiet=args.quiet)
+        # a rule's run draws no figures: the continuous-time figure shows the paper's systems, not the rule's
+        doc["figures"] = [] if rule is not None else _figures(stem, runs, quiet=args.quiet)
         _write(args.report, markdown(doc) if report_format == "markdown" else html_page(doc), "report")
     if args.json:
         _write(args.json, json.dumps(doc, indent=2, default=str), "JSON report")
@@ -239,8 +254,15 @@ def cmd_show(args) -> int:
         (claim,) = claims_for([args.id])
     except KeyError as err:
         raise _Fail(err.args[0]) from None
+    if args.json and args.proof:
+        raise _Fail("show takes --json or --proof, not both")
     result = run_claim(claim, args.budget, args.seed)
-    print(proof_text(result) if args.proof else detail(result))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))       # as `verify --json` writes it
+    else:
+        from ams_theory.claims.report import render_claim
+
+        print(proof_text(result) if args.proof else render_claim(result))
     return 1 if result.status == "crashed" else 0
 
 
@@ -313,11 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the claims in N worker processes (default: one per core; 1: one after another); "
                         "the verdicts are the same")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    v.add_argument("--rule", metavar="SPEC", help="run the checks generic in the mask with a user's mask(ops, u, s) "
+                   "in place of the paper's: package.module:name or path/to/file.py:name (one job; no --claim or "
+                   "--family; see docs/rules.md)")
     v.set_defaults(func=cmd_verify)
     s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")
     s.add_argument("id", help="claim id, e.g. grams.B3")
     s.add_argument("--proof", action="store_true",
                    help="print the proof (its cases, each with the step that closed it) instead of the evidence")
+    s.add_argument("--json", action="store_true",
+                   help="print the claim's result as JSON (the entry `verify --json` writes for it) instead of the "
+                        "text for people")
     s.set_defaults(func=cmd_show)
     c = sub.add_parser("conform", help="audit another package's optimizer against one of our presets "
                        "(exit 0 conforms, 1 departs, 2 could not run)")

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
+import textwrap
+from fractions import Fraction
 from typing import Iterable
 
 from ams_theory import __version__
 from ams_theory.claims.registry import Result
 
-__all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals"]
+__all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals",
+           "render_claim"]
 
 
 def strength_of(d: dict) -> str:
@@ -187,3 +192,325 @@ pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
 {figure}
 </body></html>
 """
+
+
+# ----------------------------------------------------------------------------- one claim, for people (``show``)
+
+_WIDTH = 100
+_RATIONAL = re.compile(r"^-?\d+(/\d+)?$")
+_NUMBER_TOKEN = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+)?")
+_COUNT_KEYS = ("instances", "states", "patterns", "cases", "examples", "steps")
+_VIOLATION_KEYS = ("violations", "float_violations", "failing_patterns", "mismatching_patterns")
+_WORST_KEYS = ("worst_margin", "worst")
+
+
+def _num(x) -> str:
+    """A number as a person reads it: counts with thousands separators, floats to 3 significant digits, and the
+    non-finite values in words."""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if math.isnan(x):
+        return "undefined (NaN)"
+    if math.isinf(x):
+        return "+infinity" if x > 0 else "-infinity"
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}" if abs(x) >= 1e4 else f"{x:g}"
+    return f"{x:.3g}"
+
+
+def _approx(text: str) -> str | None:
+    """The float value of an exact number written as text (``p/q``, an integer, or brackets of them), or None when
+    ``text`` is not one; only given when it says more than the text itself."""
+    s = text.strip()
+    if _RATIONAL.match(s):
+        if "/" not in s and len(s) <= 6:
+            return None
+        return _num(float(Fraction(s)))
+    if s.startswith("[") and s.endswith("]") and re.fullmatch(r"[\[\]\s,\-0-9/.eE+]+", s) and "/" in s:
+        return _NUMBER_TOKEN.sub(lambda m: _num(float(Fraction(m.group()))), s)
+    if "sqrt(" in s and re.fullmatch(r"(?:sqrt|[\d\s+\-*/()])+", s):    # an exact closed form with roots
+        import sympy
+
+        try:
+            return _num(float(sympy.sympify(s)))
+        except (TypeError, ValueError, sympy.SympifyError):
+            return None
+    return None
+
+
+def _scalar(x, exact: bool = False) -> str:
+    """One value as text: ``exact``: a string holding an exact number gets its float beside it."""
+    if x is None:
+        return "none"
+    if isinstance(x, (bool, int, float)):
+        return _num(x)
+    s = str(x)
+    if exact:
+        a = _approx(s)
+        if a is not None:
+            return f"{s}  (≈ {a})"
+    return s
+
+
+def _is_scalar(x) -> bool:
+    return x is None or isinstance(x, (str, int, float, bool))
+
+
+def _worst_words(worst, violations: int) -> str:
+    """The worst margin (``> 0``: the claim's conclusion fails there) of a search, in words."""
+    if worst is None:
+        return "no margin recorded"
+    if isinstance(worst, float) and math.isinf(worst) and worst < 0:
+        return "no applicable instance, so no margin"
+    if isinstance(worst, float) and math.isnan(worst):
+        return "margin undefined (NaN)"
+    if not isinstance(worst, (int, float)) or isinstance(worst, bool):
+        return f"worst case {_scalar(worst)}"
+    if violations:
+        return f"largest margin {_num(worst)} (> 0: violated)"
+    if worst > 0:
+        return f"largest margin {_num(worst)} (within the float tolerance)"
+    return f"smallest slack {_num(-worst)}" if worst < 0 else "margin reaches 0 (the bound is attained)"
+
+
+def _search_sentence(d: dict) -> str | None:
+    """One sentence for a block that counts what was searched and what violated it, else None."""
+    count_key = next((k for k in _COUNT_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)), None)
+    bad_key = next((k for k in _VIOLATION_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)), None)
+    if count_key is None or bad_key is None:
+        return None
+    n, bad = d[count_key], d[bad_key]
+    what = count_key if n != 1 else count_key.rstrip("s")
+    applicable = d.get("applicable")
+    scope = f"{_num(n)} {what}"
+    if isinstance(applicable, int) and not isinstance(applicable, bool) and applicable != n:
+        scope = f"{_num(applicable)} applicable of {_num(n)} {what}"
+    head = f"no violation in {scope}" if bad == 0 else f"{_num(bad)} violations in {scope}"
+    worst_key = next((k for k in _WORST_KEYS if k in d), None)
+    if worst_key is not None and d[worst_key] is not None:
+        head += "; " + _worst_words(d[worst_key], bad)
+    return head
+
+
+def _wrap(text: str, indent: int, first: int = 0) -> list[str]:
+    """``text`` wrapped to the width, every line after the first indented by ``indent``."""
+    room = max(30, _WIDTH - indent)
+    lines = []
+    for k, para in enumerate(text.split("\n")):
+        chunk = textwrap.wrap(para, room, break_long_words=True, break_on_hyphens=False) or [""]
+        lines += chunk
+    return lines
+
+
+def _proof_words(p: dict) -> str:
+    cases = p.get("cases") or []
+    if "parts" in p and not cases:
+        parts = p["parts"]
+        done = sum(1 for q in parts if q.get("status") == "proved")
+        return f"{done} of {len(parts)} parts proved, {sum(len(q.get('cases') or []) for q in parts)} cases in all " \
+               "(show --proof lists them)"
+    out = str(p.get("status", "?"))
+    if p.get("hypotheses"):
+        out += f"; hypotheses: {', '.join(map(str, p['hypotheses']))}"
+    if cases:
+        out += f"; {len(cases)} case{'s' if len(cases) != 1 else ''} (show --proof lists them)"
+    if p.get("model"):
+        out += f"; model {_inline(p['model'], exact=True)}"
+    return out
+
+
+def _inline(v, exact: bool = False) -> str:
+    """A short value on one line: scalars, lists of scalars, flat dicts of scalars; None otherwise."""
+    if _is_scalar(v):
+        return _scalar(v, exact)
+    if isinstance(v, list) and all(_is_scalar(x) for x in v):
+        return ", ".join(_scalar(x, exact) for x in v) if v else "(empty)"
+    if isinstance(v, dict) and all(_is_scalar(x) for x in v.values()):
+        return "; ".join(f"{k} = {_scalar(x, exact)}" for k, x in v.items()) if v else "(empty)"
+    return None
+
+
+def _columns(rows: list, heads: list, indent: int, exact: bool) -> list[str]:
+    """Rows of scalars as an aligned table under ``heads``."""
+    cells = [[_inline(x, exact) if _inline(x, exact) is not None else str(x) for x in r] for r in rows]
+    widths = [max(len(str(h)), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    pad = " " * indent
+    line = lambda vals: pad + "  ".join(str(v).ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return [line(heads), line(["-" * w for w in widths])] + [line(c) for c in cells]
+
+
+def _block(d: dict, indent: int = 2, exact: bool = False) -> list[str]:
+    """A dict as a two-column table (key, value); nested blocks indented below their key; nothing dropped."""
+    lines = []
+    sentence = _search_sentence(d)
+    pad = " " * indent
+    if sentence:
+        lines.append(f"{pad}=> {sentence}")
+    keys = [k for k in d]
+    width = min(34, max([len(str(k)) for k in keys] + [4]))
+    for k in keys:
+        v = d[k]
+        label = str(k)
+        if k in _WORST_KEYS and (v is None or (isinstance(v, float) and math.isinf(v) and v < 0)):
+            text = "none recorded" if v is None else "none (no applicable instance)"
+        elif isinstance(v, dict) and k == "proof" and ("cases" in v or "parts" in v):
+            text = _proof_words(v)
+        elif isinstance(v, dict) and set(v) >= {"level", "basis"} and set(v) <= {"level", "basis", "coverage",
+                                                                                  "proof"}:
+            lines.append(f"{pad}{label}:")
+            lines += _strength_lines(v, indent + 2)
+            continue
+        else:
+            text = _inline(v, exact)
+            if isinstance(v, dict) and text is not None and (_search_sentence(v) or len(v) > 4 or len(text) > 60):
+                text = None                 # a block of its own: its sentence, one row per entry
+        if text is not None:
+            body = _wrap(text, indent + width + 2)
+            lines.append(f"{pad}{label.ljust(width)}  {body[0]}")
+            lines += [" " * (indent + width + 2) + b for b in body[1:]]
+            continue
+        lines.append(f"{pad}{label}:")
+        lines += _nested(k, v, indent + 2, exact)
+    return lines
+
+
+def _nested(key, v, indent: int, exact: bool) -> list[str]:
+    """A value too large for one line: a dict, a list of rows, or a list of blocks."""
+    heads = re.search(r"\[([^\]]+)\]", str(key))
+    if isinstance(v, dict):
+        vals = list(v.values())
+        if heads and all(isinstance(x, list) and len(x) == len(heads.group(1).split(",")) and
+                         all(_is_scalar(y) for y in x) for x in vals):
+            names = ["", *[h.strip() for h in heads.group(1).split(",")]]
+            return _columns([[k, *x] for k, x in v.items()], names, indent, exact)
+        if vals and all(isinstance(x, dict) and all(_inline(y) is not None for y in x.values()) for x in vals) and \
+                len({tuple(x) for x in vals}) == 1:
+            if len(vals) >= 3:                    # many blocks of one shape: what they share once, then a table
+                common = {k: x for k, x in vals[0].items() if all(y.get(k) == x for y in vals[1:])}
+                differ = [k for k in vals[0] if k not in common]
+                if common and differ:
+                    out = [" " * indent + f"common to all {len(vals)}:"] + _block(common, indent + 2, exact)
+                    return out + _columns([[k, *(x[c] for c in differ)] for k, x in v.items()], ["", *differ],
+                                          indent, exact)
+            names = ["", *vals[0]]
+            return _columns([[k, *x.values()] for k, x in v.items()], names, indent, exact)
+        return _block(v, indent, exact)
+    if isinstance(v, list):
+        if v and all(isinstance(x, dict) for x in v) and all(all(_is_scalar(y) for y in x.values()) for x in v):
+            names = list(dict.fromkeys(k for x in v for k in x))
+            return _columns([[x.get(n) for n in names] for x in v], names, indent, exact)
+        if v and all(isinstance(x, list) and all(_is_scalar(y) for y in x) for x in v):
+            return [" " * indent + ", ".join(_scalar(y, exact) for y in x) for x in v]
+        out = []
+        for i, x in enumerate(v, 1):
+            text = _inline(x, exact)
+            if text is not None:
+                out.append(" " * indent + f"{i}. {text}")
+            else:
+                out.append(" " * indent + f"{i}.")
+                out += _nested(i, x, indent + 3, exact) if not isinstance(x, dict) else _block(x, indent + 3, exact)
+        return out
+    return [" " * indent + _scalar(v, exact)]
+
+
+def _strength_lines(st: dict | None, indent: int) -> list[str]:
+    pad = " " * indent
+    if not st:
+        return [pad + "strength: none given"]
+    lines = [f"{pad}{line}" for line in _wrap(f"{st.get('level', '?')}: {st.get('basis', '')}", indent)]
+    if st.get("proof") is not None:
+        lines += [pad + ("proof: " if i == 0 else "       ") + x
+                  for i, x in enumerate(_wrap(_proof_words(st["proof"]), indent + 7))]
+    cov = st.get("coverage") or {}
+    parts = cov.get("parts") if isinstance(cov.get("parts"), list) else None
+    rest = {k: v for k, v in cov.items() if k != "parts" or parts is None}
+    if parts is not None:
+        lines.append(f"{pad}parts ({len(parts)}):")
+        for p in parts:
+            if isinstance(p, dict) and "level" in p:
+                sub = _strength_lines(p, indent + 4)
+                lines.append(f"{pad}  - {sub[0].strip()}")
+                lines += sub[1:]
+            else:
+                lines += _nested("part", p, indent + 4, False)
+    if rest:
+        lines.append(f"{pad}coverage:")
+        lines += _block(rest, indent + 2)
+    return lines
+
+
+def _section(title: str) -> list[str]:
+    return ["", title, "-" * len(title)]
+
+
+def render_claim(r) -> str:
+    """One claim for people (``ams-theory show ID``): the statement, the verdict and its strength, one table per
+    evidence block (what was searched or proved, how much, the worst margin in words), the counterexample with
+    every exact number beside its float value, and the correction with its own verdict and strength.
+
+    ``r``: a :class:`Result` or its JSON (``Result.to_json()``); every key of the JSON is shown, known or not."""
+    d = r.to_json() if isinstance(r, Result) else dict(r)
+    verdict = d.get("verdict") or d.get("status") or "-"
+    st = d.get("strength") or {}
+    lines = [f"{d.get('id')}  ({d.get('paper')}, {d.get('where') or 'no source label'}; family {d.get('family')}, "
+             f"{d.get('kind') or 'no check yet'} check)", ""]
+    lines += [f"statement: {x}" if i == 0 else "           " + x
+              for i, x in enumerate(_wrap(str(d.get("statement") or "-"), 11))]
+    lines.append(f"verdict: {verdict}   strength: {st.get('level', '-')}   status: {d.get('status')}")
+    lines += [f"in short: {x}" if i == 0 else "          " + x for i, x in enumerate(_wrap(str(d.get("summary")), 10))]
+    if d.get("error"):
+        lines += _section("Error") + ["  " + x for x in _wrap(str(d["error"]), 2)]
+    if st:
+        lines += _section(f"Strength of the verdict: {st.get('level', '-')}")
+        lines += _strength_lines(st, 2)
+    ev = d.get("evidence")
+    if ev:
+        lines += _section("Evidence")
+        if isinstance(ev, dict):
+            inline = {k: v for k, v in ev.items() if not isinstance(v, dict) and _inline(v) is not None}
+            blocks = {k: v for k, v in ev.items() if k not in inline}
+            if inline:
+                lines += _block(inline, 2)
+            same_shape = len(blocks) >= 3 and all(isinstance(v, dict) for v in blocks.values()) and \
+                len({tuple(v) for v in blocks.values()}) == 1
+            if same_shape:                  # one table for many blocks of one shape (their shared values once)
+                lines += ["", f"  [{len(blocks)} blocks]"] + _nested("evidence", blocks, 4, exact=False)
+            else:
+                for k, v in blocks.items():
+                    lines += ["", f"  [{k}]"]
+                    lines += _nested(k, v, 4, exact=False)
+        else:
+            lines += _nested("evidence", ev, 2, exact=False)
+    cx = d.get("counterexample")
+    if cx:
+        lines += _section("Counterexample (exact numbers, float value beside them)")
+        lines += _block(cx, 2, exact=True) if isinstance(cx, dict) else _nested("counterexample", cx, 2, True)
+    corr = d.get("correction")
+    if corr:
+        cst = corr.get("strength") or {}
+        lines += _section(f"Correction: {corr.get('verdict', '-')} ({cst.get('level', '-')})")
+        lines += [f"  statement: {x}" if i == 0 else "             " + x
+                  for i, x in enumerate(_wrap(str(corr.get("statement", "-")), 13))]
+        lines.append(f"  verdict: {corr.get('verdict', '-')}   strength: {cst.get('level', '-')}")
+        if cst:
+            lines.append("  strength of the correction:")
+            lines += _strength_lines(cst, 4)
+        for k, v in corr.items():
+            if k in ("statement", "verdict", "strength"):
+                continue
+            text = _inline(v, exact=True)
+            if text is not None:
+                lines += [f"  {k}: {x}" if i == 0 else "    " + x for i, x in enumerate(_wrap(text, 4))]
+            else:
+                lines.append(f"  {k}:")
+                lines += _nested(k, v, 4, exact=True)
+    known = {"id", "paper", "where", "family", "kind", "statement", "status", "verdict", "summary", "evidence",
+             "counterexample", "strength", "correction", "error", "seconds"}
+    extra = {k: v for k, v in d.items() if k not in known and v not in (None, {}, [])}
+    if extra:
+        lines += _section("Other")
+        lines += _block(extra, 2)
+    lines += ["", f"check time: {_num(float(d.get('seconds') or 0))} s   (the JSON: show ID --json)"]
+    return "\n".join(line.rstrip() for line in lines)

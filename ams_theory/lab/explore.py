@@ -47,7 +47,8 @@ __all__ = ["diagonal_quadratic", "kappa4_quadratic", "repeat_instance", "step_si
            "violated", "DESCENT_MARGINS", "claim_margins", "OneStep", "draw_one_step", "descent_curves",
            "margin_table", "plot_descent_panel", "plot_descent_row", "plot_margins",
            "FLOW_CLAIMS", "initial_state", "flow", "flow_rates", "flow_summary", "plot_hl", "plot_flows", "plot_rates",
-           "format_table"]
+           "format_table", "kappa_quadratic", "DescentFigure", "descent_figure", "FlowFigure", "flow_figure",
+           "show_with_controls"]
 
 T1 = TorchOps(batch_dims=1)
 F64 = torch.float64
@@ -73,7 +74,16 @@ def diagonal_quadratic(a: Sequence[float], b: Sequence[float] | None = None, c: 
 
 def kappa4_quadratic() -> QuadraticProblem:
     """``4 w1^2 + w2^2`` (Hessian ``diag(8, 2)``, condition number 4): the toy loss of §3.1 of the Cautious paper."""
-    return diagonal_quadratic([8.0, 2.0])
+    return kappa_quadratic(4.0)
+
+
+def kappa_quadratic(kappa: float) -> QuadraticProblem:
+    """``kappa w1^2 + w2^2`` (Hessian ``diag(2 kappa, 2)``, condition number ``max(kappa, 1/kappa)``); ``kappa = 4``
+    is :func:`kappa4_quadratic`. ``kappa`` must be a positive finite number."""
+    kappa = float(kappa)
+    if not (math.isfinite(kappa) and kappa > 0):
+        raise ValueError(f"kappa must be a positive finite number, got {kappa!r}")
+    return diagonal_quadratic([2.0 * kappa, 2.0])
 
 
 def repeat_instance(problem, n: int):
@@ -461,6 +471,109 @@ def plot_descent_row(axes, curves: dict, name: str = "") -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- drawings with keyword parameters
+
+class _Drawing:
+    """A drawn figure (a matplotlib ``Figure`` made without pyplot, so nothing is shown twice) with a text
+    summary. In a notebook it displays as its PNG; :meth:`text` gives the numbers beside it."""
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>\n{self.text()}"
+
+    def png(self) -> bytes:
+        import io
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        return buf.getvalue()
+
+    def _repr_png_(self):
+        return self.png()
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+
+def _check_range(name: str, value, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    """``float(value)`` when it lies in the interval, else a one-line ``ValueError``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
+    if not ok:
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return x
+
+
+@dataclasses.dataclass(repr=False)
+class DescentFigure(_Drawing):
+    """What :func:`descent_figure` drew: the figure, the step-size grid and the violation counts of each instance
+    (``{name: {panel: {"<curve> vs <bound>": count}}}``, as :func:`plot_descent_row` returns them)."""
+    figure: object
+    grids: dict
+    counts: dict
+    instances: dict
+
+    def text(self) -> str:
+        lines = []
+        for name, panels in self.counts.items():
+            n = len(self.grids[name])
+            lines.append(name)
+            for panel, c in panels.items():
+                lines.append(f"   {panel:9s} " + ", ".join(f"{k}: {v}/{n}" for k, v in c.items()))
+        return "\n".join(lines)
+
+
+def descent_figure(instances: Mapping[str, OneStep], instance: str = "all", lo: float = 1e-2, hi: float = 1e2,
+                   n: int = 121, beta1: float | None = None, beta2: float | None = None, t: int | None = None,
+                   legend: bool = True) -> DescentFigure:
+    """The descent-bounds figure with keyword parameters (what the notebook's controls set): one row of four
+    panels (:func:`plot_descent_row`) per instance of ``instances`` (``instance="all"``) or for the one named.
+
+    Each instance's Adam state is kept; ``beta1``, ``beta2`` and the step count ``t`` replace the instance's own
+    when given (the moments update with them before the step, :meth:`OneStep.direction`). The step sizes are ``n``
+    log-spaced values from ``lo`` to ``hi`` times the instance's D.1 part 3 step bound
+    (:meth:`OneStep.reference_step`; ``1`` when that bound is 0, no coordinate being aligned). Bad values raise a
+    one-line ``ValueError``."""
+    from matplotlib.figure import Figure
+
+    if instance != "all" and instance not in instances:
+        raise ValueError(f"unknown instance {instance!r}; known: 'all', " + ", ".join(map(repr, instances)))
+    lo = _check_range("lo", lo, 0.0, math.inf, lo_open=True, hi_open=True)
+    hi = _check_range("hi", hi, 0.0, math.inf, lo_open=True, hi_open=True)
+    if hi <= lo:
+        raise ValueError(f"hi must be larger than lo, got lo = {lo:g}, hi = {hi:g}")
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    chosen = dict(instances) if instance == "all" else {instance: instances[instance]}
+    if not chosen:
+        raise ValueError("no instances to draw")
+    changes = {}
+    if beta1 is not None or beta2 is not None:
+        b1, b2 = next(iter(chosen.values())).betas
+        changes["betas"] = (_check_range("beta1", b1 if beta1 is None else beta1, 0.0, 1.0, hi_open=True),
+                            _check_range("beta2", b2 if beta2 is None else beta2, 0.0, 1.0, hi_open=True))
+    if t is not None:
+        if int(t) != t or t < 1:
+            raise ValueError(f"t must be an integer >= 1, got {t!r}")
+        changes["t"] = int(t)
+    chosen = {k: dataclasses.replace(v, **changes) for k, v in chosen.items()}
+    fig = Figure(figsize=(19, 4.3 * len(chosen)))
+    axes = fig.subplots(len(chosen), 4, squeeze=False)
+    grids, counts = {}, {}
+    for row, (name, inst) in zip(axes, chosen.items()):
+        ref = inst.reference_step()
+        ref = ref if math.isfinite(ref) and ref > 0 else 1.0
+        grids[name] = step_sizes(lo * ref, hi * ref, int(n))
+        counts[name] = plot_descent_row(row, descent_curves(inst, grids[name]), name)
+    if legend:
+        for ax in axes[0]:
+            ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return DescentFigure(fig, grids, counts, chosen)
+
+
 # ----------------------------------------------------------------------------- Hamiltonian flows
 
 FLOW_CLAIMS = {   # system -> (what the papers state along its trajectories, claim id)
@@ -622,3 +735,95 @@ def plot_rates(ax, rates: dict, which: str = "dH", title: str = "", stated: bool
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
+
+
+@dataclasses.dataclass(repr=False)
+class FlowFigure(_Drawing):
+    """What :func:`flow_figure` drew: the figure, the trajectories and rates of each system, and the problem."""
+    figure: object
+    runs: dict
+    rates: dict
+    problem: object
+
+    def rows(self) -> list:
+        return flow_summary(self.runs, self.problem, self.rates)
+
+    def text(self) -> str:
+        return format_table(self.rows(), ["system", "H0", "H_end", "max_H_rise", "max_dH_dt", "max_L_rise",
+                                          "max_dL_dt", "claim"])
+
+
+def flow_figure(systems: Sequence[str] = ("lion", "cautious_lion", "cautious_adam_small_a"), kappa: float = 4.0,
+                t_end: float = 15.0, step: float = 1e-2, w0: Sequence[float] = (1.0, 1.0), rate: str = "dH",
+                stated: bool = True) -> FlowFigure:
+    """The flows figure with keyword parameters (what the notebook's controls set): for each system of
+    :data:`ams_theory.engines.dynamics.SYSTEMS` a column with ``H(t)``, ``L(t)`` (:func:`plot_hl`, linear) above
+    the exact rate ``rate`` (``"dH"`` or ``"dL"``, :func:`plot_rates`; the paper's closed form beside it when the
+    system carries one and ``stated``), on ``kappa w1^2 + w2^2`` (:func:`kappa_quadratic`) from ``w0``, integrated
+    by :func:`flow` (fixed-step RK4, step ``step``) up to ``t_end``. Bad values raise a one-line ``ValueError``."""
+    from matplotlib.figure import Figure
+
+    if isinstance(systems, str):
+        systems = (systems,)
+    systems = list(systems)
+    if not systems:
+        raise ValueError("choose at least one system")
+    unknown = [x for x in systems if x not in dyn.SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown system {unknown[0]!r}; known: {', '.join(dyn.SYSTEMS)}")
+    if rate not in ("dH", "dL"):
+        raise ValueError(f"rate must be 'dH' or 'dL', got {rate!r}")
+    t_end = _check_range("t_end", t_end, 0.0, 1e4, lo_open=True)
+    step = _check_range("step", step, 0.0, t_end, lo_open=True, hi_open=True)
+    if t_end / step > 1e6:
+        raise ValueError(f"t_end / step = {t_end / step:.3g} RK4 steps is too many (at most 1e6)")
+    problem = kappa_quadratic(kappa)
+    w0 = tuple(_check_range("w0", x, -1e6, 1e6) for x in w0)
+    if len(w0) != 2:
+        raise ValueError(f"w0 must have 2 entries (the quadratic is 2-dimensional), got {len(w0)}")
+    runs = {name: flow(name, problem, w0=w0, t_end=t_end, step=step) for name in systems}
+    rates = {name: flow_rates(name, tr, problem) for name, tr in runs.items()}
+    fig = Figure(figsize=(5.2 * len(systems), 7))
+    axes = fig.subplots(2, len(systems), squeeze=False)
+    for col, name in zip(axes.T, systems):
+        plot_hl(col[0], runs[name], f"{name}: H(t), L(t)", log=False)
+        col[0].legend(fontsize=8)
+        plot_rates(col[1], rates[name], rate, f"{name}: {rate}/dt", stated=bool(stated))
+    fig.suptitle(f"{kappa:g} w1^2 + w2^2 from w(0) = ({w0[0]:g}, {w0[1]:g}); RK4 step {step:g}", fontsize=10)
+    fig.tight_layout()
+    return FlowFigure(fig, runs, rates, problem)
+
+
+def show_with_controls(draw, controls: Mapping, fixed: Mapping | None = None, button: str = "redraw"):
+    """Display ``controls`` (``{keyword: ipywidgets widget}``) with a ``button``, then draw
+    ``draw(**fixed, **{keyword: widget.value})`` once with the widgets' current (default) values, below them, as a
+    PNG display and its :meth:`text`; each press of the button draws again with the values then set and replaces
+    that figure and text in place. A bad value (``ValueError``) is reported as one line under the controls.
+
+    Works headless (a notebook executed by nbclient): the controls are built and the default figure is drawn once
+    as an ordinary output. ``draw`` returns a :class:`DescentFigure`, a :class:`FlowFigure` or another object with
+    ``_repr_png_`` and ``text()``. Returns ``(panel, drawing)``: the ``ipywidgets.interactive`` panel and the
+    default drawing (the one drawn with the widgets' initial values)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    fixed = dict(fixed or {})
+    clash = sorted(set(fixed) & set(controls))
+    if clash:
+        raise ValueError(f"keyword {clash[0]!r} is both fixed and a control")
+    first = draw(**fixed, **{k: c.value for k, c in controls.items()})
+
+    def redraw(**values):
+        try:
+            result = draw(**fixed, **values)
+        except ValueError as err:
+            print(f"error: {err}")
+            return
+        figure.update(result)
+        text.update({"text/plain": result.text()}, raw=True)
+
+    panel = widgets.interactive(redraw, {"manual": True, "manual_name": button}, **controls)
+    display(panel)
+    figure = display(first, display_id=True)
+    text = display({"text/plain": first.text()}, raw=True, display_id=True)
+    return panel, first

@@ -52,3 +52,9 @@ def test_notebook_runs(path):
     except nbclient.exceptions.CellTimeoutError as err:
         pytest.fail(f"{path.name}: a cell ran past {CELL_TIMEOUT} s:\n{err}", pytrace=False)
     print(f"{path.name}: executed in {time.perf_counter() - start:.1f} s")
+    # a cell with controls (ex.show_with_controls) shows them and, headless too, the figure of their defaults
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "show_with_controls(" in cell.source:
+            kinds = {key for out in cell.get("outputs", []) for key in out.get("data", {})}
+            assert "application/vnd.jupyter.widget-view+json" in kinds, f"{path.name} cell {i}: no controls shown"
+            assert "image/png" in kinds, f"{path.name} cell {i}: the default figure was not drawn"
