@@ -39,3 +39,38 @@ def batch(t: int):
     if t % 2 == 0:
         x[:, 2] = 0.0
     return x, Y[i:i + 32]
+
+
+# ----------------------------------------------------------------------------- claim runs shared by the suite
+
+_RUNS: dict = {}
+
+
+def shared_run(cid: str, budget: str = "quick", seed: int = 0):
+    """``run_claim(REGISTRY[cid], budget, seed)``, computed once per test process and shared by every test that
+    asks for the same unpatched claim (the checks are deterministic in ``budget`` and ``seed``; several modules
+    assert different things about the same quick runs, and B.2/B.3 alone take ~50 s). The key holds the claim's
+    ``check`` itself, so a test that monkeypatches a claim's check gets a fresh run, never a shared one. Only call
+    it where no monkeypatch that a check could see is active; the tests only read the results.
+
+    The modules that use it are grouped on one xdist worker (``xdist_group("claims")``), so each claim runs once
+    in the whole suite rather than once per worker and module."""
+    import proofs_checks
+    from ams_theory.claims.registry import REGISTRY, run_claim
+
+    proofs_checks.load()
+    claim = REGISTRY[cid]
+    key = (cid, budget, seed, claim.check)
+    if key not in _RUNS:
+        _RUNS[key] = run_claim(claim, budget, seed)
+    return _RUNS[key]
+
+
+def shared_cli_run_claim(claim, budget: str = "standard", seed: int = 0):
+    """A stand-in for ``ams_theory.cli.run_claim`` with :func:`shared_run`'s cache: the CLI tests check the
+    command's tables and reports, built from the same (deterministic) runs the claim tests check."""
+    from ams_theory.claims.registry import REGISTRY, run_claim
+
+    if REGISTRY.get(claim.id) is not claim:          # a claim object made by a test: not shared
+        return run_claim(claim, budget, seed)
+    return shared_run(claim.id, budget, seed)

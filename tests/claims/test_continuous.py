@@ -4,11 +4,14 @@ import sympy as sp
 import torch
 
 import proofs_checks
+from conftest import shared_run
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import smooth
 
 proofs_checks.load()
+# the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "holds",
        "cautious.A2": "holds", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
        "cautious.A3.2": "holds", "cautious.A3.3": "refuted", "grams.E2": "refuted", "grams.E3.H": "holds",
@@ -17,7 +20,7 @@ IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "h
 
 @pytest.fixture(scope="module")
 def results():
-    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in IDS}
+    return {cid: shared_run(cid) for cid in IDS}
 
 
 @pytest.mark.parametrize("cid", list(IDS))

@@ -36,11 +36,15 @@ from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
 
 import proofs_checks
+from conftest import shared_run
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import descent, smooth
 from ams_theory.engines.descent import T1, MarginClaim
 from proofs_checks import discrete as D
+
+# the registry runs (quick_verdicts) are shared with the other claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 
 F64 = torch.float64
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
@@ -230,7 +234,9 @@ def test_a6_elementwise_mask_on_separable_quadratic():
         assert bool((problem.A == torch.diag_embed(torch.diagonal(problem.A, dim1=-2, dim2=-1))).all())
         return evaluate(D.m_a6, problem, w, u, over_L(problem, e))
     strategy = instances(("quadratic_diagonal_convex",), problem_map=D._a6_problem, shift_w=True)
-    run_property(st.tuples(strategy, log_eta()), margin, min_applicable=1.0)
+    # the mask changes the step in about 1 draw in 10 here (13 of 150 seen in a full run, where the draws differ from
+    # a run of this file alone), so the guard against a vacuous run asks for 1 in 20
+    run_property(st.tuples(strategy, log_eta()), margin, min_applicable=1.0, min_nontrivial=0.05)
 
 
 def test_a7_with_nonnegative_alpha():
@@ -548,7 +554,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def quick_verdicts():
     proofs_checks.load()
-    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in DISCRETE_IDS}
+    return {cid: shared_run(cid) for cid in DISCRETE_IDS}
 
 
 STRENGTH = {  # id -> (verdict's strength, correction's strength or None); proved: from the smoothness bounds

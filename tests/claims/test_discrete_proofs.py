@@ -8,11 +8,13 @@ import pytest
 import sympy as sp
 
 import proofs_checks
-from ams_theory.claims.registry import REGISTRY, run_claim
+from conftest import shared_run
 from ams_theory.engines import proofs
 from proofs_checks import discrete as D
 
 proofs_checks.load()
+# the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 
 PROVED = ["grams.D1.part1", "grams.D1.part3", "grams.D2.part1", "grams.D2.part3", "cautious.A6", "cautious.eq6"]
 PROVED_CORRECTIONS = ["grams.D1.part2", "grams.D2.part2"]
@@ -20,7 +22,7 @@ PROVED_CORRECTIONS = ["grams.D1.part2", "grams.D2.part2"]
 
 @pytest.fixture(scope="module")
 def results():
-    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in PROVED + PROVED_CORRECTIONS}
+    return {cid: shared_run(cid) for cid in PROVED + PROVED_CORRECTIONS}
 
 
 @pytest.mark.parametrize("cid", PROVED)
@@ -108,7 +110,7 @@ def test_a_planted_sign_slip_in_condition_6_is_refuted():
 def test_a_claim_beyond_the_reduction_is_not_proved():
     """Thm. 2.3 compares two steps and needs the gradient's Lipschitz bound at a second point: not attempted, and
     the verdict stays searched."""
-    r = run_claim(REGISTRY["cautious.2.3"], "quick", 0)
+    r = shared_run("cautious.2.3")
     assert r.verdict.word == "holds" and r.verdict.strength.level == "searched"
     assert "second point" in r.verdict.evidence["proof from smoothness"]
 

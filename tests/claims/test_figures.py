@@ -4,11 +4,15 @@ import sympy as sp
 import torch
 
 import proofs_checks
+from conftest import shared_run
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import toys
 from proofs_checks import figures as F
 
 proofs_checks.load()
+# on the claims worker: the figure runs (cached in proofs_checks.figures) and the quick runs (conftest.shared_run)
+# are shared with test_repairs and test_cli
+pytestmark = pytest.mark.xdist_group("claims")
 
 
 def test_every_empirical_claim_has_a_check():
@@ -17,7 +21,7 @@ def test_every_empirical_claim_has_a_check():
 
 
 def test_fig2_monotone_is_refuted_with_a_certificate():
-    r = run_claim(REGISTRY["cautious.fig2.monotone"], "quick")
+    r = shared_run("cautious.fig2.monotone")
     assert r.status == "checked" and r.verdict.word == "refuted"
     cx = r.verdict.counterexample
     assert cx["rechecked_exactly"] and cx["step"] >= 1

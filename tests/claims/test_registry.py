@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 import proofs_checks
+from conftest import shared_run
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, Verdict, run_claim
 from ams_theory.core import rules
@@ -17,6 +18,8 @@ SYMBOLIC = ["grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.
             "grams.C4", "grams.C5", "grams.C6", "cautious.alg1"]
 
 proofs_checks.load()
+# the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 
 
 @pytest.mark.skipif(not CLAIMS_MD.exists(), reason="the shared claim list is not beside this checkout")
@@ -33,7 +36,7 @@ def test_symbolic_family_has_checks_and_kinds():
 
 @pytest.fixture(scope="module")
 def quick_results():
-    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in SYMBOLIC}
+    return {cid: shared_run(cid) for cid in SYMBOLIC}
 
 
 @pytest.mark.parametrize("cid, word, corrected", [

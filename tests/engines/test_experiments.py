@@ -12,6 +12,9 @@ pytest.importorskip("sklearn", reason="the digits comparison needs scikit-learn 
 import ams_theory  # noqa: E402
 from ams_theory.engines import experiments as E  # noqa: E402
 
+# one worker runs the module: the module's quick comparison (the fixture below) is computed once, not per worker
+pytestmark = pytest.mark.xdist_group("experiments")
+
 
 @pytest.fixture(scope="module")
 def quick():

@@ -8,12 +8,15 @@ import pytest
 import sympy as sp
 
 import proofs_checks
+from conftest import shared_run
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import proofs
 from proofs_checks import continuous as C
 
 proofs_checks.load()
+# the quick runs are shared with the claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 a, b = sp.symbols("a b", real=True)
 
 
@@ -95,7 +98,7 @@ PROVED_CORRECTIONS = ["cautious.A3.1.formula", "cautious.A3.1.cadam", "cautious.
 
 @pytest.fixture(scope="module")
 def results():
-    return {cid: run_claim(REGISTRY[cid], "quick", 0) for cid in PROVED_HOLDING + PROVED_CORRECTIONS}
+    return {cid: shared_run(cid) for cid in PROVED_HOLDING + PROVED_CORRECTIONS}
 
 
 @pytest.mark.parametrize("cid", PROVED_HOLDING)
@@ -170,7 +173,7 @@ def test_the_inner_product_mask_is_not_reduced_and_stays_searched():
     inner = dyn.SYSTEMS["cautious_inner"].params["phi"]
     p = C.prove(C._symbolic_general(inner), C.nonpositive("L"))
     assert p.status == "open"
-    r = run_claim(REGISTRY["cautious.2.1"], "quick", 0)
+    r = shared_run("cautious.2.1")
     assert r.verdict.word == "holds" and r.verdict.strength.level == "searched"
     level = lambda label: next(part["level"] for part in r.verdict.strength.coverage["parts"]
                                if part["basis"].startswith(label + ":"))
@@ -181,7 +184,7 @@ def test_the_inner_product_mask_is_not_reduced_and_stays_searched():
 
 def test_convergence_verdicts_do_not_weaken_when_the_budget_grows():
     for cid in ("cautious.2.2", "grams.5.10"):
-        quick = run_claim(REGISTRY[cid], "quick", 0).verdict
+        quick = shared_run(cid).verdict
         standard = run_claim(REGISTRY[cid], "standard", 0).verdict
         assert (quick.word, quick.strength.level) == (standard.word, standard.strength.level)
         assert standard.strength.level == "proved"

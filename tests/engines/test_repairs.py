@@ -1,12 +1,15 @@
 """The repair search: generated single edits, judged by the proof engine, holding ones first and smallest first."""
+import pytest
 import sympy as sp
+from conftest import shared_run
 
 import proofs_checks
-from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import repairs
 from proofs_checks.continuous import engine_judge
 
 proofs_checks.load()
+# the quick runs are shared with the claim modules on one worker (conftest.shared_run)
+pytestmark = pytest.mark.xdist_group("claims")
 a = sp.Symbol("a", real=True)
 TRUE = a * sp.sign(a)                    # = |a|
 
@@ -51,7 +54,7 @@ def test_eps_moves_into_and_out_of_the_root():
 def test_refuted_claims_list_their_repairs_smallest_first():
     for cid, first in (("cautious.A3.1.formula", "e = 0"), ("grams.E2", "K(s) -> grad K(s)"),
                        ("grams.D1.part2", "L convex")):
-        corr = run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]
+        corr = shared_run(cid).to_json()["correction"]
         holding = [c for c in corr["repairs"] if c["verdict"] == "holds"]
         assert holding and holding[0]["edit"].startswith(first), (cid, holding)
         sizes = [c["size"] for c in holding]
@@ -62,7 +65,7 @@ def test_refuted_claims_list_their_repairs_smallest_first():
 def test_a3_neighbourhood_finds_the_bounded_masks_and_refutes_the_constants():
     """A.3: the hand-written B_T and the hypothesis phi <= 1 (two masks) hold; a doubled B_T term and xi = 0 do not,
     each refuted by an exact counterexample."""
-    corr = run_claim(REGISTRY["cautious.A3"], "quick", 0).to_json()["correction"]
+    corr = shared_run("cautious.A3").to_json()["correction"]
     rows = {c["edit"]: c for c in corr["repairs"]}
     assert rows["B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2"]["kind"] == "replace object"
     assert [c["verdict"] for c in corr["repairs"]][:3] == ["holds"] * 3
@@ -74,7 +77,7 @@ def test_a3_neighbourhood_finds_the_bounded_masks_and_refutes_the_constants():
 
 def test_figure2_edits_use_the_runs_and_call_float_failures_uncertified():
     rows = {c["edit"]: c["verdict"] for c in
-            run_claim(REGISTRY["cautious.fig2.monotone"], "quick", 0).to_json()["correction"]["repairs"]}
+            shared_run("cautious.fig2.monotone").to_json()["correction"]["repairs"]}
     assert rows["mask: the threshold mask of Thm. 2.4"] == "holds"
     assert rows["mask: eq. (1)'s rescaled mask"] == "fails in float64 (not certified)"
 
@@ -83,10 +86,10 @@ def test_constant_edits_of_eq1_and_of_algorithm_1():
     """xi = 0 is the only tried constant that gives eq. (1)'s alpha >= 1; Alg. 1 and 2 agree exactly when
     mask_eps = 1/d or when Alg. 2 counts +eps d, not with mask_eps = 0 or xi = 0."""
     rows = {c["edit"]: c["verdict"] for c in
-            run_claim(REGISTRY["cautious.eq6.default"], "quick", 0).to_json()["correction"]["repairs"]}
+            shared_run("cautious.eq6.default").to_json()["correction"]["repairs"]}
     assert rows == {"xi = 0": "holds", "xi = 1/2": "refuted", "xi = 2": "refuted"}
     rows = {c["edit"]: c["verdict"] for c in
-            run_claim(REGISTRY["cautious.alg1"], "quick", 0).to_json()["correction"]["repairs"]}
+            shared_run("cautious.alg1").to_json()["correction"]["repairs"]}
     assert rows["Alg. 1: mask_eps = 1/d"] == "holds" and rows["Alg. 1: mask_eps = 0"] == "refuted"
     assert rows["Alg. 2: +1 -> +eps d in the count (xi = eps d)"] == "holds" and rows["Alg. 2: xi = 0"] == "refuted"
 
@@ -94,7 +97,7 @@ def test_constant_edits_of_eq1_and_of_algorithm_1():
 def test_convention_edits_of_the_reductions_are_judged_on_every_pattern():
     """B.2 and B.3: no single convention edit repairs them; their hand-written two-edit corrections hold."""
     for cid in ("grams.B2", "grams.B3"):
-        corr = run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]
+        corr = shared_run(cid).to_json()["correction"]
         holding = [c for c in corr["repairs"] if c["verdict"] == "holds"]
         assert [c["kind"] for c in holding] == ["hand-written correction"] and holding[0]["size"] == 2, cid
         singles = [c for c in corr["repairs"] if c["size"] == 1]
@@ -105,11 +108,11 @@ def test_search_judged_edits_of_the_discrete_claims():
     """2.4 and A.7: alpha >= 0 repairs them, convexity alone does not (an exact counterexample); D.3's edit that
     keeps N as written stays vacuous."""
     for cid, fix in (("cautious.2.4", "alpha_k >= 0"), ("cautious.A7", "alpha >= 0")):
-        rows = {c["edit"]: c for c in run_claim(REGISTRY[cid], "quick", 0).to_json()["correction"]["repairs"]}
+        rows = {c["edit"]: c for c in shared_run(cid).to_json()["correction"]["repairs"]}
         assert rows[fix]["verdict"] == "holds"
         convex = next(c for e, c in rows.items() if e.startswith("L convex"))
         assert convex["verdict"] == "refuted" and convex["strength"] == "proved"
-    rows = {c["edit"]: c for c in run_claim(REGISTRY["grams.D3"], "quick", 0).to_json()["correction"]["repairs"]}
+    rows = {c["edit"]: c for c in shared_run("grams.D3").to_json()["correction"]["repairs"]}
     assert rows["L convex (N as written)"]["verdict"] == "vacuous"
     assert rows["|N| in place of N, and L convex"]["verdict"] == "holds"
 
@@ -118,7 +121,7 @@ def test_d3_step_bound_edits_are_proved_or_refuted_exactly():
     """D.3: |N| alone fails without convexity (the constructed indefinite quadratic, exact, at every budget);
     |N| with half the step bound holds for every L-smooth loss, proved by the two-point reduction; Remark 5.5's
     non-strict forms follow the same way."""
-    rows = {c["edit"]: c for c in run_claim(REGISTRY["grams.D3"], "quick", 0).to_json()["correction"]["repairs"]}
+    rows = {c["edit"]: c for c in shared_run("grams.D3").to_json()["correction"]["repairs"]}
     flip = rows["|N| = -N in place of N (any L-smooth loss)"]
     assert (flip["verdict"], flip["strength"]) == ("refuted", "proved")
     halved = rows["|N| in place of N, and 1 in place of the 2 (any L-smooth loss)"]
@@ -126,6 +129,6 @@ def test_d3_step_bound_edits_are_proved_or_refuted_exactly():
     holding = [c["edit"] for c in rows.values() if c["verdict"] == "holds"]
     assert holding == ["|N| in place of N, and L convex",
                        "|N| in place of N, and 1 in place of the 2 (any L-smooth loss)"]
-    r55 = {c["edit"]: c for c in run_claim(REGISTRY["grams.R5.5"], "quick", 0).to_json()["correction"]["repairs"]}
+    r55 = {c["edit"]: c for c in shared_run("grams.R5.5").to_json()["correction"]["repairs"]}
     assert [c["strength"] for c in r55.values() if c["verdict"] == "holds"] == ["proved", "proved"]
     assert r55["<= in place of <, under D.3's corrected bound (any L-smooth loss)"]["verdict"] == "refuted"

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import shared_cli_run_claim
 
 import proofs_checks
 from ams_theory.claims import registry
@@ -11,7 +12,18 @@ from ams_theory.claims.catalogue import CATALOGUE
 from ams_theory.cli import main
 
 
-def test_verify_family_writes_table_markdown_html_and_json(capsys, tmp_path):
+@pytest.fixture
+def shared_runs(monkeypatch):
+    """The command runs its claims through conftest's per-worker cache of quick runs: these tests check the tables,
+    reports and progress lines, and the claim modules (same xdist group, so same worker) check the same runs'
+    verdicts. Tests about running the checks themselves (crashes, hypothesis folders, serial = parallel) do not
+    use it."""
+    monkeypatch.setattr("ams_theory.cli.run_claim", shared_cli_run_claim)
+
+
+# grams.B3 (~17 s at quick) is run by tests/claims/test_registry.py too; the default --jobs (one per core) is kept
+@pytest.mark.xdist_group("claims")
+def test_verify_family_writes_table_markdown_html_and_json(shared_runs, capsys, tmp_path):
     md, page, js = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.json"
     assert main(["verify", "--family", "facts", "--budget", "quick", "--report", str(md), "--json", str(js)]) == 0
     out = capsys.readouterr()
@@ -41,11 +53,12 @@ def test_verify_lists_unchecked_claims_honestly(monkeypatch, capsys, tmp_path):
     assert all(c["status"] == "unchecked" and c["verdict"] is None for c in doc["claims"])
 
 
-def test_reports_carry_the_figures_of_the_run(tmp_path):
+@pytest.mark.xdist_group("claims")      # the figure runs are cached beside test_figures' (same worker)
+def test_reports_carry_the_figures_of_the_run(shared_runs, tmp_path):
     pytest.importorskip("matplotlib")
     md = tmp_path / "r.md"
     assert main(["verify", "--claim", "cautious.fig2.monotone", "--claim", "cautious.fig8", "--budget", "quick",
-                 "--report", str(md), "--quiet"]) == 0
+                 "--report", str(md), "--quiet", "--jobs", "1"]) == 0
     text = md.read_text()
     for name in ("fig2", "fig8"):
         png = tmp_path / f"r-{name}.png"
@@ -53,14 +66,16 @@ def test_reports_carry_the_figures_of_the_run(tmp_path):
         assert f"(r-{name}.png)" in text
 
 
-def test_show_prints_the_full_evidence(capsys):
+@pytest.mark.xdist_group("claims")
+def test_show_prints_the_full_evidence(shared_runs, capsys):
     assert main(["show", "cautious.alg1", "--budget", "quick"]) == 0
     out = capsys.readouterr().out
     assert "verdict: refuted" in out and "counterexample" in out and "rechecked_exactly" in out
     assert "correction" in out
 
 
-def test_show_proof_prints_the_cases(capsys):
+@pytest.mark.xdist_group("claims")
+def test_show_proof_prints_the_cases(shared_runs, capsys):
     assert main(["show", "cautious.A1", "--proof", "--budget", "quick"]) == 0
     out = capsys.readouterr().out
     assert "status: proved" in out and "negation unsat" in out and "hypotheses: a >= b/4" in out

@@ -65,13 +65,20 @@ def test_verdicts_json_is_from_a_standard_run_of_the_whole_catalogue(projection)
         "docs/verdicts.json does not list the catalogue's claims in order; regenerate it"
 
 
-def test_quick_run_gives_the_tables_verdicts(make_verdicts, projection, tmp_path):
+# the command in this process (its subprocess form is tested in tests/interfaces/test_cli.py), one job, on the
+# claims worker: the quick runs of these claims are the ones tests/claims check (conftest.shared_run)
+@pytest.mark.xdist_group("claims")
+def test_quick_run_gives_the_tables_verdicts(make_verdicts, projection, tmp_path, monkeypatch, capsys):
+    from conftest import shared_cli_run_claim
+
+    from ams_theory.cli import main
+
+    monkeypatch.setattr("ams_theory.cli.run_claim", shared_cli_run_claim)
     out = tmp_path / "quick.json"
-    cmd = [sys.executable, "-m", "ams_theory.cli", "verify", "--budget", "quick", "--quiet", "--json", str(out)]
+    argv = ["verify", "--budget", "quick", "--quiet", "--jobs", "1", "--json", str(out)]
     for claim in QUICK_CLAIMS:
-        cmd += ["--claim", claim]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+        argv += ["--claim", claim]
+    assert main(argv) == 0, capsys.readouterr().err[-2000:]
     quick = make_verdicts.project(json.loads(out.read_text(encoding="utf-8")))
     stored = {k: v for k, v in _words(projection["claims"]).items() if k in QUICK_CLAIMS}
     assert _words(quick["claims"]) == stored
