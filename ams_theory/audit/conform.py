@@ -254,32 +254,41 @@ def parse_keywords(items: Iterable[str], what: str = "--kw") -> dict:
     return out
 
 
+def import_object(spec: str, label: str, dotted: bool = False, name: str = "name"):
+    """``(object, its attribute name)`` for ``"package.module:name"`` or ``"path/to/file.py:name"`` (``dotted``:
+    also ``"package.module.name"``); every failure is a one-line :class:`ConformError` starting with ``label`` and
+    the spec (shared by the conformance audit and :mod:`ams_theory.claims.custom`)."""
+    form = f"expected package.module:{name} or path/to/file.py:{name}"
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConformError(f"{label} {spec!r}: {form}")
+    text = spec.strip()
+    mod_name, sep, attr = text.rpartition(":") if ".py:" in text else text.partition(":")
+    if not sep and dotted:
+        mod_name, _, attr = mod_name.rpartition(".")
+    elif not sep:
+        mod_name = ""
+    if not mod_name or not attr:
+        raise ConformError(f"{label} {spec!r}: {form}")
+    try:
+        module = _import_file(mod_name) if mod_name.endswith(".py") else importlib.import_module(mod_name)
+    except ConformError as err:
+        raise ConformError(f"{label} {spec!r}: {err}") from None
+    except ImportError as err:
+        raise ConformError(f"{label} {spec!r}: cannot import {mod_name!r} ({_one_line(err)})") from None
+    except Exception as err:  # noqa: BLE001 - an import that crashes is the target's failure
+        raise ConformError(f"{label} {spec!r}: importing {mod_name!r} raised {_one_line(err)}") from None
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConformError(f"{label} {spec!r}: {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj, attr.rsplit(".", 1)[-1]
+
+
 def load_target(spec) -> type:
     """``"package.module:Class"`` (or ``"package.module.Class"``, or ``"path/to/file.py:Class"``) -> the class; a
     class passes through."""
-    if inspect.isclass(spec):
-        cls = spec
-    else:
-        if not isinstance(spec, str) or not spec.strip():
-            raise ConformError(f"TARGET {spec!r}: expected package.module:Class or path/to/file.py:Class")
-        mod_name, sep, attr = spec.strip().rpartition(":") if ".py:" in spec else spec.strip().partition(":")
-        if not sep:
-            mod_name, _, attr = mod_name.rpartition(".")
-        if not mod_name or not attr:
-            raise ConformError(f"TARGET {spec!r}: expected package.module:Class or path/to/file.py:Class")
-        try:
-            module = _import_file(mod_name) if mod_name.endswith(".py") else importlib.import_module(mod_name)
-        except ConformError as err:
-            raise ConformError(f"TARGET {spec!r}: {err}") from None
-        except ImportError as err:
-            raise ConformError(f"TARGET {spec!r}: cannot import {mod_name!r} ({err})") from None
-        except Exception as err:  # noqa: BLE001 - an import that crashes is the target's failure
-            raise ConformError(f"TARGET {spec!r}: importing {mod_name!r} raised {_one_line(err)}") from None
-        cls = module
-        for part in attr.split("."):
-            if not hasattr(cls, part):
-                raise ConformError(f"TARGET {spec!r}: {mod_name!r} has no attribute {attr!r}")
-            cls = getattr(cls, part)
+    cls = spec if inspect.isclass(spec) else import_object(spec, "TARGET", dotted=True, name="Class")[0]
     if not (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)):
         raise ConformError(f"TARGET {spec!r} is not a torch.optim.Optimizer subclass")
     return cls

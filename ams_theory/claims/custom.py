@@ -18,7 +18,6 @@ and why the others are not: ``docs/rules.md``.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 from dataclasses import dataclass
@@ -119,28 +118,14 @@ def _one_line(err: BaseException) -> str:
 
 
 def _import(spec: str):
-    """The object named by ``package.module:name`` or ``path/to/file.py:name`` (file import: the conformance
-    audit's, :func:`ams_theory.audit.conform._import_file`)."""
-    from ams_theory.audit.conform import ConformError, _import_file
+    """The object named by ``package.module:name`` or ``path/to/file.py:name`` (the conformance audit's
+    :func:`ams_theory.audit.conform.import_object`)."""
+    from ams_theory.audit.conform import ConformError, import_object
 
-    text = spec.strip()
-    mod_name, sep, attr = text.rpartition(":") if ".py:" in text else text.partition(":")
-    if not sep or not mod_name or not attr:
-        raise RuleError(f"RULE {spec!r}: expected package.module:name or path/to/file.py:name")
     try:
-        module = _import_file(mod_name) if mod_name.endswith(".py") else importlib.import_module(mod_name)
+        return import_object(spec, "RULE")
     except ConformError as err:
-        raise RuleError(f"RULE {spec!r}: {err}") from None
-    except ImportError as err:
-        raise RuleError(f"RULE {spec!r}: cannot import {mod_name!r} ({_one_line(err)})") from None
-    except Exception as err:  # noqa: BLE001 - an import that crashes is the rule's failure
-        raise RuleError(f"RULE {spec!r}: importing {mod_name!r} raised {_one_line(err)}") from None
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise RuleError(f"RULE {spec!r}: {mod_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj, attr.rsplit(".", 1)[-1]
+        raise RuleError(str(err)) from None
 
 
 def _check_signature(fn, spec):
