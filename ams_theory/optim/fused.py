@@ -56,6 +56,7 @@ from __future__ import annotations
 import torch
 
 from ams_theory.core import rules
+from ams_theory.optim.pieces import write_back
 from ams_theory.optim.runtimes import ChunkedLoopOps, LoopOps, RecordingComplete
 
 __all__ = ["BUCKET", "FusedOps", "fused_update", "fused_step", "LOW_PRECISION", "in_float32", "TENSOR_HYPERPARAMETERS"]
@@ -203,13 +204,9 @@ def fused_update(rule, hp: dict, params, grads, bufs: dict, steps, numels, mode=
         skip = found_inf.reshape(()) > 0
         new_w = [torch.where(skip, o, n) for o, n in zip(old_w, new_w)]
         new_b = {k: [torch.where(skip, o, n) for o, n in zip(old_b[k], new_b[k])] for k in state}
-    for p, x in zip(params, new_w):
-        if x is not p:
-            p.copy_(x)
+    write_back(params, new_w)
     for k in bufs:
-        for b, x in zip(bufs[k], new_b[k]):
-            if x is not b:
-                b.copy_(x)
+        write_back(bufs[k], new_b[k])
     return ops.kept
 
 
