@@ -23,9 +23,10 @@ from typing import Callable, Iterable, Sequence
 import sympy as sp
 
 from ams_theory.core.ops import SympyOps
+from ams_theory.engines import proofs
 
 __all__ = ["LABELS", "Hyper", "hyper", "case_symbol", "patterns", "ams_inputs", "compare", "Mismatch",
-           "concrete_values", "exact_nonzero"]
+           "concrete_values", "exact_number", "exact_nonzero"]
 
 LABELS = ("+", "0", "-")
 OPS = SympyOps()
@@ -152,8 +153,19 @@ def concrete_values(exprs: Iterable, h: Hyper, extra: dict | None = None) -> dic
     return base
 
 
+def exact_number(expr):
+    """``expr`` as an exact number: each Float read as the decimal it prints (0.1 is 1/10), then simplified;
+    nothing else is rounded (``nsimplify`` would replace a long rational by a nearby radical)."""
+    expr = sp.sympify(expr)
+    floats = expr.atoms(sp.Float)
+    if floats:
+        expr = expr.xreplace({f: sp.Rational(repr(float(f))) for f in floats})
+    return sp.simplify(expr)
+
+
 def exact_nonzero(expr) -> bool:
-    """Whether an exact expression (rationals and radicals, no free symbols) is nonzero."""
-    if expr.free_symbols:
+    """Whether an exact expression (rationals and radicals, no free symbols) is nonzero (False when its sign cannot
+    be decided)."""
+    if sp.sympify(expr).free_symbols:
         raise ValueError(f"not a closed exact number: {expr}")
-    return sp.nsimplify(sp.simplify(expr)) != 0
+    return proofs.exact_sign(exact_number(expr)) not in (0, None)

@@ -25,10 +25,9 @@ a, b = sp.symbols("a b", real=True)
 def test_a_true_inequality_is_proved_by_sign_cases_and_the_proof_rechecks():
     p = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
     assert p.status == "proved" and p.recheck() is True
-    steps = {c.step for c in p.cases}
-    assert steps <= {"simplifies to 0", "negation unsat", "infeasible case"}
+    assert {c.step for c in p.cases} <= {"negation unsat", "infeasible case"}
     assert len(p.cases) == 7                              # a in {>, =, <} then b in {>, =, <} where a != 0
-    assert all(c.query for c in p.cases if c.step != "simplifies to 0")
+    assert all(c.query and "(assert false)" not in c.query for c in p.cases)
 
 
 def test_a_false_inequality_is_refuted_with_an_exact_model():
@@ -54,39 +53,177 @@ def test_square_roots_become_variables():
     assert p.status == "refuted" and p.certify()
 
 
-def test_identities_close_by_simplification_or_by_the_case_conditions():
+def test_identities_close_by_the_case_conditions():
     assert proofs.decide(a * sp.sign(a) - sp.Abs(a), "== 0").status == "proved"
     p = proofs.decide(a * sp.sign(a) - a, "== 0")
     assert p.status == "refuted" and sp.Rational(p.model["a"]) < 0
 
 
-def test_a_tampered_query_fails_the_recheck():
+# ----------------------------------------------------------------------------- soundness rules, each with mutations
+# Each planted false statement must come out refuted, undefined, vacuous or open, never proved.
+
+x, y = sp.symbols("x y", real=True)
+NEVER_PROVED = ("refuted", "undefined", "vacuous", "open")
+
+
+def _unevaluated_ratio():
+    """x y / (x y) - 1, kept as written (sympy would cancel it when built)."""
+    return sp.Add(sp.Mul(x * y, sp.Pow(x * y, -1, evaluate=False), evaluate=False), -1, evaluate=False)
+
+
+@pytest.mark.parametrize("expr, relation, hypotheses, expected", [
+    # rule 1: a root is defined where its radicand is >= 0, and nothing is assumed beyond it
+    (sp.Piecewise((sp.sqrt(x), x > 5), (0, True)) - x, "<= 0", (), "refuted"),        # false at x < 0
+    (sp.sqrt(x) - x - 1, "<= 0", (), "undefined"),                                    # sqrt(-1)
+    (sp.sqrt(x) - x - 1, "<= 0", (x >= 0,), "proved"),
+    (x ** sp.Rational(1, 3) - x, "<= 0", (x >= 0,), "refuted"),                      # 1/2 > 1/8 at x = 1/8
+    (sp.sqrt(1 + sp.sqrt(x)) - 1 - x, "<= 0", (x > 0,), "refuted"),                  # nested roots
+    # rule 1: divisions and Piecewise branches
+    (a / b, "<= 0", (a <= 0, b >= 0), "undefined"),
+    (_unevaluated_ratio(), "== 0", (), "undefined"),
+    (sp.Piecewise((1 / x, x >= 0), (0, True)), "<= 0", (x <= 0,), "undefined"),     # 1/0 at x = 0
+    (sp.Piecewise((1 / x, x > 0), (0, True)), "<= 0", (x <= 0,), "proved"),
+    (sp.Piecewise((1, x > 0)), "<= 0", (), "undefined"),                             # no branch at x <= 0
+    # rule 3: sign-reading functions of unrelated arguments, constants, large numbers
+    (sp.Max(x ** 2, y) - x ** 2 - sp.Abs(y), "<= 0", (), "proved"),
+    (sp.Max(x, y) - x, "<= 0", (), "refuted"),
+    (sp.Min(x, y, x * y) - x, "<= 0", (), "proved"),
+    (sp.Max(x, y, x * y) - x * y, "<= 0", (), "refuted"),
+    (sp.sqrt(sp.Abs(x)) - sp.Abs(x) - 1, "<= 0", (), "proved"),
+    (sp.pi * x ** 2 - 3 * x ** 2, "<= 0", (), "refuted"),                            # pi > 3
+    (3 * x ** 2 - sp.pi * x ** 2, "<= 0", (), "proved"),
+    (x ** 2 - (sp.Integer(10) ** 5000 + 1) * x ** 2, "<= 0", (), "proved"),          # a 5001-digit coefficient
+    ((sp.Integer(10) ** 5000 + 1) * x ** 2 - x ** 2, "<= 0", (), "refuted"),
+    (597871125 * 2 ** sp.Rational(2, 5) * 3 ** sp.Rational(18, 35) * x - x, "<= 0", (x >= 0,), "refuted"),
+    (sp.exp(x), "<= 0", (), "open"),                                                 # outside the language
+    (x ** y, "<= 0", (), "open"),
+    # rule 4: hypotheses no state satisfies
+    (-x, "<= 0", (x > 1, x < 0), "vacuous"),
+    (x, "<= 0", (x > 1, x < 0), "vacuous"),
+])
+def test_planted_statements_get_the_right_status_and_no_crash(expr, relation, hypotheses, expected):
+    p = proofs.decide(expr, relation, hypotheses)
+    assert p.status == expected, (p.status, p.reason)
+    if expected == "refuted":
+        assert p.certify() is True
+    if expected == "undefined":
+        assert p.undefined_at and "undefined" in p.reason
+    if expected != "proved":
+        assert p.recheck() is False
+    else:
+        assert p.recheck() is True and p.recheck(solver="cvc5") is True
+
+
+def test_symbols_are_identified_by_object_not_by_name():
+    """Rule 2: a real x and a positive x are two variables; an engine-internal name cannot meet a user's."""
+    x_pos = sp.Symbol("x", positive=True)
+    p = proofs.decide(x - x_pos, "== 0")
+    assert p.status == "refuted" and p.certify() and set(p.model) == {"x", "x.1"}
+    assert proofs.decide(x - sp.Dummy("x", real=True), "== 0").status == "refuted"
+    for name in ("sqrt_0", "%root1", "root1", "ite", "x y"):
+        u = sp.Symbol(name, nonnegative=True)
+        assert proofs.decide(sp.sqrt(y) - u, "== 0", (y >= 0,)).status == "refuted", name
+
+
+def test_a_hypothesis_holds_only_where_it_is_defined():
+    """1/x >= 1 says nothing at x = 0 (the solver's 1/0 is arbitrary): the claim is judged for 0 < x <= 1 only."""
+    assert proofs.decide(-x, "<= 0", (1 / x >= 1,)).status == "proved"
+    assert proofs.decide(x - 1, "<= 0", (1 / x >= 1,)).status == "proved"
+
+
+def test_a_one_coordinate_claim_decides_in_under_a_second():
+    import time
+    t0 = time.perf_counter()
     p = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
-    case = next(c for c in p.cases if c.step == "negation unsat")
+    assert p.proved and time.perf_counter() - t0 < 1.0
+
+
+# ----------------------------------------------------------------------------- certificates (rule 5)
+
+def _proof():
+    p = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0", (a + b >= -10,))
     assert p.recheck() is True
-    case.query = "(declare-fun a () Real)\n(assert (> a 0.0))\n"          # satisfiable: no longer closes the case
+    return p
+
+
+def test_a_changed_statement_fails_the_recheck():
+    p = _proof()
+    p.claim = proofs.Statement(a * b - sp.Abs(a) * sp.Abs(b) + 1, "<= 0", p.claim.hypotheses)
     assert p.recheck() is False
-    case.query = "(assert"                                                 # unreadable
+    p = _proof()
+    p.claim = proofs.Statement(p.claim.expr, "<= 0", ())                  # a hypothesis dropped
     assert p.recheck() is False
 
 
-def test_a_vanishing_denominator_leaves_the_proof_open():
-    p = proofs.decide(a / b, "<= 0", [a <= 0, b >= 0])
-    assert p.status == "open" and any("denominator" in c.step for c in p.cases)
+@pytest.mark.parametrize("tamper", ["drop a case", "bare false", "query of another case", "transplant",
+                                    "unsat replaced", "witness"])
+def test_a_tampered_certificate_fails_the_recheck(tamper):
+    p = _proof()
+    leaf = next(k for k, c in enumerate(p.cases) if c.leaf)
+    if tamper == "drop a case":
+        del p.cases[leaf]
+    elif tamper == "bare false":
+        p.cases[leaf].query = "(assert false)\n(check-sat)\n"
+    elif tamper == "query of another case":
+        p.cases[leaf].query = p.cases[leaf + 1].query
+    elif tamper == "transplant":
+        other = proofs.decide(x * y - sp.Abs(x) * sp.Abs(y), "<= 0")
+        p.cases = other.cases
+    elif tamper == "unsat replaced":
+        p.cases[leaf].query = p.cases[leaf].query.replace("(check-sat)", "(assert false)\n(check-sat)")
+    elif tamper == "witness":
+        p.witness_point = {a: sp.Integer(-20), b: sp.Integer(0)}             # violates a + b >= -10
+    assert p.recheck() is False
+    assert p.recheck(solver="cvc5") is False
 
 
-def test_per_coordinate_reduction_is_checked():
-    def separable(d):
-        x = sp.symbols(f"x0:{d}", real=True)
-        return sum(-xi ** 2 for xi in x), [(xi,) for xi in x]
+def test_a_proof_re_derives_its_statement_from_the_claim():
+    p = _proof()
+    p.rederive = lambda: (p.claim.expr, "<= 0", p.claim.hypotheses)
+    assert p.recheck() is True
+    p.rederive = lambda: (p.claim.expr + 1, "<= 0", p.claim.hypotheses)  # the claim now says something else
+    assert p.recheck() is False
 
-    def coupled(d):
-        x = sp.symbols(f"x0:{d}", real=True)
-        return -sum(x) ** 2, [(xi,) for xi in x]
 
-    assert proofs.per_coordinate(separable, "<= 0").status == "proved"
-    p = proofs.per_coordinate(coupled, "<= 0")
-    assert p.status == "open" and "not separable" in p.reduction
+def test_proofs_are_bound_to_the_claim_they_were_decided_for():
+    with proofs.bound_to("grams.C1"):
+        p = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
+    assert p.bound_claim == "grams.C1" and p.recheck(claim="grams.C1") is True
+    assert p.recheck(claim="grams.C2") is False
+
+
+def test_the_registry_refuses_a_proof_of_another_claim(monkeypatch):
+    from ams_theory.claims import registry
+    with proofs.bound_to("grams.C2"):
+        foreign = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
+    loose = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
+
+    def check_with(proof):
+        return lambda budget="standard", seed=0: registry.Verdict(
+            "holds", "planted", strength=registry.proved("a proof of something else", proof))
+
+    for proof, said in ((foreign, "grams.C2"), (loose, "no claim")):
+        monkeypatch.setattr(REGISTRY["grams.C1"], "check", check_with(proof))
+        r = run_claim(REGISTRY["grams.C1"], "quick", 0)
+        assert r.status == "crashed" and f"decided for {said}, not grams.C1" in r.error
+
+    class Always:                       # an object that claims to re-check
+        def recheck(self, **kw):
+            return True
+
+        def to_json(self):
+            return {}
+    monkeypatch.setattr(REGISTRY["grams.C1"], "check", check_with(Always()))
+    r = run_claim(REGISTRY["grams.C1"], "quick", 0)
+    assert r.status == "crashed" and "not a proof of the engine" in r.error
+
+
+def test_smtlib_lists_every_query_for_any_solver():
+    p = _proof()
+    queries = p.smtlib()
+    assert len(queries) == len(p.cases) + len(p.obligations)
+    assert all(q.startswith("(set-logic QF_NRA)") and q.rstrip().endswith("(check-sat)") for _, q in queries)
+    assert all(proofs.replay(q, "cvc5") == "unsat" for _, q in queries)
 
 
 # ----------------------------------------------------------------------------- the claims' proofs
@@ -202,10 +339,3 @@ def test_the_invariance_conditions_fail_for_a_field_that_ignores_the_gradient():
     assert statuses(real) == ["proved", "proved"]
     assert statuses(no_gradient)[1] == "refuted"
     assert statuses(undamped)[0] == "refuted"
-
-
-def test_recheck_simplifies_the_closed_leaves_again():
-    p = proofs.decide(a * sp.sign(a) - sp.Abs(a), "== 0")
-    assert p.recheck() is True and p._leaves
-    p._leaves[0] = p._leaves[0] + 1                      # a leaf that no longer simplifies to 0
-    assert p.recheck() is False
