@@ -26,7 +26,8 @@ import torch
 from ams_theory.claims.registry import Verdict, no_evidence, proved, register, searched, weakest
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import dynamics as dyn
-from ams_theory.engines import proofs, repairs, smooth
+from ams_theory.engines import coordinates, proofs, repairs, smooth
+from ams_theory.engines.symbolic import exact_number
 
 DT = torch.float64
 SEARCH_FAMILIES = ("quadratic_diagonal", "quadratic_indefinite", "quadratic_convex", "separable_mixed")
@@ -121,7 +122,7 @@ def _numeric_params(system):
 
 def _exact_margin(margin, system, problem, w, s):
     """The exact margin of a violation: ``|difference|`` for an identity, the value for a sign condition."""
-    value = sp.nsimplify(sp.simplify(margin(system, "exact", problem, w, s)))
+    value = exact_number(margin(system, "exact", problem, w, s))
     return sp.Abs(value) if margin.relation == "== 0" else value
 
 
@@ -132,10 +133,15 @@ def _rates(system, mode, problem, w, s):
         return dyn.true_rates(system, problem, w, s)
     if mode == "exact":
         return dyn.exact_rates(system, problem, w, s)
+    if isinstance(mode, coordinates.GenericOps):           # a dimension-generic trace (the proofs)
+        return coordinates.generic_rates(system, problem, w, s)
     return dyn.symbolic_rates(system, problem, w, s)
 
 
 def _ops(mode):
+    """The back end of ``mode``: torch, the exact one, or the ops object a proof's build passes as its mode."""
+    if isinstance(mode, SympyOps):
+        return mode
     return dyn.T1 if mode == "torch" else dyn.SYM
 
 
@@ -209,24 +215,39 @@ def _generic_inputs(system, d):
 
 def prove(make_system, margin, hypotheses=(), statement=""):
     """Prove ``margin`` (an identity or a sign condition) for every dimension, state and hyperparameter value
-    allowed by the symbols' ranges and ``hypotheses``. ``make_system(d)`` returns ``(system, extra)``:
-    the symbolic system in dimension d and, per coordinate, the extra symbols it reads (an abstract mask's
-    values), or a system alone."""
-    def build(d):
-        made = make_system(d)
-        system, extra = made if isinstance(made, tuple) else (made, None)
-        g, w, s, subs, coords = _generic_inputs(system, d)
-        expr = margin(system, "generic", dyn.LinearLoss(g), w, s)
-        if extra is not None:
-            coords = [c + tuple(x) for c, x in zip(coords, extra)]
-        return sp.sympify(expr).xreplace(subs), coords
-    return proofs.per_coordinate(build, margin.relation, hypotheses, statement)
+    allowed by the symbols' ranges and ``hypotheses``, from one dimension-generic trace
+    (:func:`ams_theory.engines.coordinates.per_coordinate`): the rates are derived by the chain rule through the sums
+    over coordinates (:func:`ams_theory.engines.coordinates.generic_rates`). ``make_system(d)`` returns the symbolic
+    system (``d=None``: dimension-generic) or ``(system, extra)``."""
+    def build(ops, vector):
+        made = make_system(getattr(vector, "d", None))
+        system = made[0] if isinstance(made, tuple) else made
+        g, w, s, subs = _inputs(system, ops, vector)
+        expr = margin(system, ops, dyn.LinearLoss(g, ops), w, s)
+        return sp.sympify(expr).xreplace(subs)
+    return coordinates.per_coordinate(build, margin.relation, hypotheses, statement)
+
+
+def _inputs(system, ops, vector):
+    """Gradient g, parameters W and state s (Adam: m and v = r^2, r > 0) made by ``vector`` (generic or at a
+    concrete d), and the substitution that puts v = r^2 after differentiation."""
+    g, w = vector("g", real=True), vector("W", real=True)
+    if system.state_blocks != 2:
+        return g, w, vector("s", real=True), {}
+    m, v, r = vector("m", real=True), vector("v", positive=True), vector("r", positive=True)
+    if isinstance(ops, coordinates.GenericOps):
+        return g, w, coordinates.GenericBlocks([m, v]), {v.t: r.t ** 2}
+    return g, w, SympyOps.asarray(list(m) + list(v)), {a: b ** 2 for a, b in zip(v, r)}
 
 
 def abstract_mask(K, c_phi=C_PHI, c_psi=C_PSI):
     """System (5) with mask values phi_i left free (any real numbers): what is proved for it holds for
-    every mask, eq. (1)'s and the inner-product mask included."""
+    every mask, eq. (1)'s and the inner-product mask included. ``make(d)``: at dimension d, or dimension-generic
+    (``d=None``: phi is a generic vector)."""
     def make(d):
+        if d is None:
+            phi = coordinates.generic_vector("phi", real=True)
+            return dyn.general("any_mask", K, lambda ops, k, g: phi, c_phi=c_phi, c_psi=c_psi), None
         phi = sp.symbols(f"phi0:{d}", real=True)
         system = dyn.general("any_mask", K, lambda ops, k, g: SympyOps.asarray(list(phi)), c_phi=c_phi, c_psi=c_psi)
         return system, [(p,) for p in phi]
@@ -771,10 +792,11 @@ LASALLE = ("LaSalle's invariance principle, in its form for Filippov solutions o
 
 def _velocity_at_rest_value(system, mode, problem, w, s):
     """|ds/dt - g|^2 at s = 0: on a solution with s(t) = 0 for all t, ds/dt = 0 forces g = grad L(w) = 0."""
-    zero = SympyOps.asarray([0] * len(s))
-    _, ds = system.field(_ops(mode), problem, w, zero)
-    g = problem.grad(w)
-    return sum((a - b) ** 2 for a, b in zip(ds, g))
+    ops = _ops(mode)
+    zero = ops.mul(s, 0)
+    _, ds = system.field(ops, problem, w, zero)
+    gap = ds - problem.grad(w)
+    return ops.dot(gap, gap)
 
 
 _VELOCITY_AT_REST = _margin("== 0", _velocity_at_rest_value)

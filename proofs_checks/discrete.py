@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from functools import lru_cache, partial
+from functools import partial
 
 import sympy as sp
 import torch
@@ -39,13 +39,12 @@ from ams_theory.claims.registry import Verdict, exhaustive, no_evidence, proved,
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.ops import SympyOps
-from ams_theory.engines import proofs, repairs, smooth
+from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines.descent import (
     T1,
     Draw,
     MarginClaim,
     Sampler,
-    WorstCaseLoss,
     certify,
     exact_caution,
     hypothesis_search,
@@ -719,11 +718,9 @@ def _a6_problem(problem):
 
 
 def _with_problem_map(claim: MarginClaim, fn) -> MarginClaim:
-    """Wrap a claim so every sampled problem goes through ``fn`` first (for Cor. A.6's family)."""
-    def margin(ops, problem, *args, **kw):
-        return claim.margin(ops, problem if not isinstance(problem, smooth.QuadraticProblem) else fn(problem),
-                            *args, **kw)
-    return MarginClaim(margin, claim.draw, claim.families, claim.certify_families, claim.dims)
+    """The claim on the problems ``fn`` makes of every sampled one (Cor. A.6's family): the searches and the exact
+    certificates both see the mapped problem."""
+    return dataclasses.replace(claim, problem_map=fn)
 
 
 def _hypothesis_families(claim: MarginClaim, families=None):
@@ -744,9 +741,10 @@ def _search(claim: MarginClaim, budget: str, seed: int, families=None, size_fact
 INSIDE_THE_EDGE = 1 - 1e-7
 
 
-def _certified(claim: MarginClaim, rs, found, seed, families=None):
+def _certified(claim: MarginClaim, rs, found, seed, families=None, undecided=None):
     """An exactly re-checked violation: from the hypothesis find, the worst batch instance, or a
-    search restricted to quadratic families. Returns (certificate dict, recheck) or (None, None)."""
+    search restricted to quadratic families. Returns (certificate dict, recheck) or (None, None); ``undecided``
+    (a list) collects why a candidate could not be decided exactly (:func:`_try_certify`)."""
     candidates = []
     if found is not None:
         candidates.append((found, 0, "hypothesis"))
@@ -754,29 +752,61 @@ def _certified(claim: MarginClaim, rs, found, seed, families=None):
         candidates.append((rs.worst_draw, rs.worst_index, "random search"))
     fams = tuple(f for f in (families or claim.families) if f in QUAD) or tuple(QUAD)
     for draw, i, engine in candidates:
-        cert = _try_certify(claim, draw, i, engine) or _try_certify(
-            claim, dataclasses.replace(draw, eta=draw.eta * INSIDE_THE_EDGE), i, engine + ", step x (1 - 1e-7)")
+        cert = _try_certify(claim, draw, i, engine, undecided) or _try_certify(
+            claim, dataclasses.replace(draw, eta=draw.eta * INSIDE_THE_EDGE), i, engine + ", step x (1 - 1e-7)",
+            undecided)
         if cert:
             return cert
     extra = random_search(claim, 6, 20_000, seed + 1, families=fams)
     if extra.worst_draw is not None and extra.worst > 0:
-        return _try_certify(claim, extra.worst_draw, extra.worst_index, "random search (quadratic families)") \
-            or (None, None)
+        return _try_certify(claim, extra.worst_draw, extra.worst_index, "random search (quadratic families)",
+                            undecided) or (None, None)
     return None, None
 
 
-def _try_certify(claim, draw, i, engine):
+def _positive(value):
+    """Whether an exact number is > 0 (:func:`ams_theory.engines.proofs.exact_sign`); None when undecided."""
+    sign = proofs.exact_sign(sp.sympify(value))
+    return None if sign is None else sign > 0
+
+
+EXACT_DIGITS = 17               # significant digits of an exact rational too long to write out (see _exact_text)
+
+
+def _exact_text(value) -> str:
+    """``value`` written exactly; a number whose integers Python will not write in decimal (more than
+    ``sys.get_int_max_str_digits()`` digits) as its first :data:`EXACT_DIGITS` digits, marked as rounded (the
+    certificate's data and its re-check stay exact)."""
+    try:
+        return str(value)
+    except ValueError:
+        return (f"{sp.N(value, EXACT_DIGITS)} (rounded to {EXACT_DIGITS} digits: the exact value's integers are too "
+                "long to write out; the re-check recomputes it exactly)")
+
+
+def _try_certify(claim, draw, i, engine, undecided=None):
+    """A certificate that instance ``i`` violates ``claim`` (its exact margin > 0, applicable) and its exact
+    re-check, or None; an instance whose margin sympy cannot sign, or that cannot be made exact, goes into
+    ``undecided`` with the reason."""
     try:
         cert = certify(claim, draw, i)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as err:
+        if undecided is not None:
+            undecided.append(f"{engine}: not made exact ({type(err).__name__}: {str(err)[:200]})")
         return None
-    if cert is None or not cert["applicable"] or not (cert["margin"] > 0):
+    if cert is None or not cert["applicable"]:
         return None
-    cert = {**cert, "margin": str(cert["margin"]), "engine": engine}
+    positive = _positive(cert["margin"])
+    if positive is None and undecided is not None:
+        undecided.append(f"{engine}: sympy cannot decide the sign of the exact margin "
+                         f"{_exact_text(cert['margin'])[:200]}")
+    if positive is not True:
+        return None
+    cert = {**cert, "margin": _exact_text(cert["margin"]), "engine": engine}
 
     def recheck():
         again = certify(claim, draw, i)
-        return bool(again["applicable"]) and bool(again["margin"] > 0)
+        return bool(again["applicable"]) and _positive(again["margin"]) is True
 
     return cert, recheck
 
@@ -822,8 +852,11 @@ def _decide(claim: MarginClaim, budget, seed, families=None, size_factor=1.0) ->
     evidence = _evidence(rs, tried, seed, budget)
     if rs.violations == 0 and found is None:
         return _Decision("holds", rs, evidence, _search_strength(claim, rs, tried, seed, families))
-    cert, recheck = _certified(claim, rs, found, seed, families)
+    undecided = []
+    cert, recheck = _certified(claim, rs, found, seed, families, undecided)
     if cert is None:
+        if undecided:
+            evidence["not_decided_exactly"] = undecided
         return _Decision("not-checkable", rs, evidence,
                          no_evidence("float violations that no quadratic instance reproduces exactly"))
     return _Decision("refuted", rs, evidence, _refutation_strength(cert), cert, recheck)
@@ -848,6 +881,7 @@ def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction
         summary = refuted_text(lit.rs, lit.certificate)
     else:
         summary = f"{lit.rs.violations} float violations that no quadratic instance reproduces exactly; no certificate"
+        summary += "".join(f" ({why})" for why in lit.evidence.get("not_decided_exactly", [])[:1])
     return Verdict(lit.word, summary, lit.evidence, lit.certificate, corr, lit.recheck, strength=lit.strength)
 
 
@@ -895,7 +929,7 @@ def _holds(rs):
 
 def _refuted(what):
     return lambda rs, cert: (f"{what}; exact counterexample on {cert['family']} (d = {len(cert['w'])}, "
-                             f"margin {float(sp.Rational(cert['margin'])):.3g}); {rs.violations:,} of "
+                             f"margin {cert['margin_approx']:.3g}); {rs.violations:,} of "
                              f"{rs.applicable:,} float instances violate")
 
 
@@ -914,10 +948,12 @@ ETA = sp.Symbol("eta", nonnegative=True)
 L_SMOOTH = sp.Symbol("L", positive=True)
 F0 = sp.Symbol("f0", real=True)
 STEP_MULTIPLIERS = (ETA / 2, ETA, sp.Rational(1, 2), 1)     # candidate lambda for a step-bound hypothesis
-WORST_CASE_TEXT = {
-    "upper": "the L-smooth upper bound L(w + dw) <= L(w) + <g, dw> + (L/2)|dw|^2, attained by a quadratic",
-    "lower": "the L-smooth lower bound L(w + dw) >= L(w) + <g, dw> - (L/2)|dw|^2, attained by a quadratic",
-    "convex": "the convex lower bound L(w + dw) >= L(w) + <g, dw>, attained by a linear loss",
+LOSS_CLASS_TEXT = {
+    "smooth": "every L-smooth loss: each loss value away from w replaced by the L-smooth upper or lower bound, the "
+              "side chosen by the engine from a proof that the claim is monotone in that value",
+    "convex": "every convex L-smooth loss: each loss value away from w replaced by the L-smooth upper bound or the "
+              "convex lower bound, the side chosen by the engine from a proof that the claim is monotone in that "
+              "value",
 }
 
 
@@ -926,73 +962,80 @@ def _anywhere(eta, bound):
     return True
 
 
-def _symbolic_instance(d, side):
-    """Symbols for one instance in dimension d: parameters w, direction u, gradient g (free reals), and the
-    worst-case loss of ``side`` (:class:`ams_theory.engines.descent.WorstCaseLoss`) with shared f0, L > 0."""
-    w, u, g = (OPS.asarray(sp.symbols(f"{name}0:{d}", real=True)) for name in ("w", "u", "g"))
-    return WorstCaseLoss(w, g, L_SMOOTH, F0, side), w, u, [(w[i], u[i], g[i]) for i in range(d)]
+def _instance(ops, vector, loss):
+    """One generic (or concrete) instance: parameters w, direction u, gradient g (free reals), and the loss of the
+    reduction known at w (:func:`ams_theory.engines.coordinates.worst_case`)."""
+    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
+    return loss(w, g), w, u
 
 
-def prove_from_smoothness(margin, side, statement, bound=None):
-    r"""Prove ``margin <= 0`` for every dimension, every ``eta >= 0``, ``L > 0`` and every loss of the class
-    (L-smooth, or convex with ``side="convex"``), from the one bound the claim's direction needs.
+def _gradient_only(ops, vector):
+    """An instance whose loss is read only through its gradient g at w (any loss with that gradient)."""
+    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
+    return coordinates.ExtremalLoss(ops, w, g, L_SMOOTH, F0, "convex"), w, u
 
-    The margin runs on :class:`~ams_theory.engines.descent.WorstCaseLoss` (the bound is attained, so the reduction
-    loses nothing), then reduces to one coordinate (:func:`ams_theory.engines.proofs.per_coordinate`). With ``bound``
-    (a step bound ``(num, den)`` as the margins' own functions give it), ``eta den <= num`` is a hypothesis over
-    all coordinates, closed by a multiplier (:func:`ams_theory.engines.proofs.with_multiplier`)."""
+
+def prove_from_smoothness(margin, loss_class, statement, bound=None):
+    r"""Prove ``margin <= 0`` for every dimension, every ``eta >= 0``, ``L > 0`` and every loss of ``loss_class``
+    (``"smooth"``: L-smooth; ``"convex"``: convex and L-smooth) by the engine's worst-case-loss reduction
+    (:func:`ams_theory.engines.coordinates.worst_case`): the margin is traced for a generic dimension with the loss's
+    values as symbols; the engine proves in which direction the claim moves with each value and substitutes the
+    bound of that side itself, then reduces to one coordinate. With ``bound`` (a step bound ``(num, den)`` as the
+    margins' own functions give it), ``eta den <= num`` is a hypothesis over all coordinates, closed by a
+    multiplier."""
     if bound is None:
-        def build(d):
-            problem, w, u, coords = _symbolic_instance(d, side)
-            return margin(OPS, problem, w, u, ETA, {})[0], coords
-        return proofs.per_coordinate(build, "<= 0", (), statement)
+        def build(ops, vector, loss):
+            problem, w, u = _instance(ops, vector, loss)
+            return margin(ops, problem, w, u, ETA, {})[0]
+        return coordinates.worst_case(build, loss_class, statement, L=L_SMOOTH, f0=F0)
 
-    def build_bounded(d):
-        problem, w, u, coords = _symbolic_instance(d, side)
-        num, den = bound(OPS, problem, w, u)
-        return margin(OPS, problem, w, u, ETA, {}, side=_anywhere)[0], num - ETA * den, coords
-    return proofs.with_multiplier(build_bounded, STEP_MULTIPLIERS, (), statement)
-
-
-BOUNDS_USED = {**WORST_CASE_TEXT,      # what a proof assumed, by key (one worst case, or two points of one step)
-               "two-point convex": "the L-smooth upper bound at the Grams step and the convex lower bound at the "
-                                   "cautious step",
-               "two-point lower": "the L-smooth upper bound at the Grams step and the L-smooth lower bound at the "
-                                  "cautious step"}
+    def build_bounded(ops, vector, loss):
+        problem, w, u = _instance(ops, vector, loss)
+        num, den = bound(ops, problem, w, u)
+        return margin(ops, problem, w, u, ETA, {}, side=_anywhere)[0], [num - ETA * den]
+    return coordinates.worst_case(build_bounded, loss_class, statement, multipliers=STEP_MULTIPLIERS, L=L_SMOOTH,
+                                  f0=F0)
 
 
-@lru_cache(maxsize=None)
-def prove_d3_two_point(lower_side, constant=2):
+BOUNDS_USED = {**LOSS_CLASS_TEXT,      # what a proof assumed, by key (a loss class, or D.3's comparison on one)
+               "d3 convex": "every convex L-smooth loss: the Grams step's loss value replaced by the L-smooth upper "
+                            "bound and the cautious step's by the convex lower bound in the comparison (the engine "
+                            "proves the sides from monotonicity), the upper bound in dL_C <= 0",
+               "d3 smooth": "every L-smooth loss: the Grams step's loss value replaced by the L-smooth upper bound and "
+                            "the cautious step's by the L-smooth lower bound in the comparison (the engine proves the "
+                            "sides from monotonicity), the upper bound in dL_C <= 0"}
+
+
+def prove_d3(loss_class, constant=2):   # not cached: each claim binds its own proof (registry)
     r"""Corrected Thm. D.3, ``eta <= c min{P, |N|}/(L|u|^2)  =>  dL_Grams <= dL_C <= 0``, for every dimension and
-    every loss of the class (L-smooth and convex with ``lower_side="convex"``, L-smooth with ``"lower"``).
-
-    A sufficient two-point reduction of the check's own quantities (:func:`d3_changes`): dL_Grams is at most its
-    value on the upper worst case, dL_C at least its value on the ``lower_side`` worst case, so
-    ``dL_Grams - dL_C <= dG(upper) - dC(lower)`` and ``dL_C <= dC(upper)``; ``f0`` cancels. The step bound's
+    every loss of ``loss_class`` (``"convex"``: convex L-smooth; ``"smooth"``: L-smooth), in one call of the
+    worst-case-loss reduction on the check's own quantities (:func:`d3_changes`): the engine proves the comparison
+    nondecreasing in the Grams value and nonincreasing in the cautious value (so it takes the upper bound for the
+    first, the class's lower bound for the second) and ``dL_C`` nondecreasing in the cautious value. The step bound's
     min gives one hypothesis per argument (:func:`d3_step_bounds`), each a sum over coordinates, closed by a
-    multiplier. A failure to close refutes nothing (one loss need not attain both bounds): the proof stays open."""
-    def build(d):
-        upper, w, u, coords = _symbolic_instance(d, "upper")
-        lower = _symbolic_instance(d, lower_side)[0]
-        dG_up, dC_up, _ = d3_changes(OPS, upper, w, u, ETA)
-        dC_low = d3_changes(OPS, lower, w, u, ETA)[1]
-        return MAX(dG_up - dC_low, dC_up), [num - ETA * den for num, den in
-                                            d3_step_bounds(OPS, upper, w, u, True, constant)], coords
-    return proofs.with_multiplier(build, STEP_MULTIPLIERS, (), f"Thm. D.3 with |N| and constant {constant}, from "
-                                  f"{BOUNDS_USED['two-point ' + lower_side]}", sufficient=True)
+    multiplier. The comparison's two bounds are not attained by one loss, so a failure to close it refutes nothing:
+    that part stays open."""
+    def build(ops, vector, loss):
+        problem, w, u = _instance(ops, vector, loss)
+        dG, dC, _ = d3_changes(ops, problem, w, u, ETA)
+        return MAX(dG - dC, dC), [num - ETA * den for num, den in
+                                  d3_step_bounds(ops, problem, w, u, True, constant)]
+    return coordinates.worst_case(build, loss_class, f"Thm. D.3 with |N| and constant {constant}, "
+                                  f"{BOUNDS_USED['d3 ' + loss_class]}", multipliers=STEP_MULTIPLIERS, L=L_SMOOTH,
+                                  f0=F0)
 
 
 def prove_d3_vacuous():
     """Thm. D.3 as written: its N = sum_i min(u_i g_i, 0) is <= 0 for every d (per coordinate), so the step bound's
     min{P, N} <= N <= 0 and no eta > 0 meets it."""
-    def build(d):
-        problem, w, u, coords = _symbolic_instance(d, "upper")
-        return d3_step_bounds(OPS, problem, w, u)[1][0], coords
-    return proofs.per_coordinate(build, "<= 0", (), "Thm. D.3's 2N <= 0")
+    def build(ops, vector):
+        problem, w, u = _gradient_only(ops, vector)
+        return d3_step_bounds(ops, problem, w, u)[1][0]
+    return coordinates.per_coordinate(build, "<= 0", (), "Thm. D.3's 2N <= 0")
 
 
 def _proof_strength(proof, side, search):
-    return proved(f"from {BOUNDS_USED[side]}, for every dimension, eta >= 0 and L > 0 "
+    return proved(f"for {BOUNDS_USED[side]}, for every dimension, eta >= 0 and L > 0 "
                   f"({proof.seconds:.2f} s)", proof, search=search.to_json())
 
 
@@ -1073,7 +1116,7 @@ def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
 def check_d1_part1(budget="standard", seed=0):
     """Lemma D.1 Part 1 of the AMS/Grams paper: dL <= -eta P + L eta^2 |u|^2/2 for the cautious step."""
     verdict = judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
-    return with_proof(verdict, prove_from_smoothness(m_d1_part1, "upper", "D.1 Part 1"), "upper")
+    return with_proof(verdict, prove_from_smoothness(m_d1_part1, "smooth", "D.1 Part 1"), "smooth")
 
 
 def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
@@ -1083,15 +1126,15 @@ def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
     verdict = judge(C(margin), budget, seed, _holds,
                     _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
                     correction=(corrected, C(margin, families=CONVEX), CONVEX))
-    literal = prove_from_smoothness(margin, "lower", f"{label} for every L-smooth loss")
+    literal = prove_from_smoothness(margin, "smooth", f"{label} for every L-smooth loss")
     verdict.evidence["proof engine (smooth lower bound)"] = {"status": literal.status, "model": literal.model}
     verdict = correction_with_proof(verdict, prove_from_smoothness(margin, "convex", f"{label}, convex L"), "convex")
     smooth_form = {m_d1_part2: m_d1_part2_smooth, m_d2_part2: m_d2_part2_smooth}[margin]
     candidates = repairs.search([
         repairs.Edit("add hypothesis", "L convex", (margin, "convex")),
         repairs.Edit("add term", "subtract (L/2)|dw|^2 from the lower bound (the smooth lower bound)",
-                     (smooth_form, "lower")),
-        repairs.Edit("reverse inequality", "dL <= -eta (...) instead of >=", (_reversed(margin), "upper")),
+                     (smooth_form, "smooth")),
+        repairs.Edit("reverse inequality", "dL <= -eta (...) instead of >=", (_reversed(margin), "smooth")),
     ], _smoothness_judge(label))
     verdict.correction.update({"repairs": [c.to_json() for c in candidates],
                                "repairs_summary": repairs.summary(candidates)})
@@ -1128,7 +1171,7 @@ def check_d1_part3(budget="standard", seed=0):
     """Lemma D.1 Part 3: eta <= 2P/(L|u|^2) implies dL <= 0 for the cautious step."""
     verdict = judge_bounded(m_d1_part3, _torch_bound(d1_step_bound), "2P/(L|u|^2) (Lemma D.1 Part 3)", budget,
                             seed, _holds, _refuted("descent fails"))
-    return with_proof(verdict, prove_from_smoothness(m_d1_part3, "upper", "D.1 Part 3", d1_step_bound), "upper")
+    return with_proof(verdict, prove_from_smoothness(m_d1_part3, "smooth", "D.1 Part 3", d1_step_bound), "smooth")
 
 
 @register("grams.D2.part1", source="Lemma 5.3 / D.2 Part 1", kind="discrete",
@@ -1136,7 +1179,7 @@ def check_d1_part3(budget="standard", seed=0):
 def check_d2_part1(budget="standard", seed=0):
     """Lemma D.2 Part 1: dL <= -eta <|g|,|u|> + L eta^2 |u|^2/2 for both Grams steps."""
     verdict = judge(C(m_d2_part1), budget, seed, _holds, _refuted("upper bound violated"))
-    return with_proof(verdict, prove_from_smoothness(m_d2_part1, "upper", "D.2 Part 1"), "upper")
+    return with_proof(verdict, prove_from_smoothness(m_d2_part1, "smooth", "D.2 Part 1"), "smooth")
 
 
 @register("grams.D2.part2", source="Lemma 5.3 / D.2 Part 2", kind="discrete",
@@ -1152,7 +1195,7 @@ def check_d2_part3(budget="standard", seed=0):
     """Lemma D.2 Part 3: eta <= 2<|g|,|u|>/(L|u|^2) implies dL <= 0 for both Grams steps."""
     verdict = judge_bounded(m_d2_part3, _torch_bound(d2_step_bound), "2<|g|,|u|>/(L|u|^2) (Lemma D.2 Part 3)",
                             budget, seed, _holds, _refuted("descent fails"))
-    return with_proof(verdict, prove_from_smoothness(m_d2_part3, "upper", "D.2 Part 3", d2_step_bound), "upper")
+    return with_proof(verdict, prove_from_smoothness(m_d2_part3, "smooth", "D.2 Part 3", d2_step_bound), "smooth")
 
 
 def _nonpositive_opposed_part(d_max):
@@ -1235,7 +1278,7 @@ D3_CORRECTED = ("with |N| in place of N (the proof's last line drops a minus sig
           statement="eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
 def check_d3(budget="standard", seed=0):
     """The bound as written: N <= 0 is proved for every d, so no eta > 0 meets it (vacuous), and the search confirms
-    no drawn instance does; the correction (|N|, L convex) and the repairs are proved by the two-point reduction or
+    no drawn instance does; the correction (|N|, L convex) and the repairs are proved by the worst-case-loss reduction or
     refuted exactly."""
     d_max = SIGN_PATTERN_DIMS[budget]
     nonpos, n_patterns = _nonpositive_opposed_part(d_max)
@@ -1270,20 +1313,20 @@ def check_d3(budget="standard", seed=0):
                       f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
                       f"{correction['verdict']} for convex L, {corr_all.word} without convexity", evidence,
                       correction=correction, strength=strength)
-    convex_proof = prove_d3_two_point("convex")
-    correction_with_proof(verdict, convex_proof, "two-point convex")
+    convex_proof = prove_d3("convex")
+    correction_with_proof(verdict, convex_proof, "d3 convex")
     with_repairs(verdict, [
         repairs.Edit("hand-written correction", "|N| in place of N, and L convex", _judged_edit(correction), size=2),
         repairs.Edit("flip sign", "|N| = -N in place of N (any L-smooth loss)",
-                     _proof_first(prove_d3_two_point("lower"), "two-point lower", lambda: corr_all)),
+                     _proof_first(prove_d3("smooth"), "d3 smooth", lambda: corr_all)),
         repairs.Edit("flip sign and replace constant", "|N| in place of N, and 1 in place of the 2 (any L-smooth "
-                     "loss)", _proof_first(prove_d3_two_point("lower", 1), "two-point lower",
+                     "loss)", _proof_first(prove_d3("smooth", 1), "d3 smooth",
                                            lambda: _corrected_d3(budget, seed, convex=False, constant=1)), size=2),
         repairs.Edit("add hypothesis", "L convex (N as written)", _searched_edit(
             C(m_d3, claim.draw, CONVEX), budget, seed, CONVEX))])
     verdict.evidence["proof from smoothness"] = (
-        "the statement as written is vacuous (proved above); its corrections are proved by a two-point reduction: "
-        + ("; ".join(BOUNDS_USED[k] for k in ("two-point convex", "two-point lower"))))
+        "the statement as written is vacuous (proved above); its corrections are proved by the worst-case-loss reduction: "
+        + ("; ".join(BOUNDS_USED[k] for k in ("d3 convex", "d3 smooth"))))
     return verdict
 
 
@@ -1310,18 +1353,18 @@ def check_r55(budget="standard", seed=0):
     verdict = Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
                       f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random instances",
                       evidence, cert, correction, recheck, strength=_refutation_strength(cert))
-    correction_with_proof(verdict, prove_d3_two_point("convex"), "two-point convex")
+    correction_with_proof(verdict, prove_d3("convex"), "d3 convex")
     with_repairs(verdict, [
         repairs.Edit("weaken and add hypotheses", "<= in place of <, under D.3's corrected bound and L convex",
                      _judged_edit(correction), size=3),
         repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound (any L-smooth loss)",
-                     _proof_first(prove_d3_two_point("lower"), "two-point lower", lambda: corr_all), size=2),
+                     _proof_first(prove_d3("smooth"), "d3 smooth", lambda: corr_all), size=2),
         repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound with 1 in place of "
-                     "the 2 (any L-smooth loss)", _proof_first(prove_d3_two_point("lower", 1), "two-point lower",
+                     "the 2 (any L-smooth loss)", _proof_first(prove_d3("smooth", 1), "d3 smooth",
                                                                lambda: _corrected_d3(budget, seed, False, 1)), size=3)])
     verdict.evidence["proof from smoothness"] = (
         "the strict claim is refuted exactly; the non-strict comparison under D.3's corrected bound is part 1 of "
-        "D.3's two-point proof")
+        "D.3's worst-case-loss proof")
     return verdict
 
 
@@ -1482,28 +1525,31 @@ def check_a6(budget="standard", seed=0, mask=None):
 def prove_a6(mask=None):
     """Cor. A.6 on its own loss 0.5 sum_i a_i w_i^2, a_i >= 0 (symbolic, separable): the masked step is never worse
     than the unmasked one, for every d, w, u and eta >= 0 (``mask``: a user's mask in place of 1(u o g >= 0))."""
-    def build(d):
-        a = sp.symbols(f"a0:{d}", nonnegative=True)
-        w, u = (OPS.asarray(sp.symbols(f"{n}0:{d}", real=True)) for n in ("w", "u"))
-        loss = SeparableQuadratic(a)
-        return _with_mask(m_a6, mask)(OPS, loss, w, u, ETA, {})[0], [(a[i], w[i], u[i]) for i in range(d)]
-    return proofs.per_coordinate(build, "<= 0", (), "Cor. A.6")
+    def build(ops, vector):
+        a = vector("a", nonnegative=True)
+        w, u = vector("w", real=True), vector("u", real=True)
+        return _with_mask(m_a6, mask)(ops, SeparableQuadratic(a, ops), w, u, ETA, {})[0]
+    return coordinates.per_coordinate(build, "<= 0", (), "Cor. A.6")
 
 
 class SeparableQuadratic:
-    """``0.5 sum_i a_i w_i^2`` with symbolic curvatures ``a_i >= 0`` (Cor. A.6's loss, exact)."""
+    """``0.5 sum_i a_i w_i^2`` with symbolic curvatures ``a_i >= 0`` (Cor. A.6's loss, exact), computed with ``ops`` (so
+    that a dimension-generic trace sees the sum)."""
 
     convex = True
 
-    def __init__(self, a):
-        self.a = list(a)
-        self.L = sp.Max(*self.a) if len(self.a) > 1 else self.a[0]
+    def __init__(self, a, ops=None):
+        self.a, self.ops = a, ops or OPS
+
+    @property
+    def L(self):
+        return sp.Max(*list(self.a)) if len(self.a) > 1 else list(self.a)[0]
 
     def value(self, w):
-        return sp.Add(*[ai * wi * wi for ai, wi in zip(self.a, w)]) / 2
+        return self.ops.total(self.a * w * w) / 2
 
     def grad(self, w):
-        return OPS.asarray([ai * wi for ai, wi in zip(self.a, w)])
+        return self.a * w
 
 
 @register("cautious.A7", source="Thm. A.7", kind="discrete",
@@ -1556,16 +1602,16 @@ def _eq6_sums(pattern):
 def prove_eq6():
     """Condition (6) per coordinate (x_i > 0 => phi_i >= 1, x_i < 0 => phi_i <= 0, x_i = 0: any phi_i) implies
     x^T(1 - phi) <= 0 and x^T phi >= 0, for every d and every real phi obeying it (proof engine)."""
-    x0, phi0 = sp.symbols("x0 phi0", real=True)
-    condition = (sp.Or(x0 <= 0, phi0 >= 1), sp.Or(x0 >= 0, phi0 <= 0))
+    x0, phi0 = coordinates.coordinate_symbol("x", real=True), coordinates.coordinate_symbol("phi", real=True)
+    condition = (sp.Or(x0 <= 0, phi0 >= 1), sp.Or(x0 >= 0, phi0 <= 0))        # at every coordinate
 
     def build(k):
-        def b(d):
-            x, phi = (OPS.asarray(sp.symbols(f"{n}0:{d}", real=True)) for n in ("x", "phi"))
-            first, second = eq6_sums(x, phi)
-            return (first, -second)[k], [(x[i], phi[i]) for i in range(d)]
+        def b(ops, vector):
+            x, phi = vector("x", real=True), vector("phi", real=True)
+            first, second = eq6_sums(x, phi, ops)
+            return (first, -second)[k]
         return b
-    return proofs.Bundle([(label, proofs.per_coordinate(build(k), "<= 0", condition, label))
+    return proofs.Bundle([(label, coordinates.per_coordinate(build(k), "<= 0", condition, label))
                           for k, label in enumerate(("x^T(1 - phi) <= 0", "x^T phi >= 0"))])
 
 
@@ -1628,10 +1674,10 @@ def m_eq6_conditions(ops, problem, w, u, eta, extra, with_scale=False, mask=None
 def _prove_for_mask(margin, mask, statement):
     """``margin <= 0`` for every d, u and g (free reals) with the user's mask, by reduction to one coordinate (open
     when the mask couples the coordinates)."""
-    def build(d):
-        problem, w, u, coords = _symbolic_instance(d, "upper")
-        return margin(OPS, problem, w, u, ETA, {}, mask=mask)[0], [(c[1], c[2]) for c in coords]
-    return proofs.per_coordinate(build, "<= 0", (), statement)
+    def build(ops, vector):
+        problem, w, u = _gradient_only(ops, vector)
+        return margin(ops, problem, w, u, ETA, {}, mask=mask)[0]
+    return coordinates.per_coordinate(build, "<= 0", (), statement)
 
 
 def _with_mask_proof(verdict: Verdict, proof, correction=False) -> Verdict:
@@ -1691,7 +1737,7 @@ def _eq1_scale(xi):
 def _eq1_default_gap(d: int):
     """x^T(1 - phi(x)) at x = (1, ..., 1) in R^d for eq. (1)'s default phi (xi = 1), exactly (rule core)."""
     ones = SympyOps.asarray([sp.Integer(1)] * d)
-    return sp.nsimplify(OPS.total(ones * (1 - _phi(OPS, ones, ones, PHI_VARIANTS["eq1_default"]))))
+    return sp.simplify(OPS.total(ones * (1 - _phi(OPS, ones, ones, PHI_VARIANTS["eq1_default"]))))
 
 
 CORRECTION_DIMS = 8

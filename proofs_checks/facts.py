@@ -5,8 +5,8 @@ per-coordinate identity (C.5, C.6), evaluated with the back-end operations the
 rules use (:class:`~ams_theory.core.ops.SympyOps`: ``sign``, ``abs``,
 ``indicator_``, ``total``). Two independent judgements:
 
-- a proof (:func:`ams_theory.engines.proofs.per_coordinate`): the d = 3 expression is checked
-  to be a sum of coordinate terms, and the one-coordinate claim is proved by sign
+- a proof (:func:`ams_theory.engines.coordinates.per_coordinate`): the expression, traced for a generic
+  dimension, is a sum of coordinate terms, and the one-coordinate claim is proved by sign
   cases closed in exact real arithmetic, for all real entries;
 - the exhaustive check of every pattern of per-coordinate sign cases for d = 1..D with
   symbolic magnitudes (the finite case space the proof's cases come from).
@@ -18,7 +18,7 @@ import itertools
 import sympy as sp
 
 from ams_theory.claims.registry import Verdict, exhaustive, proved, register
-from ams_theory.engines import proofs
+from ams_theory.engines import coordinates
 from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 
 MAX_D = {"quick": 2, "standard": 4, "thorough": 5}
@@ -55,11 +55,9 @@ def _run(n_vectors, budget, value, relation):
 
 def prove_fact(value, n_vectors, relation):
     """Prove ``value(*vectors) relation`` (``== 0`` or ``<= 0``) for all real vectors of every dimension."""
-    def build(d):
-        vectors = [OPS.asarray(sp.symbols(f"{name}0:{d}", real=True)) for name in "abc"[:n_vectors]]
-        coords = [tuple(v[i] for v in vectors) for i in range(d)]
-        return value(*vectors), coords
-    return proofs.per_coordinate(build, relation.split(" (")[0], (), f"Appendix C fact, {relation}")
+    def build(ops, vector):
+        return value(*[vector(name, real=True) for name in "abc"[:n_vectors]], ops=ops)
+    return coordinates.per_coordinate(build, relation.split(" (")[0], (), f"Appendix C fact, {relation}")
 
 
 def _verdict(n, failures, budget, relation, value, n_vectors, extra=None, max_d=None):
@@ -92,7 +90,7 @@ def _verdict(n, failures, budget, relation, value, n_vectors, extra=None, max_d=
 @register("grams.C1", source="Fact C.1", kind="symbolic", statement="<a, b o c> = <a o b, c> for all a, b, c in R^d.")
 def check_c1(budget="standard", seed=0):
     """Proved for every dimension by the proof engine (reduction to one coordinate, checked at d = 3)."""
-    value = lambda a, b, c: OPS.total(a * OPS.mul(b, c)) - OPS.total(OPS.mul(a, b) * c)
+    value = lambda a, b, c, ops=OPS: ops.total(a * ops.mul(b, c)) - ops.total(ops.mul(a, b) * c)
     return _verdict(*_run(3, budget, value, "== 0"), budget, "== 0", value, 3)
 
 
@@ -100,7 +98,7 @@ def check_c1(budget="standard", seed=0):
           statement="<a, -sign(a) o |b|> = -<|a|, |b|> for all a, b in R^n (sign(0) = 0).")
 def check_c2(budget="standard", seed=0):
     """Proved for every dimension by the proof engine (sign cases per coordinate)."""
-    value = lambda a, b: OPS.total(a * (-OPS.sign(a) * OPS.abs(b))) + OPS.total(OPS.abs(a) * OPS.abs(b))
+    value = lambda a, b, ops=OPS: ops.total(a * (-ops.sign(a) * ops.abs(b))) + ops.total(ops.abs(a) * ops.abs(b))
     return _verdict(*_run(2, budget, value, "== 0"), budget, "== 0", value, 2)
 
 
@@ -108,7 +106,7 @@ def check_c2(budget="standard", seed=0):
 def check_c3(budget="standard", seed=0):
     """Proved for every dimension by the proof engine; the proof's strict '< 0' is false at equality, the stated '<=
     0' holds."""
-    value = lambda a, b: OPS.total(a * b) - OPS.total(OPS.abs(a) * OPS.abs(b))
+    value = lambda a, b, ops=OPS: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b))
     equality = sp.simplify(value(*_vectors([("+", "+")], "ab")))
     return _verdict(*_run(2, budget, value, "<= 0"), budget, "<= 0", value, 2, {
         "proof_note": "the proof ends with a strict '< 0', which is false: with a = b = (1) the left side is "
@@ -119,9 +117,9 @@ def check_c3(budget="standard", seed=0):
           statement="<a, b> - <|a|, |b|> - <a o b, 1 - 1(a o b > 0)> <= 0 for all a, b in R^n.")
 def check_c4(budget="standard", seed=0):
     """Proved for every dimension by the proof engine (sign cases per coordinate)."""
-    def value(a, b):
-        x = OPS.mul(a, b)
-        return OPS.total(x) - OPS.total(OPS.abs(a) * OPS.abs(b)) - OPS.total(x * (1 - OPS.indicator_(x, strict=True)))
+    def value(a, b, ops=OPS):
+        x = ops.mul(a, b)
+        return ops.total(x) - ops.total(ops.abs(a) * ops.abs(b)) - ops.total(x * (1 - ops.indicator_(x, strict=True)))
     return _verdict(*_run(2, budget, value, "<= 0"), budget, "<= 0", value, 2, {
         "per_coordinate": "x = a_i b_i: 0 if x > 0, -|x| if x < 0, 0 if x = 0"})
 
@@ -130,7 +128,7 @@ def check_c4(budget="standard", seed=0):
           statement="a sign(a) = |a| for a real scalar a (sign(0) = 0).")
 def check_c5(budget="standard", seed=0):
     """Proved by the proof engine for every real a (three sign cases)."""
-    value = lambda a: OPS.total(a * OPS.sign(a)) - OPS.total(OPS.abs(a))
+    value = lambda a, ops=OPS: ops.total(a * ops.sign(a)) - ops.total(ops.abs(a))
     n, failures = _run(1, "quick", value, "== 0")
     failures = [f for f in failures if len(f[0]) == 1]
     return _verdict(3, failures, "quick", "== 0", value, 1, {"cases": "a > 0, a = 0, a < 0"}, max_d=1)
@@ -140,5 +138,5 @@ def check_c5(budget="standard", seed=0):
 def check_c6(budget="standard", seed=0):
     """Proved for every dimension by the proof engine (reduction to Fact C.5 per coordinate)."""
     # coordinate-wise identity: its sum of squared residuals is zero iff every coordinate is
-    value = lambda a: OPS.total((OPS.mul(a, OPS.sign(a)) - OPS.abs(a)) ** 2)
+    value = lambda a, ops=OPS: ops.total((ops.mul(a, ops.sign(a)) - ops.abs(a)) ** 2)
     return _verdict(*_run(1, budget, value, "== 0"), budget, "== 0 (each coordinate)", value, 1)

@@ -17,6 +17,7 @@ from ams_theory.claims.registry import Verdict, exhaustive, proved, register
 from ams_theory.core import rules
 from ams_theory.engines import proofs, repairs
 from ams_theory.engines.symbolic import (
+    exact_number,
     LABELS,
     OPS,
     Mismatch,
@@ -90,7 +91,7 @@ def _counterexample(mm: Mismatch, left, right, meaning: str):
         if recheck():
             break
     a, b = evaluate()
-    show = lambda x: str(sp.nsimplify(sp.simplify(x)))
+    show = lambda x: str(exact_number(x))
     used = set().union(*(sp.sympify(e).free_symbols for e in exprs))
     hyper_names = {H.b1: "b1 (beta1 = 1/(1+b1))", H.b2: "b2 (beta2 = 1/(1+b2))", H.b3: "b3 (beta3 = 1/(1+b3))",
                    H.eps: "eps", H.lr: "lr", H.gamma: "weight_decay", H.t: "t"}

@@ -42,8 +42,9 @@ import torch
 from ams_theory.core import rules
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import smooth
+from ams_theory.engines.symbolic import exact_number
 
-__all__ = ["WorstCaseLoss", "WORST_CASES", "Draw", "MarginClaim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
+__all__ = ["Draw", "MarginClaim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
            "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
 
 T1 = TorchOps(batch_dims=1)
@@ -86,6 +87,11 @@ class MarginClaim:
     families: tuple                         # families searched for evidence
     certify_families: tuple = tuple(smooth.QUADRATIC_FAMILIES)
     dims: tuple = (1, 2, 3, 5, 8)
+    problem_map: Callable | None = None     # applied to every sampled problem (a claim about a subfamily)
+
+    def sampled(self, problem):
+        """A sampled problem as the claim sees it (the searches and the exact certificates use this one)."""
+        return problem if self.problem_map is None else self.problem_map(problem)
 
 
 def exact_caution(ops, caution):
@@ -121,39 +127,6 @@ class ExactProblem:
         return SympyOps.asarray(self.exact.grad(list(w)))
 
 
-WORST_CASES = ("upper", "lower", "convex")
-
-
-class WorstCaseLoss:
-    r"""A loss known at ``w`` only by its value ``f0``, gradient ``g`` and smoothness ``L``, valued elsewhere at
-    the worst case its bounds allow: for every L-smooth loss
-
-        <g, dw> - (L/2)|dw|^2  <=  L(w + dw) - L(w)  <=  <g, dw> + (L/2)|dw|^2,
-
-    and ``<g, dw> <= L(w + dw) - L(w)`` for a convex one. ``side`` picks the bound used: ``"upper"``,
-    ``"lower"`` (the smooth lower bound) or ``"convex"``. Each bound is attained at every point at once by one
-    loss of the class (the quadratics ``f0 + <g, x - w> +- (L/2)|x - w|^2``, and the linear ``f0 + <g, x - w>``),
-    so a claim about the values at one or several steps from ``w`` that is monotone in those values holds for
-    every loss of the class exactly when it holds for this one."""
-
-    def __init__(self, w0, g, L, f0, side):
-        if side not in WORST_CASES:
-            raise ValueError(f"unknown worst case {side!r} (expected one of {WORST_CASES})")
-        self.w0, self.g, self.L, self.f0, self.side = list(w0), SympyOps.asarray(list(g)), L, f0, side
-        self.convex = side == "convex"
-
-    def value(self, w):
-        dw = [a - b for a, b in zip(w, self.w0)]
-        linear = sp.Add(*[a * b for a, b in zip(self.g, dw)])
-        curvature = {"upper": 1, "lower": -1, "convex": 0}[self.side] * self.L * sp.Add(*[x * x for x in dw]) / 2
-        return self.f0 + linear + curvature
-
-    def grad(self, w):
-        if any(sp.expand(a - b) != 0 for a, b in zip(w, self.w0)):
-            raise ValueError("the worst-case loss knows its gradient at the base point only")
-        return self.g.copy()
-
-
 def _rational(x) -> sp.Rational:
     return sp.Rational(Fraction(float(x)))
 
@@ -178,7 +151,7 @@ def certify(claim: MarginClaim, draw: Draw, i: int):
     extra = {k: (_rational(v.reshape(-1)[0]) if v[0].numel() == 1 else SympyOps.asarray(
         [_rational(x) for x in v[0].reshape(-1)])) for k, v in one.extra.items()}
     margin, applicable = claim.margin(SYM, ep, w, u, eta, extra)
-    margin = sp.nsimplify(sp.simplify(margin)) if not isinstance(margin, (int, Fraction)) else margin
+    margin = exact_number(margin) if not isinstance(margin, (int, Fraction)) else margin
     applicable = bool(applicable) if not isinstance(applicable, sp.Basic) else bool(sp.simplify(applicable))
     return {"margin": margin, "margin_approx": float(margin) if getattr(margin, "is_number", True) else None,
             "applicable": applicable, "w": [str(x) for x in w], "u": [str(x) for x in u],
@@ -255,6 +228,7 @@ def random_search(claim: MarginClaim, rounds: int, batch_size: int, seed: int, f
         for fam in families:
             for d in dims:
                 problem, w = _sample(fam, d, batch_size, seed, r)
+                problem = claim.sampled(problem)
                 if first is not None and first < batch_size:
                     problem, w = problem.select(slice(0, first)), w[:first]
                 gen = torch.Generator().manual_seed(_key_seed(seed, fam, d, r, salt=1))
@@ -301,7 +275,7 @@ def hypothesis_search(claim: MarginClaim, max_examples: int, seed: int, families
         d = draw(st.integers(1, d_max))
         s = draw(st.integers(0, 2 ** 31 - 1))
         gen = torch.Generator().manual_seed(s)
-        problem = smooth.LOSS_FAMILIES[fam](1, d, gen)
+        problem = claim.sampled(smooth.LOSS_FAMILIES[fam](1, d, gen))
         coords = st.floats(-HYPOTHESIS_W, HYPOTHESIS_W, allow_nan=False, width=32)
         w = torch.tensor([draw(st.lists(coords, min_size=d, max_size=d))], dtype=DT)
         u, eta, extra = claim.draw(problem, w, gen)

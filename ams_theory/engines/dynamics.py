@@ -24,7 +24,7 @@ import torch
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.ops import SympyOps, TorchOps
-from ams_theory.engines import smooth
+from ams_theory.engines import coordinates, smooth
 
 __all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "symbolic_rates", "generic_rates", "LinearLoss", "K_QUADRATIC", "K_L1",
            "trajectory"]
@@ -74,6 +74,8 @@ class System:
 
 
 def _split(s, blocks):
+    if isinstance(s, coordinates.GenericBlocks):            # a dimension-generic stacked state
+        return coordinates.GenericOps.split(s, blocks)
     if _torch(s):
         return torch.chunk(s, blocks, dim=-1)
     n = len(s) // blocks
@@ -81,6 +83,8 @@ def _split(s, blocks):
 
 
 def _cat(parts):
+    if any(isinstance(p, coordinates.GenericVector) for p in parts):
+        return coordinates.GenericOps.cat(parts)
     return torch.cat(parts, dim=-1) if _torch(parts[0]) else np.concatenate(parts)
 
 
@@ -349,11 +353,12 @@ class LinearLoss:
     depend on L only through ``g = grad L(w)`` (chain rule), so a claim proved for this loss with ``g`` free
     holds for every differentiable L."""
 
-    def __init__(self, g):
-        self.g = SympyOps.asarray(list(g))
+    def __init__(self, g, ops=None):
+        self.ops = ops or SYM
+        self.g = g if isinstance(g, coordinates.GenericVector) else SympyOps.asarray(list(g))
 
     def value(self, w):
-        return sp.Add(*[a * b for a, b in zip(self.g, w)])
+        return self.ops.dot(self.g, w)
 
     def grad(self, w):
         return self.g.copy()

@@ -21,6 +21,7 @@ from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_MASK
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import descent, smooth
 from ams_theory.engines import dynamics as dyn
+from ams_theory.engines.symbolic import exact_number
 from ams_theory.testing._budget import CONFORM_STEPS, current_budget
 from ams_theory.testing._protocol import caution_mask, check_mask, mask_name
 from proofs_checks import continuous, discrete
@@ -385,11 +386,10 @@ def _condition_margins(ops, mask_fn, u, s):
         eq6 = per.amax(dim=-1, keepdim=True)
         return {"eq6": eq6, "thm2.1_H": sums[0], "thm2.1_L": -sums[1]}, (x, phi_full)
     phi_full = phi if isinstance(phi, np.ndarray) else SympyOps.asarray([phi] * len(x))
-    phi_full = SympyOps.asarray([sp.nsimplify(sp.simplify(p)) for p in phi_full])
+    phi_full = SympyOps.asarray([exact_number(p) for p in phi_full])
     first, second = discrete.eq6_sums(x, phi_full)
     per = [(1 - p) if xi > 0 else p if xi < 0 else -sp.oo for xi, p in zip(x, phi_full)]
-    return {"eq6": sp.Max(*per), "thm2.1_H": sp.nsimplify(sp.simplify(first)),
-            "thm2.1_L": sp.nsimplify(sp.simplify(-second))}, (x, phi_full)
+    return {"eq6": sp.Max(*per), "thm2.1_H": exact_number(first), "thm2.1_L": exact_number(-second)}, (x, phi_full)
 
 
 def assert_mask_conditions(mask, u, s, *, conditions=tuple(MASK_CONDITIONS)):

@@ -1,15 +1,16 @@
 """Discrete lemmas proved from the smoothness bounds: proofs that re-check, and planted wrong constants refuted.
 
-The proofs run the checks' own margins on :class:`ams_theory.engines.descent.WorstCaseLoss` (the bound the claim's
-direction needs, attained by a quadratic, so the reduction is exact); a planted mistake must turn a proof into a
-refutation whose model survives exact arithmetic, and a weakened true statement must stay proved.
+The proofs run the checks' own margins through the engine's worst-case-loss reduction
+(:func:`ams_theory.engines.coordinates.worst_case`: the engine proves which bound each loss value takes, attained by
+a quadratic, so the reduction is exact); a planted mistake must turn a proof into a refutation whose model survives
+exact arithmetic, and a weakened true statement must stay proved.
 """
 import pytest
 import sympy as sp
 
 import proofs_checks
 from conftest import shared_run
-from ams_theory.engines import proofs
+from ams_theory.engines import coordinates, proofs
 from proofs_checks import discrete as D
 
 proofs_checks.load()
@@ -40,15 +41,13 @@ def test_convex_corrections_are_proved_and_the_literal_lower_bound_refuted_by_th
     assert engine["status"] == "refuted" and engine["model"] is not None
 
 
-def test_the_worst_case_loss_attains_each_bound():
+def test_the_extremal_loss_attains_each_bound():
     w, g, dw = sp.symbols("w g dw", real=True)
     L, f0 = sp.symbols("L f0", positive=True)
     for side, curvature in (("upper", 1), ("lower", -1), ("convex", 0)):
-        loss = D.WorstCaseLoss([w], [g], L, f0, side)
-        assert sp.expand(loss.value([w + dw]) - (f0 + g * dw + curvature * L * dw ** 2 / 2)) == 0
-        assert loss.value([w]) == f0
-    with pytest.raises(ValueError):
-        D.WorstCaseLoss([w], [g], L, f0, "concave")
+        loss = coordinates.ExtremalLoss(D.OPS, D.OPS.asarray([w]), D.OPS.asarray([g]), L, f0, side)
+        assert sp.expand(loss.value(D.OPS.asarray([w + dw])) - (f0 + g * dw + curvature * L * dw ** 2 / 2)) == 0
+        assert sp.expand(loss.value(D.OPS.asarray([w])) - f0) == 0
 
 
 def _halved(d1_margin):
@@ -61,7 +60,7 @@ def _halved(d1_margin):
 
 
 def test_a_halved_curvature_term_is_refuted_with_an_exact_model():
-    p = D.prove_from_smoothness(_halved(D.m_d1_part1), "upper", "D.1 Part 1, halved")
+    p = D.prove_from_smoothness(_halved(D.m_d1_part1), "smooth", "D.1 Part 1, halved")
     assert p.status == "refuted" and p.certify()
 
 
@@ -70,7 +69,7 @@ def test_a_weakened_true_bound_is_proved():
         m, app = D.m_d1_part1(ops, problem, w, u, eta, extra)
         _, _, _, _, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
         return m - D.Lc(problem) * eta ** 2 * uu / 2, app
-    assert D.prove_from_smoothness(weakened, "upper", "D.1 Part 1, weakened").proved
+    assert D.prove_from_smoothness(weakened, "smooth", "D.1 Part 1, weakened").proved
 
 
 def test_a_doubled_step_bound_is_refuted_and_a_halved_one_proved():
@@ -78,13 +77,13 @@ def test_a_doubled_step_bound_is_refuted_and_a_halved_one_proved():
                                                                                                          w, u)[1])
     halved = lambda ops, problem, w, u: (D.d1_step_bound(ops, problem, w, u)[0] / 2, D.d1_step_bound(ops, problem,
                                                                                                         w, u)[1])
-    p = D.prove_from_smoothness(D.m_d1_part3, "upper", "D.1 Part 3, doubled bound", doubled)
+    p = D.prove_from_smoothness(D.m_d1_part3, "smooth", "D.1 Part 3, doubled bound", doubled)
     assert p.status == "refuted" and p.certify()
-    assert D.prove_from_smoothness(D.m_d1_part3, "upper", "D.1 Part 3, halved bound", halved).proved
+    assert D.prove_from_smoothness(D.m_d1_part3, "smooth", "D.1 Part 3, halved bound", halved).proved
 
 
 def test_the_multiplier_reduction_records_its_multiplier():
-    p = D.prove_from_smoothness(D.m_d2_part3, "upper", "D.2 Part 3", D.d2_step_bound)
+    p = D.prove_from_smoothness(D.m_d2_part3, "smooth", "D.2 Part 3", D.d2_step_bound)
     assert isinstance(p, proofs.Bundle) and p.proved and p.recheck()
     assert any("lambda = eta/2" in label for label in _labels(p))
 
@@ -98,12 +97,10 @@ def _labels(p):
 
 def test_a_planted_sign_slip_in_condition_6_is_refuted():
     """phi_i >= 0 (instead of >= 1) where x_i > 0 no longer gives x^T(1 - phi) <= 0."""
-    x0, phi0 = sp.symbols("x0 phi0", real=True)
+    x0, phi0 = coordinates.coordinate_symbol("x", real=True), coordinates.coordinate_symbol("phi", real=True)
     slipped = (sp.Or(x0 <= 0, phi0 >= 0), sp.Or(x0 >= 0, phi0 <= 0))
-    p = proofs.per_coordinate(lambda d: (D.eq6_sums(*(D.OPS.asarray(sp.symbols(f"{n}0:{d}", real=True))
-                                                      for n in ("x", "phi")))[0],
-                                         [(sp.Symbol(f"x{i}", real=True), sp.Symbol(f"phi{i}", real=True))
-                                          for i in range(d)]), "<= 0", slipped)
+    p = coordinates.per_coordinate(lambda ops, vec: D.eq6_sums(vec("x", real=True), vec("phi", real=True), ops)[0],
+                                   "<= 0", slipped)
     assert p.status == "refuted" and p.certify()
 
 
@@ -115,16 +112,16 @@ def test_a_claim_beyond_the_reduction_is_not_proved():
     assert "second point" in r.verdict.evidence["proof from smoothness"]
 
 
-def test_d3_two_point_proofs_close_where_true_and_stay_open_where_false():
-    """Corrected D.3 is proved with the convex lower bound (constant 2) and with the smooth lower bound at half the
-    bound (constant 1); with the smooth lower bound at 2, or a doubled constant, the sufficient bound fails: open,
-    never a refutation (the two worst cases are different losses)."""
-    for side, constant in (("convex", 2), ("lower", 1), ("convex", 1)):
-        p = D.prove_d3_two_point(side, constant)
-        assert p.proved and p.recheck(), (side, constant)
-    for side, constant in (("lower", 2), ("convex", 4)):
-        p = D.prove_d3_two_point(side, constant)
-        assert p.status == "open" and p.model is None and "sufficient bound" in p.reduction, (side, constant)
+def test_d3_proofs_close_where_true_and_stay_open_where_false():
+    """Corrected D.3 is proved for convex losses (constant 2) and for every L-smooth loss at half the bound
+    (constant 1); for L-smooth losses at 2, or a doubled constant, the comparison's bounds (upper for the Grams value,
+    lower for the cautious one, chosen by the engine) fail: open, never a refutation (they are different losses)."""
+    for cls, constant in (("convex", 2), ("smooth", 1), ("convex", 1)):
+        p = D.prove_d3(cls, constant)
+        assert p.proved and p.recheck(), (cls, constant)
+    for cls, constant in (("smooth", 2), ("convex", 4)):
+        p = D.prove_d3(cls, constant)
+        assert p.status == "open" and p.model is None and "not attained by one loss" in p.reduction, (cls, constant)
 
 
 def test_the_indefinite_witness_refutes_corrected_d3_without_convexity_exactly():
@@ -147,8 +144,7 @@ def test_a_sufficient_bound_that_fails_is_open_not_refuted():
     """with_multiplier(sufficient=True): a model of the sufficient bound refutes nothing."""
     eta = D.ETA
 
-    def build(d):
-        xs = sp.symbols(f"x0:{d}", real=True)
-        return sum(xs), [sp.Integer(0) * eta], [(v,) for v in xs]
-    assert proofs.with_multiplier(build, [1], (), "sum x <= 0", sufficient=True).status == "open"
-    assert proofs.with_multiplier(build, [1], (), "sum x <= 0").status == "refuted"
+    def build(ops, vec):
+        return ops.total(vec("x", real=True)), [sp.Integer(0) * eta]
+    assert coordinates.with_multiplier(build, [1], (), "sum x <= 0", sufficient=True).status == "open"
+    assert coordinates.with_multiplier(build, [1], (), "sum x <= 0").status == "refuted"
