@@ -7,6 +7,7 @@ so that it runs on the torch back end (searches) and the exact sympy one (re-che
 - ``strict``, ``aligned``, ``eq1_default``, ``inner``: the papers' masks (``ams_theory.core.cautions``) as user
   rules, through the rule core's ``mask_vector``; they get the registered claims' verdicts.
 - ``soft``, ``soft_normalised``: a soft mask, the algebraic sigmoid of x/T with x = u o s.
+- ``clipped``: a clipped soft mask, clip(1 + x, 0, 2) with x = u o s.
 - ``flipped``: a planted wrong mask, 1 where u o s < 0; the checks refute it.
 """
 from __future__ import annotations
@@ -52,6 +53,12 @@ def soft_normalised(ops, u, s):
     """:func:`soft` rescaled to mean 1, phi d/|phi|_1, as eq. (1) rescales its indicator."""
     phi = soft(ops, u, s)
     return ops.mul(phi, ops.safe_ratio(ops.numel(phi), ops.total(phi)))
+
+
+def clipped(ops, u, s):
+    """phi = clip(1 + x, 0, 2) = relu(1 + x) - relu(x - 1), x = u o s (1 at a tie, 0 for x <= -1, 2 for x >= 1)."""
+    ramp, excess = ops.relu(ops.affine_(ops.mul(u, s), 1, 1)), ops.relu(ops.affine_(ops.mul(u, s), 1, -1))
+    return ops.lincomb(ramp, 1, excess, -1)
 
 
 def flipped(ops, u, s):

@@ -13,8 +13,10 @@ re-checks and proofs, numpy object arrays of sympy numbers or symbols). A mask m
 :class:`RuleError` whose message is one line. :func:`verify_rule` runs each generic check with the user's mask in
 place of the paper's, through the registry's :func:`~ams_theory.claims.registry.run_claim` (so refutations are
 re-checked exactly and strengths validated as for the registered claims), and returns the same
-:class:`~ams_theory.claims.registry.Result` objects, with ids ``rule:<name>/<claim id>``. Which checks are generic,
-and why the others are not: ``docs/rules.md``.
+:class:`~ams_theory.claims.registry.Result` objects, with ids ``rule:<name>/<claim id>``; every other catalogued
+claim gets a row of status ``not applicable`` with its one-line reason (:data:`NOT_GENERIC`, or the check's
+``other_kind``). Which checks are generic, and why the others are not: here, and the same words in
+``docs/rules.md``.
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ import numpy as np
 import sympy as sp
 import torch
 
-from ams_theory.claims.catalogue import ClaimEntry
+from ams_theory.claims.catalogue import CATALOGUE, ClaimEntry
 from ams_theory.claims.registry import BUDGETS, REGISTRY, Claim, Result, run_claim
 from ams_theory.core.ops import SympyOps, TorchOps
 
-__all__ = ["RuleError", "Rule", "GENERIC_CHECKS", "load_rule", "generic_checks", "rule_claims", "verify_rule"]
+__all__ = ["RuleError", "Rule", "GENERIC_CHECKS", "NOT_GENERIC", "load_rule", "generic_checks", "not_generic_reason",
+           "rule_claims", "verify_rule"]
 
 KINDS = ("elementwise", "inner")
 
@@ -43,11 +46,13 @@ class RuleError(ValueError):
 @dataclass(frozen=True)
 class GenericCheck:
     """A registered check that takes a user's mask (``check(budget, seed, mask=rule)``): the claim it belongs to,
-    the mask kinds it applies to, and the statement judged when a user's mask takes the paper's place."""
+    the mask kinds it applies to, the statement judged when a user's mask takes the paper's place, and why it does
+    not apply to a rule of the other kind (``other_kind``, for a check of one kind only)."""
 
     claim_id: str
     kinds: tuple
     statement: str
+    other_kind: str = ""
 
 
 GENERIC_CHECKS = (
@@ -59,16 +64,58 @@ GENERIC_CHECKS = (
     GenericCheck("cautious.2.3", KINDS, "mu-smooth L, Delta = -x^T(1 - phi) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), "
                  "r = u o (1 - phi), phi = the rule: L(w - eps u o phi) <= L(w - eps u)."),
     GenericCheck("cautious.2.4", ("elementwise",), "The rule in threshold form, alpha_k phi(u, g - mu sigma/2 u), "
-                 "sigma >= eps alpha_k, any alpha_k: L(w_bar') <= L(w_bar) for any step size."),
+                 "sigma >= eps alpha_k, any alpha_k: L(w_bar') <= L(w_bar) for any step size.",
+                 "the rule gives one value per vector (inner); the threshold form of Thm. 2.4 is elementwise (its "
+                 "inner form is Thm. A.7, judged by cautious.A7)"),
     GenericCheck("cautious.A3", KINDS, "Cautious heavy ball with phi = the rule, where x phi(x) >= 0: (1/T) sum_t "
                  "<grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2."),
     GenericCheck("cautious.A5", ("inner",), "Convex L, phi = the rule (one value per vector): L(w_bar') <= L(w') "
-                 "for any step size."),
+                 "for any step size.",
+                 "the rule is elementwise; Thm. A.5 is about a mask with one value per vector, 1(u^T g >= 0)"),
     GenericCheck("cautious.A6", ("elementwise",), "L = 0.5 |a o w|^2, phi = the rule: L(w - eta u o phi) <= "
-                 "L(w - eta u) for any step."),
+                 "L(w - eta u) for any step.",
+                 "the rule gives one value per vector (inner); Cor. A.6 is about an elementwise mask, coordinate by "
+                 "coordinate"),
     GenericCheck("cautious.A7", ("inner",), "The rule (one value per vector) in threshold form, alpha phi(u, g - "
-                 "alpha mu eps/2 u): L(w_bar') <= L(w_bar) for any step size."),
+                 "alpha mu eps/2 u): L(w_bar') <= L(w_bar) for any step size.",
+                 "the rule is elementwise; for an elementwise rule Thm. A.7 is Thm. 2.4 with sigma = eps alpha, "
+                 "judged by cautious.2.4"),
 )
+
+# The catalogued claims whose checks do not take a user's mask, and why (one line each; docs/rules.md says the same):
+# every catalogued claim is a generic check or listed here (tests/claims/test_custom_rules.py).
+NOT_GENERIC = (
+    (("cautious.eq6.default", "cautious.alg1", "cautious.fig2.monotone", "cautious.fig2.dominates", "cautious.fig8",
+      "cautious.fig4.range", "cautious.fig8.caption"),
+     "the claim is about one named mask (eq. (1)'s rescaling, Algorithm 1's line, a figure's setting), not a mask in "
+     "general; a rule is judged against Thm. 2.1's conditions by cautious.eq6"),
+    (("cautious.intro.condition",),
+     "the introduction's summary of Thm. 2.1's condition on phi: for a rule, that condition and its consequences are "
+     "judged by cautious.eq6 and cautious.2.1"),
+    (("cautious.2.1.text", "cautious.eq3", "cautious.eq4"),
+     "a statement about system (2), whose descending terms Phi, Psi hold no mask"),
+    (("cautious.2.2", "grams.5.10"),
+     "convergence by LaSalle's principle, whose pointwise condition dH/dt <= -Delta_H is judged for a rule by "
+     "cautious.2.1; its refutation is a bounded solution built for phi = 0, so with a rule it could only prove"),
+    (("cautious.A1", "cautious.A2", "cautious.A3.1.formula", "cautious.A3.1.cadam", "cautious.A3.2", "cautious.A3.3"),
+     "the dynamics of Adam, Lion-K, signed momentum or Lion, with the indicator 1(g o m > 0) written into the stated "
+     "rates: the mask is part of the statement"),
+    (("cautious.A6.ext",),
+     "Cor. A.6 extended to convex separable losses with its mask 1(u o g >= 0); a rule is judged on Cor. A.6 by "
+     "cautious.A6"),
+    (("grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.C1", "grams.C2", "grams.C3", "grams.C4",
+      "grams.C5", "grams.C6"),
+     "an identity of the rule core's conventions (AMS's reductions, Facts C.1-C.6), not a statement about a mask"),
+    (("grams.D1.part1", "grams.D1.part2", "grams.D1.part3", "grams.D2.part1", "grams.D2.part2", "grams.D2.part3",
+      "grams.D3", "grams.R5.5", "grams.E1", "grams.E1.L", "grams.E2", "grams.E2.hence1", "grams.E2.hence2",
+      "grams.E3.H", "grams.E3.L", "grams.E4", "grams.5.3.intro", "grams.R5.9"),
+     "a Grams claim: the mask is part of the statement (P, N, Delta_H, the Grams step sign(g) o |u| are defined "
+     "through Def. 3.2's 1(u o g >= 0) or Grams' own mask)"),
+    (("grams.fig1", "grams.table1", "grams.table2", "grams.table1.text", "grams.table2.text", "cautious.table1",
+      "cautious.table1.text", "cautious.table2.text"),
+     "an experiment of the paper (a figure or a printed table) with the paper's optimizers"),
+)
+NO_MASK_PARAMETER = "its check does not take a user's mask (no reason recorded in ams_theory.claims.custom)"
 
 
 @dataclass(frozen=True)
@@ -245,32 +292,40 @@ def generic_checks(rule: Rule) -> list[GenericCheck]:
     return [g for g in GENERIC_CHECKS if rule.kind in g.kinds]
 
 
+def not_generic_reason(claim_id: str) -> str:
+    """Why the catalogued claim ``claim_id`` is not judged with a user's mask (:data:`NOT_GENERIC`)."""
+    return next((why for ids, why in NOT_GENERIC if claim_id in ids), NO_MASK_PARAMETER)
+
+
 def rule_claims(rule, checks=None) -> list[Claim]:
-    """One :class:`~ams_theory.claims.registry.Claim` per generic check of ``rule`` (optionally only the claim ids
-    in ``checks``), whose check is the registered one with the rule in place of the paper's mask."""
+    """One :class:`~ams_theory.claims.registry.Claim` per catalogued claim considered for ``rule`` (optionally only
+    the claim ids in ``checks``): the generic checks first (each applicable one's check is the registered one with
+    the rule in place of the paper's mask), then the other claims in catalogue order; a claim that does not apply
+    carries the reason (``not_applicable``) and is not run."""
     import proofs_checks
 
     proofs_checks.load()
     rule = load_rule(rule)
-    chosen = generic_checks(rule)
+    generic = {g.claim_id: g for g in GENERIC_CHECKS}
+    order = list(generic) + [c.id for c in CATALOGUE if c.id not in generic]
     if checks:
-        known = {g.claim_id: g for g in GENERIC_CHECKS}
-        bad = [c for c in checks if c not in known]
+        bad = [c for c in checks if c not in REGISTRY]
         if bad:
-            raise RuleError(f"{bad[0]!r} is not a check generic in the mask (those are: "
-                            f"{', '.join(known)})")
-        skipped = [c for c in checks if c not in {g.claim_id for g in chosen}]
-        if skipped:
-            raise RuleError(f"{skipped[0]!r} does not apply to the {rule.kind} rule {rule.name!r}")
-        chosen = [g for g in chosen if g.claim_id in checks]
+            raise RuleError(f"{bad[0]!r} is not a catalogued claim (the checks generic in the mask are: "
+                            f"{', '.join(generic)})")
+        order = [c for c in order if c in checks]
     out = []
-    for g in chosen:
-        base = REGISTRY[g.claim_id]
-        entry = RuleEntry(f"rule:{rule.name}/{g.claim_id}", base.entry.family, base=g.claim_id)
+    for cid in order:
+        base, g = REGISTRY[cid], generic.get(cid)
+        entry = RuleEntry(f"rule:{rule.name}/{cid}", base.entry.family, base=cid)
+        if g is None or rule.kind not in g.kinds:
+            reason = not_generic_reason(cid) if g is None else g.other_kind
+            out.append(Claim(entry, base.kind, base.statement, None, base.where, not_applicable=reason))
+            continue
 
         def check(budget, seed, fn=base.check):
             return fn(budget, seed, mask=rule)
-        check.__doc__ = f"{g.claim_id} with the user's rule {rule.spec} in place of the paper's mask."
+        check.__doc__ = f"{cid} with the user's rule {rule.spec} in place of the paper's mask."
         out.append(Claim(entry, base.kind, g.statement.replace("the rule", f"the rule {rule.name}"), check,
                          base.where))
     return out
@@ -278,10 +333,11 @@ def rule_claims(rule, checks=None) -> list[Claim]:
 
 def verify_rule(rule, budget: str = "standard", seed: int = 0, checks=None, progress=None) -> list[Result]:
     """Run every generic check that applies to ``rule`` (a spec, a function or a :class:`Rule`) with it in place of
-    the paper's mask; returns one :class:`~ams_theory.claims.registry.Result` per check, id
+    the paper's mask; returns one :class:`~ams_theory.claims.registry.Result` per catalogued claim, id
     ``rule:<name>/<claim id>``, as :func:`~ams_theory.claims.registry.run_claim` gives them (so the report writers
-    of :mod:`ams_theory.claims.report` take them unchanged). ``checks``: only these claim ids; ``progress(i, n,
-    claim, result)``: called after each."""
+    of :mod:`ams_theory.claims.report` take them unchanged): a verdict for each applicable check, status ``not
+    applicable`` with the reason for every other claim. ``checks``: only these claim ids; ``progress(i, n, claim,
+    result)``: called after each."""
     if budget not in BUDGETS:
         raise RuleError(f"unknown budget {budget!r} (expected one of {', '.join(BUDGETS)})")
     claims = rule_claims(rule, checks)

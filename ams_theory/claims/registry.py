@@ -14,7 +14,8 @@ enforces the rules of evidence:
   ``exhaustive`` (every case of a finite case space), ``searched`` (with what was
   searched), or ``none`` (nothing could be checked).
 
-Claims without a check report ``unchecked`` (a status, not a verdict).
+Claims without a check report ``unchecked``, and a claim that does not apply (a catalogued claim considered for
+a user's rule, :mod:`ams_theory.claims.custom`) reports ``not applicable`` with the reason: statuses, not verdicts.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ams_theory.claims.catalogue import CATALOGUE, CLAIM_FAMILIES, VERDICTS, ClaimEntry
+from ams_theory.engines import proofs
 
 __all__ = ["Verdict", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
            "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
@@ -42,10 +44,10 @@ class Strength:
 
     ``level``: one of :data:`STRENGTHS`. ``basis``: one line saying what establishes
     it. ``coverage``: what was covered (cases, families, dimensions, instances,
-    hyperparameter ranges with their boundaries). ``proof``: for ``proved``, an
-    object with ``recheck() -> bool`` and ``to_json()`` (see
-    :class:`ams_theory.engines.proofs.Proof`); a refutation is proved by its exactly
-    re-checked counterexample instead.
+    hyperparameter ranges with their boundaries). ``proof``: for ``proved``, a
+    :class:`ams_theory.engines.proofs.Proof` or ``Bundle`` decided while this claim's check ran (the registry
+    replays it and refuses one decided for another claim); a refutation is proved by its exactly re-checked
+    counterexample instead.
     """
 
     level: str
@@ -120,6 +122,7 @@ class Claim:
     statement: str | None = None
     check: Callable[[str, int], Verdict] | None = None
     where: str | None = None             # the source label in its paper, e.g. "Lemma D.1 Part 1"
+    not_applicable: str | None = None    # why the claim does not apply (to a user's rule): it is not run
 
     @property
     def id(self) -> str:
@@ -129,7 +132,7 @@ class Claim:
 @dataclass
 class Result:
     claim: Claim
-    status: str                      # "checked", "unchecked" or "crashed"
+    status: str                      # "checked", "unchecked", "not applicable" or "crashed"
     verdict: Verdict | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -140,7 +143,8 @@ class Result:
             "id": e.id, "paper": e.paper, "where": self.claim.where, "family": e.family, "kind": self.claim.kind,
             "statement": self.claim.statement,
             "status": self.status, "verdict": v.word if v else None,
-            "summary": v.summary if v else (self.error or "no check attached yet"),
+            "summary": v.summary if v else (self.error or self.claim.not_applicable or "no check attached yet"),
+            "not_applicable": self.claim.not_applicable,
             "evidence": v.evidence if v else None,
             "counterexample": v.counterexample if v else None,
             "strength": v.strength.to_json() if v and v.strength else None,
@@ -205,6 +209,7 @@ def claims_for(ids=None, families=None) -> list[Claim]:
 
 
 def _validate(claim: Claim, v: Verdict) -> None:
+    """The rules of evidence (module docstring); every proof must be bound to ``claim`` and replay."""
     if not isinstance(v, Verdict):
         raise TypeError(f"check returned {type(v).__name__}, not a Verdict")
     if v.word not in VERDICTS:
@@ -215,15 +220,15 @@ def _validate(claim: Claim, v: Verdict) -> None:
         if v.recheck() is not True:
             raise ValueError("the counterexample did not survive the exact re-check")
         v.counterexample = {**v.counterexample, "rechecked_exactly": True}
-    _validate_strength(v.strength, v.word, "the verdict")
+    _validate_strength(v.strength, v.word, "the verdict", claim.id)
     if v.correction is not None:
         if v.correction.get("verdict") not in VERDICTS or not v.correction.get("statement"):
             raise ValueError("a correction needs a statement and a verdict word")
-        _validate_strength(v.correction.get("strength"), v.correction["verdict"], "the correction",
+        _validate_strength(v.correction.get("strength"), v.correction["verdict"], "the correction", claim.id,
                            certificate=v.correction.get("recheck"))
 
 
-def _validate_strength(st, word: str, what: str, certificate=None) -> None:
+def _validate_strength(st, word: str, what: str, claim_id: str, certificate=None) -> None:
     """A strength is required; ``proved`` needs a proof that re-checks (or, for a refutation, a counterexample
     already re-checked exactly); ``none`` only goes with ``not-checkable``."""
     if not isinstance(st, Strength):
@@ -234,7 +239,14 @@ def _validate_strength(st, word: str, what: str, certificate=None) -> None:
         raise ValueError(f"{what} is {word!r} with no evidence")
     if st.level == "proved":
         if st.proof is not None:
-            if st.proof.recheck() is not True:
+            if not isinstance(st.proof, (proofs.Proof, proofs.Bundle)):
+                raise ValueError(f"the proof of {what} is a {type(st.proof).__name__}, not a proof of the engine")
+            parts = list(st.proof.proofs())
+            foreign = [p for p in parts if p.bound_claim != claim_id]
+            if not parts or foreign:
+                raise ValueError(f"the proof of {what} was decided for "
+                                 f"{(foreign[0].bound_claim if foreign else None) or 'no claim'}, not {claim_id}")
+            if st.proof.recheck(claim=claim_id) is not True:
                 raise ValueError(f"the proof of {what} did not re-check")
         elif word == "refuted" and what == "the verdict":
             pass                                   # the counterexample was re-checked above
@@ -249,15 +261,19 @@ def run_claim(claim: Claim, budget: str = "standard", seed: int = 0) -> Result:
     """Run one claim's check; a crash is reported in the result, never raised."""
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(BUDGETS)})")
+    if claim.not_applicable:
+        return Result(claim, "not applicable")
     if claim.check is None:
         return Result(claim, "unchecked")
     t0 = time.perf_counter()
     try:
-        verdict = claim.check(budget, seed)
+        with proofs.bound_to(claim.id):
+            verdict = claim.check(budget, seed)
         _validate(claim, verdict)
     except Exception as err:     # a crashing check is a finding about the tool, reported as such
         last = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
-        return Result(claim, "crashed", error=f"{type(err).__name__}: {err}{where}",
+        first = next((line for line in str(err).splitlines() if line.strip()), "")      # one line
+        return Result(claim, "crashed", error=f"{type(err).__name__}: {first.strip()}{where}",
                       seconds=time.perf_counter() - t0)
     return Result(claim, "checked", verdict, seconds=time.perf_counter() - t0)

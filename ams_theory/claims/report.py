@@ -128,7 +128,7 @@ def markdown(doc: dict) -> str:
                      f"{esc(c['summary'])} |")
     lines.append("")
     for c in doc["claims"]:
-        if c["status"] == "unchecked":
+        if c["status"] in ("unchecked", "not applicable"):          # the table's row says all there is
             continue
         lines += [f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "",
                   f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", esc(c["summary"]), ""]
@@ -152,11 +152,12 @@ def html_page(doc: dict) -> str:
     for c in doc["claims"]:
         word = c["verdict"] or c["status"]
         corr = c["correction"]["verdict"] if c["correction"] else ""
-        rows.append(f"<tr class='{e(word)}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code></a></td>"
+        rows.append(f"<tr class='{e(word.replace(' ', '-'))}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code>"
+                    f"</a></td>"
                     f"<td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}</td><td>{e(c['summary'])}</td></tr>")
     sections = []
     for c in doc["claims"]:
-        if c["status"] == "unchecked":
+        if c["status"] in ("unchecked", "not applicable"):
             continue
         blocks = "".join(f"<h4>{key}</h4><pre>{e(_json_block(c[key]))}</pre>"
                          for key in ("strength", "evidence", "counterexample", "correction", "error") if c[key])
@@ -178,7 +179,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }}
 tr.holds td:nth-child(2) {{ color: #1a7f37; }} tr.refuted td:nth-child(2) {{ color: #cf222e; }}
 tr.conditional td:nth-child(2), tr.vacuous td:nth-child(2) {{ color: #9a6700; }}
-tr.unchecked td, tr.crashed td {{ color: #777; }}
+tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
 pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
 </style></head><body>
 <h1>ams-theory verification report</h1>
@@ -507,7 +508,7 @@ def render_claim(r) -> str:
                 lines.append(f"  {k}:")
                 lines += _nested(k, v, 4, exact=True)
     known = {"id", "paper", "where", "family", "kind", "statement", "status", "verdict", "summary", "evidence",
-             "counterexample", "strength", "correction", "error", "seconds"}
+             "counterexample", "strength", "correction", "error", "seconds", "not_applicable"}
     extra = {k: v for k, v in d.items() if k not in known and v not in (None, {}, [])}
     if extra:
         lines += _section("Other")

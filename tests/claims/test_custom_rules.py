@@ -1,16 +1,22 @@
 """User rules (``ams_theory.claims.custom``, ``ams-theory verify --rule``): the papers' masks as rules give the
-registered verdicts, a planted wrong mask is refuted exactly, a new mask gets verdicts, every bad rule is one line."""
+registered verdicts, a planted wrong mask is refuted exactly, new masks get verdicts, every other claim a row that
+says why it does not apply, every bad rule is one line, a rule that raises inside a check a crashed row of one
+line."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import sympy as sp
 from conftest import shared_run
 
 from ams_theory.claims import custom
-from ams_theory.claims.catalogue import VERDICTS
-from ams_theory.claims.registry import STRENGTHS
+from ams_theory.claims.catalogue import CATALOGUE, VERDICTS
+from ams_theory.claims.registry import REGISTRY, STRENGTHS
+from ams_theory.claims.report import document, html_page, markdown, table
 from ams_theory.cli import main
 
 # the registered quick runs are shared with the other claim modules on one worker (conftest.shared_run)
@@ -97,6 +103,107 @@ def test_the_soft_mask_gets_verdicts():
     assert runs["cautious.2.3"].verdict.word == "holds"
 
 
+GENERIC = [g.claim_id for g in custom.GENERIC_CHECKS]
+CONSIDERED = GENERIC + [c.id for c in CATALOGUE if c.id not in GENERIC]     # the rows of a rule's run, in order
+
+
+def _reason(cid, kind):
+    """The reason a claim does not apply to a rule of ``kind`` (None: it applies)."""
+    g = next((g for g in custom.GENERIC_CHECKS if g.claim_id == cid), None)
+    if g is None:
+        return custom.not_generic_reason(cid)
+    return None if kind in g.kinds else g.other_kind
+
+
+def test_every_catalogued_claim_is_generic_or_has_a_reason_and_docs_rules_md_says_the_same():
+    listed = [cid for ids, _ in custom.NOT_GENERIC for cid in ids]
+    assert len(listed) == len(set(listed)) and not set(listed) & set(GENERIC)
+    assert set(listed) | set(GENERIC) == set(REGISTRY)
+    text = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    section = text[text.index("## Which checks are generic"):text.index("## Tests")]
+    bullets = [" ".join(b.split()).partition(": ") for b in section.split("\n- ")[1:]]
+    for g in custom.GENERIC_CHECKS:
+        assert bool(g.other_kind) == (len(g.kinds) == 1), g.claim_id
+        if g.other_kind:
+            assert any(head.startswith(f"`{g.claim_id}`, for ") and body.startswith(g.other_kind)
+                       for head, _, body in bullets), g.claim_id
+    for ids, why in custom.NOT_GENERIC:
+        assert any(re.findall(r"`([^`]+)`", head) == list(ids) and body.startswith(why)
+                   for head, _, body in bullets), ids
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_clipped_mask_gets_a_verdict_on_every_applicable_check_and_a_reason_on_every_other(seed):
+    """clip(1 + x, 0, 2): its counterexamples crashed the exact re-check before (every seed: Thm. 2.4's certificate
+    margin came back irrational; seed 1: Thm. A.3's margin has more than 4300 digits)."""
+    results = custom.verify_rule(f"{RULES}:clipped", "quick", seed)
+    assert [r.claim.id for r in results] == [f"rule:clipped/{cid}" for cid in CONSIDERED]
+    for r in results:
+        why = _reason(r.claim.entry.base, "elementwise")
+        if why is None:
+            assert r.status == "checked", (r.claim.id, r.error)
+            assert r.verdict.word in VERDICTS and r.verdict.strength.level in STRENGTHS
+        else:
+            assert r.status == "not applicable" and r.verdict is None and r.error is None, r.claim.id
+            assert r.to_json()["summary"] == r.to_json()["not_applicable"] == why
+    words = {r.claim.entry.base: r.verdict.word for r in results if r.verdict}
+    assert words["cautious.2.4"] == words["cautious.A3"] == "refuted"
+
+
+def test_not_applicable_rows_in_the_table_json_markdown_and_html():
+    results = list(rule_runs("strict").values())
+    d = {r.claim.entry.base: r.to_json() for r in results}
+    assert d["cautious.A5"]["status"] == "not applicable" and d["cautious.2.4"]["status"] == "checked"
+    assert d["cautious.A5"]["summary"] == _reason("cautious.A5", "elementwise") != ""
+    assert d["grams.C1"]["not_applicable"] == custom.not_generic_reason("grams.C1")
+    assert re.search(r"^rule:strict/grams\.C1 +not applicable +- +an identity", table(results, width=200), re.M)
+    doc = document(results, "quick", 0, 1.0)
+    assert doc["totals"]["not applicable"] == len(CONSIDERED) - 6           # 6 checks apply to an elementwise rule
+    assert "| `rule:strict/grams.C1` | not applicable | - |  | an identity" in markdown(doc)
+    assert "## `rule:strict/grams.C1`" not in markdown(doc)                  # the row says all there is
+    assert "<tr class='not-applicable'><td><a href='#rule:strict/grams.C1'>" in html_page(doc)
+
+
+def _fake_certificate(monkeypatch, margin):
+    """proofs_checks.discrete with ``certify`` returning an instance whose exact margin is ``margin``."""
+    from proofs_checks import discrete as D
+
+    cert = {"margin": margin, "margin_approx": float(margin), "applicable": True, "family": "quadratic_convex",
+            "w": ["1"]}
+    monkeypatch.setattr(D, "certify", lambda claim, draw, i: dict(cert))
+    return D
+
+
+IRRATIONAL = "597871125*2**(2/5)*3**(18/35)*5**(1/5)*7**(17/35)/64793042714624"
+
+
+def test_a_counterexample_with_an_irrational_margin_is_certified_and_summarised(monkeypatch):
+    D = _fake_certificate(monkeypatch, sp.sympify(IRRATIONAL))
+    cert, recheck = D._try_certify(None, None, 0, "random search")
+    assert sp.sympify(cert["margin"]) == sp.sympify(IRRATIONAL) and recheck() is True
+    summary = D._refuted("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
+    assert "margin 7.61e-05" in summary
+    D = _fake_certificate(monkeypatch, -sp.sympify(IRRATIONAL))
+    assert D._try_certify(None, None, 0, "random search") is None              # < 0 exactly: no counterexample
+
+
+def test_a_counterexample_whose_margin_has_more_than_4300_digits_is_certified(monkeypatch):
+    huge = sp.Rational(3 ** 9100 + 1, 2 ** 60)          # 4,342 digits: more than Python writes out in decimal
+    D = _fake_certificate(monkeypatch, huge)
+    cert, recheck = D._try_certify(None, None, 0, "random search")
+    assert cert["margin"].startswith(f"{sp.N(huge, 17)} (rounded to 17 digits") and recheck() is True
+    json.dumps(cert)
+
+
+def test_a_margin_whose_sign_sympy_cannot_decide_leaves_the_instance_uncertified_with_the_reason(monkeypatch):
+    zero = sp.cos(1) ** 2 + sp.sin(1) ** 2 - 1            # exactly 0, and sympy cannot sign it
+    assert zero.is_positive is None
+    D = _fake_certificate(monkeypatch, zero)
+    undecided = []
+    assert D._try_certify(None, None, 0, "random search", undecided) is None
+    assert len(undecided) == 1 and undecided[0].startswith("random search: sympy cannot decide the sign")
+
+
 def _write(tmp_path, text, name="user_rules.py"):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -172,11 +279,42 @@ def test_rule_json_and_reports_are_verifys(monkeypatch, capsys, tmp_path):
     assert {"tool", "version", "budget", "seed", "seconds", "totals", "strengths", "claims"} <= set(doc)
     assert doc["tool"] == "ams-theory" and doc["budget"] == "quick" and doc["seed"] == 0
     assert doc["rule"] == {"spec": f"{RULES}:strict", "name": "strict", "kind": "elementwise"}
-    assert [c["id"] for c in doc["claims"]] == [f"rule:strict/{g.claim_id}" for g in custom.GENERIC_CHECKS
-                                                if "elementwise" in g.kinds]
+    assert [c["id"] for c in doc["claims"]] == [f"rule:strict/{cid}" for cid in CONSIDERED]
     for c in doc["claims"]:
         assert set(c) == set(registered)
-        assert c["status"] == "checked" and c["verdict"] in VERDICTS and c["strength"]["level"] in STRENGTHS
-        assert c["paper"] == "cautious-optimizers.md"
+        why = _reason(c["id"].split("/", 1)[1], "elementwise")
+        if why is None:
+            assert c["status"] == "checked" and c["verdict"] in VERDICTS and c["strength"]["level"] in STRENGTHS
+            assert c["paper"] == "cautious-optimizers.md"
+        else:
+            assert c["status"] == "not applicable" and c["verdict"] is None and c["summary"] == why
     assert sum(doc["totals"].values()) == len(doc["claims"])
     assert "| `rule:strict/cautious.2.1` | holds |" in md.read_text(encoding="utf-8")
+    assert "| `rule:strict/cautious.A5` | not applicable |" in md.read_text(encoding="utf-8")
+
+
+RAISES_IN_A_CHECK = """import torch
+
+
+def fragile(ops, u, s):
+    if torch.is_tensor(u) and u.shape[0] > 6:
+        raise RuntimeError("no batch larger than the probe's\\nsecond line")
+    return ops.indicator_(ops.mul(u, s), True)
+"""
+
+
+def test_a_rule_that_raises_inside_a_check_gives_crashed_rows_of_one_line(tmp_path, capsys):
+    """The rule passes the probe (6 pairs) and raises in every search: each applicable claim is a crashed row with
+    the exception in one line, where it was raised, and the run goes on (exit 1, no traceback)."""
+    path = _write(tmp_path, RAISES_IN_A_CHECK, "fragile.py")
+    js = tmp_path / "fragile.json"
+    assert main(["verify", "--rule", f"{path}:fragile", "--budget", "quick", "--json", str(js), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    crashed = [c for c in doc["claims"] if c["status"] == "crashed"]
+    assert [c["id"] for c in crashed] == [f"rule:fragile/{cid}" for cid in GENERIC
+                                          if _reason(cid, "elementwise") is None]
+    for c in crashed:
+        assert c["error"] == "RuntimeError: no batch larger than the probe's (fragile.py:6)", c
+    assert "Traceback" not in err and err.count("\n") == len(crashed)
+    assert all(line.startswith("ams-theory: check of rule:fragile/") for line in err.splitlines())

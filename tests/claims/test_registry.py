@@ -7,10 +7,11 @@ import pytest
 import sympy as sp
 
 import proofs_checks
-from conftest import shared_run
+from conftest import AWAITING_CHECKS, shared_run
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, Verdict, run_claim
 from ams_theory.core import rules
+from ams_theory.engines import proofs
 from ams_theory.core.ops import SympyOps
 
 CLAIMS_MD = Path(__file__).resolve().parents[2].parent / "shared" / "claims.md"
@@ -20,6 +21,10 @@ SYMBOLIC = ["grams.B1.beta3", "grams.B1.lambda", "grams.B2", "grams.B3", "grams.
 proofs_checks.load()
 # the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
 pytestmark = pytest.mark.xdist_group("claims")
+
+
+def test_only_the_claims_awaiting_checks_are_unchecked():
+    assert {cid for cid, c in REGISTRY.items() if c.check is None} == AWAITING_CHECKS
 
 
 @pytest.mark.skipif(not CLAIMS_MD.exists(), reason="the shared claim list is not beside this checkout")
@@ -156,13 +161,19 @@ def test_a_verdict_without_a_strength_is_rejected():
 
 
 def test_proved_needs_a_proof_that_rechecks():
+    """``proved`` needs an engine proof decided inside the claim's own check (so bound to it) that re-checks."""
+    a = sp.Symbol("a", real=True)
+    decided = lambda expr: lambda b, s: Verdict("holds", "x", strength=registry.proved("p", proofs.decide(expr,
+                                                                                                          "<= 0")))
     r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("trust me"))))
     assert r.status == "crashed" and "without a proof" in r.error
-    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("p", _Proof(False)))))
+    r = run_claim(_claim_with(decided(a)))                          # refuted: no proof
     assert r.status == "crashed" and "did not re-check" in r.error
     r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("p", _Proof(True)))))
-    assert r.status == "checked" and r.to_json()["strength"] == {"level": "proved", "basis": "p",
-                                                                  "proof": {"ok": True}}
+    assert r.status == "crashed" and "not a proof of the engine" in r.error
+    r = run_claim(_claim_with(decided(-a ** 2)))
+    assert r.status == "checked" and r.to_json()["strength"]["proof"]["status"] == "proved"
+    assert r.to_json()["strength"]["proof"]["bound_claim"] == "grams.C5"
 
 
 def test_no_evidence_only_goes_with_not_checkable():
@@ -188,8 +199,8 @@ def test_weakest_strength_of_parts():
 def test_a_weakened_fact_is_proved_by_the_engine_and_a_strengthened_one_refuted():
     from proofs_checks import facts
     ops = SympyOps()
-    weakened = lambda a, b: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) - ops.total(ops.abs(a))
+    weakened = lambda a, b, ops=ops: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) - ops.total(ops.abs(a))
     assert facts.prove_fact(weakened, 2, "<= 0").proved
-    strengthened = lambda a, b: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) + ops.total(ops.abs(a))
+    strengthened = lambda a, b, ops=ops: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) + ops.total(ops.abs(a))
     p = facts.prove_fact(strengthened, 2, "<= 0")
     assert p.status == "refuted" and p.certify()
