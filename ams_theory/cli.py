@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import proofs_checks
 from ams_theory import __version__
+from ams_theory.claims import certificates
 from ams_theory.claims.catalogue import CLAIM_FAMILIES
 from ams_theory.claims.registry import BUDGETS, Result, claims_for, run_claim
+from ams_theory.engines import proofs
 from ams_theory.claims.report import detail, document, html_page, markdown, proof_text, table
 
 REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -78,6 +80,13 @@ def cmd_verify(args) -> int:
         _writable(args.report, "report")
     if args.json:
         _writable(args.json, "JSON report")
+    if args.recheck == "cvc5":
+        try:
+            import cvc5  # noqa: F401
+        except ModuleNotFoundError:
+            raise _Fail("--recheck cvc5: cvc5 is not installed (pip install cvc5)") from None
+    if args.certificates:
+        _writable_folder(args.certificates, "--certificates")
     rule = None
     if args.rule is not None:           # a user's mask through the checks generic in the mask (claims/custom.py)
         from ams_theory.claims import custom
@@ -111,7 +120,38 @@ def cmd_verify(args) -> int:
     crashed = [r for r in runs if r.status == "crashed"]
     for r in crashed:
         print(f"ams-theory: check of {r.claim_id} crashed: {r.error}", file=sys.stderr)
-    return 1 if crashed else 0
+    return 1 if crashed or not _certified(runs, args) else 0
+
+
+def _certified(runs, args) -> bool:
+    """Say what the replay and the certificate files found; False when a replayed query was not unsat."""
+    if args.certificates:
+        n = sum(r.payload.get("certificates", 0) for r in runs)
+        print(f"wrote {n} SMT-LIB queries of {sum(1 for r in runs if r.payload.get('certificates'))} claims under "
+              f"{args.certificates} (each expected unsat; manifest.json per claim)")
+    if not args.recheck:
+        return True
+    replays = [(r.claim_id, r.payload["replay"]) for r in runs if r.payload.get("replay", {}).get("queries")]
+    failed = [(cid, f) for cid, rp in replays for f in rp["failed"]]
+    total = sum(rp["queries"] for _, rp in replays)
+    print(f"{args.recheck} replayed {total} queries of {len(replays)} claims' proofs: "
+          f"{total - len(failed)} unsat, {len(failed)} not ({sum(rp['seconds'] for _, rp in replays):.1f} s)")
+    for cid, f in failed:
+        print(f"ams-theory: {cid}: {f['proof']} proof, case {f['case']}: {args.recheck} answered {f['answer']}",
+              file=sys.stderr)
+    return not failed
+
+
+def _writable_folder(path: str, what: str) -> None:
+    """Fail now when files cannot be written under ``path`` (created when missing)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".ams-theory-write-test")
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise _Fail(f"{what} {path!r}: cannot write there ({err.strerror or err})") from None
 
 
 @dataclass
@@ -133,8 +173,15 @@ class _Run:
         return self.payload["seconds"]
 
 
-def _finish(result, stem) -> _Run:
-    """A run record of ``result``, with the figures its verdict offers drawn at ``<stem>-<name>.png``."""
+def _finish(result, stem, certify=(None, None)) -> _Run:
+    """A run record of ``result``, with the figures its verdict offers drawn at ``<stem>-<name>.png``; ``certify``:
+    ``(solver, folder)``, replay its proofs' queries in that solver and/or write them as SMT-LIB files there."""
+    payload = result.to_json()
+    solver, folder = certify
+    if solver:
+        payload["replay"] = certificates.replay_result(result, solver)
+    if folder:
+        payload["certificates"] = certificates.write_certificates(result, folder)
     figures = []
     for name, (caption, draw) in (result.verdict.figures if stem and result.verdict else {}).items():
         try:
@@ -144,7 +191,7 @@ def _finish(result, stem) -> _Run:
             continue
         figures.append({"name": name, "file": os.path.basename(path), "caption": caption,
                         "claims": [result.claim.id]})
-    return _Run(result.claim.id, result.claim.entry.family, result.status, result.to_json(), figures, result.error)
+    return _Run(result.claim.id, result.claim.entry.family, result.status, payload, figures, result.error)
 
 
 def _progress(args, i, n, run) -> None:
@@ -160,14 +207,14 @@ def _run_serial(claims, args, stem) -> list:
         shown = not args.quiet and claim.check is not None
         if shown:
             print(f"[{i}/{len(claims)}] {claim.id} ...", end="", file=sys.stderr, flush=True)
-        runs.append(_finish(run_claim(claim, args.budget, args.seed), stem))
+        runs.append(_finish(run_claim(claim, args.budget, args.seed), stem, (args.recheck, args.certificates)))
         if shown:
             print(f" {runs[-1].payload['verdict'] or runs[-1].status} ({runs[-1].seconds:.1f} s)", file=sys.stderr,
                   flush=True)
     return runs
 
 
-def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home, threads) -> _Run:
+def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home, threads, certify) -> _Run:
     """A worker process's run of one claim (the checks are loaded in the worker), with ``threads`` torch threads:
     the workers share the cores instead of each spinning up one thread per core."""
     import torch
@@ -178,7 +225,7 @@ def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home, threads) ->
     torch.set_num_threads(threads)
     configuration.set_hypothesis_home_dir(hypothesis_home)
     proofs_checks.load()
-    return _finish(run_claim(REGISTRY[claim_id], budget, seed), stem)
+    return _finish(run_claim(REGISTRY[claim_id], budget, seed), stem, certify)
 
 
 def _run_parallel(claims, args, jobs, stem) -> list:
@@ -193,6 +240,7 @@ def _run_parallel(claims, args, jobs, stem) -> list:
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     home = args.hypothesis_home
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    certify = (args.recheck, args.certificates)
     done: dict = {}
 
     def record(claim, run):
@@ -205,7 +253,7 @@ def _run_parallel(claims, args, jobs, stem) -> list:
                     error)
 
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_verify_in_worker, c.id, args.budget, args.seed, stem, home, threads): c
+        futures = {pool.submit(_verify_in_worker, c.id, args.budget, args.seed, stem, home, threads, certify): c
                    for c in claims}
         try:
             for future in as_completed(futures):
@@ -216,7 +264,7 @@ def _run_parallel(claims, args, jobs, stem) -> list:
         with ProcessPoolExecutor(1, mp_context=context) as alone:
             try:
                 record(claim, alone.submit(_verify_in_worker, claim.id, args.budget, args.seed, stem, home,
-                                           threads).result())
+                                           threads, certify).result())
             except BrokenProcessPool as err:
                 record(claim, died(claim, err))
     return [done[c.id] for c in claims]
@@ -335,9 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the claims in N worker processes (default: one per core; 1: one after another); "
                         "the verdicts are the same")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    v.add_argument("--recheck", choices=proofs.SOLVERS, metavar="SOLVER",
+                   help="replay every stored query of every proof in SOLVER (z3, or cvc5: a second solver); exit 1 "
+                        "when one is not unsat")
+    v.add_argument("--certificates", metavar="DIR",
+                   help="write every proof's queries as SMT-LIB files under DIR/<claim id>/, for any solver")
     v.add_argument("--rule", metavar="SPEC", help="run the checks generic in the mask with a user's mask(ops, u, s) "
-                   "in place of the paper's: package.module:name or path/to/file.py:name (one job; no --claim or "
-                   "--family; see docs/rules.md)")
+                   "in place of the paper's, every other claim listed as not applicable with the reason: "
+                   "package.module:name or path/to/file.py:name (one job; no --claim or --family; see docs/rules.md)")
     v.set_defaults(func=cmd_verify)
     s = sub.add_parser("show", parents=[common], help="run one claim's check and print all its evidence")
     s.add_argument("id", help="claim id, e.g. grams.B3")
