@@ -97,6 +97,22 @@ def _deny(what):
     return method
 
 
+class _NoCoordinates:
+    """Every Python-level way to read coordinates raises :class:`GenericAccessError`."""
+
+    __slots__ = ()
+    __array_ufunc__ = None          # numpy defers to us (and we refuse arrays)
+    __iter__ = _deny("iteration")
+    __len__ = _deny("len()")
+    __getitem__ = _deny("indexing")
+    __setitem__ = _deny("item assignment")
+    __contains__ = _deny("membership")
+    __array__ = _deny("conversion to an array")
+    __bool__ = _deny("truth value")
+    ravel = _deny("ravel()")
+    tolist = _deny("tolist()")
+
+
 def _scalar(x):
     if isinstance(x, (GenericVector, GenericBlocks)):
         return x
@@ -111,13 +127,12 @@ def _scalar(x):
     return sp.sympify(x)
 
 
-class GenericVector:
+class GenericVector(_NoCoordinates):
     """Coordinate i of a vector of any dimension: one sympy template in per-coordinate symbols. Elementwise
     arithmetic with per-instance scalars (free of the coordinates) and other generic vectors; no access to
     coordinates."""
 
     __slots__ = ("t",)
-    __array_ufunc__ = None          # numpy defers to us (and we refuse arrays)
 
     def __init__(self, t):
         self.t = sp.sympify(t)
@@ -143,33 +158,17 @@ class GenericVector:
     def copy(self):
         return self
 
-    __iter__ = _deny("iteration")
-    __len__ = _deny("len()")
-    __getitem__ = _deny("indexing")
-    __setitem__ = _deny("item assignment")
-    __contains__ = _deny("membership")
-    __array__ = _deny("conversion to an array")
-    __bool__ = _deny("truth value")
-    ravel = _deny("ravel()")
-    tolist = _deny("tolist()")
-
     def __repr__(self):
         return f"GenericVector({self.t})"
 
 
-class GenericBlocks:
+class GenericBlocks(_NoCoordinates):
     """A stacked generic state ``[m, v]`` (several vectors of the same dimension), split by :meth:`GenericOps.split`."""
 
-    __array_ufunc__ = None
+    __slots__ = ("blocks",)
 
     def __init__(self, blocks):
         self.blocks = tuple(blocks)
-
-    __iter__ = _deny("iteration")
-    __len__ = _deny("len()")
-    __getitem__ = _deny("indexing")
-    __array__ = _deny("conversion to an array")
-    __bool__ = _deny("truth value")
 
     def copy(self):
         return self

@@ -17,6 +17,7 @@ from ams_theory.claims import custom
 from ams_theory.claims.catalogue import CATALOGUE, VERDICTS
 from ams_theory.claims.registry import REGISTRY, STRENGTHS
 from ams_theory.claims.report import document, html_page, markdown, table
+from ams_theory.engines import proofs
 from ams_theory.cli import main
 
 # the registered quick runs are shared with the other claim modules on one worker (conftest.shared_run)
@@ -93,6 +94,8 @@ def test_a_planted_wrong_mask_is_refuted_exactly():
     assert runs["cautious.2.4"].verdict.correction["verdict"] == "refuted"      # alpha_k >= 0 does not save it
     assert runs["cautious.eq6"].verdict.correction["verdict"] == "refuted"      # nor do Thm. 2.1's conditions hold
     assert runs["cautious.2.3"].verdict.word == "vacuous"                       # Delta <= 0: no step meets the bound
+    a6 = runs["cautious.A6"].verdict.counterexample                             # on Cor. A.6's own loss 0.5|a o w|^2
+    assert sp.Matrix(sp.sympify(a6["b"])).is_zero_matrix and sp.sympify(a6["c"]) == 0
 
 
 def test_the_soft_mask_gets_verdicts():
@@ -196,8 +199,8 @@ def test_a_counterexample_whose_margin_has_more_than_4300_digits_is_certified(mo
 
 
 def test_a_margin_whose_sign_sympy_cannot_decide_leaves_the_instance_uncertified_with_the_reason(monkeypatch):
-    zero = sp.cos(1) ** 2 + sp.sin(1) ** 2 - 1            # exactly 0, and sympy cannot sign it
-    assert zero.is_positive is None
+    zero = sp.cos(sp.pi / 7) - sp.cos(2 * sp.pi / 7) + sp.cos(3 * sp.pi / 7) - sp.Rational(1, 2)   # exactly 0
+    assert proofs.exact_sign(zero) is None                  # neither simplification nor evaluation decides it
     D = _fake_certificate(monkeypatch, zero)
     undecided = []
     assert D._try_certify(None, None, 0, "random search", undecided) is None
