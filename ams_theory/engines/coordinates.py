@@ -44,7 +44,8 @@ from ams_theory.engines import proofs
 
 __all__ = ["CoordSum", "GenericAccessError", "NotSeparable", "GenericVector", "GenericBlocks", "GenericOps",
            "GENERIC", "D", "coordinate_symbol", "generic_vector", "concrete_vectors", "separate", "max_parts",
-           "per_coordinate", "with_multiplier", "worst_case", "LOSS_CLASSES", "ExtremalLoss", "generic_rates"]
+           "per_coordinate", "with_multiplier", "worst_case", "LOSS_CLASSES", "ExtremalLoss", "generic_rates",
+           "chain_rule"]
 
 
 class GenericAccessError(TypeError):
@@ -783,6 +784,14 @@ def generic_rates(system, problem, w, s):
         if not isinstance(x.t, sp.Symbol) or not isinstance(dx, GenericVector):
             raise GenericAccessError("a state that is not one symbol per coordinate")
         pairs.append((x.t, dx.t))
+    return chain_rule(H, pairs), GENERIC.dot(problem.grad(w), dw)
+
+
+def chain_rule(H, pairs):
+    r"""``dH/dt`` for ``H`` a function of sums over coordinates, each coordinate's symbols ``x`` moving at ``x'``
+    (``pairs``: ``[(x, x')]`` in the template's symbols): ``d/dt CoordSum(t) = CoordSum(sum_x dt/dx x')`` and
+    ``dH/dt = sum_C dH/dC dC/dt``. ``H`` may read the state only through sums over coordinates."""
+    H = sp.sympify(H)
     atoms = sorted(H.atoms(CoordSum), key=sp.default_sort_key)
     if any(a.args[0].has(CoordSum) for a in atoms):
         raise NotSeparable("H reads a sum over coordinates inside a sum over coordinates")
@@ -796,5 +805,4 @@ def generic_rates(system, problem, w, s):
         t = a.args[0]
         rate = sp.Add(*[sp.diff(t, x) * dx for x, dx in pairs])
         dH += sp.diff(Hm, marks[a]).xreplace({m: c for c, m in marks.items()}) * CoordSum(rate)
-    dL = GENERIC.dot(problem.grad(w), dw)
-    return dH, dL
+    return dH

@@ -1,0 +1,480 @@
+r"""State a claim of your own, in a few lines, and have it decided by the engines that judge the papers' claims.
+
+Two kinds of claim, in the shape PEPit gives first-order methods (a method, a class of functions, a conclusion):
+
+``OneStep``
+    one step ``w' = step(q)`` of a method that may read the parameters ``q.w``, the gradient ``q.g``, state vectors
+    (``q.m``, ...) and hyperparameters (``q.eta``, ...), on every loss of a class (``"smooth"``: L-smooth;
+    ``"convex"``: convex and L-smooth), under hypotheses, with a conclusion about ``q.dL = L(w') - L(w)``, norms and
+    inner products.
+``Flow``
+    a continuous-time system ``(w, s)' = field(q)`` with a candidate ``H(q)``, hypotheses, and a conclusion about
+    ``q.dH`` and ``q.dL`` (the time derivatives along the field), e.g. ``q.at_most(q.dH, 0)``.
+
+Every function of a claim takes one argument ``q`` (:class:`Quantities`) and computes with its helpers (``q.dot``,
+``q.norm2``, ``q.sign``, ``q.abs``, ``q.relu``, ``q.max``, ``q.total``) or plain arithmetic, so the same function runs
+on the three back ends the engines use: dimension-generic symbols (the proof, for every dimension), exact sympy
+numbers (a counterexample, re-checked) and batched torch tensors (the search). Relations are written
+``q.at_most(a, b)`` (``a <= b``), ``q.at_least(a, b)`` or ``q.equal(a, b)``.
+
+:func:`decide` returns the registry's :class:`~ams_theory.claims.registry.Verdict`: ``holds`` with a proof for every
+dimension, state and hyperparameter in range (a certificate that replays in z3 or cvc5), ``refuted`` with a
+counterexample re-checked in exact arithmetic, or ``holds`` ``searched`` with what the search covered (families,
+dimensions, instances, each range with its boundary values); ``open`` proofs never turn into ``proved``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import sympy as sp
+import torch
+
+from ams_theory.claims.registry import Verdict, no_evidence, proved, searched
+from ams_theory.core.ops import SympyOps, TorchOps
+from ams_theory.engines import coordinates, proofs, smooth
+from ams_theory.engines import descent as ds
+
+__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "decide", "LOSS_CLASSES"]
+
+LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
+SEARCH = {  # budget -> (rounds, batch size, dimensions)
+    "quick": (1, 2_000, (1, 2, 3, 5)), "standard": (1, 20_000, (1, 2, 4, 8)), "thorough": (4, 50_000, (1, 2, 3, 5, 8))}
+_T1 = TorchOps(batch_dims=1)
+_EXACT = SympyOps()
+
+
+# ----------------------------------------------------------------------------- the pieces of a claim
+
+@dataclass(frozen=True)
+class Range:
+    """A hyperparameter's range ``lo <= x <= hi`` (``None``: unbounded; ``*_open``: strict). The proof reads it as
+    the symbol's sign assumption and hypotheses; the search draws its boundary values and values inside."""
+
+    lo: float | None = 0.0
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def symbol(self, name: str) -> sp.Symbol:
+        if self.lo is not None and self.lo == 0:
+            return sp.Symbol(name, positive=True) if self.lo_open else sp.Symbol(name, nonnegative=True)
+        return sp.Symbol(name, real=True)
+
+    def hypotheses(self, x) -> list:
+        out = []
+        if self.lo is not None and self.lo != 0:
+            out.append(x > _q(self.lo) if self.lo_open else x >= _q(self.lo))
+        if self.hi is not None:
+            out.append(x < _q(self.hi) if self.hi_open else x <= _q(self.hi))
+        return out
+
+    def draw(self, gen, batch: int) -> torch.Tensor:
+        """``(batch, 1)`` float64: the closed boundaries (a tenth each), the rest inside (log-uniform where the
+        range is unbounded)."""
+        lo = -1e3 if self.lo is None else float(self.lo)
+        hi = lo + 1e3 if self.hi is None else float(self.hi)
+        if self.lo is not None and self.hi is None and lo >= 0:
+            inside = torch.exp(torch.empty(batch, 1, dtype=torch.float64).uniform_(-9, 7, generator=gen)) + lo
+        else:
+            inside = lo + (hi - lo) * torch.rand(batch, 1, generator=gen, dtype=torch.float64)
+        pick = torch.rand(batch, 1, generator=gen, dtype=torch.float64)
+        out = inside
+        if self.lo is not None and not self.lo_open:
+            out = torch.where(pick < 0.1, torch.full_like(out, lo), out)
+        if self.hi is not None and not self.hi_open:
+            out = torch.where((pick >= 0.1) & (pick < 0.2), torch.full_like(out, hi), out)
+        return out
+
+    def text(self) -> str:
+        lo = "-inf" if self.lo is None else f"{self.lo:g}"
+        hi = "inf" if self.hi is None else f"{self.hi:g}"
+        return f"{'(' if self.lo_open or self.lo is None else '['}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
+
+    def boundaries(self) -> list:
+        return [b for b, is_open in ((self.lo, self.lo_open), (self.hi, self.hi_open)) if b is not None and not is_open]
+
+
+def _q(x):
+    return sp.Rational(str(x)) if isinstance(x, float) else sp.sympify(x)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """``value <= 0`` or ``value == 0``: the one form every conclusion and hypothesis takes."""
+
+    value: object
+    relation: str
+
+
+class Quantities:
+    """What a claim's functions read: ``w``, ``g``, the state vectors and hyperparameters by name (``q.m``,
+    ``q.eta``), ``L`` (the smoothness constant), and after the step ``w_next`` and ``dL``; for a flow ``dH`` and
+    ``dL``. The helpers compute on whichever back end the claim is being run on."""
+
+    def __init__(self, ops, named: dict):
+        self.ops = ops
+        self._named = dict(named)
+
+    def __getattr__(self, name):
+        named = self.__dict__.get("_named", {})
+        if name in named:
+            return named[name]
+        raise AttributeError(f"the claim has no quantity {name!r} (known: {', '.join(sorted(named))})")
+
+    def _set(self, **kw):
+        self._named.update(kw)
+
+    # vectors -> per-instance scalars
+    def dot(self, a, b):
+        return self.ops.dot(a, b)
+
+    def norm2(self, a):
+        """``|a|^2``."""
+        return self.ops.dot(a, a)
+
+    def total(self, a):
+        return self.ops.total(a)
+
+    # elementwise
+    def sign(self, a):
+        return self.ops.sign(a)
+
+    def abs(self, a):
+        return self.ops.abs(a)
+
+    def relu(self, a):
+        return self.ops.relu(a)
+
+    def gate(self, x):
+        """``1(x >= 0)`` of a per-instance scalar (an inner product, say): one value for the whole vector."""
+        return self.ops.scalar_step(x, True, True)
+
+    def max(self, a, b):
+        """``max(a, b)`` of two per-instance scalars."""
+        if torch.is_tensor(a) or torch.is_tensor(b):
+            return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))
+        return sp.Max(a, b)
+
+    # relations
+    def at_most(self, a, b) -> Margin:
+        return Margin(a - b, "<= 0")
+
+    def at_least(self, a, b) -> Margin:
+        return Margin(b - a, "<= 0")
+
+    def equal(self, a, b) -> Margin:
+        return Margin(a - b, "== 0")
+
+
+@dataclass
+class OneStep:
+    """One step of a method on every loss of a class: ``step(q) -> w'``, ``conclusion(q) -> Margin`` (reads
+    ``q.dL``, ``q.w_next``), ``hypotheses(q) -> [Margin]`` (``<= 0`` relations), ``hyper``: the hyperparameters'
+    ranges, ``state``: names of state vectors the step reads (drawn freely: any real vectors)."""
+
+    name: str
+    step: Callable
+    conclusion: Callable
+    losses: str = "smooth"
+    hyper: dict = field(default_factory=dict)
+    state: tuple = ()
+    hypotheses: Callable | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        _check_claim(self, ("step", "conclusion"))
+        if self.losses not in LOSS_CLASSES:
+            raise ValueError(f"{self.name}: losses={self.losses!r}, expected one of {', '.join(LOSS_CLASSES)}")
+
+
+@dataclass
+class Flow:
+    """A continuous-time system: ``field(q) -> (dw, [ds_1, ...])`` for the parameters and the state vectors named in
+    ``state``, ``H(q)`` a per-instance scalar (or None) that may read ``q.loss`` (the loss at ``w``),
+    ``conclusion(q) -> Margin`` reading ``q.dH`` and ``q.dL`` (``L`` any differentiable loss: a rate at a state
+    reads it only through its gradient ``q.g``), ``hypotheses``, ``hyper``."""
+
+    name: str
+    field: Callable
+    conclusion: Callable
+    H: Callable | None = None
+    hyper: dict = field(default_factory=dict)
+    state: tuple = ("s",)
+    hypotheses: Callable | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        _check_claim(self, ("field", "conclusion"))
+
+
+def _check_claim(claim, functions):
+    for name in functions:
+        if not callable(getattr(claim, name)):
+            raise TypeError(f"{claim.name}: {name} must be a function of q")
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, Range)]
+    if bad:
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range")
+    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss"} & (set(claim.hyper) | set(claim.state))
+    if clash:
+        raise ValueError(f"{claim.name}: {sorted(clash)[0]!r} is a reserved quantity name")
+
+
+# ----------------------------------------------------------------------------- decide
+
+def decide(claim, budget: str = "standard", seed: int = 0) -> Verdict:
+    """The claim's verdict: proved for every dimension by the proof engine, else refuted by an exactly re-checked
+    counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``)."""
+    if budget not in SEARCH:
+        raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(SEARCH)})")
+    if isinstance(claim, OneStep):
+        return _decide_one_step(claim, budget, seed)
+    if isinstance(claim, Flow):
+        return _decide_flow(claim, budget, seed)
+    raise TypeError(f"decide takes a OneStep or a Flow claim, got {type(claim).__name__}")
+
+
+def _symbols(claim):
+    hp = {k: r.symbol(k) for k, r in claim.hyper.items()}
+    return hp, [h for k, r in claim.hyper.items() for h in r.hypotheses(hp[k])]
+
+
+def _verdict_from_proof(claim, proof, what):
+    """A proof engine's answer as a verdict, or None when it is open (then the claim is searched)."""
+    if proof.status == "proved":
+        return Verdict("holds", f"proved for every dimension, state and hyperparameter in range ({what})",
+                       {"proof": proof.status, "reduction": proof.reduction},
+                       strength=proved(f"proof engine: {what}", proof))
+    if proof.status == "refuted" and proof.certify():
+        cex = {"source": "proof engine", "values": proof.model, "instance": what}
+        return Verdict("refuted", f"counterexample {proof.model} ({what})", {"proof": proof.status}, cex,
+                       recheck=proof.certify, strength=proved("exact counterexample from the proof engine"))
+    if proof.status == "vacuous":
+        return Verdict("vacuous", "no state satisfies the hypotheses", {"proof": proof.status},
+                       strength=proved("the hypotheses are unsatisfiable (proof engine)", proof))
+    return None
+
+
+# -- one step
+
+def _one_step_margin(claim, q):
+    w_next = claim.step(q)
+    q._set(w_next=w_next, dw=w_next - q.w)
+    return claim.conclusion(q), list(claim.hypotheses(q) if claim.hypotheses else [])
+
+
+def _decide_one_step(claim: OneStep, budget, seed) -> Verdict:
+    hp, ranges = _symbols(claim)
+    L, f0 = sp.Symbol("L", positive=True), sp.Symbol("f0", real=True)
+
+    def build(ops, vector, loss):
+        w, g = vector("w", real=True), vector("g", real=True)
+        lossobj = loss(w, g)
+        q = Quantities(ops, {"w": w, "g": g, "L": L, **hp, **{s: vector(s, real=True) for s in claim.state}})
+        conclusion, hyps = _one_step_margin(claim, _with_loss(q, lossobj))
+        if conclusion.relation != "<= 0":
+            raise coordinates.GenericAccessError("an identity about a loss change is searched, not reduced")
+        return (conclusion.value, [-h.value for h in hyps]) if claim.hypotheses else conclusion.value
+
+    proof = coordinates.worst_case(build, claim.losses, f"{claim.name} on {LOSS_CLASSES[claim.losses]}",
+                                   hypotheses=ranges, multipliers=_multipliers(hp) if claim.hypotheses else None,
+                                   L=L, f0=f0)
+    verdict = _verdict_from_proof(claim, proof, f"{LOSS_CLASSES[claim.losses]}, worst-case reduction")
+    if verdict is not None:
+        return verdict
+    return _search_one_step(claim, budget, seed, proof)
+
+
+def _with_loss(q, loss):
+    """``q`` with ``dL`` computed lazily from ``loss`` once the step is known."""
+    original = q._set
+
+    def set_and_measure(**kw):
+        original(**kw)
+        if "w_next" in kw:
+            original(dL=loss.value(kw["w_next"]) - loss.value(q.w))
+    q._set = set_and_measure
+    return q
+
+
+def _multipliers(hp):
+    """Candidate multipliers for step-bound hypotheses: each nonnegative hyperparameter halved and whole, then 1/2, 1."""
+    out = [f for s in hp.values() if s.is_nonnegative for f in (s / 2, s)]
+    return out + [sp.Rational(1, 2), sp.Integer(1), sp.Integer(2)]
+
+
+def _sampler(claim):
+    """Draws the state vectors freely (scale-mixed normal) and each hyperparameter in its range."""
+    def draw(problem, w, gen):
+        B, d = w.shape
+        extra = {k: r.draw(gen, B) for k, r in claim.hyper.items()}
+        for s in claim.state:
+            extra[s] = torch.randn(B, d, generator=gen, dtype=torch.float64) * torch.exp(
+                torch.randn(B, 1, generator=gen, dtype=torch.float64))
+        return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
+    ranges = {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()}
+    ranges.update({s: "any real vector (normal, scale-mixed)" for s in claim.state})
+    return ds.Sampler(draw, ranges)
+
+
+def _margin_fn(claim):
+    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+        L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
+        if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
+            extra = {k: (SympyOps.asarray([v]) if k in claim.state and not hasattr(v, "shape") else v)
+                     for k, v in extra.items()}
+        q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": L, **extra})
+        conclusion, hyps = _one_step_margin(claim, _with_loss(q, _Columns(problem)))
+        value = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
+        applicable = _all_hold(hyps)
+        if applicable is True and torch.is_tensor(value):
+            applicable = torch.ones_like(value, dtype=torch.bool)
+        if not with_scale:
+            return value, applicable
+        scale = _abs(_Columns(problem).value(w)) + _abs(q.dL) + 1
+        return value, applicable, scale
+    return margin
+
+
+class _Columns:
+    """A batched problem whose values come as ``(B, 1)`` columns, like every per-instance scalar of the ops."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def value(self, w):
+        v = self.problem.value(w)
+        return v.reshape(-1, 1) if torch.is_tensor(v) else v
+
+
+def _abs(x):
+    return x.abs() if torch.is_tensor(x) else sp.Abs(x)
+
+
+def _all_hold(hyps):
+    out = True
+    for h in hyps:
+        ok = (h.value <= 0) if h.relation == "<= 0" else (h.value == 0)
+        out = ok if out is True else (out & ok if torch.is_tensor(ok) else sp.And(out, ok))
+    return out
+
+
+def _search_one_step(claim, budget, seed, proof) -> Verdict:
+    rounds, batch, dims = SEARCH[budget]
+    families = tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex" else smooth.LOSS_FAMILIES)
+    quad = tuple(f for f in families if f in smooth.QUADRATIC_FAMILIES)
+    mc = ds.MarginClaim(_margin_fn(claim), _sampler(claim), families, quad, dims)
+    rs = ds.random_search(mc, rounds, batch, seed)
+    coverage = {"families": list(families), "dimensions": list(dims), "instances": rs.instances,
+                "applicable": rs.applicable, "ranges": mc.draw.ranges,
+                "proof": f"{proof.status}: {proof.reason or proof.reduction}"}
+    if rs.violations and rs.worst_draw is not None and rs.worst_draw.problem.family in quad:
+        cert = ds.certify(mc, rs.worst_draw, rs.worst_index)
+        if cert and cert["applicable"] and proofs.exact_sign(sp.sympify(cert["margin"])) == 1:
+            def recheck(draw=rs.worst_draw, i=rs.worst_index):
+                again = ds.certify(mc, draw, i)
+                return bool(again["applicable"]) and proofs.exact_sign(sp.sympify(again["margin"])) == 1
+            cex = {"source": "random search, re-checked in exact rationals", "family": cert["family"],
+                   "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]}, "w": cert["w"],
+                   "hyperparameters": {k: cert["extra"][k] for k in claim.hyper},
+                   "state": {k: cert["extra"][k] for k in claim.state},
+                   "margin": cert["margin"] if isinstance(cert["margin"], str) else str(cert["margin"]),
+                   "margin_approx": cert["margin_approx"]}
+            return Verdict("refuted", f"exact counterexample on a {cert['family']} loss, margin {cert['margin_approx']:.3g}",
+                           coverage, cex, recheck=recheck,
+                           strength=proved("exact counterexample, re-checked in rational arithmetic"))
+    if rs.violations:
+        return Verdict("not-checkable", f"{rs.violations} float violations, none reproduced exactly on a quadratic",
+                       coverage, strength=no_evidence("float violations without an exact certificate", **coverage))
+    return Verdict("holds", f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
+                            f"(proof: {proof.status})", coverage,
+                   strength=searched(f"random search on {len(families)} families, d in {list(dims)}", **coverage))
+
+
+# -- flows
+
+def _flow_rates(claim, ops, q, w, state):
+    """``(dH, dL)`` along the field: dimension-generic by the chain rule through the sums over coordinates, exact
+    by differentiating in each coordinate's symbols."""
+    dw, dstate = claim.field(q)
+    dL = ops.dot(q.g, dw)
+    if claim.H is None:
+        return None, dL
+    H = claim.H(q)
+    if isinstance(ops, coordinates.GenericOps):
+        pairs = [(w.t, dw.t)] + [(x.t, dx.t) for x, dx in zip(state, dstate)]
+        return coordinates.chain_rule(H, pairs), dL
+    pairs = [(xi, dxi) for x, dx in [(w, dw)] + list(zip(state, dstate)) for xi, dxi in zip(x, dx)]
+    return sp.Add(*[sp.diff(H, xi) * dxi for xi, dxi in pairs]), dL
+
+
+def _flow_margin(claim, ops, vector, hp):
+    w, g = vector("w", real=True), vector("g", real=True)
+    state = [vector(s, real=True) for s in claim.state]
+    # L(w) stands as <g, w>: a rate at a state reads the loss only through its gradient there
+    q = Quantities(ops, {"w": w, "g": g, "loss": ops.dot(g, w), **hp, **dict(zip(claim.state, state))})
+    dH, dL = _flow_rates(claim, ops, q, w, state)
+    q._set(dL=dL, **({"dH": dH} if dH is not None else {}))
+    conclusion = claim.conclusion(q)
+    hyps = list(claim.hypotheses(q) if claim.hypotheses else [])
+    return conclusion, hyps
+
+
+def _decide_flow(claim: Flow, budget, seed) -> Verdict:
+    hp, ranges = _symbols(claim)
+    relation = {}
+
+    def build(ops, vector):
+        conclusion, hyps = _flow_margin(claim, ops, vector, hp)
+        if hyps:
+            raise coordinates.GenericAccessError("hypotheses on the state are searched, not reduced")
+        relation["r"] = conclusion.relation
+        return sp.sympify(conclusion.value)
+
+    try:
+        build(coordinates.GENERIC, coordinates.generic_vector)
+    except Exception:                                # the reduction says why below
+        relation.setdefault("r", "<= 0")
+    proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
+    verdict = _verdict_from_proof(claim, proof, "every dimension, state and hyperparameter in range")
+    if verdict is not None:
+        return verdict
+    return _search_flow(claim, budget, seed, hp, proof)
+
+
+def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
+    """Exact evaluation at drawn rational states (d = 1, 2, 3): a violation found is a counterexample as it stands."""
+    n = {"quick": 200, "standard": 2_000, "thorough": 10_000}[budget]
+    gen = torch.Generator().manual_seed(seed)
+    tried = applicable = 0
+    for d in (1, 2, 3):
+        for _ in range(n // 3):
+            values = {}
+
+            def vector(name, **_):
+                syms = sp.symbols(f"{name}0:{d}", real=True)
+                for s in syms:
+                    values[s] = sp.Rational(round(float(torch.randn(1, generator=gen)) * 8)) / 4
+                return SympyOps.asarray(syms)
+            point_hp = {k: _q(float(claim.hyper[k].draw(gen, 1))) for k in hp}
+            conclusion, hyps = _flow_margin(claim, _EXACT, vector, point_hp)
+            tried += 1
+            at = lambda e: sp.sympify(e).xreplace(values)
+            if not all(proofs.exact_sign(at(h.value)) in ((-1, 0) if h.relation == "<= 0" else (0,)) for h in hyps):
+                continue
+            applicable += 1
+            s = proofs.exact_sign(at(conclusion.value))
+            if s is not None and (s > 0 if conclusion.relation == "<= 0" else s != 0):
+                cex = {"source": "exact search", "d": d, "state": {str(k): str(v) for k, v in values.items()},
+                       "hyperparameters": {k: str(v) for k, v in point_hp.items()}, "value": str(at(conclusion.value))}
+                recheck = lambda c=conclusion, f=at, r=conclusion.relation: (
+                    (proofs.exact_sign(f(c.value)) or 0) > 0 if r == "<= 0" else proofs.exact_sign(f(c.value)) != 0)
+                return Verdict("refuted", f"exact counterexample at d = {d}: {cex['value']}", {"tried": tried}, cex,
+                               recheck=recheck, strength=proved("exact counterexample (rational state)"))
+    coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
+                "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
+                "state_values": "multiples of 1/4 in about [-16, 16], zeros included",
+                "proof": f"{proof.status}: {proof.reason or proof.reduction}"}
+    return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {proof.status})", coverage,
+                   strength=searched("exact evaluation at drawn rational states, d = 1..3", **coverage))
+

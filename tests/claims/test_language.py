@@ -1,0 +1,133 @@
+"""The public claim language (``ams_theory.claims.language``): claims of one's own decided by the engines.
+
+Mutations: a planted wrong constant, sign or conclusion comes out refuted (exactly re-checked) and a true one
+proved (the proof replays in cvc5); a claim outside the reductions is searched with its coverage, never proved;
+bad claims are refused in one line.
+"""
+import pytest
+import sympy as sp
+
+from ams_theory.claims import language as cl
+from ams_theory.claims.registry import REGISTRY
+from conftest import shared_run
+
+pytestmark = pytest.mark.xdist_group("claims")
+
+
+def sign_descent(constant=2):
+    """w' = w - eta sign(g) with eta L |sign g|^2 <= c |g|_1: dL <= 0 (true for c <= 2)."""
+    return cl.OneStep(
+        name=f"sign descent, step bound constant {constant}", step=lambda q: q.w - q.eta * q.sign(q.g),
+        hypotheses=lambda q: [q.at_most(q.eta * q.L * q.norm2(q.sign(q.g)), constant * q.total(q.abs(q.g)))],
+        conclusion=lambda q: q.at_most(q.dL, 0), hyper={"eta": cl.Range(0)})
+
+
+def cautious_descent_lemma(constant=2):
+    """Lemma D.1 Part 3 of the AMS/Grams paper, stated in the language: the cautious step
+    w' = w - eta u o 1(u o g >= 0) with eta L |u|^2 <= c P, P = sum_i max(u_i g_i, 0): dL <= 0."""
+    mask = lambda q: (q.sign(q.m * q.g) + q.abs(q.sign(q.m * q.g)) + 1 - q.abs(q.sign(q.m * q.g))) / 2
+    return cl.OneStep(
+        name=f"cautious step, constant {constant}", step=lambda q: q.w - q.eta * q.m * mask(q),
+        hypotheses=lambda q: [q.at_most(q.eta * q.L * q.norm2(q.m), constant * q.total(q.relu(q.m * q.g)))],
+        conclusion=lambda q: q.at_most(q.dL, 0), hyper={"eta": cl.Range(0)}, state=("m",))
+
+
+def heavy_ball(rate=1):
+    """w' = s, s' = -g - c s, H = L + |s|^2/2: dH = -c |s|^2 (claimed <= -rate c |s|^2)."""
+    return cl.Flow(name=f"heavy ball, rate {rate}", field=lambda q: (q.s, [-q.g - q.c * q.s]),
+                   H=lambda q: q.loss + q.norm2(q.s) / 2,
+                   conclusion=lambda q: q.at_most(q.dH, -rate * q.c * q.norm2(q.s)), hyper={"c": cl.Range(0)})
+
+
+def test_a_true_one_step_claim_is_proved_for_every_dimension_and_replays_in_cvc5():
+    v = cl.decide(sign_descent(2), "quick")
+    assert (v.word, v.strength.level) == ("holds", "proved")
+    assert v.strength.proof.recheck() is True
+    pytest.importorskip("cvc5")
+    assert v.strength.proof.recheck(solver="cvc5") is True
+
+
+@pytest.mark.parametrize("constant", [sp.Rational(5, 2), 4])
+def test_a_planted_wrong_constant_is_refuted_exactly(constant):
+    v = cl.decide(sign_descent(constant), "quick")
+    assert v.word == "refuted" and v.recheck() is True and v.strength.level == "proved"
+
+
+def test_the_papers_lemma_written_in_the_language_gets_the_registered_verdict():
+    """D.1 Part 3 through the language, and through its registered check: the same verdict and strength."""
+    mine = cl.decide(cautious_descent_lemma(2), "quick")
+    registered = shared_run("grams.D1.part3").verdict
+    assert (mine.word, mine.strength.level) == (registered.word, registered.strength.level) == ("holds", "proved")
+    wrong = cl.decide(cautious_descent_lemma(4), "quick")
+    assert wrong.word == "refuted" and wrong.recheck() is True
+
+
+def test_a_lower_bound_on_the_smooth_class_is_refuted_and_holds_on_the_convex_one():
+    """dL >= -eta <g, g> for gradient descent: true for convex losses (first-order lower bound), false for
+    L-smooth ones (the concave quadratic attains the smooth lower bound)."""
+    def claim(losses):
+        return cl.OneStep(name=f"GD first-order lower bound on {losses}", step=lambda q: q.w - q.eta * q.g,
+                          conclusion=lambda q: q.at_least(q.dL, -q.eta * q.norm2(q.g)), losses=losses,
+                          hyper={"eta": cl.Range(0)})
+    smooth, convex = cl.decide(claim("smooth"), "quick"), cl.decide(claim("convex"), "quick")
+    assert smooth.word == "refuted" and smooth.recheck() is True
+    assert (convex.word, convex.strength.level) == ("holds", "proved")
+
+
+def test_a_claim_outside_the_reductions_is_searched_and_a_false_one_refuted_by_the_search():
+    """One gate for the whole vector couples the coordinates: no proof for every d, a search with coverage."""
+    def gated(constant):
+        return cl.OneStep(name=f"gated momentum, constant {constant}",
+                          step=lambda q: q.w - q.eta * q.gate(q.dot(q.m, q.g)) * q.m,
+                          hypotheses=lambda q: [q.at_most(q.eta * q.L * q.norm2(q.m),
+                                                          constant * q.abs(q.dot(q.m, q.g)))],
+                          conclusion=lambda q: q.at_most(q.dL, 0), hyper={"eta": cl.Range(0)}, state=("m",))
+    v = cl.decide(gated(2), "quick")
+    assert (v.word, v.strength.level) == ("holds", "searched")
+    assert v.evidence["instances"] > 0 and v.evidence["ranges"]["eta"]["boundaries"] == [0]
+    bad = cl.decide(gated(8), "quick")
+    assert bad.word == "refuted" and bad.recheck() is True
+    assert bad.counterexample["source"].startswith("random search") and bad.counterexample["family"]
+
+
+def test_a_flow_is_proved_and_a_planted_wrong_rate_refuted():
+    v = cl.decide(heavy_ball(1), "quick")
+    assert (v.word, v.strength.level) == ("holds", "proved") and v.strength.proof.recheck() is True
+    bad = cl.decide(heavy_ball(2), "quick")
+    assert bad.word == "refuted" and bad.recheck() is True
+
+
+def test_a_flow_with_hypotheses_on_the_state_is_searched_exactly():
+    claim = cl.Flow(name="gradient flow descends where the gradient is aligned", field=lambda q: (-q.s, [q.s * 0]),
+                    conclusion=lambda q: q.at_most(q.dL, 0),
+                    hypotheses=lambda q: [q.at_least(q.dot(q.g, q.s), 0)])
+    v = cl.decide(claim, "quick")
+    assert (v.word, v.strength.level) == ("holds", "searched") and v.evidence["applicable"] > 0
+    flipped = cl.Flow(name="planted: ascent", field=lambda q: (q.s, [q.s * 0]), conclusion=lambda q: q.at_most(q.dL, 0),
+                      hypotheses=lambda q: [q.at_least(q.dot(q.g, q.s), 0)])
+    bad = cl.decide(flipped, "quick")
+    assert bad.word == "refuted" and bad.recheck() is True
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: cl.OneStep(name="x", step=None, conclusion=lambda q: q.at_most(q.dL, 0)), "step must be a function"),
+    (lambda: cl.OneStep(name="x", step=lambda q: q.w, conclusion=lambda q: q.dL, losses="lipschitz"), "losses="),
+    (lambda: cl.OneStep(name="x", step=lambda q: q.w, conclusion=lambda q: q.dL, hyper={"eta": (0, 1)}), "Range"),
+    (lambda: cl.OneStep(name="x", step=lambda q: q.w, conclusion=lambda q: q.dL, hyper={"L": cl.Range()}),
+     "reserved"),
+])
+def test_a_bad_claim_is_refused_in_one_line(make, message):
+    with pytest.raises((TypeError, ValueError)) as err:
+        make()
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_unknown_quantity_is_named():
+    claim = cl.OneStep(name="typo", step=lambda q: q.w - q.etta * q.g, conclusion=lambda q: q.at_most(q.dL, 0),
+                       hyper={"eta": cl.Range(0)})
+    with pytest.raises(AttributeError, match="no quantity 'etta'"):
+        cl.decide(claim, "quick")
+
+
+def test_registered_claims_are_untouched():
+    assert REGISTRY["grams.D1.part3"].check is not None
