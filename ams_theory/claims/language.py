@@ -35,7 +35,7 @@ from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, smooth
 from ams_theory.engines import descent as ds
 
-__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "decide", "LOSS_CLASSES"]
+__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "decide", "margin_function", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 SEARCH = {  # budget -> (rounds, batch size, dimensions)
@@ -266,6 +266,8 @@ def _one_step_margin(claim, q):
 def _decide_one_step(claim: OneStep, budget, seed) -> Verdict:
     hp, ranges = _symbols(claim)
     L, f0 = sp.Symbol("L", positive=True), sp.Symbol("f0", real=True)
+    shared, per_coordinate = _split_hypotheses(claim, hp, L)
+    by_multiplier = claim.hypotheses is not None and (per_coordinate is None or bool(per_coordinate))
 
     def build(ops, vector, loss):
         w, g = vector("w", real=True), vector("g", real=True)
@@ -274,15 +276,39 @@ def _decide_one_step(claim: OneStep, budget, seed) -> Verdict:
         conclusion, hyps = _one_step_margin(claim, _with_loss(q, lossobj))
         if conclusion.relation != "<= 0":
             raise coordinates.GenericAccessError("an identity about a loss change is searched, not reduced")
-        return (conclusion.value, [-h.value for h in hyps]) if claim.hypotheses else conclusion.value
+        H = [-h.value for k, h in enumerate(hyps) if per_coordinate is None or k in per_coordinate]
+        return (conclusion.value, H) if by_multiplier else conclusion.value
 
     proof = coordinates.worst_case(build, claim.losses, f"{claim.name} on {LOSS_CLASSES[claim.losses]}",
-                                   hypotheses=ranges, multipliers=_multipliers(hp) if claim.hypotheses else None,
+                                   hypotheses=ranges + shared, multipliers=_multipliers(hp) if by_multiplier else None,
                                    L=L, f0=f0)
     verdict = _verdict_from_proof(claim, proof, f"{LOSS_CLASSES[claim.losses]}, worst-case reduction")
     if verdict is not None:
         return verdict
     return _search_one_step(claim, budget, seed, proof)
+
+
+def _split_hypotheses(claim, hp, L):
+    """The claim's hypotheses traced once for a generic dimension: those that read no coordinate (``eta L <= 1``)
+    as relations the proof assumes directly, and the indices of the others (sums over coordinates, closed by a
+    multiplier; ``None``: all of them, when they cannot be traced apart from the step)."""
+    if claim.hypotheses is None:
+        return [], set()
+    vec = coordinates.generic_vector
+    q = Quantities(coordinates.GENERIC, {"w": vec("w", real=True), "g": vec("g", real=True), "L": L, **hp,
+                                         **{s: vec(s, real=True) for s in claim.state}})
+    try:
+        hyps = list(claim.hypotheses(q))
+    except Exception:                # a hypothesis that reads the step: every one over coordinates
+        return [], None
+    shared, others = [], set()
+    for k, h in enumerate(hyps):
+        value = sp.sympify(h.value)
+        if h.relation == "<= 0" and not value.has(coordinates.CoordSum) and value.free_symbols <= set(hp.values()) | {L}:
+            shared.append(value <= 0)
+        else:
+            others.add(k)
+    return shared, others
 
 
 def _with_loss(q, loss):
@@ -317,7 +343,10 @@ def _sampler(claim):
     return ds.Sampler(draw, ranges)
 
 
-def _margin_fn(claim):
+def margin_function(claim: OneStep):
+    """``margin(ops, problem, w, u, eta, extra, with_scale=False) -> (margin, applicable[, scale])``: the claim at
+    drawn instances (the searches' and the exact certificates' form; ``extra`` holds its hyperparameters and state
+    vectors by name)."""
     def margin(ops, problem, w, u, eta, extra, with_scale=False):
         L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
         if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
@@ -363,11 +392,11 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
     rounds, batch, dims = SEARCH[budget]
     families = tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex" else smooth.LOSS_FAMILIES)
     quad = tuple(f for f in families if f in smooth.QUADRATIC_FAMILIES)
-    mc = ds.MarginClaim(_margin_fn(claim), _sampler(claim), families, quad, dims)
+    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quad, dims)
     rs = ds.random_search(mc, rounds, batch, seed)
     coverage = {"families": list(families), "dimensions": list(dims), "instances": rs.instances,
                 "applicable": rs.applicable, "ranges": mc.draw.ranges,
-                "proof": f"{proof.status}: {proof.reason or proof.reduction}"}
+                "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
     if rs.violations and rs.worst_draw is not None and rs.worst_draw.problem.family in quad:
         cert = ds.certify(mc, rs.worst_draw, rs.worst_index)
         if cert and cert["applicable"] and proofs.exact_sign(sp.sympify(cert["margin"])) == 1:
@@ -375,6 +404,7 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
                 again = ds.certify(mc, draw, i)
                 return bool(again["applicable"]) and proofs.exact_sign(sp.sympify(again["margin"])) == 1
             cex = {"source": "random search, re-checked in exact rationals", "family": cert["family"],
+                   "values": {"w": cert["w"], **{k: cert["extra"][k] for k in (*claim.hyper, *claim.state)}},
                    "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]}, "w": cert["w"],
                    "hyperparameters": {k: cert["extra"][k] for k in claim.hyper},
                    "state": {k: cert["extra"][k] for k in claim.state},
@@ -436,7 +466,7 @@ def _decide_flow(claim: Flow, budget, seed) -> Verdict:
     except Exception:                                # the reduction says why below
         relation.setdefault("r", "<= 0")
     proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
-    verdict = _verdict_from_proof(claim, proof, "every dimension, state and hyperparameter in range")
+    verdict = _verdict_from_proof(claim, proof, "per coordinate, chain rule through the sums over coordinates")
     if verdict is not None:
         return verdict
     return _search_flow(claim, budget, seed, hp, proof)
@@ -465,7 +495,9 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
             applicable += 1
             s = proofs.exact_sign(at(conclusion.value))
             if s is not None and (s > 0 if conclusion.relation == "<= 0" else s != 0):
-                cex = {"source": "exact search", "d": d, "state": {str(k): str(v) for k, v in values.items()},
+                cex = {"source": "exact search", "d": d, "values": {**{str(k): str(v) for k, v in values.items()},
+                                                                     **{k: str(v) for k, v in point_hp.items()}},
+                       "state": {str(k): str(v) for k, v in values.items()},
                        "hyperparameters": {k: str(v) for k, v in point_hp.items()}, "value": str(at(conclusion.value))}
                 recheck = lambda c=conclusion, f=at, r=conclusion.relation: (
                     (proofs.exact_sign(f(c.value)) or 0) > 0 if r == "<= 0" else proofs.exact_sign(f(c.value)) != 0)
@@ -474,7 +506,7 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
     coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
                 "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
                 "state_values": "multiples of 1/4 in about [-16, 16], zeros included",
-                "proof": f"{proof.status}: {proof.reason or proof.reduction}"}
+                "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
     return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {proof.status})", coverage,
                    strength=searched("exact evaluation at drawn rational states, d = 1..3", **coverage))
 

@@ -677,6 +677,11 @@ class Bundle:
         return "; ".join(f"{label}: {p.reduction}" for label, p in self.parts)
 
     @property
+    def reason(self) -> str:
+        """Why the bundle is not proved: the first part's reason that says one."""
+        return next((f"{label}: {p.reason}" for label, p in self.parts if p.reason), "")
+
+    @property
     def status(self) -> str:
         statuses = [p.status for _, p in self.parts]
         for s in ("refuted", "undefined", "open"):

@@ -22,6 +22,12 @@ Assertions (``_assertions``): judged in float64, a violation re-checked in exact
     ``assert_conforms``          the conformance audit of an optimizer class against one of our methods
     ``cautious_system``, ``step_bound``, ``PropertyViolation``, ``DESCENT_PARTS``, ``MASK_CONDITIONS``
 
+General assertions (``_general``), on the claim language (:mod:`ams_theory.claims.language`):
+    ``assert_claim``             ``decide(claim, current_budget())``; fails (:class:`ClaimFailed`) unless it holds
+    ``assert_one_step``, ``assert_flow``  build a ``OneStep`` / ``Flow`` and ``assert_claim`` it
+    ``optimizer_steps``, ``OptimizerStep``  strategy: one ``step()`` of a user's ``torch.optim.Optimizer``
+    ``assert_optimizer_step``, ``assert_optimizer_descends``  ``dL <= bound(q)`` at that step, re-checked exactly
+
 Budgets (``_budget``; the pytest plugin ``ams_theory.testing.plugin`` adds ``--ams-budget``):
     ``BUDGETS``, ``register_profiles``, ``current_budget``
 
@@ -40,6 +46,8 @@ _WHERE = {
                     "assert_hamiltonian_descent", "assert_mask_conditions", "assert_conforms", "cautious_system",
                     "step_bound", "DESCENT_PARTS", "MASK_CONDITIONS"),
     "_budget": ("BUDGETS", "register_profiles", "current_budget"),
+    "_general": ("assert_claim", "assert_one_step", "assert_flow", "ClaimFailed", "optimizer_steps", "OptimizerStep",
+                 "assert_optimizer_step", "assert_optimizer_descends"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 

@@ -62,6 +62,17 @@ def test_the_papers_lemma_written_in_the_language_gets_the_registered_verdict():
     assert wrong.word == "refuted" and wrong.recheck() is True
 
 
+def test_a_hypothesis_without_coordinates_is_assumed_directly():
+    """GD's sufficient decrease under eta L <= 1 (a hypothesis on hyperparameters only): proved; asking for the
+    whole eta |g|^2 is refuted."""
+    def gd(fraction):
+        return cl.OneStep(name=f"GD decrease {fraction}", step=lambda q: q.w - q.eta * q.g,
+                          hypotheses=lambda q: [q.at_most(q.eta * q.L, 1)],
+                          conclusion=lambda q: q.at_most(q.dL, -fraction * q.eta * q.norm2(q.g)),
+                          hyper={"eta": cl.Range(0)})
+    assert (cl.decide(gd(sp.Rational(1, 2)), "quick").word, cl.decide(gd(1), "quick").word) == ("holds", "refuted")
+
+
 def test_a_lower_bound_on_the_smooth_class_is_refuted_and_holds_on_the_convex_one():
     """dL >= -eta <g, g> for gradient descent: true for convex losses (first-order lower bound), false for
     L-smooth ones (the concave quadratic attains the smooth lower bound)."""
