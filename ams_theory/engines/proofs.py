@@ -120,9 +120,13 @@ class Statement:
             return f"{sp.sstr(self.expr)} {self.relation}"
 
 
+_ALIASES = {"<=": "<= 0", "==": "== 0", "=": "== 0"}
+
+
 def _statement(expr, relation, hypotheses) -> Statement:
+    relation = _ALIASES.get(relation, relation)
     if relation not in RELATIONS:
-        raise ValueError(f"unknown relation {relation!r} (expected one of {RELATIONS})")
+        raise ValueError(f"unknown relation {relation!r} (expected one of {RELATIONS}, or '<=', '==')")
     hyps = []
     for h in hypotheses:
         h = sp.sympify(h)
@@ -625,8 +629,11 @@ class Proof:
 
     def text(self) -> str:
         """The proof as a person reads it: the statement, the reduction, then one line per case."""
-        lines = [f"claim: {self.statement}  [{self.relation}]",
-                 f"hypotheses: {', '.join(self.hypotheses) or 'none'}", f"reduction: {self.reduction}",
+        lines = [f"claim: {self.statement}  [{self.relation}]"]
+        if self.claim is not None:
+            with _long_integers():
+                lines.append(f"decided: {_short(self.claim.text(), 300)}")
+        lines += [f"hypotheses: {', '.join(self.hypotheses) or 'none'}", f"reduction: {self.reduction}",
                  f"status: {self.status} ({len(self.cases)} cases, {len(self.obligations)} domain obligations, "
                  f"{self.seconds:.2f} s)" + (f": {self.reason}" if self.reason else "")]
         for what, _ in self.obligations:
@@ -694,6 +701,10 @@ class Bundle:
 
     def text(self) -> str:
         return "\n\n".join(f"[{label}]\n{p.text()}" for label, p in self.parts)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def _covers(conditions: list) -> bool:
@@ -894,6 +905,7 @@ def decide(expr, relation: str, hypotheses: Sequence = (), statement: str = "", 
     (default: every symbol of the statement)."""
     t0 = time.perf_counter()
     claim = _statement(expr, relation, hypotheses)
+    relation = claim.relation
     with _long_integers():
         proof = Proof(statement or claim.text(), relation, tuple(sp.sstr(h) for h in claim.hypotheses), reduction,
                       claim=claim, bound_claim=_CLAIM.get())

@@ -131,6 +131,13 @@ def test_a_hypothesis_holds_only_where_it_is_defined():
     assert proofs.decide(x - 1, "<= 0", (1 / x >= 1,)).status == "proved"
 
 
+def test_relations_are_read_with_or_without_their_zero_and_a_bad_one_is_one_line():
+    assert proofs.decide(-a ** 2, "<=").proved and proofs.decide(a - a, "==").proved
+    with pytest.raises(ValueError, match="unknown relation '<'") as err:
+        proofs.decide(-a ** 2, "<")
+    assert "\n" not in str(err.value)
+
+
 def test_a_one_coordinate_claim_decides_in_under_a_second():
     import time
     t0 = time.perf_counter()
