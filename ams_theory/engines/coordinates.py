@@ -682,22 +682,19 @@ def worst_case(build: Callable, loss_class: str, statement: str = "", hypotheses
         sub_proofs, choice, notes, why_open = [], {}, [], None
         for n, (p, v) in enumerate(used, 1):
             where = f"the loss value at w + ({_text(sp.expand(p.t - loss.w0.t))}) [value {n} of the part]"
-            up_proof = _decide(monotone_query(k, v, "up"), f"{label}: nondecreasing in {where}",
-                               "sums over coordinates replaced by free reals (proves more)")
-            if up_proof.proved:
-                choice[v] = up
-                sub_proofs.append((f"nondecreasing in {where}", up_proof))
-                notes.append(f"{where}: the part is proved nondecreasing in it, so {BOUND_TEXT[up]} replaces it")
-                continue
-            down_proof = _decide(monotone_query(k, v, "down"), f"{label}: nonincreasing in {where}",
-                                 "sums over coordinates replaced by free reals (proves more)")
-            if down_proof.proved:
-                choice[v] = low
-                sub_proofs.append((f"nonincreasing in {where}", down_proof))
-                notes.append(f"{where}: the part is proved nonincreasing in it, so {BOUND_TEXT[low]} replaces it")
-                continue
-            why_open = f"not monotone in {where} (neither direction proved: {up_proof.status}/{down_proof.status})"
-            break
+            tried = []
+            for direction, kind, words in (("up", up, "nondecreasing"), ("down", low, "nonincreasing")):
+                proof = _decide(monotone_query(k, v, direction), f"{label}: {words} in {where}",
+                                "sums over coordinates replaced by free reals (proves more)")
+                tried.append(proof.status)
+                if proof.proved:
+                    choice[v] = kind
+                    sub_proofs.append((f"{words} in {where}", proof))
+                    notes.append(f"{where}: the part is proved {words} in it, so {BOUND_TEXT[kind]} replaces it")
+                    break
+            else:
+                why_open = f"not monotone in {where} (neither direction proved: {'/'.join(tried)})"
+                break
         if why_open:
             out_parts.append((label, _open(label, "<= 0", hypotheses, "worst-case loss: " + why_open, why_open)))
             continue
