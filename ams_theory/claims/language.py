@@ -69,11 +69,15 @@ class Range:
             out.append(x < _q(self.hi) if self.hi_open else x <= _q(self.hi))
         return out
 
+    def searched(self) -> tuple:
+        """``(lo, hi)`` as floats for the searches: an unbounded side stops 1e3 away from the other."""
+        lo = -1e3 if self.lo is None else float(self.lo)
+        return lo, (lo + 1e3 if self.hi is None else float(self.hi))
+
     def draw(self, gen, batch: int) -> torch.Tensor:
         """``(batch, 1)`` float64: the closed boundaries (a tenth each), the rest inside (log-uniform where the
         range is unbounded)."""
-        lo = -1e3 if self.lo is None else float(self.lo)
-        hi = lo + 1e3 if self.hi is None else float(self.hi)
+        lo, hi = self.searched()
         if self.lo is not None and self.hi is None and lo >= 0:
             inside = torch.exp(torch.empty(batch, 1, dtype=torch.float64).uniform_(-9, 7, generator=gen)) + lo
         else:

@@ -115,10 +115,8 @@ def _claim(hyper, bound=None, conclusion=None, name="optimizer step"):
 
 
 def _range_values(r: language.Range):
-    """Hypothesis floats in ``r``: its closed boundaries, and values inside (an unbounded side stops at 1e3 away,
-    as :meth:`Range.draw` does)."""
-    lo = -1e3 if r.lo is None else float(r.lo)
-    hi = lo + 1e3 if r.hi is None else float(r.hi)
+    """Hypothesis floats in ``r``: its closed boundaries, and values inside (:meth:`Range.searched`)."""
+    lo, hi = r.searched()
     inside = st.floats(lo, hi, exclude_min=r.lo_open, exclude_max=r.hi_open, allow_nan=False)
     return st.one_of(st.sampled_from([float(b) for b in r.boundaries()]), inside) if r.boundaries() else inside
 
