@@ -246,6 +246,8 @@ def _validate_strength(st, word: str, what: str, claim_id: str, certificate=None
             if not parts or foreign:
                 raise ValueError(f"the proof of {what} was decided for "
                                  f"{(foreign[0].bound_claim if foreign else None) or 'no claim'}, not {claim_id}")
+            if word == "holds" and not st.proof.proved:
+                raise ValueError(f"{what} holds but its proof is {st.proof.status}")
             if st.proof.recheck(claim=claim_id) is not True:
                 raise ValueError(f"the proof of {what} did not re-check")
         elif word == "refuted" and what == "the verdict":

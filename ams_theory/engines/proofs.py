@@ -575,11 +575,11 @@ class Proof:
         yield self
 
     def recheck(self, solver: str = "z3", claim: str | None = None) -> bool:
-        """Replay the proof as a certificate, trusting none of the code that found it: the statement re-derived
-        (``rederive``) equals the one proved, and (``claim``) it was decided for that claim; every query is
-        rebuilt from the statement and the case conditions and equals the stored one; the branches cover every
-        state; the hypotheses hold at the witness (exactly); every query is unsat in ``solver``."""
-        if self.status != "proved" or self.claim is None:
+        """Replay the proof (or a proof of vacuity) as a certificate, trusting none of the code that found it: the
+        statement re-derived (``rederive``) equals the one proved, and (``claim``) it was decided for that claim;
+        every query is rebuilt from the statement and the case conditions and equals the stored one; the branches
+        cover every state; the hypotheses hold at the witness (exactly); every query is unsat in ``solver``."""
+        if self.status not in ("proved", "vacuous") or self.claim is None:
             return False
         try:
             with _long_integers():
@@ -593,6 +593,9 @@ class Proof:
         if self.rederive is not None and _statement(*self.rederive()).key != self.claim.key:
             return False
         enc = Encoding(self.claim)
+        if self.status == "vacuous":          # one query: the hypotheses have no model
+            return [q for _, q in self.obligations] == [enc.vacuity_query()] and \
+                replay(enc.vacuity_query(), solver) == "unsat"
         if [q for _, q in self.obligations] != [q for _, q in enc.obligation_queries()]:
             return False
         if not _covers([c.conditions for c in self.cases]):

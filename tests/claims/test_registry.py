@@ -168,7 +168,7 @@ def test_proved_needs_a_proof_that_rechecks():
     r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("trust me"))))
     assert r.status == "crashed" and "without a proof" in r.error
     r = run_claim(_claim_with(decided(a)))                          # refuted: no proof
-    assert r.status == "crashed" and "did not re-check" in r.error
+    assert r.status == "crashed" and "holds but its proof is refuted" in r.error
     r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", strength=registry.proved("p", _Proof(True)))))
     assert r.status == "crashed" and "not a proof of the engine" in r.error
     r = run_claim(_claim_with(decided(-a ** 2)))
