@@ -47,17 +47,24 @@ from ams_theory.engines.descent import (
     Sampler,
     certify,
     exact_caution,
-    hypothesis_search,
     random_search,
-    search_coverage,
     step,
 )
 from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
+from ams_theory.claims.judging import (  # the verdict pipeline for margins (the names the checks below use)
+    BUDGET,
+    DIMS,
+    REFUTATION_BASIS,
+    judge,
+)
+from ams_theory.claims.judging import decide_margin as _decide
+from ams_theory.claims.judging import search_evidence as _evidence
+from ams_theory.claims.judging import refutation_strength as _refutation_strength
+from ams_theory.claims.judging import search as _search
+from ams_theory.claims.judging import search_strength as _search_strength
+from ams_theory.claims.judging import try_certify as _try_certify
 
 DT = torch.float64
-BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
-    "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
-DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
 SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-pattern checks: d = 1..this
 
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
@@ -721,168 +728,6 @@ def _with_problem_map(claim: MarginClaim, fn) -> MarginClaim:
     """The claim on the problems ``fn`` makes of every sampled one (Cor. A.6's family): the searches and the exact
     certificates both see the mapped problem."""
     return dataclasses.replace(claim, problem_map=fn)
-
-
-def _hypothesis_families(claim: MarginClaim, families=None):
-    """The quadratic families among those searched (the hypothesis search's finds must certify exactly)."""
-    return tuple(f for f in (families or claim.families) if f in QUAD) or claim.certify_families
-
-
-def _search(claim: MarginClaim, budget: str, seed: int, families=None, size_factor=1.0):
-    batches, size, hyp = BUDGET[budget]
-    rs = random_search(claim, batches, max(1000, int(size * size_factor)), seed, families=families,
-                       dims=DIMS[budget])
-    found, tried = hypothesis_search(claim, hyp, seed, families=_hypothesis_families(claim, families))
-    return rs, found, tried
-
-
-# A rotated quadratic's L is rounded up (by 1e-9, relative) for its exact certificate, which can put an instance
-# found at its step bound just outside the bound; such a candidate is tried again with its step 1e-7 smaller.
-INSIDE_THE_EDGE = 1 - 1e-7
-
-
-def _certified(claim: MarginClaim, rs, found, seed, families=None, undecided=None):
-    """An exactly re-checked violation: from the hypothesis find, the worst batch instance, or a
-    search restricted to quadratic families. Returns (certificate dict, recheck) or (None, None); ``undecided``
-    (a list) collects why a candidate could not be decided exactly (:func:`_try_certify`)."""
-    candidates = []
-    if found is not None:
-        candidates.append((found, 0, "hypothesis"))
-    if rs.worst_draw is not None and rs.worst > 0:
-        candidates.append((rs.worst_draw, rs.worst_index, "random search"))
-    fams = tuple(f for f in (families or claim.families) if f in QUAD) or tuple(QUAD)
-    for draw, i, engine in candidates:
-        cert = _try_certify(claim, draw, i, engine, undecided) or _try_certify(
-            claim, dataclasses.replace(draw, eta=draw.eta * INSIDE_THE_EDGE), i, engine + ", step x (1 - 1e-7)",
-            undecided)
-        if cert:
-            return cert
-    extra = random_search(claim, 6, 20_000, seed + 1, families=fams)
-    if extra.worst_draw is not None and extra.worst > 0:
-        return _try_certify(claim, extra.worst_draw, extra.worst_index, "random search (quadratic families)",
-                            undecided) or (None, None)
-    return None, None
-
-
-def _positive(value):
-    """Whether an exact number is > 0 (:func:`ams_theory.engines.proofs.exact_sign`); None when undecided."""
-    sign = proofs.exact_sign(sp.sympify(value))
-    return None if sign is None else sign > 0
-
-
-EXACT_DIGITS = 17               # significant digits of an exact rational too long to write out (see _exact_text)
-
-
-def _exact_text(value) -> str:
-    """``value`` written exactly; a number whose integers Python will not write in decimal (more than
-    ``sys.get_int_max_str_digits()`` digits) as its first :data:`EXACT_DIGITS` digits, marked as rounded (the
-    certificate's data and its re-check stay exact)."""
-    try:
-        return str(value)
-    except ValueError:
-        return (f"{sp.N(value, EXACT_DIGITS)} (rounded to {EXACT_DIGITS} digits: the exact value's integers are too "
-                "long to write out; the re-check recomputes it exactly)")
-
-
-def _try_certify(claim, draw, i, engine, undecided=None):
-    """A certificate that instance ``i`` violates ``claim`` (its exact margin > 0, applicable) and its exact
-    re-check, or None; an instance whose margin sympy cannot sign, or that cannot be made exact, goes into
-    ``undecided`` with the reason."""
-    try:
-        cert = certify(claim, draw, i)
-    except (TypeError, ValueError) as err:
-        if undecided is not None:
-            undecided.append(f"{engine}: not made exact ({type(err).__name__}: {str(err)[:200]})")
-        return None
-    if cert is None or not cert["applicable"]:
-        return None
-    positive = _positive(cert["margin"])
-    if positive is None and undecided is not None:
-        undecided.append(f"{engine}: sympy cannot decide the sign of the exact margin "
-                         f"{_exact_text(cert['margin'])[:200]}")
-    if positive is not True:
-        return None
-    cert = {**cert, "margin": _exact_text(cert["margin"]), "engine": engine}
-
-    def recheck():
-        again = certify(claim, draw, i)
-        return bool(again["applicable"]) and _positive(again["margin"]) is True
-
-    return cert, recheck
-
-
-def _evidence(rs, tried, seed, budget):
-    return {"random_search": {"instances": rs.instances, "applicable": rs.applicable,
-                              "float_violations": rs.violations, "worst_margin": rs.worst,
-                              "per_family_[instances,applicable,violations]": rs.families,
-                              "seconds": round(rs.seconds, 2)},
-            "hypothesis_examples": tried, "seed": seed, "budget": budget,
-            "tolerance": "violation when margin > 1e-9 (1 + |scale|) in float64; refutations re-checked exactly"}
-
-
-REFUTATION_BASIS = "exact counterexample, re-checked in rational arithmetic"
-SEARCH_BASIS = ("no violation in a vectorised float64 random search and a hypothesis search (a violation found "
-                "there would be re-checked exactly)")
-
-
-def _refutation_strength(cert):
-    return proved(REFUTATION_BASIS, family=cert["family"], dimension=len(cert["w"]))
-
-
-def _search_strength(claim, rs, tried, seed, families=None, basis=SEARCH_BASIS):
-    return searched(basis, **search_coverage(claim, rs, seed, tried, _hypothesis_families(claim, families)))
-
-
-@dataclasses.dataclass
-class _Decision:
-    """What both engines found for one statement: its verdict word, evidence and strength, and for a refutation
-    the exact certificate and its re-check."""
-    word: str
-    rs: object
-    evidence: dict
-    strength: object
-    certificate: dict | None = None
-    recheck: object = None
-
-
-def _decide(claim: MarginClaim, budget, seed, families=None, size_factor=1.0) -> _Decision:
-    """``holds`` (searched, with its coverage), ``refuted`` (an exact counterexample: proved) or ``not-checkable``
-    (float violations that no quadratic instance reproduces exactly)."""
-    rs, found, tried = _search(claim, budget, seed, families, size_factor)
-    evidence = _evidence(rs, tried, seed, budget)
-    if rs.violations == 0 and found is None:
-        return _Decision("holds", rs, evidence, _search_strength(claim, rs, tried, seed, families))
-    undecided = []
-    cert, recheck = _certified(claim, rs, found, seed, families, undecided)
-    if cert is None:
-        if undecided:
-            evidence["not_decided_exactly"] = undecided
-        return _Decision("not-checkable", rs, evidence,
-                         no_evidence("float violations that no quadratic instance reproduces exactly"))
-    return _Decision("refuted", rs, evidence, _refutation_strength(cert), cert, recheck)
-
-
-def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction=None, families=None, size_factor=1.0):
-    """Literal verdict from both engines, with its strength, plus a computed ``correction = (statement, MarginClaim,
-    families)`` (its own verdict, strength and, when refuted, exact re-check)."""
-    lit = _decide(claim, budget, seed, families, size_factor)
-    corr = None
-    if correction is not None:
-        statement, cclaim, cfams = correction
-        c = _decide(cclaim, budget, seed, cfams, size_factor)
-        corr = {"statement": statement, "verdict": c.word, "strength": c.strength,
-                "evidence": {**c.evidence, "families": list(cfams or cclaim.families)}}
-        if c.certificate:
-            corr["evidence"]["counterexample"] = c.certificate
-            corr["recheck"] = c.recheck
-    if lit.word == "holds":
-        summary = holds_text(lit.rs)
-    elif lit.word == "refuted":
-        summary = refuted_text(lit.rs, lit.certificate)
-    else:
-        summary = f"{lit.rs.violations} float violations that no quadratic instance reproduces exactly; no certificate"
-        summary += "".join(f" ({why})" for why in lit.evidence.get("not_decided_exactly", [])[:1])
-    return Verdict(lit.word, summary, lit.evidence, lit.certificate, corr, lit.recheck, strength=lit.strength)
 
 
 CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search

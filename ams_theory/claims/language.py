@@ -25,12 +25,13 @@ dimensions, instances, each range with its boundary values); ``open`` proofs nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import sympy as sp
 import torch
 
-from ams_theory.claims.registry import Verdict, no_evidence, proved, searched
+from ams_theory.claims import judging
+from ams_theory.claims.registry import Verdict, proved, searched
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, smooth
 from ams_theory.engines import descent as ds
@@ -38,8 +39,7 @@ from ams_theory.engines import descent as ds
 __all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "decide", "margin_function", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
-SEARCH = {  # budget -> (rounds, batch size, dimensions)
-    "quick": (1, 2_000, (1, 2, 3, 5)), "standard": (1, 20_000, (1, 2, 4, 8)), "thorough": (4, 50_000, (1, 2, 3, 5, 8))}
+FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
 _T1 = TorchOps(batch_dims=1)
 _EXACT = SympyOps()
 
@@ -229,8 +229,8 @@ def _check_claim(claim, functions):
 def decide(claim, budget: str = "standard", seed: int = 0) -> Verdict:
     """The claim's verdict: proved for every dimension by the proof engine, else refuted by an exactly re-checked
     counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``)."""
-    if budget not in SEARCH:
-        raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(SEARCH)})")
+    if budget not in FLOW_STATES:
+        raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(FLOW_STATES)})")
     if isinstance(claim, OneStep):
         return _decide_one_step(claim, budget, seed)
     if isinstance(claim, Flow):
@@ -393,36 +393,29 @@ def _all_hold(hyps):
 
 
 def _search_one_step(claim, budget, seed, proof) -> Verdict:
-    rounds, batch, dims = SEARCH[budget]
+    """The verdict pipeline of the papers' discrete checks (:func:`ams_theory.claims.judging.decide_margin`): a
+    random search and a hypothesis search over the loss families of the class, a violation re-checked exactly on
+    a quadratic."""
     families = tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex" else smooth.LOSS_FAMILIES)
-    quad = tuple(f for f in families if f in smooth.QUADRATIC_FAMILIES)
-    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quad, dims)
-    rs = ds.random_search(mc, rounds, batch, seed)
-    coverage = {"families": list(families), "dimensions": list(dims), "instances": rs.instances,
-                "applicable": rs.applicable, "ranges": mc.draw.ranges,
-                "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
-    if rs.violations and rs.worst_draw is not None and rs.worst_draw.problem.family in quad:
-        cert = ds.certify(mc, rs.worst_draw, rs.worst_index)
-        if cert and cert["applicable"] and proofs.exact_sign(sp.sympify(cert["margin"])) == 1:
-            def recheck(draw=rs.worst_draw, i=rs.worst_index):
-                again = ds.certify(mc, draw, i)
-                return bool(again["applicable"]) and proofs.exact_sign(sp.sympify(again["margin"])) == 1
-            cex = {"source": "random search, re-checked in exact rationals", "family": cert["family"],
-                   "values": {"w": cert["w"], **{k: cert["extra"][k] for k in (*claim.hyper, *claim.state)}},
-                   "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]}, "w": cert["w"],
-                   "hyperparameters": {k: cert["extra"][k] for k in claim.hyper},
-                   "state": {k: cert["extra"][k] for k in claim.state},
-                   "margin": cert["margin"] if isinstance(cert["margin"], str) else str(cert["margin"]),
-                   "margin_approx": cert["margin_approx"]}
-            return Verdict("refuted", f"exact counterexample on a {cert['family']} loss, margin {cert['margin_approx']:.3g}",
-                           coverage, cex, recheck=recheck,
-                           strength=proved("exact counterexample, re-checked in rational arithmetic"))
-    if rs.violations:
+    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families,
+                        tuple(f for f in families if f in judging.QUAD), judging.DIMS[budget])
+    found = judging.decide_margin(mc, budget, seed)
+    evidence = {**found.evidence, "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
+    rs = found.rs
+    if found.word == "refuted":
+        cert = found.certificate
+        cex = {"source": f"{cert['engine']}, re-checked in exact rationals", "family": cert["family"],
+               "values": {"w": cert["w"], **{k: cert["extra"][k] for k in (*claim.hyper, *claim.state)}},
+               "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]},
+               "margin": cert["margin"], "margin_approx": cert["margin_approx"]}
+        return Verdict("refuted", f"exact counterexample on a {cert['family']} loss, margin "
+                                  f"{float(cert['margin_approx']):.3g}", evidence, cex, recheck=found.recheck,
+                       strength=found.strength)
+    if found.word == "not-checkable":
         return Verdict("not-checkable", f"{rs.violations} float violations, none reproduced exactly on a quadratic",
-                       coverage, strength=no_evidence("float violations without an exact certificate", **coverage))
+                       evidence, strength=found.strength)
     return Verdict("holds", f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
-                            f"(proof: {proof.status})", coverage,
-                   strength=searched(f"random search on {len(families)} families, d in {list(dims)}", **coverage))
+                            f"(proof: {proof.status})", evidence, strength=found.strength)
 
 
 # -- flows
@@ -478,7 +471,7 @@ def _decide_flow(claim: Flow, budget, seed) -> Verdict:
 
 def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
     """Exact evaluation at drawn rational states (d = 1, 2, 3): a violation found is a counterexample as it stands."""
-    n = {"quick": 200, "standard": 2_000, "thorough": 10_000}[budget]
+    n = FLOW_STATES[budget]
     gen = torch.Generator().manual_seed(seed)
     tried = applicable = 0
     for d in (1, 2, 3):

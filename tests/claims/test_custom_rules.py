@@ -168,13 +168,14 @@ def test_not_applicable_rows_in_the_table_json_markdown_and_html():
 
 
 def _fake_certificate(monkeypatch, margin):
-    """proofs_checks.discrete with ``certify`` returning an instance whose exact margin is ``margin``."""
-    from proofs_checks import discrete as D
+    """The verdict pipeline (``ams_theory.claims.judging``) with ``certify`` returning an instance whose exact margin
+    is ``margin``."""
+    from ams_theory.claims import judging
 
     cert = {"margin": margin, "margin_approx": float(margin), "applicable": True, "family": "quadratic_convex",
             "w": ["1"]}
-    monkeypatch.setattr(D, "certify", lambda claim, draw, i: dict(cert))
-    return D
+    monkeypatch.setattr(judging, "certify", lambda claim, draw, i: dict(cert))
+    return judging
 
 
 IRRATIONAL = "597871125*2**(2/5)*3**(18/35)*5**(1/5)*7**(17/35)/64793042714624"
@@ -182,18 +183,20 @@ IRRATIONAL = "597871125*2**(2/5)*3**(18/35)*5**(1/5)*7**(17/35)/64793042714624"
 
 def test_a_counterexample_with_an_irrational_margin_is_certified_and_summarised(monkeypatch):
     D = _fake_certificate(monkeypatch, sp.sympify(IRRATIONAL))
-    cert, recheck = D._try_certify(None, None, 0, "random search")
+    cert, recheck = D.try_certify(None, None, 0, "random search")
     assert sp.sympify(cert["margin"]) == sp.sympify(IRRATIONAL) and recheck() is True
-    summary = D._refuted("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
+    from proofs_checks import discrete
+
+    summary = discrete._refuted("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
     assert "margin 7.61e-05" in summary
     D = _fake_certificate(monkeypatch, -sp.sympify(IRRATIONAL))
-    assert D._try_certify(None, None, 0, "random search") is None              # < 0 exactly: no counterexample
+    assert D.try_certify(None, None, 0, "random search") is None              # < 0 exactly: no counterexample
 
 
 def test_a_counterexample_whose_margin_has_more_than_4300_digits_is_certified(monkeypatch):
     huge = sp.Rational(3 ** 9100 + 1, 2 ** 60)          # 4,342 digits: more than Python writes out in decimal
     D = _fake_certificate(monkeypatch, huge)
-    cert, recheck = D._try_certify(None, None, 0, "random search")
+    cert, recheck = D.try_certify(None, None, 0, "random search")
     assert cert["margin"].startswith(f"{sp.N(huge, 17)} (rounded to 17 digits") and recheck() is True
     json.dumps(cert)
 
@@ -203,7 +206,7 @@ def test_a_margin_whose_sign_sympy_cannot_decide_leaves_the_instance_uncertified
     assert proofs.exact_sign(zero) is None                  # neither simplification nor evaluation decides it
     D = _fake_certificate(monkeypatch, zero)
     undecided = []
-    assert D._try_certify(None, None, 0, "random search", undecided) is None
+    assert D.try_certify(None, None, 0, "random search", undecided) is None
     assert len(undecided) == 1 and undecided[0].startswith("random search: sympy cannot decide the sign")
 
 

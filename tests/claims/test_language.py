@@ -95,7 +95,8 @@ def test_a_claim_outside_the_reductions_is_searched_and_a_false_one_refuted_by_t
                           conclusion=lambda q: q.at_most(q.dL, 0), hyper={"eta": cl.Range(0)}, state=("m",))
     v = cl.decide(gated(2), "quick")
     assert (v.word, v.strength.level) == ("holds", "searched")
-    assert v.evidence["instances"] > 0 and v.evidence["ranges"]["eta"]["boundaries"] == [0]
+    assert v.evidence["random_search"]["instances"] > 0 and v.strength.coverage["eta"]["boundaries"] == [0]
+    assert v.strength.coverage["hypothesis_search"]["examples"] > 0          # the papers' pipeline: both engines
     bad = cl.decide(gated(8), "quick")
     assert bad.word == "refuted" and bad.recheck() is True
     assert bad.counterexample["source"].startswith("random search") and bad.counterexample["family"]
