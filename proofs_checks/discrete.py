@@ -35,6 +35,7 @@ from functools import partial
 import sympy as sp
 import torch
 
+from ams_theory.claims import language as cl
 from ams_theory.claims.registry import Verdict, exhaustive, no_evidence, proved, register, searched, weakest
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
@@ -355,11 +356,52 @@ def smooth_lower(P, eta, curvature):
     return -eta * P - curvature
 
 
-def m_d1_part1(ops, problem, w, u, eta, extra, with_scale=False):
-    """dL <= -eta P + L eta^2 |u|^2 / 2."""
-    g, P, f0, dL, uu, _ = _cautious_parts(ops, problem, w, u, eta)
-    bound = descent_upper(P, Lc(problem), eta, uu)
-    return _ret(dL - bound, True, ABS(f0) + ABS(bound), with_scale)
+STEP_SIZE = {"eta": cl.Range(0)}          # the step size of the one-step lemmas: any eta >= 0
+
+
+def cautious_step(q):
+    """Def. 3.2 of the AMS/Grams paper: w' = w - eta u o 1(u o g >= 0) (rule core)."""
+    return step(q.ops, q.w, q.u, q.g, q.eta, CAUTIOUS_GE)
+
+
+def grams_step(mask):
+    """The Grams step w' = w - eta sign(g) o |u| in the form of ``mask`` (Def. 5.1 or Cor. 5.2; rule core)."""
+    return lambda q: step(q.ops, q.w, q.u, q.g, q.eta, mask)
+
+
+def d1_upper(q):
+    """dL <= -eta P + L eta^2 |u|^2 / 2, P = sum_i max(u_i g_i, 0)."""
+    return q.at_most(q.dL, descent_upper(pos_sum(q.ops, q.ops.mul(q.u, q.g)), q.L, q.eta, q.norm2(q.u)))
+
+
+def d2_upper(q):
+    """dL <= -eta <|g|, |u|> + L eta^2 |u|^2 / 2."""
+    return q.at_most(q.dL, descent_upper(total(q.ops, q.abs(q.g) * q.abs(q.u)), q.L, q.eta, q.norm2(q.u)))
+
+
+D1_PART1 = cl.OneStep("Lemma D.1 Part 1", step=cautious_step, conclusion=d1_upper, hyper=STEP_SIZE, state=("u",),
+                      source="Lemma 3.4 / D.1 Part 1 of the AMS/Grams paper")
+D2_PART1 = [cl.OneStep(f"Lemma D.2 Part 1, {form}", step=grams_step(mask), conclusion=d2_upper, hyper=STEP_SIZE,
+                       state=("u",), source="Lemma 5.3 / D.2 Part 1 of the AMS/Grams paper")
+            for form, mask in (("Def. 5.1 step", GRAMS_DEF51), ("Cor. 5.2 step", GRAMS_MASK))]
+
+
+def as_margin(*claims):
+    """Claims of the language in the searches' margin form ``(ops, problem, w, u, eta, extra)`` (the notebooks'
+    and the tests' margins): the largest margin over the claims, each of which must hold, with the direction
+    ``u`` and the step ``eta`` as the claims' ``u`` and ``eta``."""
+    functions = [cl.margin_function(c) for c in claims]
+
+    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+        outs = [f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}, True) for f in functions]
+        value, applicable, scale = outs[0]
+        for v, a, sc in outs[1:]:
+            value, applicable, scale = MAX(value, v), AND(applicable, a), MAX(scale, sc)
+        return _ret(value, applicable, scale, with_scale)
+    return margin
+
+
+m_d1_part1 = as_margin(D1_PART1)
 
 
 def m_d1_part2(ops, problem, w, u, eta, extra, with_scale=False):
@@ -387,11 +429,7 @@ def m_d1_part3(ops, problem, w, u, eta, extra, with_scale=False, side=within):
     return _ret(dL, side(eta, d1_step_bound(ops, problem, w, u)), ABS(f0), with_scale)
 
 
-def m_d2_part1(ops, problem, w, u, eta, extra, with_scale=False):
-    """Grams: dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2 (both Def. 5.1 and Cor. 5.2 steps)."""
-    g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    bound = descent_upper(Q, Lc(problem), eta, uu)
-    return _ret(MAX(d51, d52) - bound, True, ABS(f0) + ABS(bound), with_scale)
+m_d2_part1 = as_margin(*D2_PART1)
 
 
 def m_d2_part2(ops, problem, w, u, eta, extra, with_scale=False):
@@ -955,13 +993,12 @@ def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
     return verdict
 
 
-@register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
-          statement="Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 |u|^2 / "
-                    "2.")
-def check_d1_part1(budget="standard", seed=0):
+@cl.register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
+             statement="Cautious step w' = w - eta u o 1(u o g >= 0) on an L-smooth loss: dL <= -eta P + L eta^2 "
+                       "|u|^2 / 2.")
+def d1_part1():
     """Lemma D.1 Part 1 of the AMS/Grams paper: dL <= -eta P + L eta^2 |u|^2/2 for the cautious step."""
-    verdict = judge(C(m_d1_part1), budget, seed, _holds, _refuted("upper bound violated"))
-    return with_proof(verdict, prove_from_smoothness(m_d1_part1, "smooth", "D.1 Part 1"), "smooth")
+    return D1_PART1
 
 
 def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
@@ -1019,12 +1056,11 @@ def check_d1_part3(budget="standard", seed=0):
     return with_proof(verdict, prove_from_smoothness(m_d1_part3, "smooth", "D.1 Part 3", d1_step_bound), "smooth")
 
 
-@register("grams.D2.part1", source="Lemma 5.3 / D.2 Part 1", kind="discrete",
-          statement="Grams step (Def. 5.1 and Cor. 5.2 forms): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2.")
-def check_d2_part1(budget="standard", seed=0):
+@cl.register("grams.D2.part1", source="Lemma 5.3 / D.2 Part 1", kind="discrete",
+             statement="Grams step (Def. 5.1 and Cor. 5.2 forms): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2.")
+def d2_part1():
     """Lemma D.2 Part 1: dL <= -eta <|g|,|u|> + L eta^2 |u|^2/2 for both Grams steps."""
-    verdict = judge(C(m_d2_part1), budget, seed, _holds, _refuted("upper bound violated"))
-    return with_proof(verdict, prove_from_smoothness(m_d2_part1, "smooth", "D.2 Part 1"), "smooth")
+    return D2_PART1
 
 
 @register("grams.D2.part2", source="Lemma 5.3 / D.2 Part 2", kind="discrete",

@@ -31,12 +31,14 @@ import sympy as sp
 import torch
 
 from ams_theory.claims import judging
-from ams_theory.claims.registry import Verdict, proved, searched
+from ams_theory.claims import registry
+from ams_theory.claims.registry import Verdict, proved, searched, weakest
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, smooth
 from ams_theory.engines import descent as ds
 
-__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "decide", "margin_function", "LOSS_CLASSES"]
+__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all", "register",
+           "margin_function", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -226,16 +228,72 @@ def _check_claim(claim, functions):
 
 # ----------------------------------------------------------------------------- decide
 
-def decide(claim, budget: str = "standard", seed: int = 0) -> Verdict:
+def decide(claim, budget: str = "standard", seed: int = 0, search_beside: bool = False) -> Verdict:
     """The claim's verdict: proved for every dimension by the proof engine, else refuted by an exactly re-checked
-    counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``)."""
+    counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``).
+    ``search_beside``: a proved ``OneStep`` is searched too, and the search is kept in the proof's coverage (a
+    cross-check of the engine: a search that refutes a proved claim is raised as a defect of the tool)."""
     if budget not in FLOW_STATES:
         raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(FLOW_STATES)})")
     if isinstance(claim, OneStep):
-        return _decide_one_step(claim, budget, seed)
+        return _decide_one_step(claim, budget, seed, search_beside)
     if isinstance(claim, Flow):
         return _decide_flow(claim, budget, seed)
     raise TypeError(f"decide takes a OneStep or a Flow claim, got {type(claim).__name__}")
+
+
+def decide_all(claims, budget: str = "standard", seed: int = 0, search_beside: bool = False) -> Verdict:
+    """Several claims that must all hold (a statement about two steps, say): the first that does not hold gives
+    the verdict; when all hold, the weakest strength, and for proofs one bundle of them all."""
+    claims = list(claims) if isinstance(claims, (list, tuple)) else [claims]
+    verdicts = [decide(c, budget, seed, search_beside) for c in claims]
+    if len(verdicts) == 1:
+        return verdicts[0]
+    failed = next(((c, v) for c, v in zip(claims, verdicts) if v.word != "holds"), None)
+    if failed is not None:
+        c, v = failed
+        v.summary = f"{c.name}: {v.summary}"
+        return v
+    evidence = {c.name: v.evidence for c, v in zip(claims, verdicts)}
+    summary = "; ".join(f"{c.name}: {v.summary}" for c, v in zip(claims, verdicts))
+    parts = [v.strength.to_json() for v in verdicts]
+    if all(v.strength.level == "proved" for v in verdicts):
+        bundle = proofs.Bundle([(c.name, v.strength.proof) for c, v in zip(claims, verdicts)])
+        return Verdict("holds", summary, evidence, strength=proved(f"proof engine, {len(claims)} parts", bundle,
+                                                                   parts=parts))
+    return Verdict("holds", summary, evidence, strength=weakest(*[v.strength for v in verdicts]))
+
+
+@dataclass
+class Judgement:
+    """How a catalogued claim is judged: the statement as printed (a claim, or several that must all hold) and,
+    where it fails, the nearest correct statement (``correction``, with its text)."""
+
+    literal: object
+    correction: object = None
+    correction_statement: str = ""
+
+
+def register(claim_id: str, *, source: str, kind: str, statement: str):
+    """Decorator: the decorated function returns the claim (several that must all hold, or a :class:`Judgement`)
+    that judges the catalogued claim ``claim_id``; its check is :func:`decide_all` with the search beside the
+    proof, through the registry's rules of evidence."""
+    def deco(make):
+        def check(budget="standard", seed=0):
+            judged = make()
+            judged = judged if isinstance(judged, Judgement) else Judgement(judged)
+            verdict = decide_all(judged.literal, budget, seed, search_beside=True)
+            if judged.correction is not None:
+                c = decide_all(judged.correction, budget, seed, search_beside=True)
+                verdict.correction = {"statement": judged.correction_statement, "verdict": c.word,
+                                      "evidence": c.evidence, "strength": c.strength,
+                                      **({"recheck": c.recheck} if c.recheck else {})}
+            return verdict
+        check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
+        check.__name__ = make.__name__
+        registry.register(claim_id, source=source, kind=kind, statement=statement)(check)
+        return make
+    return deco
 
 
 def _symbols(claim):
@@ -267,7 +325,7 @@ def _one_step_margin(claim, q):
     return claim.conclusion(q), list(claim.hypotheses(q) if claim.hypotheses else [])
 
 
-def _decide_one_step(claim: OneStep, budget, seed) -> Verdict:
+def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
     L, f0 = sp.Symbol("L", positive=True), sp.Symbol("f0", real=True)
     shared, per_coordinate = _split_hypotheses(claim, hp, L)
@@ -287,9 +345,16 @@ def _decide_one_step(claim: OneStep, budget, seed) -> Verdict:
                                    hypotheses=ranges + shared, multipliers=_multipliers(hp) if by_multiplier else None,
                                    L=L, f0=f0)
     verdict = _verdict_from_proof(claim, proof, f"{LOSS_CLASSES[claim.losses]}, worst-case reduction")
-    if verdict is not None:
-        return verdict
-    return _search_one_step(claim, budget, seed, proof)
+    if verdict is None:
+        return _search_one_step(claim, budget, seed, proof)
+    if search_beside and verdict.word == "holds":
+        search = _search_one_step(claim, budget, seed, proof)
+        if search.word == "refuted":
+            raise RuntimeError(f"{claim.name}: the proof engine proves what the search refutes exactly")
+        verdict.evidence.update(search.evidence, proof=proof.status)
+        verdict.strength = proved(verdict.strength.basis, proof, search=search.strength.to_json())
+        verdict.summary += f"; {search.summary.split(' (proof')[0]}"
+    return verdict
 
 
 def _split_hypotheses(claim, hp, L):
@@ -354,7 +419,7 @@ def margin_function(claim: OneStep):
     def margin(ops, problem, w, u, eta, extra, with_scale=False):
         L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
         if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
-            extra = {k: (SympyOps.asarray([v]) if k in claim.state and not hasattr(v, "shape") else v)
+            extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
                      for k, v in extra.items()}
         q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": L, **extra})
         conclusion, hyps = _one_step_margin(claim, _with_loss(q, _Columns(problem)))

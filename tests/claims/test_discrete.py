@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
 
 import proofs_checks
+from ams_theory.claims import judging
 from conftest import shared_run
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, run_claim
@@ -448,7 +449,7 @@ def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
     draw = descent.Draw(problem, w, u, eta, extra)
     assert D._try_certify(claim, draw, i, "random search") is None
     rs = descent.SearchResult(worst=float(m.reshape(-1)[i]), worst_draw=draw, worst_index=i)
-    cert, recheck = D._certified(claim, rs, None, 0, QUAD)
+    cert, recheck = judging.certified(claim, rs, None, 0, QUAD)
     assert cert["engine"].endswith("(1 - 1e-7)") and sp.Rational(cert["margin"]) > 0 and recheck() is True
 
 
@@ -614,7 +615,7 @@ def test_searched_coverage_matches_the_search(quick_verdicts, cid, part):
     assert sum(f["instances"] for f in cov["loss_families"].values()) == cov["instances"]
     assert cov["dimensions"] == list(D.DIMS["quick"]) and cov["seeds"]["search"] == 0
     assert cov["hypothesis_search"]["examples"] == evidence["hypothesis_examples"] > 0
-    assert cov["w"] == descent.W_DRAW and "u" in cov and "step" in cov
+    assert cov["w"] == descent.W_DRAW and "u" in cov and ("step" in cov or "eta" in cov)    # eta: a language claim
 
 
 @pytest.mark.parametrize("cid, part", [
@@ -629,11 +630,22 @@ def test_bounded_claim_coverage_names_the_bound_and_theta_one(quick_verdicts, ci
 
 
 @pytest.mark.parametrize("cid, part", [
-    ("grams.D1.part1", "verdict"), ("grams.D2.part1", "verdict"), ("cautious.A5", "verdict"),
-    ("cautious.A6", "verdict"), ("cautious.2.4", "correction"), ("cautious.A7", "correction")])
+    ("cautious.A5", "verdict"), ("cautious.A6", "verdict"), ("cautious.2.4", "correction"),
+    ("cautious.A7", "correction")])
 def test_free_step_coverage_includes_eta_zero_and_the_small_end(quick_verdicts, cid, part):
     step = coverage_of(quick_verdicts, cid, part)["step"]
     assert step["exactly"] == [0] and "1/16: 10^U(-9, -3) / L" in step["draw"]
+
+
+def test_claims_stated_in_the_language_keep_the_search_beside_their_proof(quick_verdicts):
+    """D.1 and D.2 Part 1 are stated in the claim language: proved, with the search of the papers' pipeline kept in
+    the coverage (the step size's range with its boundary 0), each Grams form a part of its own."""
+    d1 = quick_verdicts["grams.D1.part1"].verdict.strength
+    assert d1.level == "proved" and d1.coverage["search"]["coverage"]["eta"]["boundaries"] == [0]
+    d2 = quick_verdicts["grams.D2.part1"].verdict.strength
+    assert d2.level == "proved" and len(d2.coverage["parts"]) == 2
+    assert all(part["coverage"]["search"]["coverage"]["instances"] > 0 for part in d2.coverage["parts"])
+    assert d2.proof.recheck(claim="grams.D2.part1") is True
 
 
 @pytest.mark.parametrize("cid", ["cautious.2.4", "cautious.A7"])
