@@ -404,18 +404,69 @@ def as_margin(*claims):
 m_d1_part1 = as_margin(D1_PART1)
 
 
-def m_d1_part2(ops, problem, w, u, eta, extra, with_scale=False):
-    """dL >= -eta P."""
-    g, P, f0, dL, uu, _ = _cautious_parts(ops, problem, w, u, eta)
-    return _ret(first_order_lower(P, eta) - dL, True, ABS(f0) + ABS(eta * P), with_scale)
+def _P(q):
+    return pos_sum(q.ops, q.ops.mul(q.u, q.g))
 
 
-def m_d1_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
-    """Corrected lower bound for any L-smooth loss: dL >= -eta P - L eta^2 |u_hat|^2 / 2."""
-    g, P, f0, dL, uu, w1 = _cautious_parts(ops, problem, w, u, eta)
-    dw = w1 - w
-    bound = smooth_lower(P, eta, Lc(problem) * sq(ops, dw) / 2)
-    return _ret(bound - dL, True, ABS(f0) + ABS(bound), with_scale)
+def _Q(q):
+    return total(q.ops, q.abs(q.g) * q.abs(q.u))
+
+
+def d1_lower(q):
+    """dL >= -eta P (Part 2 as printed: the first-order lower bound, true for convex losses)."""
+    return q.at_least(q.dL, first_order_lower(_P(q), q.eta))
+
+
+def d1_lower_smooth(q):
+    """dL >= -eta P - (L/2)|w' - w|^2 (the L-smooth lower bound of the step taken)."""
+    return q.at_least(q.dL, smooth_lower(_P(q), q.eta, q.L * q.norm2(q.dw) / 2))
+
+
+def d2_lower(q):
+    """dL >= -eta <|g|, |u|>."""
+    return q.at_least(q.dL, first_order_lower(_Q(q), q.eta))
+
+
+def d2_lower_smooth(q):
+    """dL >= -eta <|g|, |u|> - L eta^2 |u|^2 / 2."""
+    return q.at_least(q.dL, smooth_lower(_Q(q), q.eta, q.L * q.eta ** 2 * q.norm2(q.u) / 2))
+
+
+def _at_most_reversed(conclusion):
+    """A lower bound ``dL >= b`` turned into ``dL <= b`` (the inequality reversed, a repair edit)."""
+    return lambda q: cl.Margin(-conclusion(q).value, "<= 0")
+
+
+def _one_step(name, steps, conclusion, losses="smooth"):
+    """One claim per step form (the cautious step, or both Grams forms), all with the same conclusion."""
+    return [cl.OneStep(f"{name}{', ' + form if len(steps) > 1 else ''}", step=st, conclusion=conclusion,
+                       losses=losses, hyper=STEP_SIZE, state=("u",)) for form, st in steps]
+
+
+CAUTIOUS = (("cautious step", cautious_step),)
+GRAMS = (("Def. 5.1 step", grams_step(GRAMS_DEF51)), ("Cor. 5.2 step", grams_step(GRAMS_MASK)))
+
+
+def lower_bound_judgement(name, steps, lower, lower_smooth):
+    """Part 2 of Lemmas D.1 and D.2 as printed (every L-smooth loss), its correction (convex losses) and its
+    single edits: the convexity hypothesis, the smooth lower bound's curvature term, the reversed inequality."""
+    return cl.Judgement(
+        _one_step(name, steps, lower), _one_step(f"{name}, convex L", steps, lower, "convex"),
+        f"for convex L: {lower.__doc__.split(' (')[0]}",
+        repairs=(repairs.Edit("add hypothesis", "L convex", _one_step(name, steps, lower, "convex")),
+                 repairs.Edit("add term", "subtract (L/2)|dw|^2 from the lower bound (the smooth lower bound)",
+                              _one_step(name, steps, lower_smooth)),
+                 repairs.Edit("reverse inequality", "dL <= -eta (...) instead of >=",
+                              _one_step(name, steps, _at_most_reversed(lower)))),
+        why="the lower bound needs convexity (the proof drops -L/2 |dw|^2)")
+
+
+D1_PART2 = lower_bound_judgement("Lemma D.1 Part 2", CAUTIOUS, d1_lower, d1_lower_smooth)
+D2_PART2 = lower_bound_judgement("Lemma D.2 Part 2", GRAMS, d2_lower, d2_lower_smooth)
+m_d1_part2 = as_margin(*D1_PART2.literal)
+m_d1_part2_smooth = as_margin(*_one_step("", CAUTIOUS, d1_lower_smooth))
+m_d2_part2 = as_margin(*D2_PART2.literal)
+m_d2_part2_smooth = as_margin(*_one_step("", GRAMS, d2_lower_smooth))
 
 
 def d1_step_bound(ops, problem, w, u):
@@ -430,19 +481,6 @@ def m_d1_part3(ops, problem, w, u, eta, extra, with_scale=False, side=within):
 
 
 m_d2_part1 = as_margin(*D2_PART1)
-
-
-def m_d2_part2(ops, problem, w, u, eta, extra, with_scale=False):
-    """Grams: dL >= -eta <|g|,|u|>."""
-    g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    return _ret(first_order_lower(Q, eta) - MIN(d51, d52), True, ABS(f0) + ABS(eta * Q), with_scale)
-
-
-def m_d2_part2_smooth(ops, problem, w, u, eta, extra, with_scale=False):
-    """Corrected: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 for any L-smooth loss."""
-    g, Q, f0, d51, d52, uu = _grams_parts(ops, problem, w, u, eta)
-    bound = smooth_lower(Q, eta, Lc(problem) * eta ** 2 * uu / 2)
-    return _ret(bound - MIN(d51, d52), True, ABS(f0) + ABS(bound), with_scale)
 
 
 def d2_step_bound(ops, problem, w, u):
@@ -1001,50 +1039,11 @@ def d1_part1():
     return D1_PART1
 
 
-def _lower_bound_needs_convexity(margin, corrected, label, budget, seed):
-    """A lower bound dL >= -eta (...) judged on every loss (refuted: the proof drops -L/2 |dw|^2; the engine refutes
-    it on the smooth lower bound too) and, as its correction, on convex losses (searched, and proved from the
-    convex lower bound)."""
-    verdict = judge(C(margin), budget, seed, _holds,
-                    _refuted("the lower bound needs convexity (the proof drops -L/2 |dw|^2)"),
-                    correction=(corrected, C(margin, families=CONVEX), CONVEX))
-    literal = prove_from_smoothness(margin, "smooth", f"{label} for every L-smooth loss")
-    verdict.evidence["proof engine (smooth lower bound)"] = {"status": literal.status, "model": literal.model}
-    verdict = correction_with_proof(verdict, prove_from_smoothness(margin, "convex", f"{label}, convex L"), "convex")
-    smooth_form = {m_d1_part2: m_d1_part2_smooth, m_d2_part2: m_d2_part2_smooth}[margin]
-    candidates = repairs.search([
-        repairs.Edit("add hypothesis", "L convex", (margin, "convex")),
-        repairs.Edit("add term", "subtract (L/2)|dw|^2 from the lower bound (the smooth lower bound)",
-                     (smooth_form, "smooth")),
-        repairs.Edit("reverse inequality", "dL <= -eta (...) instead of >=", (_reversed(margin), "smooth")),
-    ], _smoothness_judge(label))
-    verdict.correction.update({"repairs": [c.to_json() for c in candidates],
-                               "repairs_summary": repairs.summary(candidates)})
-    return verdict
-
-
-def _reversed(margin):
-    """The claim with its inequality reversed (the margin's sign flipped)."""
-    def flipped(ops, problem, w, u, eta, extra, with_scale=False):
-        m, app = margin(ops, problem, w, u, eta, extra)
-        return -m, app
-    return flipped
-
-
-def _smoothness_judge(label):
-    """Judge an edited one-step claim ``(margin, worst case)`` by :func:`prove_from_smoothness`."""
-    def judge_edit(spec):
-        p = prove_from_smoothness(*spec, statement=f"{label}, edited")
-        return proofs.VERDICT_OF[p.status], "proved" if p.status in ("proved", "refuted") else "none", \
-            str(p.model or "")
-    return judge_edit
-
-
-@register("grams.D1.part2", source="Lemma 3.4 / D.1 Part 2", kind="discrete",
-          statement="Cautious step on an L-smooth loss: dL >= -eta P.")
-def check_d1_part2(budget="standard", seed=0):
+@cl.register("grams.D1.part2", source="Lemma 3.4 / D.1 Part 2", kind="discrete",
+             statement="Cautious step on an L-smooth loss: dL >= -eta P.")
+def d1_part2():
     """Lemma D.1 Part 2: dL >= -eta P; refuted without convexity, proved for convex losses."""
-    return _lower_bound_needs_convexity(m_d1_part2, "for convex L: dL >= -eta P", "D.1 Part 2", budget, seed)
+    return D1_PART2
 
 
 @register("grams.D1.part3", source="Lemma 3.4 / D.1 Part 3", kind="discrete",
@@ -1063,11 +1062,11 @@ def d2_part1():
     return D2_PART1
 
 
-@register("grams.D2.part2", source="Lemma 5.3 / D.2 Part 2", kind="discrete",
-          statement="Grams step on an L-smooth loss: dL >= -eta <|g|,|u|>.")
-def check_d2_part2(budget="standard", seed=0):
+@cl.register("grams.D2.part2", source="Lemma 5.3 / D.2 Part 2", kind="discrete",
+             statement="Grams step on an L-smooth loss: dL >= -eta <|g|,|u|>.")
+def d2_part2():
     """Lemma D.2 Part 2: dL >= -eta <|g|,|u|>; refuted without convexity, proved for convex losses."""
-    return _lower_bound_needs_convexity(m_d2_part2, "for convex L: dL >= -eta <|g|,|u|>", "D.2 Part 2", budget, seed)
+    return D2_PART2
 
 
 @register("grams.D2.part3", source="Lemma 5.3 / D.2 Part 3", kind="discrete",

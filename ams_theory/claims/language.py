@@ -34,7 +34,7 @@ from ams_theory.claims import judging
 from ams_theory.claims import registry
 from ams_theory.claims.registry import Verdict, proved, searched, weakest
 from ams_theory.core.ops import SympyOps, TorchOps
-from ams_theory.engines import coordinates, proofs, smooth
+from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
 
 __all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all", "register",
@@ -272,6 +272,8 @@ class Judgement:
     literal: object
     correction: object = None
     correction_statement: str = ""
+    repairs: tuple = ()              # repairs.Edit(kind, text, apply=claim): single edits of the statement, judged
+    why: str = ""                    # when the statement as printed fails: the reason, in words
 
 
 def register(claim_id: str, *, source: str, kind: str, statement: str):
@@ -283,11 +285,20 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
             judged = make()
             judged = judged if isinstance(judged, Judgement) else Judgement(judged)
             verdict = decide_all(judged.literal, budget, seed, search_beside=True)
+            if verdict.word == "refuted" and judged.why:
+                verdict.summary = f"{judged.why}; {verdict.summary}"
             if judged.correction is not None:
                 c = decide_all(judged.correction, budget, seed, search_beside=True)
                 verdict.correction = {"statement": judged.correction_statement, "verdict": c.word,
                                       "evidence": c.evidence, "strength": c.strength,
                                       **({"recheck": c.recheck} if c.recheck else {})}
+                if judged.repairs:
+                    def judge_edit(claim):
+                        v = decide_all(claim, budget, seed)
+                        return v.word, v.strength.level, v.summary
+                    found = repairs.search(judged.repairs, judge_edit)
+                    verdict.correction.update({"repairs": [r.to_json() for r in found],
+                                               "repairs_summary": repairs.summary(found)})
             return verdict
         check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
         check.__name__ = make.__name__

@@ -691,7 +691,7 @@ def test_control_past_the_bound_finds_exact_violations_outside_the_verdict(quick
 
 def test_registry_refutations_carry_positive_exact_margins(quick_verdicts):
     """The search-based refutations store the exact (rational) margin of their certificate."""
-    for cid in ("grams.D1.part2", "grams.D2.part2", "grams.R5.5", "cautious.2.4", "cautious.A3"):
+    for cid in ("grams.R5.5", "cautious.2.4", "cautious.A3"):     # D.1/D.2 Part 2: refuted by the proof engine
         cex = quick_verdicts[cid].verdict.counterexample
         margin = sp.Rational(cex["margin"])
         assert (margin >= 0) if cid == "grams.R5.5" else (margin > 0), (cid, margin)
