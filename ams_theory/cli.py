@@ -25,7 +25,7 @@ from ams_theory.claims import certificates
 from ams_theory.claims.catalogue import CLAIM_FAMILIES
 from ams_theory.claims.registry import BUDGETS, Result, claims_for, run_claim
 from ams_theory.engines import proofs
-from ams_theory.claims.report import detail, document, html_page, markdown, proof_text, table
+from ams_theory.claims.report import document, html_page, markdown, proof_text, table
 
 REPORT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 

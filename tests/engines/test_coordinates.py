@@ -59,11 +59,10 @@ def test_reading_coordinates_by_python_indexing_is_open_with_its_reason():
 
 
 def test_max_parts_come_from_the_generic_trace():
-    """(b) At d = 1 sympy collapses max{x_1 - |x|_1, sum x - |x|_1} (both parts equal); generically both stay, and
-    the false second part (x - |x|_1 summed is <= 0, but sum x + 1 - |x|_1... ) is not lost."""
+    """(b) max{sum x - |x|_1, |x|_1 - sum x}: a true part and a false one. The parts are read from the generic trace,
+    so the false part is kept and the claim is not proved."""
     def build(ops, vec):
         x = vec("x")
-        n = ops.numel(x)
         a = ops.total(x) - ops.total(ops.abs(x))                     # <= 0: a true part
         b = ops.total(ops.abs(x)) - ops.total(x)                      # >= 0, > 0 somewhere: a false part
         return sp.Max(a, b)

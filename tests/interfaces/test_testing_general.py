@@ -8,7 +8,7 @@ import torch
 
 import ams_theory.testing as amt
 from ams_theory.claims import language
-from ams_theory.claims.language import Flow, OneStep, Range
+from ams_theory.claims.language import OneStep, Range
 from ams_theory.claims.registry import Verdict
 
 pytest_plugins = ["pytester"]
