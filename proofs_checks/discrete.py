@@ -369,21 +369,36 @@ def grams_step(mask):
     return lambda q: step(q.ops, q.w, q.u, q.g, q.eta, mask)
 
 
+def _P(q):
+    """P = sum_i max(u_i g_i, 0)."""
+    return pos_sum(q.ops, q.ops.mul(q.u, q.g))
+
+
+def _Q(q):
+    """Q = <|g|, |u|>."""
+    return total(q.ops, q.abs(q.g) * q.abs(q.u))
+
+
 def d1_upper(q):
-    """dL <= -eta P + L eta^2 |u|^2 / 2, P = sum_i max(u_i g_i, 0)."""
-    return q.at_most(q.dL, descent_upper(pos_sum(q.ops, q.ops.mul(q.u, q.g)), q.L, q.eta, q.norm2(q.u)))
+    """dL <= -eta P + L eta^2 |u|^2 / 2."""
+    return q.at_most(q.dL, descent_upper(_P(q), q.L, q.eta, q.norm2(q.u)))
 
 
 def d2_upper(q):
     """dL <= -eta <|g|, |u|> + L eta^2 |u|^2 / 2."""
-    return q.at_most(q.dL, descent_upper(total(q.ops, q.abs(q.g) * q.abs(q.u)), q.L, q.eta, q.norm2(q.u)))
+    return q.at_most(q.dL, descent_upper(_Q(q), q.L, q.eta, q.norm2(q.u)))
 
 
-D1_PART1 = cl.OneStep("Lemma D.1 Part 1", step=cautious_step, conclusion=d1_upper, hyper=STEP_SIZE, state=("u",),
-                      source="Lemma 3.4 / D.1 Part 1 of the AMS/Grams paper")
-D2_PART1 = [cl.OneStep(f"Lemma D.2 Part 1, {form}", step=grams_step(mask), conclusion=d2_upper, hyper=STEP_SIZE,
-                       state=("u",), source="Lemma 5.3 / D.2 Part 1 of the AMS/Grams paper")
-            for form, mask in (("Def. 5.1 step", GRAMS_DEF51), ("Cor. 5.2 step", GRAMS_MASK))]
+def _one_step(name, steps, conclusion, losses="smooth"):
+    """One claim per step form (the cautious step, or both Grams forms), all with the same conclusion."""
+    return [cl.OneStep(f"{name}{', ' + form if len(steps) > 1 else ''}", step=st, conclusion=conclusion,
+                       losses=losses, hyper=STEP_SIZE, state=("u",)) for form, st in steps]
+
+
+CAUTIOUS = (("cautious step", cautious_step),)
+GRAMS = (("Def. 5.1 step", grams_step(GRAMS_DEF51)), ("Cor. 5.2 step", grams_step(GRAMS_MASK)))
+D1_PART1 = _one_step("Lemma D.1 Part 1", CAUTIOUS, d1_upper)
+D2_PART1 = _one_step("Lemma D.2 Part 1", GRAMS, d2_upper)
 
 
 def as_margin(*claims):
@@ -401,15 +416,7 @@ def as_margin(*claims):
     return margin
 
 
-m_d1_part1 = as_margin(D1_PART1)
-
-
-def _P(q):
-    return pos_sum(q.ops, q.ops.mul(q.u, q.g))
-
-
-def _Q(q):
-    return total(q.ops, q.abs(q.g) * q.abs(q.u))
+m_d1_part1 = as_margin(*D1_PART1)
 
 
 def d1_lower(q):
@@ -435,16 +442,6 @@ def d2_lower_smooth(q):
 def _at_most_reversed(conclusion):
     """A lower bound ``dL >= b`` turned into ``dL <= b`` (the inequality reversed, a repair edit)."""
     return lambda q: cl.Margin(-conclusion(q).value, "<= 0")
-
-
-def _one_step(name, steps, conclusion, losses="smooth"):
-    """One claim per step form (the cautious step, or both Grams forms), all with the same conclusion."""
-    return [cl.OneStep(f"{name}{', ' + form if len(steps) > 1 else ''}", step=st, conclusion=conclusion,
-                       losses=losses, hyper=STEP_SIZE, state=("u",)) for form, st in steps]
-
-
-CAUTIOUS = (("cautious step", cautious_step),)
-GRAMS = (("Def. 5.1 step", grams_step(GRAMS_DEF51)), ("Cor. 5.2 step", grams_step(GRAMS_MASK)))
 
 
 def lower_bound_judgement(name, steps, lower, lower_smooth):

@@ -330,9 +330,11 @@ def _verdict_from_proof(claim, proof, what):
 
 # -- one step
 
-def _one_step_margin(claim, q):
+def _one_step_margin(claim, q, value, f0):
+    """The claim's conclusion and hypotheses after its step: ``q`` gains ``w_next``, ``dw`` and
+    ``dL = value(w_next) - f0`` (``value``: the loss's value at a point, ``f0``: its value at ``w``)."""
     w_next = claim.step(q)
-    q._set(w_next=w_next, dw=w_next - q.w)
+    q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0)
     return claim.conclusion(q), list(claim.hypotheses(q) if claim.hypotheses else [])
 
 
@@ -346,7 +348,7 @@ def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdi
         w, g = vector("w", real=True), vector("g", real=True)
         lossobj = loss(w, g)
         q = Quantities(ops, {"w": w, "g": g, "L": L, **hp, **{s: vector(s, real=True) for s in claim.state}})
-        conclusion, hyps = _one_step_margin(claim, _with_loss(q, lossobj))
+        conclusion, hyps = _one_step_margin(claim, q, lossobj.value, lossobj.value(w))
         if conclusion.relation != "<= 0":
             raise coordinates.GenericAccessError("an identity about a loss change is searched, not reduced")
         H = [-h.value for k, h in enumerate(hyps) if per_coordinate is None or k in per_coordinate]
@@ -391,18 +393,6 @@ def _split_hypotheses(claim, hp, L):
     return shared, others
 
 
-def _with_loss(q, loss):
-    """``q`` with ``dL`` computed lazily from ``loss`` once the step is known."""
-    original = q._set
-
-    def set_and_measure(**kw):
-        original(**kw)
-        if "w_next" in kw:
-            original(dL=loss.value(kw["w_next"]) - loss.value(q.w))
-    q._set = set_and_measure
-    return q
-
-
 def _multipliers(hp):
     """Candidate multipliers for step-bound hypotheses: each nonnegative hyperparameter halved and whole, then 1/2, 1."""
     out = [f for s in hp.values() if s.is_nonnegative for f in (s / 2, s)]
@@ -433,27 +423,22 @@ def margin_function(claim: OneStep):
             extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
                      for k, v in extra.items()}
         q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": L, **extra})
-        conclusion, hyps = _one_step_margin(claim, _with_loss(q, _Columns(problem)))
-        value = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
+        value = lambda x: _column(problem.value(x))
+        f0 = value(w)
+        conclusion, hyps = _one_step_margin(claim, q, value, f0)
+        margin = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
         applicable = _all_hold(hyps)
-        if applicable is True and torch.is_tensor(value):
-            applicable = torch.ones_like(value, dtype=torch.bool)
+        if applicable is True and torch.is_tensor(margin):
+            applicable = torch.ones_like(margin, dtype=torch.bool)
         if not with_scale:
-            return value, applicable
-        scale = _abs(_Columns(problem).value(w)) + _abs(q.dL) + 1
-        return value, applicable, scale
+            return margin, applicable
+        return margin, applicable, _abs(f0) + _abs(q.dL) + 1
     return margin
 
 
-class _Columns:
-    """A batched problem whose values come as ``(B, 1)`` columns, like every per-instance scalar of the ops."""
-
-    def __init__(self, problem):
-        self.problem = problem
-
-    def value(self, w):
-        v = self.problem.value(w)
-        return v.reshape(-1, 1) if torch.is_tensor(v) else v
+def _column(v):
+    """A batched loss value as a ``(B, 1)`` column, like every per-instance scalar of the ops."""
+    return v.reshape(-1, 1) if torch.is_tensor(v) else v
 
 
 def _abs(x):

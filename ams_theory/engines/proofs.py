@@ -201,8 +201,8 @@ class Encoding:
 
     # -- terms
     def term(self, e, obligations: list, guard: tuple) -> str:
-        """A formula (relation, And/Or/Not) or a real expression as SMT-LIB; every place where ``e`` may be
-        undefined appends ``(guard, condition, description)`` to ``obligations``."""
+        """A formula (relation, And/Or/Not) as SMT-LIB (real expressions go through :meth:`frac`); every place where
+        ``e`` may be undefined appends ``(guard, condition, description)`` to ``obligations``."""
         t = lambda x, g=guard: self.term(x, obligations, g)
         if isinstance(e, bool) or e is sp.true or e is sp.false:
             return "true" if e in (True, sp.true) else "false"
@@ -221,8 +221,7 @@ class Encoding:
             return "(or " + " ".join(t(a) for a in e.args) + ")"
         if isinstance(e, sp.Not):
             return f"(not {t(e.args[0])})"
-        n, d = self.frac(e, obligations, guard)
-        return n if d == "1" else self._cases("ratio", f"{n} {d}", [("true", (n, d))])
+        raise Unsupported(f"{sp.sstr(e)[:60]} stands where a relation is expected")
 
     def frac(self, e, obligations: list, guard: tuple):
         """A real expression as ``(numerator, denominator)``, both polynomial SMT-LIB terms, written as the
@@ -448,13 +447,10 @@ def replay(query: str, solver: str = "z3", timeout_ms: int = TIMEOUT_MS) -> str:
     ``"error: ..."``."""
     if solver == "z3":
         z3 = _z3()
-        s = z3.Solver(ctx=z3.Context())
-        s.set("timeout", timeout_ms)
         try:
-            s.from_string(query)
+            return _check(query, timeout_ms, model=False)[0]
         except z3.Z3Exception as err:
             return f"error: {err}"
-        return str(s.check())
     if solver == "cvc5":
         return _cvc5(query, timeout_ms)
     raise ValueError(f"unknown solver {solver!r} (expected one of {SOLVERS})")
@@ -495,14 +491,14 @@ def _cvc5(query, timeout_ms):
     return result or "error: no check-sat"
 
 
-def _check(query: str):
-    """z3 on one query: ``(result, model as {name: value})`` (the model only for sat)."""
+def _check(query: str, timeout_ms: int = TIMEOUT_MS, model: bool = True):
+    """z3 on one query: ``(result, model as {name: value})`` (the model only for sat, when asked)."""
     z3 = _z3()
     s = z3.Solver(ctx=z3.Context())
-    s.set("timeout", TIMEOUT_MS)
+    s.set("timeout", timeout_ms)
     s.from_string(query)
     r = s.check()
-    if r != z3.sat:
+    if r != z3.sat or not model:
         return str(r), None
     m = s.model()
     return "sat", {d.name(): m[d] for d in m.decls()}
