@@ -19,11 +19,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-import proofs_checks
 from ams_theory import __version__
 from ams_theory.claims import certificates
 from ams_theory.claims.catalogue import CLAIM_FAMILIES
-from ams_theory.claims.registry import BUDGETS, Result, claims_for, run_claim
+from ams_theory.claims.registry import BUDGETS, Result, claims_for, load_checks, run_claim
 from ams_theory.engines import proofs
 from ams_theory.claims.report import document, html_page, markdown, proof_text, table
 
@@ -64,7 +63,7 @@ def _write(path: str, text: str, what: str) -> None:
 
 
 def _select(args):
-    proofs_checks.load()
+    load_checks()
     try:
         return claims_for(args.claim, args.family)
     except KeyError as err:
@@ -224,7 +223,7 @@ def _verify_in_worker(claim_id, budget, seed, stem, hypothesis_home, threads, ce
 
     torch.set_num_threads(threads)
     configuration.set_hypothesis_home_dir(hypothesis_home)
-    proofs_checks.load()
+    load_checks()
     return _finish(run_claim(REGISTRY[claim_id], budget, seed), stem, certify)
 
 
@@ -297,7 +296,7 @@ def _figures(stem, runs, quiet=False):
 
 
 def cmd_show(args) -> int:
-    proofs_checks.load()
+    load_checks()
     try:
         (claim,) = claims_for([args.id])
     except KeyError as err:

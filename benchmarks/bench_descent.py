@@ -29,7 +29,7 @@ import time
 
 import torch
 
-from ams_theory.engines import descent, smooth
+from ams_theory.engines import descent, draws, margins, smooth
 from ams_theory.engines.descent import T1, MarginClaim
 from proofs_checks import discrete as D
 
@@ -42,22 +42,22 @@ REFUTE_GOAL_S = 10.0
 
 def m_eq6_default(ops, problem, w, u, eta, extra, with_scale=False):
     """eq. (6) / Thm. 2.1 for the default phi of eq. (1): x'(1 - phi(x)) <= 0 and x' phi(x) >= 0, x = u o g."""
-    g = D.G(problem, w)
+    g = margins.G(problem, w)
     x = ops.mul(u, g)
-    phi = D._phi(ops, u, g, D.PHI_VARIANTS["eq1_default"])
-    first = D.total(ops, x * (1 - phi))
-    second = D.total(ops, x * phi)
-    return D._ret(D.MAX(first, -second), True, D.ABS(first) + D.ABS(second), with_scale)
+    phi = margins.mask_values(ops, u, g, D.PHI_VARIANTS["eq1_default"])
+    first = margins.total(ops, x * (1 - phi))
+    second = margins.total(ops, x * phi)
+    return margins.margin_result(margins.MAX(first, -second), True, margins.ABS(first) + margins.ABS(second), with_scale)
 
 
 REFUTED = {  # claim id -> (what is searched, families)
-    "grams.D1.part2": MarginClaim(D.m_d1_part2, D._draw_free, QUAD),
-    "grams.D2.part2": MarginClaim(D.m_d2_part2, D._draw_free, QUAD),
-    "grams.R5.5": MarginClaim(D.m_r55, D._draw_free, QUAD),
+    "grams.D1.part2": MarginClaim(D.m_d1_part2, draws.draw_free, QUAD),
+    "grams.D2.part2": MarginClaim(D.m_d2_part2, draws.draw_free, QUAD),
+    "grams.R5.5": MarginClaim(D.m_r55, draws.draw_free, QUAD),
     "cautious.2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
     "cautious.A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
     "cautious.A7": MarginClaim(D.m_a7, D._draw_threshold, QUAD),
-    "cautious.eq6.default": MarginClaim(m_eq6_default, D._draw_free, QUAD),
+    "cautious.eq6.default": MarginClaim(m_eq6_default, draws.draw_free, QUAD),
 }
 SEARCH_DIMS = (2, 3, 5, 1, 8)
 
@@ -70,7 +70,7 @@ def throughput(batch, reps, seed=0):
             gen = torch.Generator().manual_seed(seed * 1000 + d)
             problem = smooth.LOSS_FAMILIES[fam](batch, d, gen)
             w = torch.randn(batch, d, generator=gen, dtype=torch.float64)
-            u, eta, extra = D._draw_free(problem, w, gen)
+            u, eta, extra = draws.draw_free(problem, w, gen)
             sample_s = time.perf_counter() - t0
             times = []
             with torch.no_grad():

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import torch
 
-from ams_theory.claims.registry import Verdict, no_evidence, proved, register, searched
+from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, register, searched
 from ams_theory.engines import experiments, repairs, toys
 
 DT = torch.float64
@@ -128,14 +128,14 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
                         "L + (eps/2)|s|^2 = L + |w_t - w_{t-1}|^2/(2 eps); the ODE form L + |s|^2/2 at the discrete "
                         "state rises on the first steps of every setting (s starts at 0 and grows).",
                 "with_eq1_rescaling": eq1}
-    correction = {
-        "statement": f"With the threshold mask of Thm. 2.4 (coordinate kept iff s_i g_i > (mu eps/2) s_i^2, "
-                     f"mu = {SMOOTHNESS:g}), C-GDM's L is non-increasing at every step of every listed setting.",
-        "verdict": "holds" if thr_ok else "refuted",
-        "evidence": {"steps": steps, "settings": thr, "relative_tolerance": RTOL,
-                     "note": "monotone by construction (Thm. 2.4 / A.4), at the price of speed where beta = 0.99"},
-        "strength": searched("float64 runs of the threshold mask on every listed setting",
-                             **_fig2_coverage(steps, "threshold"))}
+    correction = Correction(
+        statement=f"With the threshold mask of Thm. 2.4 (coordinate kept iff s_i g_i > (mu eps/2) s_i^2, "
+                  f"mu = {SMOOTHNESS:g}), C-GDM's L is non-increasing at every step of every listed setting.",
+        verdict="holds" if thr_ok else "refuted",
+        evidence={"steps": steps, "settings": thr, "relative_tolerance": RTOL,
+                  "note": "monotone by construction (Thm. 2.4 / A.4), at the price of speed where beta = 0.99"},
+        strength=searched("float64 runs of the threshold mask on every listed setting",
+                          **_fig2_coverage(steps, "threshold")))
     def rises(rows, keep=lambda r: True):
         """How many settings of ``rows`` (those ``keep`` selects) see L, or GDM's Hamiltonian, rise."""
         return sum(1 for r in rows if keep(r) and (r["L_increases"] or r.get("H_increases")))
@@ -144,9 +144,9 @@ def check_fig2_monotone(budget="standard", seed=0, variant="indicator"):
              repairs.Edit("replace", "mask: eq. (1)'s rescaled mask", rises(eq1)),
              repairs.Edit("add hypothesis", f"beta in {small_beta} only (the smaller listed momenta)",
                           rises(per, lambda r: r["beta"] in small_beta))]
-    candidates = repairs.search(edits, lambda n: ("holds" if n == 0 else "fails in float64 (not certified)",
-                                                 "searched", f"{n} settings rise (float64, {steps} steps)"))
-    correction.update({"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)})
+    correction.with_repairs(repairs.search(edits, lambda n: (
+        "holds" if n == 0 else "fails in float64 (not certified)", "searched",
+        f"{n} settings rise (float64, {steps} steps)")))
     if first is None:
         return Verdict("holds", f"C-GDM's L and GDM's Hamiltonian never rise in {steps} steps on the "
                        f"{len(per)} distinct settings", evidence, correction=correction,
@@ -353,13 +353,13 @@ def check_fig8(budget="standard", seed=0, masks=None):
                 "square, 1/9. Measured in the paper's units GDM itself scores far below 1/3, so the literal "
                 "comparison cannot separate the methods; the correction compares like with like."}
     strength = _fig8_strength(budget, cautious)
-    correction = {
-        "statement": "Like for like (rates of L, whose closed-form optimum for GDM is 1/9 = "
-                     f"{goh['rate_L']:.4f}; asymptotic rates, fitted over t = {FIG8_TRANSIENT}..{long_T} and "
-                     f"re-estimated over t = {FIG8_TRANSIENT}..{check_T}), every cautious mask's best rate is "
-                     "below 1/9.",
-        "verdict": fig8_like_for_like_word(shown),
-        "evidence": {
+    correction = Correction(
+        statement="Like for like (rates of L, whose closed-form optimum for GDM is 1/9 = "
+                  f"{goh['rate_L']:.4f}; asymptotic rates, fitted over t = {FIG8_TRANSIENT}..{long_T} and "
+                  f"re-estimated over t = {FIG8_TRANSIENT}..{check_T}), every cautious mask's best rate is "
+                  "below 1/9.",
+        verdict=fig8_like_for_like_word(shown),
+        evidence={
             "shown_below_closed_form": shown,
             "best_refined_long_horizon": {
                 k: {"rate_L": r["value"], "eps": r["point"][0], "beta": r["point"][1], "converged": r["converged"],
@@ -381,7 +381,7 @@ def check_fig8(budget="standard", seed=0, masks=None):
                     f"{check_T} steps the same tunings run slower than 1/9. The long-horizon rate is the one "
                     "compared with 1/9, a mask counting as below only when all of its re-estimates are; GDM's "
                     "own long-horizon best stays above 1/9, as its closed form says it must."},
-        "strength": strength}
+        strength=strength)
     figures = {"fig8": ("Figure 8 of the Cautious paper re-run: rate maps over (eps, beta)",
                         lambda path: toys.plot_fig8(res["coarse"], path))}
     shown_txt = ", ".join(f"{k} {spread[k]['long_horizon_at_long_best']['median']:.4f}" for k in cautious)

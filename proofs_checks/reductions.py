@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ams_theory.claims.registry import Verdict, exhaustive, proved, register
+from ams_theory.claims.registry import Correction, Verdict, exhaustive, proved, register
 from ams_theory.core import rules
 from ams_theory.engines import proofs, repairs
 from ams_theory.engines.symbolic import (
@@ -134,12 +134,11 @@ def _verdict(n, bad, kept, left, right, meaning, holds_summary, refuted_summary,
 
 
 def _corrected(statement, n, bad, kept, evidence, general_d=None):
-    """A correction dict whose verdict is computed like the literal one."""
-    out = {"statement": statement, "verdict": "holds" if bad == 0 else "refuted",
-           "evidence": {"patterns": n, "mismatching_patterns": bad, **evidence},
-           "strength": _exhaustive(n, evidence.get("max_d"), general_d)}
+    """A correction whose verdict is computed like the literal one."""
+    out = Correction(statement, "holds" if bad == 0 else "refuted", _exhaustive(n, evidence.get("max_d"), general_d),
+                     {"patterns": n, "mismatching_patterns": bad, **evidence})
     if kept:
-        out["evidence"]["first_mismatch"] = _describe(kept[0].pattern)
+        out.evidence["first_mismatch"] = _describe(kept[0].pattern)
     return out
 
 
@@ -186,8 +185,7 @@ def repairs_by_patterns(edits, right, cases, make_inputs, given=()):
     def judge(hp):
         n, bad, _ = compare(_patterns(cases, "quick"), make_inputs, _step(hp), right)
         return ("holds" if bad == 0 else "refuted"), "exhaustive", f"{bad} of {n} patterns differ (d <= 2)"
-    candidates = repairs.search(list(given) + list(edits), judge)
-    return {"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)}
+    return repairs.search(list(given) + list(edits), judge)
 
 
 @register("grams.B1.beta3", source="Cor. 4.1 / B.1 case 1", kind="symbolic",
@@ -258,12 +256,12 @@ def check_b2(budget="standard", seed=0):
     lr_restored = repairs.Edit("reading", "Def. 3.2: the step eta restored (lr = eta)", _hp(0, normalize="update_l1"))
     hand = repairs.Edit("hand-written correction", "Def. 3.2 with |phi|_1 for |u_hat|_1 and the step eta restored",
                         _hp(0, normalize="nnz_xi", xi=0), size=2)
-    correction.update(repairs_by_patterns([lr_restored, *convention_edits(def32_hp, "Def. 3.2")],
+    correction.with_repairs(repairs_by_patterns([lr_restored, *convention_edits(def32_hp, "Def. 3.2")],
                                           ams, CASES_MG, lambda p: ams_inputs(p, H), given=[hand]))
     return _verdict(n, bad, kept, ams, def32, "AMS steps by eta*d/|phi|_1 * u_hat; Def. 3.2 steps by "
                     "d/|u_hat|_1 * u_hat, with no learning rate", f"equal on all {n} patterns",
                     f"Def. 3.2 normalises by |u_hat|_1 with no learning rate, AMS by eta/|phi|_1: {bad} of {n} "
-                    f"sign patterns differ (d <= 2); with |phi|_1 and eta: {correction['verdict']} "
+                    f"sign patterns differ (d <= 2); with |phi|_1 and eta: {correction.verdict} "
                     f"({n2} patterns, d <= {MAX_D[budget]})", {"max_d": 2}, correction)
 
 
@@ -292,13 +290,13 @@ def check_b3(budget="standard", seed=0):
                                        "|lambda| n_opposed = d, which gives eta as claimed"}, general_d=general)
     hand = repairs.Edit("hand-written correction", "ties u_i s_i = 0 left out of phi and psi, eta_hat = eta",
                         _hp(-1, tie="zero", normalize="none"), size=2)
-    correction.update(repairs_by_patterns(convention_edits(_hp(-1), "AMS(beta3 = 0, lambda = -1)"), _grams_formula,
+    correction.with_repairs(repairs_by_patterns(convention_edits(_hp(-1), "AMS(beta3 = 0, lambda = -1)"), _grams_formula,
                                           CASES_MG, lambda p: ams_inputs(p, H), given=[hand]))
     where = "exactly those with some g_i = 0 != u_i" if exactly_ties else "not only at g_i = 0"
     return _verdict(n, bad, kept, ams, _grams_formula, "where g_i = 0 and u_i != 0, u_i s_i = 0 puts i in phi "
                     "(u o s >= 0), so AMS steps by u_i; sign(g_i)|u_i| = 0", f"equal on all {n} patterns",
                     f"{bad} of {n} sign patterns differ (d <= {MAX_D[budget]}), {where}; corrected form: "
-                    f"{correction['verdict']}", {"max_d": MAX_D[budget], "mismatches_exactly_at_g0": exactly_ties},
+                    f"{correction.verdict}", {"max_d": MAX_D[budget], "mismatches_exactly_at_g0": exactly_ties},
                     correction)
 
 
@@ -325,18 +323,17 @@ def check_alg1(budget="standard", seed=0):
         ("ratio <= 1 + 1/n", proofs.decide(ratio - (n + 1) / n, "<= 0", (x <= 1, n >= 1),
                                            "(n + 1)/(n + eps d) <= 1 + 1/n"))])
     holds = equal_when == [1 / d] and identities == [0, 0] and bounds.proved
-    correction = {
-        "statement": "1/(n/d + eps) = d/(n + 1) exactly when eps = 1/d; for eps*d <= 1 their ratio "
-                     "(n + 1)/(n + eps d) lies in [1, 1 + 1/n]. Both mask u*g > 0 alike. Algorithm 1 counts per "
-                     "parameter tensor, Algorithm 2 over the whole vector (d = dim phi).",
-        "verdict": "holds" if holds else "refuted",
-        "evidence": {"ratio": str(ratio), "equal_iff_mask_eps": [str(v) for v in equal_when],
-                     "identities_residuals": [str(v) for v in identities],
-                     "bounds (proof engine, n >= 1 real)": {label: p.status for label, p in bounds.parts}},
-        "strength": (proved("sympy solves the equality for eps; the engine proves both bounds for every real "
-                            "n >= 1, d > 0, eps > 0 with eps d <= 1", bounds) if holds else
-                     exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps")),
-    }
+    correction = Correction(
+        "1/(n/d + eps) = d/(n + 1) exactly when eps = 1/d; for eps*d <= 1 their ratio (n + 1)/(n + eps d) lies in "
+        "[1, 1 + 1/n]. Both mask u*g > 0 alike. Algorithm 1 counts per parameter tensor, Algorithm 2 over the whole "
+        "vector (d = dim phi).",
+        "holds" if holds else "refuted",
+        proved("sympy solves the equality for eps; the engine proves both bounds for every real n >= 1, d > 0, "
+               "eps > 0 with eps d <= 1", bounds) if holds else
+        exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps"),
+        {"ratio": str(ratio), "equal_iff_mask_eps": [str(v) for v in equal_when],
+         "identities_residuals": [str(v) for v in identities],
+         "bounds (proof engine, n >= 1 real)": {label: p.status for label, p in bounds.parts}})
     def equal_when(subs):
         """An edit of one side's constant, judged exactly: the two scalings agree for every n, d (and eps)."""
         return lambda: (("holds" if sp.simplify((a - b).subs(subs)) == 0 else "refuted"), "proved",
@@ -351,7 +348,7 @@ def check_alg1(budget="standard", seed=0):
         repairs.Edit("replace constant", "Alg. 2: xi = 0", lambda: (
             ("holds" if sp.simplify(a - value(alg2_xi).subs(xi, 0)) == 0 else "refuted"), "proved", "")),
     ], lambda thunk: thunk())
-    correction.update({"repairs": [c.to_json() for c in candidates], "repairs_summary": repairs.summary(candidates)})
+    correction.with_repairs(candidates)
     if sp.simplify(a - b) == 0:
         return Verdict("holds", "the two scalings are identical", {"ratio": str(ratio)},
                        strength=exhaustive("symbolic in n, d and eps", symbolic="n, d, mask_eps"))
@@ -371,5 +368,5 @@ def check_alg1(budget="standard", seed=0):
 
     return Verdict("refuted", "scales 1/(n/d + eps) and d/(n + 1) differ unless eps = 1/d (e.g. d=2, n=1, "
                    f"eps=1e-8: {float(a.subs(values)):.8f} vs {float(b.subs(values)):g}); corrected: "
-                   f"{correction['verdict']}", {"symbolic": "n, d, mask_eps", "ratio": str(ratio)}, cex,
+                   f"{correction.verdict}", {"symbolic": "n, d, mask_eps", "ratio": str(ratio)}, cex,
                    correction, recheck, strength=CERTIFIED)

@@ -23,7 +23,7 @@ def proofs_of(result) -> list:
     if v is None:
         return []
     out = []
-    for what, st in (("verdict", v.strength), ("correction", (v.correction or {}).get("strength"))):
+    for what, st in (("verdict", v.strength), ("correction", v.correction.strength if v.correction else None)):
         proof = getattr(st, "proof", None)
         if proof is not None:
             out += [(what, p) for p in proof.proofs()]

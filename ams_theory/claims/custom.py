@@ -30,7 +30,7 @@ import sympy as sp
 import torch
 
 from ams_theory.claims.catalogue import CATALOGUE, ClaimEntry
-from ams_theory.claims.registry import BUDGETS, REGISTRY, Claim, Result, run_claim
+from ams_theory.claims.registry import BUDGETS, REGISTRY, Claim, Result, load_checks, run_claim
 from ams_theory.core.ops import SympyOps, TorchOps
 
 __all__ = ["RuleError", "Rule", "GENERIC_CHECKS", "NOT_GENERIC", "load_rule", "generic_checks", "not_generic_reason",
@@ -302,9 +302,7 @@ def rule_claims(rule, checks=None) -> list[Claim]:
     the claim ids in ``checks``): the generic checks first (each applicable one's check is the registered one with
     the rule in place of the paper's mask), then the other claims in catalogue order; a claim that does not apply
     carries the reason (``not_applicable``) and is not run."""
-    import proofs_checks
-
-    proofs_checks.load()
+    load_checks()
     rule = load_rule(rule)
     generic = {g.claim_id: g for g in GENERIC_CHECKS}
     order = list(generic) + [c.id for c in CATALOGUE if c.id not in generic]

@@ -4,25 +4,44 @@ violation in exact arithmetic, and judge it, with the strength of the evidence a
 Used by the papers' discrete checks (``proofs_checks/discrete.py``) and by the claim language
 (:mod:`ams_theory.claims.language`), so a user's claim and a paper's get the same searches, certificates and
 coverage. The budgets (:data:`BUDGET`, :data:`DIMS`) say how hard each search looks.
+
+Beside the pipeline: claims with a step bound judged at fractions of it, with a control just past it
+(:func:`judge_bounded`, :func:`control_past_the_bound`); proofs attached to a searched verdict or its correction
+(:func:`correction_with_proof`, :func:`with_mask_proof`); a verdict overturned by a constructed instance
+(:func:`with_witness`); and the judged single edits of a false statement (:func:`with_repairs`, with edits judged
+by the searches, by a proof first, or already judged).
 """
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import sympy as sp
+import torch
 
-from ams_theory.claims.registry import Verdict, no_evidence, proved, searched
-from ams_theory.engines import proofs, smooth
-from ams_theory.engines.descent import MarginClaim, certify, hypothesis_search, random_search, search_coverage
+from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, searched
+from ams_theory.engines import coordinates, proofs, repairs, smooth
+from ams_theory.engines.descent import (T1, Draw, MarginClaim, certify, hypothesis_search, random_search,
+                                        search_coverage)
+from ams_theory.engines.draws import draw_free, fraction_sampler
+from ams_theory.engines.margins import beyond, within
 
-__all__ = ["BUDGET", "DIMS", "QUAD", "Decision", "decide_margin", "judge", "search", "certified", "try_certify",
-           "search_evidence", "search_strength", "refutation_strength", "hypothesis_families", "positive", "exact_text",
-           "REFUTATION_BASIS", "SEARCH_BASIS", "INSIDE_THE_EDGE"]
+__all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "search", "INSIDE_THE_EDGE",
+           "certified", "positive", "EXACT_DIGITS", "exact_text", "try_certify", "search_evidence",
+           "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin", "judge",
+           "with_problem_map", "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
+           "holds_text", "refuted_text", "margin_claim", "torch_bound", "ETA", "L_SMOOTH", "F0", "STEP_MULTIPLIERS",
+           "LOSS_CLASS_TEXT", "bound_used", "generic_instance", "gradient_only_instance",
+           "proof_strength", "searched_edit", "judged_edit", "with_repairs", "not_reduced",
+           "attach_proof", "correction_with_proof", "with_witness", "proof_first",
+           "vacuous_if_never_met", "prove_for_mask", "with_mask_proof"]
 
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
     "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
 DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
+ALL = tuple(smooth.LOSS_FAMILIES)
+CONVEX = tuple(f for f, sample in smooth.LOSS_FAMILIES.items() if sample(1, 1, torch.Generator().manual_seed(0)).convex)
 
 
 def hypothesis_families(claim: MarginClaim, families=None):
@@ -172,11 +191,8 @@ def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction
     if correction is not None:
         statement, cclaim, cfams = correction
         c = decide_margin(cclaim, budget, seed, cfams, size_factor)
-        corr = {"statement": statement, "verdict": c.word, "strength": c.strength,
-                "evidence": {**c.evidence, "families": list(cfams or cclaim.families)}}
-        if c.certificate:
-            corr["evidence"]["counterexample"] = c.certificate
-            corr["recheck"] = c.recheck
+        corr = Correction(statement, c.word, c.strength, {**c.evidence, "families": list(cfams or cclaim.families)},
+                          c.certificate, c.recheck)
     if lit.word == "holds":
         summary = holds_text(lit.rs)
     elif lit.word == "refuted":
@@ -185,3 +201,215 @@ def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction
         summary = f"{lit.rs.violations} float violations that no quadratic instance reproduces exactly; no certificate"
         summary += "".join(f" ({why})" for why in lit.evidence.get("not_decided_exactly", [])[:1])
     return Verdict(lit.word, summary, lit.evidence, lit.certificate, corr, lit.recheck, strength=lit.strength)
+
+
+# ----------------------------------------------------------------------------- step bounds, proofs, repairs
+
+def with_problem_map(claim: MarginClaim, fn) -> MarginClaim:
+    """The claim on the problems ``fn`` makes of every sampled one (Cor. A.6's family): the searches and the exact
+    certificates both see the mapped problem."""
+    return dataclasses.replace(claim, problem_map=fn)
+
+
+CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search
+
+
+def control_past_the_bound(claim: MarginClaim, budget, seed):
+    """The search's power at the bound: the claim's conclusion with theta just above 1 (:data:`THETA_BEYOND`) on
+    quadratic families (the first quarter of each batch), its float violations and one of them certified exactly.
+    Evidence only, never part of the verdict."""
+    batches, size, _ = BUDGET[budget]
+    rs = random_search(claim, batches, size, seed, dims=DIMS[budget], first=size // CONTROL_SHARE)
+    cert = try_certify(claim, rs.worst_draw, rs.worst_index, "random search") if rs.violations else None
+    return {"theta": claim.draw.ranges["step"]["theta"], "families": list(claim.families),
+            "dimensions": list(rs.dims), "instances": rs.instances, "applicable": rs.applicable,
+            "float_violations": rs.violations, "exact_counterexample": cert[0] if cert else None,
+            "theta_of_the_counterexample": float(sp.Rational(cert[0]["extra"]["theta"])) if cert else None}
+
+
+def judge_bounded(margin, bounds, bound_text, budget, seed, holds_text, refuted_text, families=ALL, control=True):
+    """A claim with a step bound: ``margin(..., side=within)``, ``bounds(problem, w, u) -> [(num, den), ...]``
+    (torch). Judged at ``eta = theta x bound``, theta in (0, 1] (:data:`THETA_INSIDE`); with ``control``, the same
+    conclusion just past the bound (:func:`control_past_the_bound`) goes into the evidence."""
+    sampler = fraction_sampler(bounds, within, bound_text)
+    verdict = judge(margin_claim(margin, sampler, families), budget, seed, holds_text, refuted_text, families=families)
+    if control:
+        past = margin_claim(partial(margin, side=beyond), fraction_sampler(bounds, beyond, bound_text),
+                 tuple(f for f in families if f in QUAD))
+        verdict.evidence["control_past_the_bound"] = control_past_the_bound(past, budget, seed)
+    return verdict
+
+
+def holds_text(rs):
+    return (f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
+            f"({len(rs.families)} families, d in {{{', '.join(map(str, rs.dims))}}}) and the hypothesis search")
+
+
+def refuted_text(what):
+    return lambda rs, cert: (f"{what}; exact counterexample on {cert['family']} (d = {len(cert['w'])}, "
+                             f"margin {cert['margin_approx']:.3g}); {rs.violations:,} of "
+                             f"{rs.applicable:,} float instances violate")
+
+
+def margin_claim(margin, draw=draw_free, families=ALL):
+    return MarginClaim(margin, draw, families, QUAD)
+
+
+def torch_bound(bound):
+    """``bound(ops, problem, w, u) -> (num, den)`` as the sampler's ``bounds(problem, w, u) -> [(num, den)]``."""
+    return lambda problem, w, u: [bound(T1, problem, w, u)]
+
+
+ETA = sp.Symbol("eta", nonnegative=True)
+
+
+L_SMOOTH = sp.Symbol("L", positive=True)
+
+
+F0 = sp.Symbol("f0", real=True)
+
+
+STEP_MULTIPLIERS = (ETA / 2, ETA, sp.Rational(1, 2), 1)     # candidate lambda for a step-bound hypothesis
+
+
+LOSS_CLASS_TEXT = {
+    "smooth": "every L-smooth loss: each loss value away from w replaced by the L-smooth upper or lower bound, the "
+              "side chosen by the engine from a proof that the claim is monotone in that value",
+    "convex": "every convex L-smooth loss: each loss value away from w replaced by the L-smooth upper bound or the "
+              "convex lower bound, the side chosen by the engine from a proof that the claim is monotone in that "
+              "value",
+}
+
+
+def bound_used(side: str) -> str:
+    """What a proof from the smoothness bounds assumed: a loss class's text (:data:`LOSS_CLASS_TEXT`), or the text
+    itself (a claim's own, e.g. Thm. D.3's comparison)."""
+    return LOSS_CLASS_TEXT.get(side, side)
+
+
+def generic_instance(ops, vector, loss):
+    """One generic (or concrete) instance: parameters w, direction u, gradient g (free reals), and the loss of the
+    reduction known at w (:func:`ams_theory.engines.coordinates.worst_case`)."""
+    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
+    return loss(w, g), w, u
+
+
+def gradient_only_instance(ops, vector):
+    """An instance whose loss is read only through its gradient g at w (any loss with that gradient)."""
+    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
+    return coordinates.ExtremalLoss(ops, w, g, L_SMOOTH, F0, "convex"), w, u
+
+
+def proof_strength(proof, side, search):
+    return proved(f"for {bound_used(side)}, for every dimension, eta >= 0 and L > 0 "
+                  f"({proof.seconds:.2f} s)", proof, search=search.to_json())
+
+
+def searched_edit(claim: MarginClaim, budget, seed, families=None, size_factor=1.0):
+    """A repair edit judged by both engines: ``vacuous`` when no drawn instance meets its hypothesis."""
+    def judge_edit():
+        d = decide_margin(claim, budget, seed, families, size_factor)
+        word = "vacuous" if d.word == "holds" and not d.rs.applicable else d.word
+        return word, d.strength.level, f"{d.rs.violations:,} float violations in {d.rs.applicable:,} applicable"
+    return judge_edit
+
+
+def judged_edit(correction: Correction):
+    """A repair edit already judged (the hand-written correction)."""
+    return lambda: (correction.verdict, correction.strength.level, "the correction above")
+
+
+def with_repairs(verdict: Verdict, edits) -> Verdict:
+    """Attach the judged neighbourhood ``edits`` (``repairs.Edit`` whose ``apply`` is a thunk returning
+    ``(word, strength level, detail)``) to the verdict's correction."""
+    verdict.correction.with_repairs(repairs.search(edits, lambda thunk: thunk()))
+    return verdict
+
+
+def not_reduced(verdict: Verdict, reason: str) -> Verdict:
+    """A verdict the smoothness proofs do not reach: why, in the evidence (its strength stays as judged)."""
+    verdict.evidence["proof from smoothness"] = "not attempted: " + reason
+    return verdict
+
+
+def attach_proof(evidence, strength, word, proof, side):
+    """Record ``proof`` in ``evidence``; return the strength upgraded to proved when it closes. The engine and the
+    search must agree: a proof of what the search refuted is a defect of the tool, raised as such."""
+    evidence["proof from smoothness"] = {"status": proof.status, "bound used": bound_used(side)}
+    if not proof.proved:
+        return strength
+    if word not in ("holds", "conditional"):
+        raise RuntimeError(f"the proof engine proves what the search finds {word}")
+    return proof_strength(proof, side, strength)
+
+
+def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
+    """The same for a verdict's correction."""
+    corr = verdict.correction
+    corr.strength = attach_proof(corr.evidence, corr.strength, corr.verdict, proof, side)
+    return verdict
+
+
+def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw) -> Verdict:
+    """A searched ``holds`` overturned by a constructed instance, when it certifies exactly (else unchanged)."""
+    found = try_certify(claim, witness, 0, "constructed instance")
+    if found is None:
+        return verdict
+    cert, recheck = found
+    return Verdict("refuted", f"an exact counterexample (a constructed indefinite quadratic, margin {cert['margin']}); "
+                   f"the search alone: {verdict.summary}", {**verdict.evidence, "search verdict": verdict.word},
+                   cert, None, recheck, strength=refutation_strength(cert))
+
+
+def proof_first(proof, bounds, search):
+    """A repair edit judged by the proof engine first (``proof`` from the bounds :func:`bound_used` names) and, when
+    the proof
+    stays open, by ``search`` (a thunk returning the searched :class:`Verdict`)."""
+    def judge_edit():
+        if proof.proved:
+            return "holds", "proved", f"proved from {bound_used(bounds)} for every d ({proof.seconds:.2f} s)"
+        v = search()
+        return v.word, v.strength.level, f"proof open ({proof.reduction}); searched: {v.summary}"
+    return judge_edit
+
+
+def vacuous_if_never_met(verdict: Verdict, hypothesis: str) -> Verdict:
+    """A user mask's searched ``holds`` where no drawn instance met the hypothesis: ``vacuous`` (searched), as the
+    repairs judge an edit no instance meets."""
+    if verdict.word != "holds" or verdict.evidence["random_search"]["applicable"]:
+        return verdict
+    verdict.word = "vacuous"
+    verdict.summary = f"no drawn instance meets the hypothesis ({hypothesis}); " + verdict.summary
+    verdict.strength = searched(f"no instance of the search met the hypothesis ({hypothesis})",
+                                **verdict.strength.coverage)
+    return verdict
+
+
+def prove_for_mask(margin, mask, statement):
+    """``margin <= 0`` for every d, u and g (free reals) with the user's mask, by reduction to one coordinate (open
+    when the mask couples the coordinates)."""
+    def build(ops, vector):
+        problem, w, u = gradient_only_instance(ops, vector)
+        return margin(ops, problem, w, u, ETA, {}, mask=mask)[0]
+    return coordinates.per_coordinate(build, "<= 0", (), statement)
+
+
+def with_mask_proof(verdict: Verdict, proof, correction=False) -> Verdict:
+    """A searched ``holds`` (of the verdict or its correction) made ``proved`` by ``proof``; a proof that is open
+    leaves it searched (recorded in the evidence). A proof of what the search refuted is a defect, raised."""
+    target = verdict.correction if correction else None
+    word = target.verdict if correction else verdict.word
+    evidence = target.evidence if correction else verdict.evidence
+    evidence["proof"] = proof.status
+    if not proof.proved:
+        return verdict
+    if word != "holds":
+        raise RuntimeError(f"the proof engine proves what the search finds {word}")
+    strength = proved(f"proof engine, per coordinate, for every d, u and g ({proof.seconds:.2f} s)", proof,
+                      search=(target.strength if correction else verdict.strength).to_json())
+    if correction:
+        target.strength = strength
+    else:
+        verdict.strength = strength
+        verdict.summary = "proved for every d; " + verdict.summary
+    return verdict

@@ -32,13 +32,15 @@ import torch
 
 from ams_theory.claims import judging
 from ams_theory.claims import registry
-from ams_theory.claims.registry import Verdict, proved, searched, weakest
+from ams_theory.claims.registry import Correction, Verdict, proved, searched, weakest
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
+from ams_theory.engines import draws
+from ams_theory.engines.margins import AND, MAX, beyond, margin_result, within
 
-__all__ = ["Range", "Margin", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all", "register",
-           "margin_function", "LOSS_CLASSES"]
+__all__ = ["Range", "UpTo", "Margin", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all", "register",
+           "margin_function", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -99,6 +101,25 @@ class Range:
 
     def boundaries(self) -> list:
         return [b for b, is_open in ((self.lo, self.lo_open), (self.hi, self.hi_open)) if b is not None and not is_open]
+
+
+@dataclass(frozen=True)
+class UpTo:
+    """A step size bounded by the claim's own quantities, ``0 <= eta <= num/den`` with ``bound(q) -> (num, den)``
+    (e.g. ``lambda q: (2 * P(q), q.L * q.norm2(q.u))``: Lemma D.1 Part 3's bound). The proof assumes
+    ``eta den <= num`` (a sum over coordinates, closed by a multiplier); the search draws ``eta = theta num/den``
+    with theta exactly 1 (the largest float the hypothesis accepts), just below 1 and inside (0, 1]
+    (:func:`ams_theory.engines.draws.bounded_step`), and runs a control just past the bound (theta in (1, 1.1]),
+    reported in the evidence and never part of the verdict. One per claim."""
+
+    bound: Callable
+    text: str = ""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, nonnegative=True)
+
+    def hypotheses(self, x) -> list:
+        return []
 
 
 def _q(x):
@@ -218,9 +239,11 @@ def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
             raise TypeError(f"{claim.name}: {name} must be a function of q")
-    bad = [k for k, v in claim.hyper.items() if not isinstance(v, Range)]
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, UpTo))]
     if bad:
-        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range")
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range or an UpTo")
+    if sum(isinstance(v, UpTo) for v in claim.hyper.values()) > 1:
+        raise ValueError(f"{claim.name}: at most one hyperparameter may be an UpTo (the step drawn against its bound)")
     clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss"} & (set(claim.hyper) | set(claim.state))
     if clash:
         raise ValueError(f"{claim.name}: {sorted(clash)[0]!r} is a reserved quantity name")
@@ -289,20 +312,20 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                 verdict.summary = f"{judged.why}; {verdict.summary}"
             if judged.correction is not None:
                 c = decide_all(judged.correction, budget, seed, search_beside=True)
-                verdict.correction = {"statement": judged.correction_statement, "verdict": c.word,
-                                      "evidence": c.evidence, "strength": c.strength,
-                                      **({"recheck": c.recheck} if c.recheck else {})}
+                verdict.correction = Correction.of(judged.correction_statement, c)
                 if judged.repairs:
                     def judge_edit(claim):
                         v = decide_all(claim, budget, seed)
                         return v.word, v.strength.level, v.summary
-                    found = repairs.search(judged.repairs, judge_edit)
-                    verdict.correction.update({"repairs": [r.to_json() for r in found],
-                                               "repairs_summary": repairs.summary(found)})
+                    verdict.correction.with_repairs(repairs.search(judged.repairs, judge_edit))
             return verdict
         check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
         check.__name__ = make.__name__
-        registry.register(claim_id, source=source, kind=kind, statement=statement)(check)
+        literal = make()
+        literal = literal.literal if isinstance(literal, Judgement) else literal
+        literal = literal if isinstance(literal, (list, tuple)) else [literal]
+        margin = as_margin(*literal) if all(isinstance(c, OneStep) for c in literal) else None
+        registry.register(claim_id, source=source, kind=kind, statement=statement, margin=margin)(check)
         return make
     return deco
 
@@ -330,19 +353,40 @@ def _verdict_from_proof(claim, proof, what):
 
 # -- one step
 
+def _bounded(claim):
+    """``(name, UpTo)`` of the claim's step drawn against a bound, or None."""
+    return next(((k, r) for k, r in claim.hyper.items() if isinstance(r, UpTo)), None)
+
+
+def _step_bound(claim, q):
+    """``(eta, (num, den))`` of the claim's :class:`UpTo`, or None."""
+    bounded = _bounded(claim)
+    return None if bounded is None else (getattr(q, bounded[0]), bounded[1].bound(q))
+
+
+def _hypotheses(claim, q) -> list:
+    """The claim's hypotheses, its step bound ``eta den - num <= 0`` (an :class:`UpTo`) last."""
+    hyps = list(claim.hypotheses(q) if claim.hypotheses else [])
+    bound = _step_bound(claim, q)
+    if bound is not None:
+        eta, (num, den) = bound
+        hyps.append(Margin(eta * den - num, "<= 0"))
+    return hyps
+
+
 def _one_step_margin(claim, q, value, f0):
     """The claim's conclusion and hypotheses after its step: ``q`` gains ``w_next``, ``dw`` and
     ``dL = value(w_next) - f0`` (``value``: the loss's value at a point, ``f0``: its value at ``w``)."""
     w_next = claim.step(q)
     q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0)
-    return claim.conclusion(q), list(claim.hypotheses(q) if claim.hypotheses else [])
+    return claim.conclusion(q), _hypotheses(claim, q)
 
 
 def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
     L, f0 = sp.Symbol("L", positive=True), sp.Symbol("f0", real=True)
     shared, per_coordinate = _split_hypotheses(claim, hp, L)
-    by_multiplier = claim.hypotheses is not None and (per_coordinate is None or bool(per_coordinate))
+    by_multiplier = _has_hypotheses(claim) and (per_coordinate is None or bool(per_coordinate))
 
     def build(ops, vector, loss):
         w, g = vector("w", real=True), vector("g", real=True)
@@ -374,13 +418,13 @@ def _split_hypotheses(claim, hp, L):
     """The claim's hypotheses traced once for a generic dimension: those that read no coordinate (``eta L <= 1``)
     as relations the proof assumes directly, and the indices of the others (sums over coordinates, closed by a
     multiplier; ``None``: all of them, when they cannot be traced apart from the step)."""
-    if claim.hypotheses is None:
+    if not _has_hypotheses(claim):
         return [], set()
     vec = coordinates.generic_vector
     q = Quantities(coordinates.GENERIC, {"w": vec("w", real=True), "g": vec("g", real=True), "L": L, **hp,
                                          **{s: vec(s, real=True) for s in claim.state}})
     try:
-        hyps = list(claim.hypotheses(q))
+        hyps = _hypotheses(claim, q)
     except Exception:                # a hypothesis that reads the step: every one over coordinates
         return [], None
     shared, others = [], set()
@@ -393,30 +437,49 @@ def _split_hypotheses(claim, hp, L):
     return shared, others
 
 
+def _has_hypotheses(claim) -> bool:
+    return claim.hypotheses is not None or _bounded(claim) is not None
+
+
 def _multipliers(hp):
     """Candidate multipliers for step-bound hypotheses: each nonnegative hyperparameter halved and whole, then 1/2, 1."""
     out = [f for s in hp.values() if s.is_nonnegative for f in (s / 2, s)]
     return out + [sp.Rational(1, 2), sp.Integer(1), sp.Integer(2)]
 
 
-def _sampler(claim):
-    """Draws the state vectors freely (scale-mixed normal) and each hyperparameter in its range."""
+def _sampler(claim, side=within):
+    """Draws each state vector as the searches draw a direction (:data:`ams_theory.engines.draws.U_DRAW`: a mix of
+    the gradient and noise, exact zeros sometimes), each :class:`Range` hyperparameter in its range, and the step of
+    an :class:`UpTo` against its bound (:func:`ams_theory.engines.draws.bounded_step`; ``side=beyond``: the
+    control just past it)."""
+    bounded = _bounded(claim)
+
     def draw(problem, w, gen):
-        B, d = w.shape
-        extra = {k: r.draw(gen, B) for k, r in claim.hyper.items()}
+        B = w.shape[0]
+        extra = {k: r.draw(gen, B) for k, r in claim.hyper.items() if isinstance(r, Range)}
         for s in claim.state:
-            extra[s] = torch.randn(B, d, generator=gen, dtype=torch.float64) * torch.exp(
-                torch.randn(B, 1, generator=gen, dtype=torch.float64))
+            extra[s] = draws.draw_direction(problem, w, gen)
+        if bounded is not None:
+            q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
+            with torch.no_grad():
+                num, den = bounded[1].bound(q)
+            extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, (num, den), side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
-    ranges = {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()}
-    ranges.update({s: "any real vector (normal, scale-mixed)" for s in claim.state})
+    ranges = {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()
+              if isinstance(r, Range)}
+    ranges.update({s: "any real vector: " + draws.U_DRAW.replace("u = ", "", 1) for s in claim.state})
+    if bounded is not None:
+        ranges["step"] = draws.bounded_step_ranges(side, bounded[1].text or bounded[0] + "'s bound")
     return ds.Sampler(draw, ranges)
 
 
-def margin_function(claim: OneStep):
+def margin_function(claim: OneStep, side=within):
     """``margin(ops, problem, w, u, eta, extra, with_scale=False) -> (margin, applicable[, scale])``: the claim at
     drawn instances (the searches' and the exact certificates' form; ``extra`` holds its hyperparameters and state
-    vectors by name)."""
+    vectors by name). An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
+    (:func:`ams_theory.engines.margins.within`, or ``beyond`` for the control)."""
+    bounded = _bounded(claim) is not None
+
     def margin(ops, problem, w, u, eta, extra, with_scale=False):
         L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
         if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
@@ -427,12 +490,31 @@ def margin_function(claim: OneStep):
         f0 = value(w)
         conclusion, hyps = _one_step_margin(claim, q, value, f0)
         margin = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
-        applicable = _all_hold(hyps)
+        applicable = _all_hold(hyps[:-1]) if bounded else _all_hold(hyps)
+        if bounded:
+            eta_, bound = _step_bound(claim, q)
+            applicable = AND(applicable, side(eta_, bound)) if applicable is not True else side(eta_, bound)
         if applicable is True and torch.is_tensor(margin):
             applicable = torch.ones_like(margin, dtype=torch.bool)
         if not with_scale:
             return margin, applicable
         return margin, applicable, _abs(f0) + _abs(q.dL) + 1
+    return margin
+
+
+def as_margin(*claims):
+    """Claims of the language in the searches' margin form ``(ops, problem, w, u, eta, extra)`` (the notebooks'
+    and the tests' margins): the largest margin over the claims, each of which must hold, with the direction
+    ``u`` and the step ``eta`` as the claims' ``u`` and ``eta`` (``side=beyond``: an :class:`UpTo` step past its
+    bound, the control)."""
+    functions = {side: [margin_function(c, side) for c in claims] for side in (within, beyond)}
+
+    def margin(ops, problem, w, u, eta, extra, with_scale=False, side=within):
+        outs = [f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}, True) for f in functions[side]]
+        value, applicable, scale = outs[0]
+        for v, a, sc in outs[1:]:
+            value, applicable, scale = MAX(value, v), AND(applicable, a), MAX(scale, sc)
+        return margin_result(value, applicable, scale, with_scale)
     return margin
 
 
@@ -458,10 +540,14 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
     random search and a hypothesis search over the loss families of the class, a violation re-checked exactly on
     a quadratic."""
     families = tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex" else smooth.LOSS_FAMILIES)
-    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families,
-                        tuple(f for f in families if f in judging.QUAD), judging.DIMS[budget])
+    quadratic = tuple(f for f in families if f in judging.QUAD)
+    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quadratic, judging.DIMS[budget])
     found = judging.decide_margin(mc, budget, seed)
     evidence = {**found.evidence, "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
+    if _bounded(claim) is not None:
+        control = ds.MarginClaim(margin_function(claim, beyond), _sampler(claim, beyond), quadratic, quadratic,
+                                 judging.DIMS[budget])
+        evidence["control_past_the_bound"] = judging.control_past_the_bound(control, budget, seed)
     rs = found.rs
     if found.word == "refuted":
         cert = found.certificate

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import time
 import traceback
+from importlib import metadata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ams_theory.claims.catalogue import CATALOGUE, CLAIM_FAMILIES, VERDICTS, ClaimEntry
 from ams_theory.engines import proofs
 
-__all__ = ["Verdict", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
-           "run_claim", "claims_for", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
+__all__ = ["Verdict", "Correction", "Strength", "STRENGTHS", "Claim", "Result", "REGISTRY", "BUDGETS", "KINDS", "register",
+           "run_claim", "claims_for", "load_checks", "CHECKS_GROUP", "proved", "exhaustive", "searched", "no_evidence", "weakest"]
 
 BUDGETS = ("quick", "standard", "thorough")
 KINDS = ("symbolic", "discrete", "continuous", "empirical", "convention")
@@ -91,6 +92,49 @@ def weakest(*strengths: Strength, basis: str | None = None) -> Strength:
 
 
 @dataclass
+class Correction:
+    """The nearest correct statement to a claim that fails (or says nothing), judged like a claim: the
+    ``statement``, its ``verdict`` word, :class:`Strength` and ``evidence``; for a refutation its
+    ``counterexample`` and exact ``recheck``; ``repairs``: the judged single edits of the statement as printed
+    (:func:`ams_theory.engines.repairs.search`, as JSON), summed up in ``repairs_summary``."""
+
+    statement: str
+    verdict: str
+    strength: Strength | None = None
+    evidence: dict = field(default_factory=dict)
+    counterexample: dict | None = None
+    recheck: Callable[[], bool] | None = None
+    repairs: list | None = None
+    repairs_summary: str | None = None
+
+    @classmethod
+    def of(cls, statement: str, verdict: "Verdict", evidence: dict | None = None) -> "Correction":
+        """A judged verdict as the correction of another claim (a refutation keeps its counterexample and exact
+        re-check); ``evidence``: in place of the verdict's own."""
+        return cls(statement, verdict.word, verdict.strength, verdict.evidence if evidence is None else evidence,
+                   verdict.counterexample, verdict.recheck)
+
+    def with_repairs(self, candidates) -> "Correction":
+        """The judged single edits (``repairs.Candidate``, ranked) attached; returns the correction."""
+        from ams_theory.engines import repairs
+        self.repairs, self.repairs_summary = [c.to_json() for c in candidates], repairs.summary(candidates)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        strength = self.strength.to_json() if self.strength is not None else None
+        out = {"statement": self.statement, "verdict": self.verdict, "strength": strength, "evidence": self.evidence,
+               "repairs": self.repairs, "repairs_summary": self.repairs_summary}
+        if self.counterexample is not None:
+            out["counterexample"] = self.counterexample
+        if self.repairs is None:            # no generated neighbourhood: the hand-written correction is the one edit
+            out["repairs"] = [{"edit": self.statement, "kind": "hand-written correction", "size": None,
+                               "verdict": self.verdict, "strength": strength["level"] if strength else None,
+                               "detail": ""}]
+            out["repairs_summary"] = "only the hand-written correction was judged (no generated edits for this claim)"
+        return out
+
+
+@dataclass
 class Verdict:
     """What a check found.
 
@@ -98,8 +142,7 @@ class Verdict:
     instances, tolerances, seeds) as JSON-ready data. ``counterexample``: the
     exact data of a failure (required for ``refuted``), with ``recheck`` a
     function that re-verifies it in exact arithmetic and returns True when the
-    failure is real. ``correction``: ``{"statement", "verdict", "evidence"}``
-    for the nearest correct statement, plus its ``"strength"`` (a :class:`Strength`).
+    failure is real. ``correction``: the nearest correct statement, judged (a :class:`Correction`).
     ``strength``: how strong the evidence for the verdict is. ``figures``: ``{name: (caption, draw)}``
     with ``draw(path)`` writing a PNG there; reports call it (figures are drawn
     only when a report is written).
@@ -109,7 +152,7 @@ class Verdict:
     summary: str
     evidence: dict = field(default_factory=dict)
     counterexample: dict | None = None
-    correction: dict | None = None
+    correction: Correction | None = None
     recheck: Callable[[], bool] | None = None
     figures: dict = field(default_factory=dict)
     strength: Strength | None = None
@@ -123,6 +166,7 @@ class Claim:
     check: Callable[[str, int], Verdict] | None = None
     where: str | None = None             # the source label in its paper, e.g. "Lemma D.1 Part 1"
     not_applicable: str | None = None    # why the claim does not apply (to a user's rule): it is not run
+    margin: Callable | None = None       # a one-step claim's margin at instances (ams_theory.engines.margins)
 
     @property
     def id(self) -> str:
@@ -148,31 +192,19 @@ class Result:
             "evidence": v.evidence if v else None,
             "counterexample": v.counterexample if v else None,
             "strength": v.strength.to_json() if v and v.strength else None,
-            "correction": _correction_json(v.correction) if v else None,
+            "correction": v.correction.to_json() if v and v.correction else None,
             "error": self.error, "seconds": round(self.seconds, 3),
         }
-
-
-def _correction_json(correction):
-    if correction is None:
-        return None
-    st = correction.get("strength")
-    out = {k: v for k, v in correction.items() if not callable(v)}      # a correction's exact re-check stays here
-    out["strength"] = st.to_json() if isinstance(st, Strength) else st
-    if "repairs" not in out:               # no generated neighbourhood: the hand-written correction is the one edit
-        out["repairs"] = [{"edit": correction["statement"], "kind": "hand-written correction", "size": None,
-                           "verdict": correction["verdict"], "strength": out["strength"]["level"] if out["strength"]
-                           else None, "detail": ""}]
-        out["repairs_summary"] = "only the hand-written correction was judged (no generated edits for this claim)"
-    return out
 
 
 REGISTRY: dict[str, Claim] = {c.id: Claim(c) for c in CATALOGUE}
 
 
-def register(claim_id: str, *, source: str, kind: str, statement: str):
+def register(claim_id: str, *, source: str, kind: str, statement: str, margin: Callable | None = None):
     """Decorator: attach ``check(budget, seed) -> Verdict`` to a catalogued claim, with the claim's source label in
-    its paper (``source``), the kind of check, and its statement as a formula."""
+    its paper (``source``), the kind of check, and its statement as a formula; ``margin``: for a one-step claim, its
+    margin ``(ops, problem, w, u, eta, extra, with_scale=False) -> (margin, applicable[, scale])`` at instances (the
+    notebooks evaluate it along step sizes)."""
     if claim_id not in REGISTRY:
         raise KeyError(f"cannot register {claim_id!r}: not in the claim catalogue")
     if kind not in KINDS:
@@ -182,7 +214,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
         claim = REGISTRY[claim_id]
         if claim.check is not None and claim.check is not fn:
             raise ValueError(f"claim {claim_id!r} already has a check")
-        claim.kind, claim.statement, claim.where, claim.check = kind, statement, source, fn
+        claim.kind, claim.statement, claim.where, claim.check, claim.margin = kind, statement, source, fn, margin
         # the check's docstring says what it checks; the claim (its source and statement) is prefixed here,
         # from the one place it is written
         fn.__doc__ = (f"{PAPER_TITLES[claim.entry.paper]}, {source}: {statement}\n\n    What is checked: "
@@ -190,6 +222,21 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
         return fn
 
     return deco
+
+
+CHECKS_GROUP = "ams_theory.checks"     # entry points: packages whose ``load()`` registers checks of catalogued claims
+
+
+def load_checks() -> None:
+    """Register the checks of every installed package that declares one in the entry-point group
+    :data:`CHECKS_GROUP` (this project's own are ``proofs_checks``, declared in ``pyproject.toml``); the library
+    reaches the checks only this way, never by importing them."""
+    found = metadata.entry_points(group=CHECKS_GROUP)
+    if not found:
+        raise RuntimeError(f"no claim checks are installed (no entry point in the group {CHECKS_GROUP!r}): "
+                           "install the project with `pip install -e .`")
+    for entry in found:
+        entry.load()()
 
 
 def claims_for(ids=None, families=None) -> list[Claim]:
@@ -222,10 +269,12 @@ def _validate(claim: Claim, v: Verdict) -> None:
         v.counterexample = {**v.counterexample, "rechecked_exactly": True}
     _validate_strength(v.strength, v.word, "the verdict", claim.id)
     if v.correction is not None:
-        if v.correction.get("verdict") not in VERDICTS or not v.correction.get("statement"):
+        c = v.correction
+        if not isinstance(c, Correction):
+            raise TypeError(f"a correction is a Correction, not a {type(c).__name__}")
+        if c.verdict not in VERDICTS or not c.statement:
             raise ValueError("a correction needs a statement and a verdict word")
-        _validate_strength(v.correction.get("strength"), v.correction["verdict"], "the correction", claim.id,
-                           certificate=v.correction.get("recheck"))
+        _validate_strength(c.strength, c.verdict, "the correction", claim.id, certificate=c.recheck)
 
 
 def _validate_strength(st, word: str, what: str, claim_id: str, certificate=None) -> None:

@@ -104,7 +104,7 @@ def proof_text(r: Result) -> str:
     v = r.verdict
     out = []
     for what, st in (("verdict", v.strength if v else None),
-                     ("correction", (v.correction or {}).get("strength") if v else None)):
+                     ("correction", v.correction.strength if v and v.correction else None)):
         proof = getattr(st, "proof", None)
         if proof is not None:
             out.append(f"== proof of the {what}: {st.basis}\n{proof.text()}")

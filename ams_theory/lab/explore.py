@@ -5,16 +5,16 @@ Two topics, both built on code the checks already use:
 **One step against the descent lemmas.** :func:`one_step_changes` takes one step of Adam,
 cautious Adam and Grams with the rule core (:func:`ams_theory.core.rules.ams_step`, batched
 over step sizes with :class:`~ams_theory.core.ops.TorchOps`) and returns
-``dL(eta) = L(w_next) - L(w)``. The bounds it is compared with are written out here, each
-with its paper label (the checks in ``proofs_checks/discrete.py`` hold only the margins
-``actual - bound``, not the bounds themselves):
+``dL(eta) = L(w_next) - L(w)``. The bounds it is compared with are the papers' bounds
+of :mod:`ams_theory.claims.bounds` (the functions the checks state their claims with), each
+with its paper label:
 
 - :func:`d1_bounds`: Lemma 3.4 / D.1 of the AMS/Grams paper (cautious step), parts 1-3;
 - :func:`d2_bounds`: Lemma 5.3 / D.2 (Grams step), parts 1-3;
 - :func:`smoothness_bounds`: the two-sided L-smoothness bound of the plain step (Fact A.2), for Adam;
 - :func:`thm23_step_bound`: the step-size condition of Thm. 2.3 of the Cautious paper.
 
-:func:`claim_margins` evaluates a discrete check's own margin function along the step sizes,
+:func:`claim_margins` evaluates a one-step claim's registered margin along the step sizes,
 so a notebook can show the project's verdicts and the plotted bounds side by side.
 
 **Hamiltonian flows.** :func:`flow` integrates a system of
@@ -35,7 +35,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-import proofs_checks.discrete as discrete  # the checks' own bounds (the notebook helpers sit above the checks)
+from ams_theory.claims import bounds
+from ams_theory.claims.registry import REGISTRY, load_checks
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_DEF51, GRAMS_MASK
 from ams_theory.core.ops import TorchOps
@@ -44,7 +45,7 @@ from ams_theory.engines.smooth import QuadraticProblem
 
 __all__ = ["diagonal_quadratic", "kappa4_quadratic", "repeat_instance", "step_sizes", "caution_hp", "STEP_CAUTIONS",
            "adam_direction", "one_step_changes", "smoothness_bounds", "d1_bounds", "d2_bounds", "thm23_step_bound",
-           "violated", "DESCENT_MARGINS", "claim_margins", "OneStep", "draw_one_step", "descent_curves",
+           "violated", "DESCENT_CLAIMS", "claim_margins", "OneStep", "draw_one_step", "descent_curves",
            "margin_table", "plot_descent_panel", "plot_descent_row", "plot_margins",
            "FLOW_CLAIMS", "initial_state", "flow", "flow_rates", "flow_summary", "plot_hl", "plot_flows", "plot_rates",
            "format_table", "kappa_quadratic", "DescentFigure", "descent_figure", "FlowFigure", "flow_figure",
@@ -183,8 +184,10 @@ def smoothness_bounds(problem, w, u, etas) -> dict:
 
 
 def _step_bound(bound, problem, w, u) -> float:
-    """``num / den`` of a step bound function of the discrete checks (0 where ``den`` is 0)."""
-    num, den = bound(T1, problem, _row(w), _row(u))
+    """``num / den`` of a step bound ``bound(ops, g, u, L)`` of :mod:`ams_theory.claims.bounds` (0 where ``den`` is
+    0)."""
+    w = _row(w)
+    num, den = bound(T1, problem.grad(w), _row(u), problem.L.reshape(-1, 1))
     return float(num.reshape(-1)[0] / den.reshape(-1)[0]) if float(den.reshape(-1)[0]) else 0.0
 
 
@@ -198,16 +201,16 @@ def d1_bounds(problem, w, u, etas) -> dict:
     - ``lower_smooth``: the L-smooth lower bound ``-eta P - L eta^2 |u o 1(u o g >= 0)|^2 / 2`` (always true);
     - ``eta_max`` (Part 3): ``eta <= 2 P / (L |u|^2)`` implies ``dL <= 0``.
 
-    The bounds are the discrete checks' functions (``descent_upper``, ``first_order_lower``, ``smooth_lower``,
-    ``d1_step_bound`` of :mod:`proofs_checks.discrete`)."""
+    The bounds are those of :mod:`ams_theory.claims.bounds` (``descent_upper``, ``first_order_lower``,
+    ``smooth_lower``, ``d1_step_bound``)."""
     w, u, g, L, uu = _parts(problem, w, u)
     mask = rules.mask_vector(T1, u, g, STEP_CAUTIONS["cautious_adam"])
     P = float((u * g * mask).sum())
     hat = float(((u * mask) ** 2).sum())
     e = _eta(etas)
-    return {"P": P, "upper": discrete.descent_upper(P, L, e, uu), "lower": discrete.first_order_lower(P, e),
-            "lower_smooth": discrete.smooth_lower(P, e, L * e ** 2 * hat / 2),
-            "eta_max": _step_bound(discrete.d1_step_bound, problem, w, u)}
+    return {"P": P, "upper": bounds.descent_upper(P, L, e, uu), "lower": bounds.first_order_lower(P, e),
+            "lower_smooth": bounds.smooth_lower(P, e, L * e ** 2 * hat / 2),
+            "eta_max": _step_bound(bounds.d1_step_bound, problem, w, u)}
 
 
 def d2_bounds(problem, w, u, etas) -> dict:
@@ -218,13 +221,13 @@ def d2_bounds(problem, w, u, etas) -> dict:
     - ``lower_smooth``: ``-eta Q - L eta^2 |u|^2 / 2`` (always true);
     - ``eta_max`` (Part 3): ``eta <= 2 Q / (L |u|^2)`` implies ``dL <= 0``.
 
-    The bounds are the discrete checks' functions, as in :func:`d1_bounds`."""
+    The bounds are those of :mod:`ams_theory.claims.bounds`, as in :func:`d1_bounds`."""
     w, u, g, L, uu = _parts(problem, w, u)
     Q = float((g.abs() * u.abs()).sum())
     e = _eta(etas)
-    return {"Q": Q, "upper": discrete.descent_upper(Q, L, e, uu), "lower": discrete.first_order_lower(Q, e),
-            "lower_smooth": discrete.smooth_lower(Q, e, L * e ** 2 * uu / 2),
-            "eta_max": _step_bound(discrete.d2_step_bound, problem, w, u)}
+    return {"Q": Q, "upper": bounds.descent_upper(Q, L, e, uu), "lower": bounds.first_order_lower(Q, e),
+            "lower_smooth": bounds.smooth_lower(Q, e, L * e ** 2 * uu / 2),
+            "eta_max": _step_bound(bounds.d2_step_bound, problem, w, u)}
 
 
 def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dict:
@@ -232,14 +235,14 @@ def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dic
     with ``x = u o g``, the mask ``phi = phi(x)`` (:func:`ams_theory.core.rules.mask_vector`, default the
     cautious-Adam mask ``1(u o g >= 0)``), ``Delta = -x'(1 - phi)`` and ``r = u o (1 - phi)``: if ``Delta >= 0``,
     then ``L(w - eps u o phi) <= L(w - eps u)`` for ``eps <= 2 Delta / (mu |r| (2 |u| + |r|))``, the check's
-    ``thm23_bound`` of :mod:`proofs_checks.discrete`.
+    :func:`ams_theory.claims.bounds.thm23_bound`.
 
     Returns ``delta``, ``r_norm`` and ``eta_max`` (``inf`` when ``r = 0``: both steps coincide; ``0`` when
     ``Delta < 0``: the theorem says nothing)."""
     w, u, g, L, uu = _parts(problem, w, u)
     caution = STEP_CAUTIONS["cautious_adam"] if caution is None else caution
     phi = rules.mask_vector(T1, u, g, caution)
-    num, den = discrete.thm23_bound(T1, problem, u, g, caution)
+    num, den = bounds.thm23_bound(T1, problem, u, g, caution)
     delta, rn = float(num.reshape(-1)[0]) / 2, float((u * (1 - phi)).norm())
     if delta < 0:
         eta_max = 0.0
@@ -264,22 +267,20 @@ def violated(actual, bound, side: str, rtol: float = 1e-9) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- the checks' own margins
 
-DESCENT_MARGINS = {   # claim id -> margin function of proofs_checks.discrete (positive = violated where applicable)
-    "grams.D1.part1": "m_d1_part1", "grams.D1.part2": "m_d1_part2", "grams.D1.part3": "m_d1_part3",
-    "grams.D2.part1": "m_d2_part1", "grams.D2.part2": "m_d2_part2", "grams.D2.part3": "m_d2_part3",
-    "cautious.2.3": "m_thm23",
-}
+DESCENT_CLAIMS = ("grams.D1.part1", "grams.D1.part2", "grams.D1.part3", "grams.D2.part1", "grams.D2.part2",
+                  "grams.D2.part3", "cautious.2.3")      # the one-step claims the notebooks plot, by their margins
 
 
 def claim_margins(claim_id: str, problem, w, u, etas) -> dict:
-    """The discrete check's own margin of ``claim_id`` at ``(w, u)`` for every step size: ``{"margin",
-    "applicable", "violated"}`` (numpy arrays). ``margin > 0`` where applicable means the claim's conclusion
-    fails there (see :mod:`ams_theory.engines.descent`); ``violated`` applies the engines' tolerance."""
-    from proofs_checks import discrete
-    try:
-        fn = getattr(discrete, DESCENT_MARGINS[claim_id])
-    except KeyError:
-        raise ValueError(f"no margin for {claim_id!r}; known: {sorted(DESCENT_MARGINS)}") from None
+    """The registered margin of the one-step claim ``claim_id`` (:data:`DESCENT_CLAIMS`; the function
+    ``ams-theory verify`` searches with) at ``(w, u)`` for every step size: ``{"margin", "applicable",
+    "violated"}`` (numpy arrays). ``margin > 0`` where applicable means the claim's conclusion fails there (see
+    :mod:`ams_theory.engines.descent`); ``violated`` applies the engines' tolerance."""
+    load_checks()
+    fn = REGISTRY[claim_id].margin if claim_id in REGISTRY else None
+    if fn is None:
+        known = sorted(c.id for c in REGISTRY.values() if c.margin is not None)
+        raise ValueError(f"no margin for {claim_id!r}; known: {known}")
     etas = torch.as_tensor(etas, dtype=F64).reshape(-1, 1)
     n = etas.shape[0]
     P = repeat_instance(problem, n)
@@ -348,7 +349,7 @@ def descent_curves(inst: OneStep, etas) -> dict:
             "thm23": {**thm23_step_bound(inst.problem, inst.w, u), "diff": dl["cautious_adam"] - dl["adam"]}}
 
 
-def margin_table(inst: OneStep, etas, claims: Iterable[str] = tuple(DESCENT_MARGINS)) -> list:
+def margin_table(inst: OneStep, etas, claims: Iterable[str] = DESCENT_CLAIMS) -> list:
     """One row per discrete claim: at how many of ``etas`` it applies and is violated, by its check's own margin
     function (:func:`claim_margins`), and the largest margin where it applies."""
     g, u = inst.direction()

@@ -2,8 +2,9 @@
 rational arithmetic (sympy) before it fails the test.
 
 Every bound, step and rate is the project's own: the bounds of Lemmas D.1/D.2 and Thm. 2.3 are those of
-:mod:`proofs_checks.discrete`, the steps come from the rule core (:mod:`ams_theory.core.rules`), the rates of the
-continuous systems from :mod:`ams_theory.engines.dynamics` and :func:`proofs_checks.continuous.nonpositive`, the
+:mod:`ams_theory.claims.bounds` (the checks state their claims with them), the steps come from the rule core
+(:mod:`ams_theory.core.rules`), the rates of the continuous systems from :mod:`ams_theory.engines.dynamics` and
+:func:`ams_theory.claims.flows.nonpositive`, the
 exact re-check of a one-step claim is :func:`ams_theory.engines.descent.certify`, the audit
 :func:`ams_theory.audit.conform.conform`.
 """
@@ -16,15 +17,17 @@ import numpy as np
 import sympy as sp
 import torch
 
+from ams_theory.claims import bounds
+from ams_theory.claims.flows import nonpositive
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_MASK
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import descent, smooth
+from ams_theory.engines.margins import ABS, F, G, Lc, margin_result, masked_step, sq, within
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines.symbolic import exact_number
 from ams_theory.testing._budget import CONFORM_STEPS, current_budget
 from ams_theory.testing._protocol import caution_mask, check_mask, mask_name
-from proofs_checks import continuous, discrete
 
 __all__ = ["PropertyViolation", "assert_one_step_descent", "assert_masked_not_worse", "assert_hamiltonian_descent",
            "assert_mask_conditions", "assert_conforms", "cautious_system", "step_bound", "DESCENT_PARTS",
@@ -105,12 +108,6 @@ def _mask(mask, default=None):
     return check_mask(mask)
 
 
-def _ret(margin, applicable, scale, with_scale):
-    if torch.is_tensor(margin) and not torch.is_tensor(applicable):
-        applicable = torch.full_like(margin, bool(applicable), dtype=torch.bool)
-    return (margin, applicable, scale) if with_scale else (margin, applicable)
-
-
 def _vec_text(t) -> str:
     return "[" + ", ".join(f"{float(x):.17g}" for x in t.reshape(-1)) + "]"
 
@@ -150,9 +147,9 @@ def _judge_one_step(title, claim, margin, problem, w, u, eta_t, rows):
 # ----------------------------------------------------------------------------- (a) one-step descent, D.1 / D.2
 
 _FORMS = {
-    "D.1": dict(default=CAUTIOUS_GE, bound=discrete.d1_step_bound, lemma="Lemma D.1 (AMS/Grams paper)",
+    "D.1": dict(default=CAUTIOUS_GE, bound=bounds.d1_step_bound, lemma="Lemma D.1 (AMS/Grams paper)",
                 P="P = <u o g, 1(u o g >= 0)>"),
-    "D.2": dict(default=GRAMS_MASK, bound=discrete.d2_step_bound, lemma="Lemma D.2 (AMS/Grams paper)",
+    "D.2": dict(default=GRAMS_MASK, bound=bounds.d2_step_bound, lemma="Lemma D.2 (AMS/Grams paper)",
                 P="P = <|g|, |u|>"),
 }
 DESCENT_PARTS = {
@@ -167,24 +164,24 @@ def _descent_margin(form, part, phi_fn):
     spec = _FORMS[form]
 
     def margin(ops, problem, w, u, eta, extra, with_scale=False):
-        g = discrete.G(problem, w)
-        num, den = spec["bound"](ops, problem, w, u)          # (2P, L|u|^2): the lemma's own P
+        g = G(problem, w)
+        num, den = spec["bound"](ops, g, u, Lc(problem))       # (2P, L|u|^2): the lemma's own P
         P = num / 2
-        f0 = discrete.F(problem, w)
-        w1 = discrete.masked_step(ops, w, u, g, eta, phi_fn)
-        dL = discrete.F(problem, w1) - f0
-        L, uu = discrete.Lc(problem), discrete.sq(ops, u)
+        f0 = F(problem, w)
+        w1 = masked_step(ops, w, u, g, eta, phi_fn)
+        dL = F(problem, w1) - f0
+        L, uu = Lc(problem), sq(ops, u)
         if part == "upper":
-            bound = discrete.descent_upper(P, L, eta, uu)
-            return _ret(dL - bound, True, discrete.ABS(f0) + discrete.ABS(bound), with_scale)
+            bound = bounds.descent_upper(P, L, eta, uu)
+            return margin_result(dL - bound, True, ABS(f0) + ABS(bound), with_scale)
         if part == "lower":
-            curvature = L * discrete.sq(ops, w1 - w) / 2 if form == "D.1" else L * eta ** 2 * uu / 2
-            bound = discrete.smooth_lower(P, eta, curvature)
-            return _ret(bound - dL, True, discrete.ABS(f0) + discrete.ABS(bound), with_scale)
+            curvature = L * sq(ops, w1 - w) / 2 if form == "D.1" else L * eta ** 2 * uu / 2
+            bound = bounds.smooth_lower(P, eta, curvature)
+            return margin_result(bound - dL, True, ABS(f0) + ABS(bound), with_scale)
         if part == "convex_lower":
-            bound = discrete.first_order_lower(P, eta)
-            return _ret(bound - dL, bool(problem.convex), discrete.ABS(f0) + discrete.ABS(bound), with_scale)
-        return _ret(dL, discrete.within(eta, (num, den)), discrete.ABS(f0), with_scale)
+            bound = bounds.first_order_lower(P, eta)
+            return margin_result(bound - dL, bool(problem.convex), ABS(f0) + ABS(bound), with_scale)
+        return margin_result(dL, within(eta, (num, den)), ABS(f0), with_scale)
 
     return margin
 
@@ -220,19 +217,19 @@ def assert_one_step_descent(problem, w, u, eta, mask=None, *, form="D.1", parts=
 # ----------------------------------------------------------------------------- (b) masked vs base, Thm. 2.3
 
 def _thm23_bound(phi_fn):
-    """:func:`proofs_checks.discrete.thm23_bound` with ``phi_fn`` as its mask."""
-    return lambda ops, problem, u, g, _caution: discrete.thm23_bound(ops, problem, u, g, phi_fn)
+    """:func:`ams_theory.claims.bounds.thm23_bound` with ``phi_fn`` as its mask."""
+    return lambda ops, problem, u, g, _caution: bounds.thm23_bound(ops, problem, u, g, phi_fn)
 
 
 def _thm23_margin(phi_fn, hypothesis):
     bound = _thm23_bound(phi_fn)
 
     def margin(ops, problem, w, u, eta, extra, with_scale=False):
-        g = discrete.G(problem, w)
-        base = discrete.F(problem, descent.step(ops, w, u, g, eta, None))
-        masked = discrete.F(problem, discrete.masked_step(ops, w, u, g, eta, phi_fn))
-        applicable = True if hypothesis is None else discrete.within(eta, bound(ops, problem, u, g, None))
-        return _ret(masked - base, applicable, discrete.ABS(base), with_scale)
+        g = G(problem, w)
+        base = F(problem, descent.step(ops, w, u, g, eta, None))
+        masked = F(problem, masked_step(ops, w, u, g, eta, phi_fn))
+        applicable = True if hypothesis is None else within(eta, bound(ops, problem, u, g, None))
+        return margin_result(masked - base, applicable, ABS(base), with_scale)
 
     return margin
 
@@ -244,7 +241,7 @@ def assert_masked_not_worse(problem, w, u, eps, mask, *, hypothesis="thm2.3"):
     r"""The masked step is no worse than the base step, Thm. 2.3 of the Cautious paper:
     ``L(w - eps u o phi) <= L(w - eps u)`` where ``Delta = -x^T(1 - phi) >= 0`` and
     ``eps <= 2 Delta / (mu |r| (2|u| + |r|))``, ``x = u o g``, ``r = u o (1 - phi)``, ``mu = L``
-    (:func:`proofs_checks.discrete.thm23_bound`). Outside the hypothesis the assertion holds vacuously.
+    (:func:`ams_theory.claims.bounds.thm23_bound`). Outside the hypothesis the assertion holds vacuously.
     ``hypothesis=None`` asserts the comparison at every step (the unconditional form of Thm. A.5 / Cor. A.6).
 
     Thm. 2.3 holds for every phi, so a failure under its hypothesis is a failure of the theorem (or of the mask's
@@ -269,9 +266,9 @@ def step_bound(kind, problem, w, u, mask=None):
     w, u = _row(w, "w", problem.d), _row(u, "u", problem.d)
     with torch.no_grad():
         if kind in _FORMS:
-            num, den = _FORMS[kind]["bound"](T1, problem, w, u)
+            num, den = _FORMS[kind]["bound"](T1, G(problem, w), u, Lc(problem))
         elif kind == "2.3":
-            num, den = _thm23_bound(_mask(mask))(T1, problem, u, discrete.G(problem, w), None)
+            num, den = _thm23_bound(_mask(mask))(T1, problem, u, G(problem, w), None)
         else:
             raise ValueError(f"kind must be 'D.1', 'D.2' or '2.3', got {kind!r}")
     return float(torch.as_tensor(num).reshape(-1)[0]), float(torch.as_tensor(den).reshape(-1)[0])
@@ -334,7 +331,7 @@ def assert_hamiltonian_descent(system, problem, w, s, *, which=("H", "L"), allow
         if allowance:
             name = "delta_H" if key == "H" else "delta_L"
             extra = lambda sy, ops, pr, w_, s_, name=name: sy.params[name](ops, pr, w_, s_)
-        margin = continuous.nonpositive(key, extra)
+        margin = nonpositive(key, extra)
         with torch.no_grad():
             m, app, scale = margin(system, "torch", problem, w, s)
         m, app, scale = float(m.reshape(-1)[0]), bool(app.reshape(-1)[0]), float(scale.reshape(-1)[0])
@@ -381,13 +378,13 @@ def _condition_margins(ops, mask_fn, u, s):
     phi = mask_fn(ops, ops.copy(u), ops.copy(s))
     if torch.is_tensor(x):
         phi_full = torch.as_tensor(phi, dtype=F64).expand_as(x) if torch.is_tensor(phi) else torch.full_like(x, phi)
-        sums = discrete.eq6_sums(x, phi_full, ops=T1)
+        sums = bounds.eq6_sums(x, phi_full, ops=T1)
         per = torch.where(x > 0, 1 - phi_full, torch.where(x < 0, phi_full, torch.full_like(x, -math.inf)))
         eq6 = per.amax(dim=-1, keepdim=True)
         return {"eq6": eq6, "thm2.1_H": sums[0], "thm2.1_L": -sums[1]}, (x, phi_full)
     phi_full = phi if isinstance(phi, np.ndarray) else SympyOps.asarray([phi] * len(x))
     phi_full = SympyOps.asarray([exact_number(p) for p in phi_full])
-    first, second = discrete.eq6_sums(x, phi_full)
+    first, second = bounds.eq6_sums(x, phi_full)
     per = [(1 - p) if xi > 0 else p if xi < 0 else -sp.oo for xi, p in zip(x, phi_full)]
     return {"eq6": sp.Max(*per), "thm2.1_H": exact_number(first), "thm2.1_L": exact_number(-second)}, (x, phi_full)
 
@@ -399,7 +396,7 @@ def assert_mask_conditions(mask, u, s, *, conditions=tuple(MASK_CONDITIONS)):
     ``"thm2.1_H"``  ``x^T(1 - phi) <= 0`` (H decreases at least as fast as without the mask)
     ``"thm2.1_L"``  ``x^T phi >= 0`` (L decreases)
 
-    (the sums are :func:`proofs_checks.discrete.eq6_sums`). A float64 violation is re-checked with the mask
+    (the sums are :func:`ams_theory.claims.bounds.eq6_sums`). A float64 violation is re-checked with the mask
     evaluated by ``SympyOps`` at the exact rationals of ``u`` and ``s``."""
     conditions = (conditions,) if isinstance(conditions, str) else tuple(conditions)
     bad = [c for c in conditions if c not in MASK_CONDITIONS]

@@ -43,7 +43,7 @@ def test_every_proved_verdict_rechecks_in_cvc5_and_is_bound_to_its_claim():
         if claim.check is None:
             continue
         v = shared_run(cid).verdict
-        for st in (v.strength, (v.correction or {}).get("strength")):
+        for st in (v.strength, v.correction.strength if v.correction else None):
             if st is not None and st.level == "proved" and st.proof is not None:
                 assert st.proof.recheck(solver="cvc5", claim=cid) is True, cid
                 assert all(p.bound_claim == cid for p in st.proof.proofs()), cid

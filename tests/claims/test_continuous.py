@@ -35,14 +35,14 @@ def test_continuous_verdicts(results, cid):
 
 def test_corrections(results):
     for cid in ("cautious.A3.1.formula", "cautious.A3.1.cadam", "cautious.A3.3", "grams.E2"):
-        assert results[cid].verdict.correction["verdict"] == "holds", cid
+        assert results[cid].verdict.correction.verdict == "holds", cid
 
 
 def test_every_verdict_carries_a_strength(results):
     for cid, r in results.items():
         assert r.verdict.strength.level in ("proved", "exhaustive", "searched"), cid
         if r.verdict.correction:
-            assert r.verdict.correction["strength"].level in ("proved", "exhaustive", "searched"), cid
+            assert r.verdict.correction.strength.level in ("proved", "exhaustive", "searched"), cid
 
 
 def test_cautious_adam_is_judged_with_the_printed_hamiltonian(results):
@@ -52,7 +52,7 @@ def test_cautious_adam_is_judged_with_the_printed_hamiltonian(results):
     assert "sqrt(v + e) as printed" in v.counterexample["part"]
     model = {k: sp.Rational(x) for k, x in v.counterexample["model"].items()}
     assert model["a"] >= model["b"] / 4 and model["e"] > 0
-    assert v.correction["evidence"]["H of (12), a < b/4"]["proof engine"] == "refuted"
+    assert v.correction.evidence["H of (12), a < b/4"]["proof engine"] == "refuted"
 
 
 def test_lion_readings_are_searched_and_the_cautious_dl_identity_checked(results):

@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 from conftest import shared_run
 
-from ams_theory.claims import custom
+from ams_theory.claims import custom, judging
 from ams_theory.claims.catalogue import CATALOGUE, VERDICTS
 from ams_theory.claims.registry import REGISTRY, STRENGTHS
 from ams_theory.claims.report import document, html_page, markdown, table
@@ -46,7 +46,7 @@ def rule_runs(name, checks=None):
 
 def _words(result):
     v = result.verdict
-    return v.word, (v.correction or {}).get("verdict")
+    return v.word, v.correction.verdict if v.correction else None
 
 
 def test_every_generic_check_is_a_registered_check_taking_a_mask():
@@ -91,8 +91,8 @@ def test_a_planted_wrong_mask_is_refuted_exactly():
         assert v.word == "refuted", cid
         assert v.counterexample["rechecked_exactly"] is True and v.recheck() is True, cid
         assert v.strength.level == "proved", cid
-    assert runs["cautious.2.4"].verdict.correction["verdict"] == "refuted"      # alpha_k >= 0 does not save it
-    assert runs["cautious.eq6"].verdict.correction["verdict"] == "refuted"      # nor do Thm. 2.1's conditions hold
+    assert runs["cautious.2.4"].verdict.correction.verdict == "refuted"      # alpha_k >= 0 does not save it
+    assert runs["cautious.eq6"].verdict.correction.verdict == "refuted"      # nor do Thm. 2.1's conditions hold
     assert runs["cautious.2.3"].verdict.word == "vacuous"                       # Delta <= 0: no step meets the bound
     a6 = runs["cautious.A6"].verdict.counterexample                             # on Cor. A.6's own loss 0.5|a o w|^2
     assert sp.Matrix(sp.sympify(a6["b"])).is_zero_matrix and sp.sympify(a6["c"]) == 0
@@ -170,8 +170,6 @@ def test_not_applicable_rows_in_the_table_json_markdown_and_html():
 def _fake_certificate(monkeypatch, margin):
     """The verdict pipeline (``ams_theory.claims.judging``) with ``certify`` returning an instance whose exact margin
     is ``margin``."""
-    from ams_theory.claims import judging
-
     cert = {"margin": margin, "margin_approx": float(margin), "applicable": True, "family": "quadratic_convex",
             "w": ["1"]}
     monkeypatch.setattr(judging, "certify", lambda claim, draw, i: dict(cert))
@@ -185,9 +183,7 @@ def test_a_counterexample_with_an_irrational_margin_is_certified_and_summarised(
     D = _fake_certificate(monkeypatch, sp.sympify(IRRATIONAL))
     cert, recheck = D.try_certify(None, None, 0, "random search")
     assert sp.sympify(cert["margin"]) == sp.sympify(IRRATIONAL) and recheck() is True
-    from proofs_checks import discrete
-
-    summary = discrete._refuted("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
+    summary = judging.refuted_text("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
     assert "margin 7.61e-05" in summary
     D = _fake_certificate(monkeypatch, -sp.sympify(IRRATIONAL))
     assert D.try_certify(None, None, 0, "random search") is None              # < 0 exactly: no counterexample

@@ -36,7 +36,11 @@ from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
 
 import proofs_checks
+from ams_theory.claims import bounds
+from ams_theory.engines import draws
+from ams_theory.engines import margins
 from ams_theory.claims import judging
+from ams_theory.claims import language as cl
 from conftest import shared_run
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, run_claim
@@ -174,7 +178,7 @@ def _inside_step_bound(margin_fn, bound_fn):
 
 def test_d1_part3_descent_inside_step_bound():
     """Grams D.1 Part 3: eta = theta * 2P/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
-    _inside_step_bound(D.m_d1_part3, D.d1_step_bound)
+    _inside_step_bound(D.m_d1_part3, at_instance(bounds.d1_step_bound))
 
 
 def test_d2_part1_upper_bound():
@@ -187,7 +191,7 @@ def test_d2_part1_upper_bound():
 
 def test_d2_part3_descent_inside_step_bound():
     """Grams D.2 Part 3: eta = theta * 2<|g|,|u|>/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
-    _inside_step_bound(D.m_d2_part3, D.d2_step_bound)
+    _inside_step_bound(D.m_d2_part3, at_instance(bounds.d2_step_bound))
 
 
 def test_thm23_masked_step_no_worse_where_applicable():
@@ -287,8 +291,8 @@ def test_a3_corrected_trajectory_bound():
 # ----------------------------------------------------------------------------- refuted literal claims
 
 REFUTED = {
-    "D1.part2": MarginClaim(D.m_d1_part2, D._draw_free, QUAD),
-    "D2.part2": MarginClaim(D.m_d2_part2, D._draw_free, QUAD),
+    "D1.part2": MarginClaim(D.m_d1_part2, draws.draw_free, QUAD),
+    "D2.part2": MarginClaim(D.m_d2_part2, draws.draw_free, QUAD),
     "thm2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
     "A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
 }
@@ -322,20 +326,6 @@ def _one(draw, i):
 
 # ----------------------------------------------------------------------------- mutations
 
-def m_d1_part1_halved(ops, problem, w, u, eta, extra, with_scale=False):
-    """MUTANT (false): D.1 Part 1 with L eta^2 |u|^2 / 4 in place of / 2."""
-    g, P, f0, dL, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-    bound = -eta * P + D.Lc(problem) * eta ** 2 * uu / 4
-    return D._ret(dL - bound, True, D.ABS(f0) + D.ABS(bound), with_scale)
-
-
-def m_d1_part1_doubled(ops, problem, w, u, eta, extra, with_scale=False):
-    """WEAKENED (true): D.1 Part 1 with L eta^2 |u|^2 in place of / 2."""
-    g, P, f0, dL, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-    bound = -eta * P + D.Lc(problem) * eta ** 2 * uu
-    return D._ret(dL - bound, True, D.ABS(f0) + D.ABS(bound), with_scale)
-
-
 def doubled(bound):
     """A planted wrong step bound: ``num/den`` twice as large."""
     num, den = bound
@@ -347,29 +337,35 @@ def halved(bound):
     return num / 2, den
 
 
-def m_d1_part3_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
-    """MUTANT (false): D.1 Part 3 with the step bound doubled, eta <= 4P/(L|u|^2)."""
-    g, P, f0, dL, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-    return D._ret(dL, side(eta, doubled(D.d1_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
+def _stated(name, steps, conclusion, hyper=D.STEP_SIZE):
+    """A mutated statement in the claim language, in the searches' margin form."""
+    return cl.as_margin(*D._one_step(name, steps, conclusion, hyper=hyper))
 
 
-def m_d2_part3_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
-    """MUTANT (false): D.2 Part 3 with the step bound doubled, eta <= 4<|g|,|u|>/(L|u|^2)."""
-    g, Q, f0, d51, d52, uu = D._grams_parts(ops, problem, w, u, eta)
-    return D._ret(D.MAX(d51, d52), side(eta, doubled(D.d2_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
+def _upper(factor):
+    """D.1 Part 1 with the curvature term L eta^2 |u|^2/2 multiplied by ``factor``."""
+    return lambda q: q.at_most(q.dL, bounds.descent_upper(D._P(q), factor * q.L, q.eta, q.norm2(q.u)))
 
 
-def m_thm23_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
+def _changed(bound, change):
+    return D.up_to(lambda ops, g, u, L: change(bound(ops, g, u, L)), "planted")
+
+
+m_d1_part1_halved = _stated("MUTANT (false): D.1 Part 1 with L eta^2 |u|^2 / 4", D.CAUTIOUS, _upper(0.5))
+m_d1_part1_doubled = _stated("WEAKENED (true): D.1 Part 1 with L eta^2 |u|^2", D.CAUTIOUS, _upper(2))
+m_d1_part3_double_bound = _stated("MUTANT (false): D.1 Part 3 with eta <= 4P/(L|u|^2)", D.CAUTIOUS, D.descends,
+                                  _changed(bounds.d1_step_bound, doubled))
+m_d2_part3_double_bound = _stated("MUTANT (false): D.2 Part 3 with eta <= 4<|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
+                                  _changed(bounds.d2_step_bound, doubled))
+m_d2_part3_half_bound = _stated("WEAKENED (true): D.2 Part 3 with eta <= <|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
+                                _changed(bounds.d2_step_bound, halved))
+
+
+def m_thm23_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=margins.within):
     """MUTANT (false): Thm. 2.3 with every mask's step bound doubled."""
     base, parts = D.thm23_comparisons(ops, problem, w, u, eta)
-    margin, app = D.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts])
-    return D._ret(margin, app, D.ABS(base), with_scale)
-
-
-def m_d2_part3_half_bound(ops, problem, w, u, eta, extra, with_scale=False, side=D.within):
-    """WEAKENED (true): D.2 Part 3 with eta restricted to half its bound, eta <= <|g|,|u|>/(L|u|^2)."""
-    g, Q, f0, d51, d52, uu = D._grams_parts(ops, problem, w, u, eta)
-    return D._ret(D.MAX(d51, d52), side(eta, halved(D.d2_step_bound(ops, problem, w, u))), D.ABS(f0), with_scale)
+    margin, app = margins.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts])
+    return margins.margin_result(margin, app, margins.ABS(base), with_scale)
 
 
 def torch_bounds(bound_fn, change):
@@ -382,14 +378,19 @@ def one(bound_fn):
     return lambda ops, problem, w, u: [bound_fn(ops, problem, w, u)]
 
 
-HALVED = MarginClaim(m_d1_part1_halved, D._draw_free, QUAD)
+def at_instance(bound):
+    """A bound ``(ops, g, u, L) -> (num, den)`` of :mod:`ams_theory.claims.bounds` at ``(problem, w, u)``."""
+    return lambda ops, problem, w, u: bound(ops, problem.grad(w), u, margins.Lc(problem))
+
+
+HALVED = MarginClaim(m_d1_part1_halved, draws.draw_free, QUAD)
 
 
 def test_mutant_wrong_constant_is_refuted_exactly_and_true_bound_holds_there():
     rs, cert = _certify_worst(HALVED)
     assert cert["applicable"] is True and cert["margin"].is_Rational and cert["margin"] > 0
     # the very same instance satisfies the true D.1 Part 1 exactly: only the constant made the difference
-    true = descent.certify(MarginClaim(D.m_d1_part1, D._draw_free, QUAD), rs.worst_draw, rs.worst_index)
+    true = descent.certify(MarginClaim(D.m_d1_part1, draws.draw_free, QUAD), rs.worst_draw, rs.worst_index)
     assert true["applicable"] is True and true["margin"] <= 0
 
 
@@ -409,8 +410,10 @@ def test_mutant_wrong_constant_fails_the_property_runner():
 
 
 PLANTED = {  # planted wrong bound -> (margin, the sampler's bounds, or None for a free step)
-    "D1.part3 with its step bound doubled": (m_d1_part3_double_bound, torch_bounds(one(D.d1_step_bound), doubled)),
-    "D2.part3 with its step bound doubled": (m_d2_part3_double_bound, torch_bounds(one(D.d2_step_bound), doubled)),
+    "D1.part3 with its step bound doubled": (m_d1_part3_double_bound,
+                                             torch_bounds(one(at_instance(bounds.d1_step_bound)), doubled)),
+    "D2.part3 with its step bound doubled": (m_d2_part3_double_bound,
+                                             torch_bounds(one(at_instance(bounds.d2_step_bound)), doubled)),
     "Thm. 2.3 with its step bound doubled": (m_thm23_double_bound, torch_bounds(D.thm23_bounds, doubled)),
     "D1.part1 with L eta^2 |u|^2 / 4": (m_d1_part1_halved, None),
 }
@@ -422,9 +425,11 @@ def test_planted_wrong_bound_is_refuted_exactly_by_the_claims_own_search(name):
     refutes the planted bound with an exact counterexample, proved strength, which the registry accepts."""
     margin, bounds = PLANTED[name]
     if bounds is None:
-        verdict = D.judge(D.C(margin), "quick", 0, D._holds, D._refuted("planted"))
+        verdict = judging.judge(judging.margin_claim(margin), "quick", 0, judging.holds_text,
+                                judging.refuted_text("planted"))
     else:
-        verdict = D.judge_bounded(margin, bounds, name, "quick", 0, D._holds, D._refuted("planted"), control=False)
+        verdict = judging.judge_bounded(margin, bounds, name, "quick", 0, judging.holds_text,
+                                        judging.refuted_text("planted"), control=False)
     assert verdict.word == "refuted" and verdict.strength.level == "proved", (verdict.word, verdict.summary)
     cex = verdict.counterexample
     assert sp.Rational(cex["margin"]) > 0 and cex["applicable"] is True and cex["family"] in QUAD
@@ -440,23 +445,25 @@ def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
     """At theta = 1 on a rotated quadratic the exact L (rounded up by 1e-9) puts the instance outside the bound, so
     its first certificate fails; the candidate 1e-7 inside the bound certifies."""
     bounds = PLANTED["D1.part3 with its step bound doubled"][1]
-    claim = MarginClaim(m_d1_part3_double_bound, D._fraction_sampler(bounds, D.within, "planted"), QUAD)
+    claim = MarginClaim(m_d1_part3_double_bound, draws.fraction_sampler(bounds, margins.within, "planted"), QUAD)
     problem, w = descent._sample("quadratic_indefinite", 2, 2_000, 0, 0)
     u, eta, extra = claim.draw(problem, w, torch.Generator().manual_seed(0))
     m, app, scale = claim.margin(T1, problem, w, u, eta, extra, with_scale=True)
     at_bound = ((extra["theta"] == 1) & app & (m > 1e-6 * (1 + scale.abs()))).reshape(-1)
     i = int(torch.nonzero(at_bound)[0])
     draw = descent.Draw(problem, w, u, eta, extra)
-    assert D._try_certify(claim, draw, i, "random search") is None
+    assert judging.try_certify(claim, draw, i, "random search") is None
     rs = descent.SearchResult(worst=float(m.reshape(-1)[i]), worst_draw=draw, worst_index=i)
     cert, recheck = judging.certified(claim, rs, None, 0, QUAD)
     assert cert["engine"].endswith("(1 - 1e-7)") and sp.Rational(cert["margin"]) > 0 and recheck() is True
 
 
 @pytest.mark.parametrize("name, claim", [
-    ("D1.part1 with L eta^2 |u|^2", MarginClaim(m_d1_part1_doubled, D._draw_free, ALL)),
+    ("D1.part1 with L eta^2 |u|^2", MarginClaim(m_d1_part1_doubled, draws.draw_free, ALL)),
     ("D2.part3 with eta <= half its bound",
-     MarginClaim(m_d2_part3_half_bound, D._fraction_sampler(torch_bounds(one(D.d2_step_bound), halved), D.within, "half"),
+     MarginClaim(m_d2_part3_half_bound,
+                 draws.fraction_sampler(torch_bounds(one(at_instance(bounds.d2_step_bound)), halved), margins.within,
+                                        "half"),
            ALL)),
 ])
 def test_weakened_true_bound_is_not_refuted(name, claim):
@@ -471,9 +478,9 @@ def test_weakened_true_bound_is_not_refuted(name, claim):
 # ----------------------------------------------------------------------------- draws
 
 MIXTURES = {  # spec -> (lowest, highest value, which end is open: "(" low, ")" high, "" neither)
-    "ETA_FREE (x 1/L)": (D.ETA_FREE, 0.0, 10.0, ""),
-    "THETA_INSIDE": (D.THETA_INSIDE, 0.0, 1.0, "("),
-    "THETA_BEYOND": (D.THETA_BEYOND, 1.0, 1.1, "("),
+    "ETA_FREE (x 1/L)": (draws.ETA_FREE, 0.0, 10.0, ""),
+    "THETA_INSIDE": (draws.THETA_INSIDE, 0.0, 1.0, "("),
+    "THETA_BEYOND": (draws.THETA_BEYOND, 1.0, 1.1, "("),
     "ALPHA": (D.ALPHA, -2.0, 4.0, ""),
     "SIGMA_SLACK (x 1/L)": (D.SIGMA_SLACK, 0.0, 10 ** 0.7, ""),
     "A3_STEP (x 1/L)": (D.A3_STEP, 0.0, 10.0, "("),
@@ -484,13 +491,13 @@ MIXTURES = {  # spec -> (lowest, highest value, which end is open: "(" low, ")" 
 @pytest.mark.parametrize("name", list(MIXTURES))
 def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_share(name):
     spec, lo, hi, open_end = MIXTURES[name]
-    x = D._mixture(torch.Generator().manual_seed(0), 40_000, spec)
+    x = draws.mixture(torch.Generator().manual_seed(0), 40_000, spec)
     assert float(x.min()) >= lo and float(x.max()) <= hi
     if open_end == "(":
         assert float(x.min()) > lo
     if open_end == ")":
         assert float(x.max()) < hi
-    coverage = D._range("", spec)
+    coverage = draws.drawn_range("", spec)
     assert len(coverage["draw"]) == len(spec)
     for share, kind, *args in spec:
         if kind == "exactly":
@@ -507,22 +514,22 @@ def picked(bounds, extra):
 
 
 @pytest.mark.parametrize("name, margin, bound_fn", [
-    ("D1.part3", D.m_d1_part3, one(D.d1_step_bound)),
-    ("D2.part3", D.m_d2_part3, one(D.d2_step_bound)),
+    ("D1.part3", D.m_d1_part3, one(at_instance(bounds.d1_step_bound))),
+    ("D2.part3", D.m_d2_part3, one(at_instance(bounds.d2_step_bound))),
     ("Thm. 2.3", D.m_thm23, D.thm23_bounds),
     ("corrected D3", D.m_d3_corrected, one(lambda *a: D.d3_step_bound(*a, corrected=True))),
 ])
 def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, bound_fn):
-    sampler = D._fraction_sampler(torch_bounds(bound_fn, lambda b: b), D.within, name)
+    sampler = draws.fraction_sampler(torch_bounds(bound_fn, lambda b: b), margins.within, name)
     for fam, d in (("quadratic_indefinite", 3), ("separable_sin", 2), ("logistic", 4)):
         problem, w = descent._sample(fam, d, 4_000, 0, 0)
         u, eta, extra = sampler(problem, w, torch.Generator().manual_seed(0))
         bound = picked(bound_fn(T1, problem, w, u), extra)
         at_bound = (extra["theta"] == 1) & (bound[0] > 0) & (bound[1] > 0)
         assert int(at_bound.sum()) > 100, (name, fam)
-        assert bool(D.within(eta, bound)[at_bound].all())
+        assert bool(margins.within(eta, bound)[at_bound].all())
         up = torch.nextafter(eta, torch.full_like(eta, math.inf))
-        assert not bool(D.within(up, bound)[at_bound].any())
+        assert not bool(margins.within(up, bound)[at_bound].any())
         _, applicable = margin(T1, problem, w, u, eta, extra)
         assert bool(applicable[at_bound].all()), (name, fam)
 
@@ -530,10 +537,10 @@ def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, boun
 def test_direction_is_drawn_once_per_batch_and_changes_nothing():
     problem, w = descent._sample("quadratic_convex", 3, 1_000, 0, 0)
     first = torch.Generator().manual_seed(7)
-    u0, next0 = D._draw_direction(problem, w, first), torch.rand(4, generator=first)
+    u0, next0 = draws.draw_direction(problem, w, first), torch.rand(4, generator=first)
     for _ in range(3):
         gen = torch.Generator().manual_seed(7)
-        u = D._direction(problem, w, gen)
+        u = draws.direction(problem, w, gen)
         assert torch.equal(u, u0) and torch.equal(torch.rand(4, generator=gen), next0)
         u.add_(1.0)                 # a caller's change to its copy does not reach the next caller
 
@@ -585,18 +592,27 @@ def test_registry_quick_verdict(quick_verdicts, cid):
     if v.word == "vacuous":
         assert searched["applicable"] == 0 and v.evidence["N_nonpositive_on_all_sign_patterns"] is True
     if v.word == "conditional":
-        assert v.correction["verdict"] == "holds"
+        assert v.correction.verdict == "holds"
     level, correction_level = STRENGTH[cid]
     assert v.strength.level == level, (cid, v.strength.to_json())
-    assert (v.correction["strength"].level if v.correction else None) == correction_level
+    assert (v.correction.strength.level if v.correction else None) == correction_level
     assert result.to_json()["strength"]["level"] == level
 
 
 def coverage_of(quick_verdicts, cid, part="verdict"):
-    """The search's coverage; a proved strength keeps the search it upgraded under ``search``."""
+    """The search's coverage; a proved strength keeps the search it upgraded under ``search``; a claim stated as
+    several that must all hold (both Grams step forms) gives its first part's."""
     v = quick_verdicts[cid].verdict
-    cov = (v.strength if part == "verdict" else v.correction["strength"]).coverage
+    cov = (v.strength if part == "verdict" else v.correction.strength).coverage
+    cov = cov["parts"][0]["coverage"] if "parts" in cov and "search" in cov["parts"][0]["coverage"] else cov
     return cov["search"]["coverage"] if "search" in cov else cov
+
+
+def evidence_of(quick_verdicts, cid, part="verdict"):
+    """The evidence, the first part's for a claim stated as several that must all hold (as :func:`coverage_of`)."""
+    v = quick_verdicts[cid].verdict
+    evidence = v.evidence if part == "verdict" else v.correction.evidence
+    return evidence if "random_search" in evidence else next(iter(evidence.values()))
 
 
 @pytest.mark.parametrize("cid, part", [
@@ -606,14 +622,13 @@ def coverage_of(quick_verdicts, cid, part="verdict"):
 ])
 def test_searched_coverage_matches_the_search(quick_verdicts, cid, part):
     """A searched strength states what the search covered: families, dimensions, instances, seed, domains."""
-    v = quick_verdicts[cid].verdict
-    evidence = v.evidence if part == "verdict" else v.correction["evidence"]
+    evidence = evidence_of(quick_verdicts, cid, part)
     cov = coverage_of(quick_verdicts, cid, part)
     searched = evidence["random_search"]
     assert cov["instances"] == searched["instances"] and cov["applicable"] == searched["applicable"]
     assert set(cov["loss_families"]) == set(searched["per_family_[instances,applicable,violations]"])
     assert sum(f["instances"] for f in cov["loss_families"].values()) == cov["instances"]
-    assert cov["dimensions"] == list(D.DIMS["quick"]) and cov["seeds"]["search"] == 0
+    assert cov["dimensions"] == list(judging.DIMS["quick"]) and cov["seeds"]["search"] == 0
     assert cov["hypothesis_search"]["examples"] == evidence["hypothesis_examples"] > 0
     assert cov["w"] == descent.W_DRAW and "u" in cov and ("step" in cov or "eta" in cov)    # eta: a language claim
 
@@ -681,7 +696,7 @@ def test_control_past_the_bound_finds_exact_violations_outside_the_verdict(quick
     """theta just above 1: the same search finds violations (one certified exactly), while the claim, searched
     inside its bound, holds."""
     v = quick_verdicts[cid].verdict
-    control = v.evidence["control_past_the_bound"]
+    control = evidence_of(quick_verdicts, cid)["control_past_the_bound"]
     assert v.word == "holds" and control["float_violations"] > 0
     cex = control["exact_counterexample"]
     assert cex["applicable"] is True and sp.Rational(cex["margin"]) > 0 and cex["family"] in QUAD

@@ -1,6 +1,6 @@
 """Discrete lemmas proved from the smoothness bounds: proofs that re-check, and planted wrong constants refuted.
 
-The proofs run the checks' own margins through the engine's worst-case-loss reduction
+The proofs run the claims as stated in the claim language through the engine's worst-case-loss reduction
 (:func:`ams_theory.engines.coordinates.worst_case`: the engine proves which bound each loss value takes, attained by
 a quadratic, so the reduction is exact); a planted mistake must turn a proof into a refutation whose model survives
 exact arithmetic, and a weakened true statement must stay proved.
@@ -10,6 +10,10 @@ import sympy as sp
 
 import proofs_checks
 from conftest import shared_run
+from ams_theory.claims import bounds
+from ams_theory.claims import judging
+from ams_theory.claims import language as cl
+from ams_theory.engines import symbolic
 from ams_theory.engines import coordinates, proofs
 from proofs_checks import discrete as D
 
@@ -38,10 +42,10 @@ def test_convex_corrections_are_proved_and_the_literal_lower_bound_refuted_by_th
     """Part 2 as printed is refuted by the proof engine on the concave quadratic (exact values, re-checked); for
     convex losses it is proved, and the search beside the proof is kept."""
     v = results[cid].verdict
-    assert v.word == "refuted" and v.correction["strength"].level == "proved"
+    assert v.word == "refuted" and v.correction.strength.level == "proved"
     assert v.counterexample["source"] == "proof engine" and v.counterexample["values"] and v.recheck() is True
     assert "needs convexity" in v.summary
-    cov = v.correction["strength"].coverage                            # one part per step form (D.2: both Grams)
+    cov = v.correction.strength.coverage                            # one part per step form (D.2: both Grams)
     assert all("search" in c for c in ([cov] if "search" in cov else [p["coverage"] for p in cov["parts"]]))
 
 
@@ -49,47 +53,50 @@ def test_the_extremal_loss_attains_each_bound():
     w, g, dw = sp.symbols("w g dw", real=True)
     L, f0 = sp.symbols("L f0", positive=True)
     for side, curvature in (("upper", 1), ("lower", -1), ("convex", 0)):
-        loss = coordinates.ExtremalLoss(D.OPS, D.OPS.asarray([w]), D.OPS.asarray([g]), L, f0, side)
-        assert sp.expand(loss.value(D.OPS.asarray([w + dw])) - (f0 + g * dw + curvature * L * dw ** 2 / 2)) == 0
-        assert sp.expand(loss.value(D.OPS.asarray([w])) - f0) == 0
+        loss = coordinates.ExtremalLoss(symbolic.OPS, symbolic.OPS.asarray([w]), symbolic.OPS.asarray([g]), L, f0, side)
+        assert sp.expand(loss.value(symbolic.OPS.asarray([w + dw])) - (f0 + g * dw + curvature * L * dw ** 2 / 2)) == 0
+        assert sp.expand(loss.value(symbolic.OPS.asarray([w])) - f0) == 0
 
 
-def _halved(d1_margin):
-    """D.1 Part 1 with its L eta^2 |u|^2/2 term halved: the worst case violates it."""
-    def margin(ops, problem, w, u, eta, extra, with_scale=False):
-        m, app = d1_margin(ops, problem, w, u, eta, extra)
-        _, _, _, _, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-        return m + D.Lc(problem) * eta ** 2 * uu / 4, app
-    return margin
+def _d1(name, conclusion=D.d1_upper, hyper=D.STEP_SIZE):
+    """Lemma D.1 (cautious step) with another conclusion or step range, in the claim language."""
+    return cl.OneStep(name, step=D.cautious_step, conclusion=conclusion, hyper=hyper, state=("u",))
+
+
+def _upper_with_L_times(factor):
+    """Part 1 with its curvature term L eta^2 |u|^2/2 multiplied by ``factor``."""
+    return lambda q: q.at_most(q.dL, bounds.descent_upper(D._P(q), factor * q.L, q.eta, q.norm2(q.u)))
+
+
+def _bound_times(bound, factor):
+    return lambda ops, g, u, L: (factor * bound(ops, g, u, L)[0], bound(ops, g, u, L)[1])
 
 
 def test_a_halved_curvature_term_is_refuted_with_an_exact_model():
-    p = D.prove_from_smoothness(_halved(D.m_d1_part1), "smooth", "D.1 Part 1, halved")
-    assert p.status == "refuted" and p.certify()
+    v = cl.decide(_d1("D.1 Part 1, halved", _upper_with_L_times(sp.Rational(1, 2))), "quick")
+    assert v.word == "refuted" and v.counterexample["source"] == "proof engine" and v.recheck() is True
 
 
 def test_a_weakened_true_bound_is_proved():
-    def weakened(ops, problem, w, u, eta, extra, with_scale=False):          # + L eta^2 |u|^2, twice the room
-        m, app = D.m_d1_part1(ops, problem, w, u, eta, extra)
-        _, _, _, _, uu, _ = D._cautious_parts(ops, problem, w, u, eta)
-        return m - D.Lc(problem) * eta ** 2 * uu / 2, app
-    assert D.prove_from_smoothness(weakened, "smooth", "D.1 Part 1, weakened").proved
+    v = cl.decide(_d1("D.1 Part 1, weakened", _upper_with_L_times(2)), "quick")
+    assert v.word == "holds" and v.strength.level == "proved" and v.strength.proof.recheck()
 
 
 def test_a_doubled_step_bound_is_refuted_and_a_halved_one_proved():
-    doubled = lambda ops, problem, w, u: (2 * D.d1_step_bound(ops, problem, w, u)[0], D.d1_step_bound(ops, problem,
-                                                                                                         w, u)[1])
-    halved = lambda ops, problem, w, u: (D.d1_step_bound(ops, problem, w, u)[0] / 2, D.d1_step_bound(ops, problem,
-                                                                                                        w, u)[1])
-    p = D.prove_from_smoothness(D.m_d1_part3, "smooth", "D.1 Part 3, doubled bound", doubled)
-    assert p.status == "refuted" and p.certify()
-    assert D.prove_from_smoothness(D.m_d1_part3, "smooth", "D.1 Part 3, halved bound", halved).proved
+    doubled = _d1("D.1 Part 3, doubled bound", D.descends,
+                  D.up_to(_bound_times(bounds.d1_step_bound, 2), "4P/(L|u|^2)"))
+    v = cl.decide(doubled, "quick")
+    assert v.word == "refuted" and v.counterexample["source"] == "proof engine" and v.recheck() is True
+    halved = _d1("D.1 Part 3, halved bound", D.descends, D.up_to(_bound_times(bounds.d1_step_bound, sp.Rational(1, 2)),
+                                                                "P/(L|u|^2)"))
+    v = cl.decide(halved, "quick")
+    assert v.word == "holds" and v.strength.level == "proved"
 
 
 def test_the_multiplier_reduction_records_its_multiplier():
-    p = D.prove_from_smoothness(D.m_d2_part3, "smooth", "D.2 Part 3", D.d2_step_bound)
-    assert isinstance(p, proofs.Bundle) and p.proved and p.recheck()
-    assert any("lambda = eta/2" in label for label in _labels(p))
+    v = cl.decide(D.D2_PART3[0], "quick")
+    assert v.word == "holds" and v.strength.proof.recheck()
+    assert any("lambda = eta/2" in label for label in _labels(v.strength.proof)), _labels(v.strength.proof)
 
 
 def _labels(p):
@@ -103,7 +110,7 @@ def test_a_planted_sign_slip_in_condition_6_is_refuted():
     """phi_i >= 0 (instead of >= 1) where x_i > 0 no longer gives x^T(1 - phi) <= 0."""
     x0, phi0 = coordinates.coordinate_symbol("x", real=True), coordinates.coordinate_symbol("phi", real=True)
     slipped = (sp.Or(x0 <= 0, phi0 >= 0), sp.Or(x0 >= 0, phi0 <= 0))
-    p = coordinates.per_coordinate(lambda ops, vec: D.eq6_sums(vec("x", real=True), vec("phi", real=True), ops)[0],
+    p = coordinates.per_coordinate(lambda ops, vec: bounds.eq6_sums(vec("x", real=True), vec("phi", real=True), ops)[0],
                                    "<= 0", slipped)
     assert p.status == "refuted" and p.certify()
 
@@ -132,10 +139,10 @@ def test_the_indefinite_witness_refutes_corrected_d3_without_convexity_exactly()
     from functools import partial
 
     from ams_theory.engines.descent import certify
-    claim = D.C(partial(D.m_d3_corrected, constant=2))
+    claim = judging.margin_claim(partial(D.m_d3_corrected, constant=2))
     cert = certify(claim, D.d3_indefinite_witness(), 0)
     assert cert["applicable"] is True and sp.Rational(cert["margin"]) > 0
-    halved = certify(D.C(partial(D.m_d3_corrected, constant=1)), D.d3_indefinite_witness(), 0)
+    halved = certify(judging.margin_claim(partial(D.m_d3_corrected, constant=1)), D.d3_indefinite_witness(), 0)
     assert halved["applicable"] is False                  # eta = 1023/1024 is past half the bound
 
 
@@ -146,7 +153,7 @@ def test_d3_as_written_is_proved_vacuous():
 
 def test_a_sufficient_bound_that_fails_is_open_not_refuted():
     """with_multiplier(sufficient=True): a model of the sufficient bound refutes nothing."""
-    eta = D.ETA
+    eta = judging.ETA
 
     def build(ops, vec):
         return ops.total(vec("x", real=True)), [sp.Integer(0) * eta]

@@ -29,7 +29,7 @@ def test_fig2_monotone_is_refuted_with_a_certificate():
     assert cx["rechecked_exactly"] and cx["step"] >= 1
     assert sp.Rational(cx["after"]) > sp.Rational(cx["before"])
     # the nearest correct statement (Thm. 2.4's threshold mask) is checked and holds
-    assert r.verdict.correction["verdict"] == "holds"
+    assert r.verdict.correction.verdict == "holds"
 
 
 def test_threshold_mask_is_monotone_in_l():
@@ -72,9 +72,9 @@ def test_fig8_literal_and_like_for_like():
         exact = v.evidence["best_refined_from_exact_trajectory"][k]
         assert exact == pytest.approx(best[k]["rate_L"], rel=1e-6)
     # the like-for-like reading names, per mask, whether its long-horizon rate is shown below 1/9
-    shown = v.correction["evidence"]["shown_below_closed_form"]
+    shown = v.correction.evidence["shown_below_closed_form"]
     assert set(shown) == {"phi_0.01", "phi_0.1", "phi_inner"}
-    assert v.correction["verdict"] == F.fig8_like_for_like_word(shown)
+    assert v.correction.verdict == F.fig8_like_for_like_word(shown)
 
 
 def test_fig8_refinement_moves_the_coarse_estimate():
@@ -94,7 +94,7 @@ def test_fig8_long_horizon_re_estimates_bound_gdm_by_its_closed_form():
     """GDM's asymptotic L-rate cannot go below 1/9 (Polyak): its long-horizon re-estimates must stay above it,
     and the 200-step estimator's error at Goh's point is the double root's t^2 factor (positive)."""
     v = F.check_fig8("quick")
-    ev = v.correction["evidence"]
+    ev = v.correction.evidence
     gdm = ev["re_estimates"]["GDM"]["long_horizon_at_long_best"]
     assert 1 / 9 < gdm["min"] <= gdm["max"] < 1 / 9 + 1e-3
     assert ev["short_estimator"]["estimator_bias_at_goh_point"] > 0
@@ -113,9 +113,9 @@ def test_fig8_mutations_are_caught():
     # a "cautious" variant that is secretly GDM is not better than GDM like for like ...
     masks = {"GDM": toys.FIG8_MASKS["GDM"], "fake": ("CGDM", dict(mask=None, normalize="none"))}
     v = F.check_fig8("quick", masks=masks)
-    assert v.correction["evidence"]["shown_below_closed_form"] == {"fake": False}
-    assert v.correction["verdict"] == "not-checkable"
-    assert v.correction["evidence"]["short_estimator"]["cautious_below_GDM_refined"] == {"fake": False}
+    assert v.correction.evidence["shown_below_closed_form"] == {"fake": False}
+    assert v.correction.verdict == "not-checkable"
+    assert v.correction.evidence["short_estimator"]["cautious_below_GDM_refined"] == {"fake": False}
     # ... and one whose mask all but stops the step is slower than 1/3 even as written (exactly re-checked)
     masks = {"GDM": toys.FIG8_MASKS["GDM"], "crippled": ("CGDM", dict(normalize="nnz_xi", xi=1000.0))}
     v = F.check_fig8("quick", masks=masks)
@@ -185,7 +185,7 @@ def test_every_verdict_and_correction_says_how_strong_it_is(monkeypatch):
             assert r.verdict.word == "not-checkable" and st.level == "none"
             assert "digits" in st.coverage["attached"]
         if r.verdict.correction is not None:
-            assert r.verdict.correction["strength"].level == "searched"
+            assert r.verdict.correction.strength.level == "searched"
     fig8 = run_claim(REGISTRY["cautious.fig8"], "quick").verdict.strength.coverage
     assert fig8["grids"]["fine"]["eps"]["range"] == [0.15, 0.3] and fig8["grids"]["coarse"]["beta"]["points"] == 25
     fig1 = run_claim(REGISTRY["grams.fig1"], "quick").verdict.strength.coverage

@@ -55,7 +55,7 @@ def test_symbolic_verdicts(quick_results, cid, word, corrected):
     r = quick_results[cid]
     assert r.status == "checked", r.error
     assert r.verdict.word == word
-    assert (r.verdict.correction or {}).get("verdict") == corrected
+    assert (r.verdict.correction.verdict if r.verdict.correction else None) == corrected
     if word == "refuted":
         assert r.verdict.counterexample["rechecked_exactly"] is True
         assert r.verdict.recheck() is True
@@ -125,9 +125,12 @@ def test_a_refutation_without_exact_recheck_is_rejected():
 
 def test_unknown_verdict_word_and_bad_correction_are_rejected():
     assert run_claim(_claim_with(lambda b, s: Verdict("probably", "x"))).status == "crashed"
-    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction={"verdict": "holds"},
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction=registry.Correction("", "holds"),
                                                    strength=registry.searched("s", states=1))))
     assert r.status == "crashed" and "correction" in r.error
+    r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction={"statement": "s", "verdict": "holds"},
+                                                   strength=registry.searched("s", states=1))))
+    assert r.status == "crashed" and "a correction is a Correction" in r.error
 
 
 def test_register_refuses_unknown_ids_and_kinds():
@@ -184,7 +187,7 @@ def test_no_evidence_only_goes_with_not_checkable():
 
 
 def test_a_correction_needs_its_own_strength():
-    correction = {"statement": "s", "verdict": "holds"}
+    correction = registry.Correction("s", "holds")
     r = run_claim(_claim_with(lambda b, s: Verdict("holds", "x", correction=correction,
                                                    strength=registry.searched("s", states=3))))
     assert r.status == "crashed" and "correction carries no strength" in r.error

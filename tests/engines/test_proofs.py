@@ -9,6 +9,7 @@ import sympy as sp
 
 import proofs_checks
 from conftest import shared_run
+from ams_theory.claims import flows
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import proofs
@@ -259,38 +260,38 @@ def test_holding_verdicts_are_proved_and_recheck(results, cid):
 def test_corrections_are_proved_and_refutations_certified(results, cid):
     v = results[cid].verdict
     assert v.word == "refuted" and v.counterexample["rechecked_exactly"] is True
-    assert v.correction["verdict"] == "holds" and v.correction["strength"].level == "proved"
-    assert v.correction["strength"].proof.recheck() is True
+    assert v.correction.verdict == "holds" and v.correction.strength.level == "proved"
+    assert v.correction.strength.proof.recheck() is True
 
 
 def test_at_least_twelve_continuous_fact_and_reduction_results_are_proved(results):
     n = sum(1 for cid in PROVED_HOLDING if results[cid].verdict.strength.level == "proved")
-    n += sum(1 for cid in PROVED_CORRECTIONS if results[cid].verdict.correction["strength"].level == "proved")
+    n += sum(1 for cid in PROVED_CORRECTIONS if results[cid].verdict.correction.strength.level == "proved")
     assert n >= 12
 
 
 # ----------------------------------------------------------------------------- mutations through the engine
 
 def _adam(**kw):
-    return C._fixed(dyn.adam("adam", a=C.A, b=C.B, e=C.E, **kw))
+    return flows.for_every_d(dyn.adam("adam", a=C.A, b=C.B, e=C.E, **kw))
 
 
 def test_a_planted_wrong_constant_in_adams_condition_is_refuted():
     """a >= b/5 is weaker than Example A.1's a >= b/4: the engine finds a state with dH/dt > 0."""
-    p = C.prove(_adam(), C.nonpositive("H"), (C.A >= C.B / 5,))
+    p = flows.prove(_adam(), flows.nonpositive("H"), (C.A >= C.B / 5,))
     assert p.status == "refuted" and p.certify()
     assert sp.Rational(p.model["a"]) < sp.Rational(p.model["b"]) / 4
 
 
 def test_a_strengthened_hypothesis_is_still_proved():
     """a >= b/2 implies a >= b/4: the weaker claim is proved too."""
-    assert C.prove(_adam(), C.nonpositive("H"), (C.A >= C.B / 2,)).proved
+    assert flows.prove(_adam(), flows.nonpositive("H"), (C.A >= C.B / 2,)).proved
 
 
 def test_a_planted_wrong_sign_in_a_stated_rate_is_refuted_by_the_model(monkeypatch):
     system = dyn.SYSTEMS["signed_momentum"]
     monkeypatch.setitem(system.stated, "dH", lambda ops, problem, w, s: ops.total(ops.abs(s)))
-    p = C.prove(C._fixed(system), C.identity("dH", "H"))
+    p = flows.prove(flows.for_every_d(system), flows.identity("dH", "H"))
     assert p.status == "refuted" and p.certify()
     r = run_claim(REGISTRY["cautious.A3.2"], "quick", 0)
     assert r.verdict.word == "refuted" and r.verdict.counterexample["source"].startswith("proof engine")
@@ -299,25 +300,26 @@ def test_a_planted_wrong_sign_in_a_stated_rate_is_refuted_by_the_model(monkeypat
 def test_a_planted_wrong_bound_is_refuted_and_a_weakened_one_proved():
     """Grams: dL/dt <= -Delta_L is true; asking for twice Delta_L is false, asking for none is true."""
     grams = C._grams(dyn.K_QUADRATIC)
-    doubled = C.nonpositive("L", lambda system, ops, problem, w, s: 2 * system.params["delta_L"](ops, problem, w, s))
-    p = C.prove(grams, doubled)
+    delta_L = flows.allowance("delta_L")
+    doubled = flows.nonpositive("L", lambda *at: 2 * delta_L(*at))
+    p = flows.prove(grams, doubled)
     assert p.status == "refuted" and p.certify()
-    assert C.prove(grams, C.nonpositive("L")).proved
+    assert flows.prove(grams, flows.nonpositive("L")).proved
 
 
 def test_a_flipped_field_breaks_the_proof(monkeypatch):
-    original = dyn.general("grams", dyn.K_QUADRATIC, None, c_phi=C.C_PHI, c_psi=C.C_PSI, grams=True)
+    original = dyn.general("grams", dyn.K_QUADRATIC, None, c_phi=flows.C_PHI, c_psi=flows.C_PSI, grams=True)
     flipped = dyn.System(original.name, 1, lambda ops, problem, w, s: tuple(
         -x if i == 0 else x for i, x in enumerate(original.field(ops, problem, w, s))), original.H,
         original.stated, params=original.params)
-    p = C.prove(C._fixed(flipped), C.nonpositive("H"))
+    p = flows.prove(flows.for_every_d(flipped), flows.nonpositive("H"))
     assert p.status == "refuted" and p.certify()
 
 
 def test_the_inner_product_mask_is_not_reduced_and_stays_searched():
     """True but outside the reduction: the inner-product mask couples the coordinates."""
     inner = dyn.SYSTEMS["cautious_inner"].params["phi"]
-    p = C.prove(C._symbolic_general(inner), C.nonpositive("L"))
+    p = flows.prove(flows.symbolic_mask_system(inner), flows.nonpositive("L"))
     assert p.status == "open"
     r = shared_run("cautious.2.1")
     assert r.verdict.word == "holds" and r.verdict.strength.level == "searched"
@@ -339,12 +341,12 @@ def test_convergence_verdicts_do_not_weaken_when_the_budget_grows():
 def test_the_invariance_conditions_fail_for_a_field_that_ignores_the_gradient():
     """Mutation: s' = -c_psi s (the gradient dropped) breaks condition (b) of the LaSalle argument, and a
     field without the Psi damping breaks (a); the real heavy ball passes both."""
-    real = dyn.general("hb", dyn.K_QUADRATIC, None, c_phi=C.C_PHI, c_psi=C.C_PSI_POS)
+    real = dyn.general("hb", dyn.K_QUADRATIC, None, c_phi=flows.C_PHI, c_psi=C.C_PSI_POS)
     no_gradient = dyn.System("hb", 1, lambda ops, problem, w, s: (real.field(ops, problem, w, s)[0],
                                                                     -C.C_PSI_POS * s), real.H, params=real.params)
-    undamped = dyn.general("hb", dyn.K_QUADRATIC, None, c_phi=C.C_PHI, c_psi=0)
+    undamped = dyn.general("hb", dyn.K_QUADRATIC, None, c_phi=flows.C_PHI, c_psi=0)
     undamped.params["c_psi"] = C.C_PSI_POS                  # claims the damping the field does not have
-    statuses = lambda system: [p.status for _, p in C._lasalle_parts([("(2)", C._fixed(system))])]
+    statuses = lambda system: [p.status for _, p in flows.lasalle_conditions("(2)", flows.for_every_d(system))]
     assert statuses(real) == ["proved", "proved"]
     assert statuses(no_gradient)[1] == "refuted"
     assert statuses(undamped)[0] == "refuted"

@@ -4,8 +4,8 @@ import sympy as sp
 from conftest import shared_run
 
 import proofs_checks
+from ams_theory.claims.flows import engine_judge
 from ams_theory.engines import repairs
-from proofs_checks.continuous import engine_judge
 
 proofs_checks.load()
 # the quick runs are shared with the claim modules on one worker (conftest.shared_run)
