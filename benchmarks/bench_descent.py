@@ -40,14 +40,14 @@ CHECKS_GOAL = 1e6
 REFUTE_GOAL_S = 10.0
 
 
-def m_eq6_default(ops, problem, w, u, eta, extra, with_scale=False):
+def m_eq6_default(ops, problem, w, u, eta, extra):
     """eq. (6) / Thm. 2.1 for the default phi of eq. (1): x'(1 - phi(x)) <= 0 and x' phi(x) >= 0, x = u o g."""
     g = margins.G(problem, w)
     x = ops.mul(u, g)
     phi = margins.mask_values(ops, u, g, D.PHI_VARIANTS["eq1_default"])
     first = margins.total(ops, x * (1 - phi))
     second = margins.total(ops, x * phi)
-    return margins.margin_result(margins.MAX(first, -second), True, margins.ABS(first) + margins.ABS(second), with_scale)
+    return margins.Margin(margins.MAX(first, -second), True, margins.ABS(first) + margins.ABS(second))
 
 
 REFUTED = {  # claim id -> (what is searched, families)
@@ -76,10 +76,10 @@ def throughput(batch, reps, seed=0):
             with torch.no_grad():
                 for _ in range(reps):
                     t0 = time.perf_counter()
-                    margin, applicable, scale = D.m_d1_part1(T1, problem, w, u, eta, extra, with_scale=True)
-                    bad = int((applicable & (margin > descent._tolerance(scale.abs()))).sum())
+                    margin = D.m_d1_part1(T1, problem, w, u, eta, extra)
+                    bad = int((margin.applicable & (margin.value > descent._tolerance(margin.scale.abs()))).sum())
                     times.append(time.perf_counter() - t0)
-            assert margin.shape == (batch, 1) and bad == 0, (fam, d, bad)
+            assert margin.value.shape == (batch, 1) and bad == 0, (fam, d, bad)
             eval_s = statistics.median(times)
             rows.append({"family": fam, "d": d, "batch": batch, "sample_s": sample_s, "eval_s": eval_s,
                          "checks_per_s": batch / eval_s, "checks_per_s_with_sampling": batch / (eval_s + sample_s),

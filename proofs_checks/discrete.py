@@ -49,7 +49,7 @@ from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines.descent import T1, Draw, MarginClaim, Sampler, certify, random_search, step
 from ams_theory.engines.draws import (direction, draw_free, drawn_range, eta_free, fraction_sampler, FREE_STEP,
                                       mixture, U_DRAW)
-from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, margin_result, mask_name, mask_values,
+from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_name, mask_values,
                                         masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, with_mask, within)
 from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 
@@ -129,7 +129,7 @@ def d2_lower_smooth(q):
 
 def _at_most_reversed(conclusion):
     """A lower bound ``dL >= b`` turned into ``dL <= b`` (the inequality reversed, a repair edit)."""
-    return lambda q: cl.Margin(-conclusion(q).value, "<= 0")
+    return lambda q: cl.Relation(-conclusion(q).value, "<= 0")
 
 
 def lower_bound_judgement(name, steps, lower, lower_smooth):
@@ -198,30 +198,30 @@ def d3_changes(ops, problem, w, u, eta):
     return dG, dC, f0
 
 
-def _d3_margin(ops, problem, w, u, eta, corrected, side, constant, with_scale):
+def _d3_margin(ops, problem, w, u, eta, corrected, side, constant):
     dG, dC, f0 = d3_changes(ops, problem, w, u, eta)
     applicable = AND(GT(eta, 0), side(eta, d3_step_bound(ops, problem, w, u, corrected, constant)))
-    return margin_result(MAX(dG - dC, dC), applicable, ABS(f0), with_scale)
+    return Margin(MAX(dG - dC, dC), applicable, ABS(f0))
 
 
-def m_d3(ops, problem, w, u, eta, extra, with_scale=False):
+def m_d3(ops, problem, w, u, eta, extra):
     """eta <= 2/(L|u|^2) min{P, N} with eta > 0  =>  dL_Grams <= dL_C <= 0 (N as written: <= 0)."""
-    return _d3_margin(ops, problem, w, u, eta, False, within, 2, with_scale)
+    return _d3_margin(ops, problem, w, u, eta, False, within, 2)
 
 
-def m_d3_corrected(ops, problem, w, u, eta, extra, with_scale=False, side=within, constant=2):
+def m_d3_corrected(ops, problem, w, u, eta, extra, side=within, constant=2):
     """eta <= c/(L|u|^2) min{P, |N|} (c = ``constant``, 2 in the theorem) with eta > 0  =>  dL_Grams <= dL_C <= 0
     (``side=beyond``: the control)."""
-    return _d3_margin(ops, problem, w, u, eta, True, side, constant, with_scale)
+    return _d3_margin(ops, problem, w, u, eta, True, side, constant)
 
 
-def m_r55(ops, problem, w, u, eta, extra, with_scale=False):
+def m_r55(ops, problem, w, u, eta, extra):
     """Strictly better: dL_Grams < dL_C for eta > 0 (margin >= 0 is a violation; shifted by a tiny amount)."""
     g = G(problem, w)
     f0 = F(problem, w)
     dG = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
     dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
-    return margin_result(dG - dC, GT(eta, 0), ABS(f0), with_scale)
+    return Margin(dG - dC, GT(eta, 0), ABS(f0))
 
 
 # ----------------------------------------------------------------------------- the Cautious paper
@@ -249,13 +249,12 @@ def thm23_comparisons(ops, problem, w, u, eps, masks=None):
                    thm23_bound(ops, problem, u, g, caution)) for caution in (masks or PHI_VARIANTS).values()]
 
 
-def m_thm23(ops, problem, w, u, eta, extra, with_scale=False, side=within, masks=None):
+def m_thm23(ops, problem, w, u, eta, extra, side=within, masks=None):
     """For each mask phi: Delta(x) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|))  =>  L(w - eps u o phi) <=
     L(w - eps u); the margin is the largest over the masks whose hypothesis holds (``side=beyond``: past the bound;
     ``masks``: default :data:`PHI_VARIANTS`)."""
     base, parts = thm23_comparisons(ops, problem, w, u, eta, masks)
-    margin, app = combine([(diff, side(eta, bound)) for diff, bound in parts])
-    return margin_result(margin, app, ABS(base), with_scale)
+    return combine([(diff, side(eta, bound)) for diff, bound in parts], ABS(base))
 
 
 def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind, mask=None):
@@ -272,18 +271,18 @@ def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind, mask=None):
     return F(problem, step(ops, w, u, g, eps * alpha, caution)) - F(problem, w)
 
 
-def m_thm24(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_thm24(ops, problem, w, u, eta, extra, mask=None):
     """Any alpha_k, sigma >= eps alpha: threshold mask gives L(w_bar') <= L(w_bar)."""
     alpha, sigma = extra["alpha"], extra["sigma"]
     dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
-    return margin_result(dL, LE(eta * alpha, sigma), ABS(F(problem, w)), with_scale)
+    return Margin(dL, LE(eta * alpha, sigma), ABS(F(problem, w)))
 
 
-def m_thm24_nonneg(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_thm24_nonneg(ops, problem, w, u, eta, extra, mask=None):
     """Corrected: alpha_k >= 0."""
     alpha, sigma = extra["alpha"], extra["sigma"]
     dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
-    return margin_result(dL, AND(LE(eta * alpha, sigma), LE(0, alpha)), ABS(F(problem, w)), with_scale)
+    return Margin(dL, AND(LE(eta * alpha, sigma), LE(0, alpha)), ABS(F(problem, w)))
 
 
 ALPHA = ((1 / 8, "exactly", 0), (1 / 16, "10^U", -6, -1), (1 / 16, "-10^U", -6, -1), (3 / 4, "U", -2, 4))
@@ -308,15 +307,15 @@ _draw_threshold = Sampler(_threshold, {
               "sigma - eps alpha": drawn_range("[0, 5/L]", SIGMA_SLACK, " / L", **{"0": "sigma = eps alpha exactly"})}})
 
 
-def m_a7(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_a7(ops, problem, w, u, eta, extra, mask=None):
     """Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar), any eps."""
     dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
-    return margin_result(dL, True, ABS(F(problem, w)), with_scale)
+    return Margin(dL, True, ABS(F(problem, w)))
 
 
-def m_a7_nonneg(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_a7_nonneg(ops, problem, w, u, eta, extra, mask=None):
     dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
-    return margin_result(dL, LE(0, extra["alpha"]), ABS(F(problem, w)), with_scale)
+    return Margin(dL, LE(0, extra["alpha"]), ABS(F(problem, w)))
 
 
 def _mask_gain(ops, problem, w, u, eta, caution):
@@ -326,28 +325,28 @@ def _mask_gain(ops, problem, w, u, eta, caution):
     return F(problem, masked_step(ops, w, u, g, eta, caution)) - base, base
 
 
-def m_a5(ops, problem, w, u, eta, extra, with_scale=False, mask=INNER_GE):
+def m_a5(ops, problem, w, u, eta, extra, mask=INNER_GE):
     """Inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w'), any step (convex L)."""
     gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return margin_result(gain, bool(problem.convex), ABS(base), with_scale)
+    return Margin(gain, bool(problem.convex), ABS(base))
 
 
-def m_a5_any(ops, problem, w, u, eta, extra, with_scale=False, mask=INNER_GE):
+def m_a5_any(ops, problem, w, u, eta, extra, mask=INNER_GE):
     """Thm. A.5's comparison without its convexity hypothesis (evidence only)."""
     gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return margin_result(gain, True, ABS(base), with_scale)
+    return Margin(gain, True, ABS(base))
 
 
-def m_a6(ops, problem, w, u, eta, extra, with_scale=False, mask=CAUTIOUS_GE):
+def m_a6(ops, problem, w, u, eta, extra, mask=CAUTIOUS_GE):
     """Separable convex quadratic 0.5|a o w|^2, element-wise mask 1(u o g >= 0): L(w_bar') <= L(w')."""
     gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return margin_result(gain, True, ABS(base), with_scale)
+    return Margin(gain, True, ABS(base))
 
 
-def m_a6_eq1(ops, problem, w, u, eta, extra, with_scale=False):
+def m_a6_eq1(ops, problem, w, u, eta, extra):
     """The same with eq. (1)'s rescaled mask alpha(x) 1(x > 0) (not covered by Cor. A.6)."""
     gain, base = _mask_gain(ops, problem, w, u, eta, PHI_VARIANTS["eq1_default"])
-    return margin_result(gain, True, ABS(base), with_scale)
+    return Margin(gain, True, ABS(base))
 
 
 # ----------------------------------------------------------------------------- Thm. A.3 (T steps)
@@ -380,8 +379,7 @@ A3_STEP = ((1 / 8, "10^U", -9, -3), (7 / 8, "10^U", -3, 1))                     
 A3_BETA = ((1 / 8, "exactly", 0), (1 / 4, "1-10^U", -4, -1), (5 / 8, "U", 0, 1))
 
 
-def _a3(ops, problem, w, u, eta, extra, with_scale=False, corrected=False, phi=A3_PHI, b_factor=1,
-        mask_hypothesis=False):
+def _a3(ops, problem, w, u, eta, extra, corrected=False, phi=A3_PHI, b_factor=1, mask_hypothesis=False):
     """(1/T) sum_t x_t^T phi(x_t) <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), x_t = grad(w_t) o u_t, for the
     cautious heavy-ball method (u_t = s_t = beta s_{t-1} + g_t, s_0 = u, beta = ``extra["beta"]``) with the mask
     ``phi`` (eq. (1)'s by default); every prefix length T = 1..8 of one trajectory is an instance.
@@ -403,16 +401,15 @@ def _a3(ops, problem, w, u, eta, extra, with_scale=False, corrected=False, phi=A
         w = masked_step(ops, w, ut, g, eta, phi)
         rhs = (f1 - fstar) / (t * eta) + b_factor * L * eta * B / (2 * t)
         parts.append((lhs / t - rhs, ok))
-    margin, app = combine(parts)
-    return margin_result(margin, app, ABS(f1) / eta + ABS(lhs), with_scale)
+    return combine(parts, ABS(f1) / eta + ABS(lhs))
 
 
-def m_a3(ops, problem, w, u, eta, extra, with_scale=False):
-    return _a3(ops, problem, w, u, eta, extra, with_scale)
+def m_a3(ops, problem, w, u, eta, extra):
+    return _a3(ops, problem, w, u, eta, extra)
 
 
-def m_a3_corrected(ops, problem, w, u, eta, extra, with_scale=False):
-    return _a3(ops, problem, w, u, eta, extra, with_scale, corrected=True)
+def m_a3_corrected(ops, problem, w, u, eta, extra):
+    return _a3(ops, problem, w, u, eta, extra, corrected=True)
 
 
 def _a3_draw(problem, w, gen):
@@ -834,7 +831,7 @@ def prove_a6(mask=None):
     def build(ops, vector):
         a = vector("a", nonnegative=True)
         w, u = vector("w", real=True), vector("u", real=True)
-        return with_mask(m_a6, mask)(ops, SeparableQuadratic(a, ops), w, u, ETA, {})[0]
+        return with_mask(m_a6, mask)(ops, SeparableQuadratic(a, ops), w, u, ETA, {}).value
     return coordinates.per_coordinate(build, "<= 0", (), "Cor. A.6")
 
 
@@ -948,7 +945,7 @@ def check_eq6(budget="standard", seed=0, mask=None):
                                        phi="x_i > 0: 1 + p_i; x_i < 0: -q_i (p_i, q_i >= 0); x_i = 0: any real r_i"))
 
 
-def m_eq6_rule(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_eq6_rule(ops, problem, w, u, eta, extra, mask=None):
     """Condition (6) for a user's mask at x = u o g: the summed violation sum_i 1(x_i > 0) relu(1 - phi_i) +
     1(x_i < 0) relu(phi_i), positive exactly where some coordinate breaks (6)."""
     g = G(problem, w)
@@ -958,17 +955,16 @@ def m_eq6_rule(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
     down = ops.indicator_(ops.mul(x, -1), strict=True)
     short = ops.relu(ops.affine_(ops.copy(phi), -1, 1))                   # relu(1 - phi)
     violation = total(ops, ops.mul(up, short)) + total(ops, ops.mul(down, ops.relu(phi)))
-    return margin_result(violation, True, total(ops, ops.abs(phi)), with_scale)
+    return Margin(violation, True, total(ops, ops.abs(phi)))
 
 
-def m_eq6_conditions(ops, problem, w, u, eta, extra, with_scale=False, mask=None):
+def m_eq6_conditions(ops, problem, w, u, eta, extra, mask=None):
     """Thm. 2.1's conditions for a user's mask at x = u o g: max{x^T(1 - phi), -x^T phi} <= 0 (:func:`eq6_sums`)."""
     g = G(problem, w)
     x = ops.mul(u, g)
     phi = mask_values(ops, u, g, mask)
     first, second = total(ops, x * (1 - phi)), total(ops, ops.mul(x, phi))
-    margin, app = combine([(first, True), (-second, True)])
-    return margin_result(margin, app, total(ops, ops.abs(x)) * (1 + total(ops, ops.abs(phi))), with_scale)
+    return combine([(first, True), (-second, True)], total(ops, ops.abs(x)) * (1 + total(ops, ops.abs(phi))))
 
 
 def _check_eq6_for_mask(mask, budget, seed):

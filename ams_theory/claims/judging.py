@@ -390,7 +390,7 @@ def prove_for_mask(margin, mask, statement):
     when the mask couples the coordinates)."""
     def build(ops, vector):
         problem, w, u = gradient_only_instance(ops, vector)
-        return margin(ops, problem, w, u, ETA, {}, mask=mask)[0]
+        return margin(ops, problem, w, u, ETA, {}, mask=mask).value
     return coordinates.per_coordinate(build, "<= 0", (), statement)
 
 

@@ -37,10 +37,10 @@ from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
-from ams_theory.engines.margins import AND, MAX, beyond, margin_result, within
+from ams_theory.engines.margins import AND, MAX, Margin, beyond, within
 
-__all__ = ["Range", "UpTo", "Margin", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all", "register",
-           "margin_function", "as_margin", "LOSS_CLASSES"]
+__all__ = ["Range", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all",
+           "register", "margin_function", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -127,8 +127,8 @@ def _q(x):
 
 
 @dataclass(frozen=True)
-class Margin:
-    """``value <= 0`` or ``value == 0``: the one form every conclusion and hypothesis takes."""
+class Relation:
+    """``value <= 0`` or ``value == 0`` (``relation``): the one form every conclusion and hypothesis takes."""
 
     value: object
     relation: str
@@ -184,20 +184,20 @@ class Quantities:
         return sp.Max(a, b)
 
     # relations
-    def at_most(self, a, b) -> Margin:
-        return Margin(a - b, "<= 0")
+    def at_most(self, a, b) -> Relation:
+        return Relation(a - b, "<= 0")
 
-    def at_least(self, a, b) -> Margin:
-        return Margin(b - a, "<= 0")
+    def at_least(self, a, b) -> Relation:
+        return Relation(b - a, "<= 0")
 
-    def equal(self, a, b) -> Margin:
-        return Margin(a - b, "== 0")
+    def equal(self, a, b) -> Relation:
+        return Relation(a - b, "== 0")
 
 
 @dataclass
 class OneStep:
-    """One step of a method on every loss of a class: ``step(q) -> w'``, ``conclusion(q) -> Margin`` (reads
-    ``q.dL``, ``q.w_next``), ``hypotheses(q) -> [Margin]`` (``<= 0`` relations), ``hyper``: the hyperparameters'
+    """One step of a method on every loss of a class: ``step(q) -> w'``, ``conclusion(q) -> Relation`` (reads
+    ``q.dL``, ``q.w_next``), ``hypotheses(q) -> [Relation]`` (``<= 0`` relations), ``hyper``: the hyperparameters'
     ranges, ``state``: names of state vectors the step reads (drawn freely: any real vectors)."""
 
     name: str
@@ -219,7 +219,7 @@ class OneStep:
 class Flow:
     """A continuous-time system: ``field(q) -> (dw, [ds_1, ...])`` for the parameters and the state vectors named in
     ``state``, ``H(q)`` a per-instance scalar (or None) that may read ``q.loss`` (the loss at ``w``),
-    ``conclusion(q) -> Margin`` reading ``q.dH`` and ``q.dL`` (``L`` any differentiable loss: a rate at a state
+    ``conclusion(q) -> Relation`` reading ``q.dH`` and ``q.dL`` (``L`` any differentiable loss: a rate at a state
     reads it only through its gradient ``q.g``), ``hypotheses``, ``hyper``."""
 
     name: str
@@ -370,7 +370,7 @@ def _hypotheses(claim, q) -> list:
     bound = _step_bound(claim, q)
     if bound is not None:
         eta, (num, den) = bound
-        hyps.append(Margin(eta * den - num, "<= 0"))
+        hyps.append(Relation(eta * den - num, "<= 0"))
     return hyps
 
 
@@ -474,13 +474,13 @@ def _sampler(claim, side=within):
 
 
 def margin_function(claim: OneStep, side=within):
-    """``margin(ops, problem, w, u, eta, extra, with_scale=False) -> (margin, applicable[, scale])``: the claim at
-    drawn instances (the searches' and the exact certificates' form; ``extra`` holds its hyperparameters and state
-    vectors by name). An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
+    """``margin(ops, problem, w, u, eta, extra) -> Margin``: the claim at drawn instances (the searches' and the
+    exact certificates' form; ``extra`` holds its hyperparameters and state vectors by name), with ``scale =
+    |L(w)| + |dL| + 1``. An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
     (:func:`ams_theory.engines.margins.within`, or ``beyond`` for the control)."""
     bounded = _bounded(claim) is not None
 
-    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+    def margin(ops, problem, w, u, eta, extra):
         L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
         if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
             extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
@@ -494,11 +494,7 @@ def margin_function(claim: OneStep, side=within):
         if bounded:
             eta_, bound = _step_bound(claim, q)
             applicable = AND(applicable, side(eta_, bound)) if applicable is not True else side(eta_, bound)
-        if applicable is True and torch.is_tensor(margin):
-            applicable = torch.ones_like(margin, dtype=torch.bool)
-        if not with_scale:
-            return margin, applicable
-        return margin, applicable, _abs(f0) + _abs(q.dL) + 1
+        return Margin(margin, applicable, _abs(f0) + _abs(q.dL) + 1)
     return margin
 
 
@@ -509,12 +505,12 @@ def as_margin(*claims):
     bound, the control)."""
     functions = {side: [margin_function(c, side) for c in claims] for side in (within, beyond)}
 
-    def margin(ops, problem, w, u, eta, extra, with_scale=False, side=within):
-        outs = [f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}, True) for f in functions[side]]
-        value, applicable, scale = outs[0]
-        for v, a, sc in outs[1:]:
-            value, applicable, scale = MAX(value, v), AND(applicable, a), MAX(scale, sc)
-        return margin_result(value, applicable, scale, with_scale)
+    def margin(ops, problem, w, u, eta, extra, side=within):
+        first, *others = (f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}) for f in functions[side])
+        value, applicable, scale = first.value, first.applicable, first.scale
+        for m in others:
+            value, applicable, scale = MAX(value, m.value), AND(applicable, m.applicable), MAX(scale, m.scale)
+        return Margin(value, applicable, scale)
     return margin
 
 

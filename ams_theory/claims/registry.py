@@ -203,8 +203,8 @@ REGISTRY: dict[str, Claim] = {c.id: Claim(c) for c in CATALOGUE}
 def register(claim_id: str, *, source: str, kind: str, statement: str, margin: Callable | None = None):
     """Decorator: attach ``check(budget, seed) -> Verdict`` to a catalogued claim, with the claim's source label in
     its paper (``source``), the kind of check, and its statement as a formula; ``margin``: for a one-step claim, its
-    margin ``(ops, problem, w, u, eta, extra, with_scale=False) -> (margin, applicable[, scale])`` at instances (the
-    notebooks evaluate it along step sizes)."""
+    margin ``(ops, problem, w, u, eta, extra) -> Margin`` at instances (:class:`ams_theory.engines.margins.Margin`;
+    the notebooks evaluate it along step sizes)."""
     if claim_id not in REGISTRY:
         raise KeyError(f"cannot register {claim_id!r}: not in the claim catalogue")
     if kind not in KINDS:

@@ -2,9 +2,9 @@
 
 A discrete claim is written once as a *margin* function: given a batch of
 L-smooth problems, points ``w``, base directions ``u``, step sizes ``eta`` and
-claim-specific draws, it returns ``(margin, applicable)``: ``margin > 0``
-means the claim's conclusion is violated at an instance where its hypotheses
-hold (``applicable``). The steps inside a margin come from the rule core
+claim-specific draws, it returns a :class:`~ams_theory.engines.margins.Margin`:
+``value > 0`` means the claim's conclusion is violated at an instance where its
+hypotheses hold (``applicable``). The steps inside a margin come from the rule core
 (:mod:`ams_theory.core.rules`), evaluated with :class:`TorchOps` for the searches
 and with :class:`SympyOps` for certificates: the same function runs both.
 
@@ -82,7 +82,7 @@ class Sampler:
 @dataclass
 class MarginClaim:
     """A discrete claim as a margin function, with how to draw its instances."""
-    margin: Callable                        # (ops, problem, w, u, eta, extra) -> (margin, applicable)
+    margin: Callable                        # (ops, problem, w, u, eta, extra) -> margins.Margin
     draw: Sampler                           # (problem, w, generator) -> (u, eta, extra), and its ranges
     families: tuple                         # families searched for evidence
     certify_families: tuple = tuple(smooth.QUADRATIC_FAMILIES)
@@ -150,7 +150,8 @@ def certify(claim: MarginClaim, draw: Draw, i: int):
     eta = _rational(one.eta[0, 0])
     extra = {k: (_rational(v.reshape(-1)[0]) if v[0].numel() == 1 else SympyOps.asarray(
         [_rational(x) for x in v[0].reshape(-1)])) for k, v in one.extra.items()}
-    margin, applicable = claim.margin(SYM, ep, w, u, eta, extra)
+    result = claim.margin(SYM, ep, w, u, eta, extra)
+    margin, applicable = result.value, result.applicable
     margin = exact_number(margin) if not isinstance(margin, (int, Fraction)) else margin
     applicable = bool(applicable) if not isinstance(applicable, sp.Basic) else bool(sp.simplify(applicable))
     return {"margin": margin, "margin_approx": float(margin) if getattr(margin, "is_number", True) else None,
@@ -234,10 +235,10 @@ def random_search(claim: MarginClaim, rounds: int, batch_size: int, seed: int, f
                 gen = torch.Generator().manual_seed(_key_seed(seed, fam, d, r, salt=1))
                 u, eta, extra = claim.draw(problem, w, gen)
                 with torch.no_grad():
-                    margin, applicable, scale = claim.margin(T1, problem, w, u, eta, extra, with_scale=True)
-                margin = margin.reshape(-1)
-                applicable = applicable.reshape(-1) & torch.isfinite(margin)
-                violated = applicable & (margin > _tolerance(scale.reshape(-1).abs()))
+                    result = claim.margin(T1, problem, w, u, eta, extra)
+                margin = result.value.reshape(-1)
+                applicable = result.applicable.reshape(-1) & torch.isfinite(margin)
+                violated = applicable & (margin > _tolerance(result.scale.reshape(-1).abs()))
                 stats = out.families.setdefault(fam, [0, 0, 0])
                 n_app, n_bad = int(applicable.sum()), int(violated.sum())
                 stats[0] += len(w)
@@ -284,12 +285,12 @@ def hypothesis_search(claim: MarginClaim, max_examples: int, seed: int, families
     def violates(inst: Draw) -> bool:
         tried["n"] += 1
         with torch.no_grad():
-            margin, applicable, scale = claim.margin(T1, inst.problem, inst.w, inst.u, inst.eta, inst.extra,
-                                                     with_scale=True)
-        m, ok = float(margin.reshape(-1)[0]), bool(applicable.reshape(-1)[0])
+            result = claim.margin(T1, inst.problem, inst.w, inst.u, inst.eta, inst.extra)
+        m, ok = float(result.value.reshape(-1)[0]), bool(result.applicable.reshape(-1)[0])
+        scale = float(result.scale.reshape(-1)[0])
         if ok and math.isfinite(m):
-            target(m / (1 + float(scale.reshape(-1)[0])), label="relative margin")
-        return ok and m > _tolerance(float(scale.reshape(-1)[0]))
+            target(m / (1 + scale), label="relative margin")
+        return ok and m > _tolerance(scale)
 
     try:
         found = find(instances(), violates, settings=settings(

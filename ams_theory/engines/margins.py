@@ -1,14 +1,15 @@
 """The arithmetic of a margin on both back ends (batched torch tensors for the searches, exact sympy numbers for the
 certificates and dimension-generic symbols for the proofs), and the masked step a margin takes.
 
-A margin function ``margin(ops, problem, w, u, eta, extra, with_scale=False)`` returns ``(margin, applicable)``
-(``[, scale]``; :func:`margin_result`): ``margin > 0`` where ``applicable`` means the claim's conclusion fails there
-(:mod:`ams_theory.engines.descent`). A step bound ``eta <= num/den`` is a pair ``(num, den)``, tested without a
-division by :func:`within` (and past it by :func:`beyond`, the controls' hypothesis).
+A margin function ``margin(ops, problem, w, u, eta, extra)`` returns a :class:`Margin`: ``value > 0`` where
+``applicable`` means the claim's conclusion fails there (:mod:`ams_theory.engines.descent`). A step bound
+``eta <= num/den`` is a pair ``(num, den)``, tested without a division by :func:`within` (and past it by
+:func:`beyond`, the controls' hypothesis).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 
 import sympy as sp
@@ -18,9 +19,26 @@ from ams_theory.core import rules
 from ams_theory.engines import smooth
 from ams_theory.engines.descent import exact_caution, step
 
-__all__ = ["is_tensor", "F", "G", "Lc", "total", "pos_sum", "neg_sum", "sq", "AND", "LE", "GT", "ABS", "MAX", "MIN",
-           "sqrt", "within", "beyond", "combine", "margin_result", "mask_values", "is_user_mask", "masked_step",
-           "mask_name", "with_mask"]
+__all__ = ["Margin", "is_tensor", "F", "G", "Lc", "total", "pos_sum", "neg_sum", "sq", "AND", "LE", "GT", "ABS", "MAX",
+           "MIN", "sqrt", "within", "beyond", "combine", "mask_values", "is_user_mask", "masked_step", "mask_name",
+           "with_mask"]
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A claim evaluated at instances: it fails at instance ``i`` iff ``applicable_i and value_i > 0`` (its
+    hypotheses hold there and its conclusion does not). ``scale`` is what the float tolerance is relative to: a
+    float64 search counts ``value > 1e-9 (1 + |scale|)`` as a violation. A constant ``applicable`` becomes a
+    boolean tensor like a tensor ``value``."""
+
+    value: object
+    applicable: object
+    scale: object
+
+    def __post_init__(self):
+        if is_tensor(self.value) and not is_tensor(self.applicable):
+            applicable = torch.full_like(self.value, bool(self.applicable), dtype=torch.bool)
+            object.__setattr__(self, "applicable", applicable)
 
 
 def is_tensor(x):
@@ -99,28 +117,21 @@ def beyond(eta, bound):
     return AND(AND(GT(den, 0), GT(num, 0)), GT(eta * den, num))
 
 
-def combine(parts):
-    """Max margin over the applicable parts; applicable if any part is."""
-    margin, app = None, None
+def combine(parts, scale):
+    """The :class:`Margin` of the parts ``(value, applicable)`` together: ``max {value : applicable}``
+    (``-inf`` where none applies), applicable where any part is, with ``scale``."""
+    value, applicable = None, None
     for m, a in parts:
         if is_tensor(m):
             a = a if is_tensor(a) else torch.full_like(m, bool(a), dtype=torch.bool)
             m = torch.where(a, m, torch.full_like(m, -math.inf))
-            margin = m if margin is None else torch.maximum(margin, m)
-            app = a if app is None else app | a
+            value = m if value is None else torch.maximum(value, m)
+            applicable = a if applicable is None else applicable | a
         else:
             m = m if a else -sp.oo
-            margin = m if margin is None else sp.Max(margin, m)
-            app = a if app is None else (app or a)
-    return margin, app
-
-
-def margin_result(margin, applicable, scale, with_scale):
-    """What a margin function returns: ``(margin, applicable)``, and ``scale`` (the size the float tolerance is
-    relative to) when ``with_scale``; a constant ``applicable`` becomes a tensor like a tensor margin."""
-    if is_tensor(margin) and not is_tensor(applicable):
-        applicable = torch.full_like(margin, bool(applicable), dtype=torch.bool)
-    return (margin, applicable, scale) if with_scale else (margin, applicable)
+            value = m if value is None else sp.Max(value, m)
+            applicable = a if applicable is None else (applicable or a)
+    return Margin(value, applicable, scale)
 
 
 def mask_values(ops, u, g, caution):

@@ -286,8 +286,8 @@ def claim_margins(claim_id: str, problem, w, u, etas) -> dict:
     P = repeat_instance(problem, n)
     W, U = _row(w).expand(n, -1).clone(), _row(u).expand(n, -1).clone()
     with torch.no_grad():
-        margin, app, scale = fn(T1, P, W, U, etas, {}, with_scale=True)
-    margin, app, scale = _np(margin), _np(app).astype(bool), _np(scale)
+        result = fn(T1, P, W, U, etas, {})
+    margin, app, scale = _np(result.value), _np(result.applicable).astype(bool), _np(result.scale)
     return {"margin": margin, "applicable": app,
             "violated": app & np.isfinite(margin) & (margin > 1e-9 * (1 + np.abs(scale)))}
 

@@ -23,7 +23,7 @@ from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_MASK
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import descent, smooth
-from ams_theory.engines.margins import ABS, F, G, Lc, margin_result, masked_step, sq, within
+from ams_theory.engines.margins import ABS, F, G, Lc, Margin, masked_step, sq, within
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines.symbolic import exact_number
 from ams_theory.testing._budget import CONFORM_STEPS, current_budget
@@ -117,8 +117,9 @@ def _judge_one_step(title, claim, margin, problem, w, u, eta_t, rows):
     (exact rationals, L proved) and fails only if the exact margin is positive. Returns the float margin, or
     ``None`` when the hypothesis does not hold."""
     with torch.no_grad():
-        m, app, scale = margin(T1, problem, w, u, eta_t, {}, with_scale=True)
-    m, app, scale = float(m.reshape(-1)[0]), bool(app.reshape(-1)[0]), float(torch.as_tensor(scale).reshape(-1)[0])
+        result = margin(T1, problem, w, u, eta_t, {})
+    m, app = float(result.value.reshape(-1)[0]), bool(result.applicable.reshape(-1)[0])
+    scale = float(torch.as_tensor(result.scale).reshape(-1)[0])
     if not app:
         return None
     if math.isfinite(m) and m <= _tolerance(scale):
@@ -163,7 +164,7 @@ DESCENT_PARTS = {
 def _descent_margin(form, part, phi_fn):
     spec = _FORMS[form]
 
-    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+    def margin(ops, problem, w, u, eta, extra):
         g = G(problem, w)
         num, den = spec["bound"](ops, g, u, Lc(problem))       # (2P, L|u|^2): the lemma's own P
         P = num / 2
@@ -173,15 +174,15 @@ def _descent_margin(form, part, phi_fn):
         L, uu = Lc(problem), sq(ops, u)
         if part == "upper":
             bound = bounds.descent_upper(P, L, eta, uu)
-            return margin_result(dL - bound, True, ABS(f0) + ABS(bound), with_scale)
+            return Margin(dL - bound, True, ABS(f0) + ABS(bound))
         if part == "lower":
             curvature = L * sq(ops, w1 - w) / 2 if form == "D.1" else L * eta ** 2 * uu / 2
             bound = bounds.smooth_lower(P, eta, curvature)
-            return margin_result(bound - dL, True, ABS(f0) + ABS(bound), with_scale)
+            return Margin(bound - dL, True, ABS(f0) + ABS(bound))
         if part == "convex_lower":
             bound = bounds.first_order_lower(P, eta)
-            return margin_result(bound - dL, bool(problem.convex), ABS(f0) + ABS(bound), with_scale)
-        return margin_result(dL, within(eta, (num, den)), ABS(f0), with_scale)
+            return Margin(bound - dL, bool(problem.convex), ABS(f0) + ABS(bound))
+        return Margin(dL, within(eta, (num, den)), ABS(f0))
 
     return margin
 
@@ -224,12 +225,12 @@ def _thm23_bound(phi_fn):
 def _thm23_margin(phi_fn, hypothesis):
     bound = _thm23_bound(phi_fn)
 
-    def margin(ops, problem, w, u, eta, extra, with_scale=False):
+    def margin(ops, problem, w, u, eta, extra):
         g = G(problem, w)
         base = F(problem, descent.step(ops, w, u, g, eta, None))
         masked = F(problem, masked_step(ops, w, u, g, eta, phi_fn))
         applicable = True if hypothesis is None else within(eta, bound(ops, problem, u, g, None))
-        return margin_result(masked - base, applicable, ABS(base), with_scale)
+        return Margin(masked - base, applicable, ABS(base))
 
     return margin
 

@@ -161,8 +161,9 @@ def assert_optimizer_step(step: OptimizerStep, bound=None, *, conclusion=None):
     extra = {MOVED: step.w_next, **{k: torch.tensor([[float(v)]], dtype=F64) for k, v in step.hyper.items()}}
     draw = descent.Draw(step.problem, step.w, torch.zeros_like(step.w), torch.zeros(1, 1, dtype=F64), extra)
     with torch.no_grad():
-        m, _, scale = margin(descent.T1, step.problem, step.w, draw.u, draw.eta, extra, with_scale=True)
-    m, scale = float(torch.as_tensor(m).reshape(-1)[0]), float(torch.as_tensor(scale).reshape(-1)[0])
+        result = margin(descent.T1, step.problem, step.w, draw.u, draw.eta, extra)
+    m = float(torch.as_tensor(result.value).reshape(-1)[0])
+    scale = float(torch.as_tensor(result.scale).reshape(-1)[0])
     if math.isfinite(m) and m <= _tolerance(scale):
         return m
     name = getattr(step.optimizer, "__qualname__", str(step.optimizer))

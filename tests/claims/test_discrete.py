@@ -109,8 +109,9 @@ def evaluate(margin_fn, problem, w, u, eta, extra=None):
     """(margin, applicable, scale) as Python numbers; a NaN margin counts as not applicable, as in
     ``descent.random_search`` (a -inf margin is a trivially true instance and stays applicable)."""
     with torch.no_grad():
-        m, app, scale = margin_fn(T1, problem, w, u, eta, extra or {}, with_scale=True)
-    m, app, scale = float(m.reshape(-1)[0]), bool(app.reshape(-1)[0]), float(scale.reshape(-1)[0])
+        margin = margin_fn(T1, problem, w, u, eta, extra or {})
+    m, app = float(margin.value.reshape(-1)[0]), bool(margin.applicable.reshape(-1)[0])
+    scale = float(margin.scale.reshape(-1)[0])
     return m, app and not math.isnan(m), scale
 
 
@@ -361,11 +362,10 @@ m_d2_part3_half_bound = _stated("WEAKENED (true): D.2 Part 3 with eta <= <|g|,|u
                                 _changed(bounds.d2_step_bound, halved))
 
 
-def m_thm23_double_bound(ops, problem, w, u, eta, extra, with_scale=False, side=margins.within):
+def m_thm23_double_bound(ops, problem, w, u, eta, extra, side=margins.within):
     """MUTANT (false): Thm. 2.3 with every mask's step bound doubled."""
     base, parts = D.thm23_comparisons(ops, problem, w, u, eta)
-    margin, app = margins.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts])
-    return margins.margin_result(margin, app, margins.ABS(base), with_scale)
+    return margins.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts], margins.ABS(base))
 
 
 def torch_bounds(bound_fn, change):
@@ -448,8 +448,9 @@ def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
     claim = MarginClaim(m_d1_part3_double_bound, draws.fraction_sampler(bounds, margins.within, "planted"), QUAD)
     problem, w = descent._sample("quadratic_indefinite", 2, 2_000, 0, 0)
     u, eta, extra = claim.draw(problem, w, torch.Generator().manual_seed(0))
-    m, app, scale = claim.margin(T1, problem, w, u, eta, extra, with_scale=True)
-    at_bound = ((extra["theta"] == 1) & app & (m > 1e-6 * (1 + scale.abs()))).reshape(-1)
+    margin = claim.margin(T1, problem, w, u, eta, extra)
+    m = margin.value
+    at_bound = ((extra["theta"] == 1) & margin.applicable & (m > 1e-6 * (1 + margin.scale.abs()))).reshape(-1)
     i = int(torch.nonzero(at_bound)[0])
     draw = descent.Draw(problem, w, u, eta, extra)
     assert judging.try_certify(claim, draw, i, "random search") is None
@@ -505,6 +506,26 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
+@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "m_a5", "m_a6"])
+def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
+    margin = getattr(D, name)
+    problem, w = descent._sample("quadratic_convex", 3, 500, 0, 0)
+    u, eta, extra = draws.draw_free(problem, w, torch.Generator().manual_seed(0))
+    result = margin(T1, problem, w, u, eta, extra)
+    assert isinstance(result, margins.Margin)
+    assert result.value.shape == result.applicable.shape == result.scale.shape == (500, 1)
+    assert result.applicable.dtype == torch.bool
+
+
+def test_margin_makes_a_constant_applicable_a_tensor_and_combine_takes_the_max_where_applicable():
+    value = torch.tensor([[1.0], [-2.0]], dtype=F64)
+    assert margins.Margin(value, True, value).applicable.tolist() == [[True], [True]]
+    both = margins.combine([(value, torch.tensor([[False], [True]])), (-value, False)], value.abs())
+    assert both.value.tolist() == [[-math.inf], [-2.0]] and both.applicable.tolist() == [[False], [True]]
+    exact = margins.combine([(sp.Integer(1), False), (sp.Integer(-2), True)], 1)
+    assert (exact.value, exact.applicable, exact.scale) == (-2, True, 1)
+
+
 def picked(bounds, extra):
     """The bound each instance's step was drawn from (the variant in ``extra["mask"]`` when there are several)."""
     if len(bounds) == 1:
@@ -530,8 +551,7 @@ def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, boun
         assert bool(margins.within(eta, bound)[at_bound].all())
         up = torch.nextafter(eta, torch.full_like(eta, math.inf))
         assert not bool(margins.within(up, bound)[at_bound].any())
-        _, applicable = margin(T1, problem, w, u, eta, extra)
-        assert bool(applicable[at_bound].all()), (name, fam)
+        assert bool(margin(T1, problem, w, u, eta, extra).applicable[at_bound].all()), (name, fam)
 
 
 def test_direction_is_drawn_once_per_batch_and_changes_nothing():
