@@ -59,7 +59,7 @@ SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-
 
 # ----------------------------------------------------------------------------- the Grams paper, Appendix D
 
-STEP_SIZE = {"eta": cl.Range(0)}          # the step size of the one-step lemmas: any eta >= 0
+STEP_SIZE = {"eta": cl.Step()}          # the step size of the one-step lemmas: any eta >= 0
 
 
 def cautious_step(q):
@@ -325,16 +325,25 @@ def _mask_gain(ops, problem, w, u, eta, caution):
     return F(problem, masked_step(ops, w, u, g, eta, caution)) - base, base
 
 
-def m_a5(ops, problem, w, u, eta, extra, mask=INNER_GE):
-    """Inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w'), any step (convex L)."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return Margin(gain, bool(problem.convex), ABS(base))
+def unmasked_step(q):
+    """w' = w - eta u (no mask; rule core)."""
+    return step(q.ops, q.w, q.u, q.g, q.eta, None)
 
 
-def m_a5_any(ops, problem, w, u, eta, extra, mask=INNER_GE):
-    """Thm. A.5's comparison without its convexity hypothesis (evidence only)."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return Margin(gain, True, ABS(base))
+def masked(mask):
+    """w - eta phi o u for the mask phi of ``mask`` (a rule-core caution or a user's mask; rule core)."""
+    return lambda q: masked_step(q.ops, q.w, q.u, q.g, q.eta, mask)
+
+
+def no_worse_than_unmasked(q):
+    """L(w - eta phi o u) <= L(w - eta u)."""
+    return q.at_most(q.loss_at(q.w_next), q.loss_at(unmasked_step(q)))
+
+
+def a5_claim(mask, losses="convex"):
+    """Thm. A.5: L(w - eta phi o u) <= L(w - eta u) for every eta >= 0, phi = ``mask`` (one value per vector)."""
+    return cl.OneStep("Thm. A.5", step=masked(mask), conclusion=no_worse_than_unmasked, losses=losses,
+                      hyper=STEP_SIZE, state=("u",))
 
 
 def m_a6(ops, problem, w, u, eta, extra, mask=CAUTIOUS_GE):
@@ -780,19 +789,12 @@ def _check_a3_for_mask(mask, budget, seed):
     return not_reduced(vacuous_if_never_met(verdict, "x phi(x) >= 0 along the trajectory"), CHECK_A3_NOT_REDUCED)
 
 
-@register("cautious.A5", source="Thm. A.5", kind="discrete",
-          statement="Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
-def check_a5(budget="standard", seed=0, mask=None):
-    """Searched on convex losses with the inner-product mask (any step size); the same search on nonconvex losses is
-    reported beside it. ``mask``: a user's mask with one value per vector in place of 1(u^T g >= 0)."""
-    verdict = judge(margin_claim(with_mask(m_a5, mask), families=CONVEX), budget, seed, holds_text,
-                    refuted_text("comparison fails"),
-                    families=CONVEX)
-    nonconvex = random_search(margin_claim(with_mask(m_a5_any, mask),
-                                           families=tuple(f for f in ALL if f not in CONVEX)),
-                              *BUDGET[budget][:2], seed)
-    verdict.evidence["without_convexity_float_violations"] = f"{nonconvex.violations:,} of {nonconvex.instances:,}"
-    return not_reduced(verdict, CHECK_A5_NOT_REDUCED)
+@cl.register("cautious.A5", source="Thm. A.5", kind="discrete",
+             statement="Convex L, inner-product mask 1(u^T g >= 0): L(w_bar') <= L(w') for any step size.")
+def a5(mask=INNER_GE):
+    """Thm. A.5 on convex L-smooth losses, any step eta >= 0, with the inner-product mask 1(u^T g >= 0) (``mask``:
+    a user's mask with one value per vector); the same statement without convexity is decided beside it."""
+    return cl.Judgement(a5_claim(mask), beside={"without convexity": a5_claim(mask, "smooth")})
 
 
 A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0, some exactly 0)"

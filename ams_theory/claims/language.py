@@ -24,6 +24,7 @@ dimensions, instances, each range with its boundary values); ``open`` proofs nev
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,8 +40,8 @@ from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
 from ams_theory.engines.margins import AND, MAX, Margin, beyond, within
 
-__all__ = ["Range", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Judgement", "decide", "decide_all",
-           "register", "margin_function", "as_margin", "LOSS_CLASSES"]
+__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Judgement", "decide",
+           "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -114,6 +115,20 @@ class UpTo:
 
     bound: Callable
     text: str = ""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, nonnegative=True)
+
+    def hypotheses(self, x) -> list:
+        return []
+
+
+@dataclass(frozen=True)
+class Step:
+    """Any step size ``eta >= 0`` (a one-step lemma's "for every step"): the proof takes every ``eta >= 0``; the
+    search draws the steps of the papers' one-step claims, relative to the loss's L
+    (:data:`ams_theory.engines.draws.ETA_FREE`: exactly 0, the small end 1e-9/L to 1e-3/L, and 1e-3/L to 10/L).
+    One per claim (or an :class:`UpTo` instead)."""
 
     def symbol(self, name: str) -> sp.Symbol:
         return sp.Symbol(name, nonnegative=True)
@@ -239,12 +254,12 @@ def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
             raise TypeError(f"{claim.name}: {name} must be a function of q")
-    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, UpTo))]
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, Step, UpTo))]
     if bad:
-        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range or an UpTo")
-    if sum(isinstance(v, UpTo) for v in claim.hyper.values()) > 1:
-        raise ValueError(f"{claim.name}: at most one hyperparameter may be an UpTo (the step drawn against its bound)")
-    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss"} & (set(claim.hyper) | set(claim.state))
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range, a Step or an UpTo")
+    if sum(isinstance(v, (Step, UpTo)) for v in claim.hyper.values()) > 1:
+        raise ValueError(f"{claim.name}: at most one hyperparameter may be a Step or an UpTo (the step size)")
+    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss", "loss_at"} & (set(claim.hyper) | set(claim.state))
     if clash:
         raise ValueError(f"{claim.name}: {sorted(clash)[0]!r} is a reserved quantity name")
 
@@ -297,17 +312,27 @@ class Judgement:
     correction_statement: str = ""
     repairs: tuple = ()              # repairs.Edit(kind, text, apply=claim): single edits of the statement, judged
     why: str = ""                    # when the statement as printed fails: the reason, in words
+    beside: dict = field(default_factory=dict)   # name -> claim: decided beside the statement, evidence only
 
 
 def register(claim_id: str, *, source: str, kind: str, statement: str):
     """Decorator: the decorated function returns the claim (several that must all hold, or a :class:`Judgement`)
     that judges the catalogued claim ``claim_id``; its check is :func:`decide_all` with the search beside the
-    proof, through the registry's rules of evidence."""
+    proof, through the registry's rules of evidence. A function with a ``mask`` parameter states the claim for any
+    mask (a rule-core ``Caution`` or a user's ``mask(ops, u, s)``, :mod:`ams_theory.claims.custom`); called
+    without one it states the paper's."""
     def deco(make):
-        def check(budget="standard", seed=0):
-            judged = make()
+        takes_mask = "mask" in inspect.signature(make).parameters
+
+        def check(budget="standard", seed=0, mask=None):
+            if mask is not None and not takes_mask:
+                raise TypeError(f"{claim_id} is not stated for a mask of your own")
+            judged = make(mask) if mask is not None else make()
             judged = judged if isinstance(judged, Judgement) else Judgement(judged)
             verdict = decide_all(judged.literal, budget, seed, search_beside=True)
+            for name, claim in judged.beside.items():
+                v = decide_all(claim, budget, seed)
+                verdict.evidence[name] = {"verdict": v.word, "strength": v.strength.level, "summary": v.summary}
             if verdict.word == "refuted" and judged.why:
                 verdict.summary = f"{judged.why}; {verdict.summary}"
             if judged.correction is not None:
@@ -375,10 +400,11 @@ def _hypotheses(claim, q) -> list:
 
 
 def _one_step_margin(claim, q, value, f0):
-    """The claim's conclusion and hypotheses after its step: ``q`` gains ``w_next``, ``dw`` and
-    ``dL = value(w_next) - f0`` (``value``: the loss's value at a point, ``f0``: its value at ``w``)."""
+    """The claim's conclusion and hypotheses after its step: ``q`` gains ``w_next``, ``dw``,
+    ``dL = value(w_next) - f0`` and ``loss_at`` (``value``: the loss's value at a point, ``f0``: its value at ``w``),
+    so that a conclusion may compare the loss at two points (the step taken and another one)."""
     w_next = claim.step(q)
-    q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0)
+    q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0, loss_at=value)
     return claim.conclusion(q), _hypotheses(claim, q)
 
 
@@ -449,8 +475,8 @@ def _multipliers(hp):
 
 def _sampler(claim, side=within):
     """Draws each state vector as the searches draw a direction (:data:`ams_theory.engines.draws.U_DRAW`: a mix of
-    the gradient and noise, exact zeros sometimes), each :class:`Range` hyperparameter in its range, and the step of
-    an :class:`UpTo` against its bound (:func:`ams_theory.engines.draws.bounded_step`; ``side=beyond``: the
+    the gradient and noise, exact zeros sometimes), each :class:`Range` hyperparameter in its range, a
+    :class:`Step` as the papers' free steps, and the step of an :class:`UpTo` against its bound (:func:`ams_theory.engines.draws.bounded_step`; ``side=beyond``: the
     control just past it)."""
     bounded = _bounded(claim)
 
@@ -459,6 +485,9 @@ def _sampler(claim, side=within):
         extra = {k: r.draw(gen, B) for k, r in claim.hyper.items() if isinstance(r, Range)}
         for s in claim.state:
             extra[s] = draws.draw_direction(problem, w, gen)
+        for k, r in claim.hyper.items():
+            if isinstance(r, Step):
+                extra[k] = draws.eta_free(problem, gen, B)
         if bounded is not None:
             q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
             with torch.no_grad():
@@ -468,6 +497,8 @@ def _sampler(claim, side=within):
     ranges = {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()
               if isinstance(r, Range)}
     ranges.update({s: "any real vector: " + draws.U_DRAW.replace("u = ", "", 1) for s in claim.state})
+    if any(isinstance(r, Step) for r in claim.hyper.values()):
+        ranges["step"] = draws.FREE_STEP
     if bounded is not None:
         ranges["step"] = draws.bounded_step_ranges(side, bounded[1].text or bounded[0] + "'s bound")
     return ds.Sampler(draw, ranges)
@@ -475,8 +506,8 @@ def _sampler(claim, side=within):
 
 def margin_function(claim: OneStep, side=within):
     """``margin(ops, problem, w, u, eta, extra) -> Margin``: the claim at drawn instances (the searches' and the
-    exact certificates' form; ``extra`` holds its hyperparameters and state vectors by name), with ``scale =
-    |L(w)| + |dL| + 1``. An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
+    exact certificates' form; ``extra`` holds its hyperparameters and state vectors by name), with ``scale = 1 +
+    sum |L(x)|`` over the loss values the claim read (``L(w)``, ``L(w')``, any ``q.loss_at(x)``). An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
     (:func:`ams_theory.engines.margins.within`, or ``beyond`` for the control)."""
     bounded = _bounded(claim) is not None
 
@@ -486,7 +517,11 @@ def margin_function(claim: OneStep, side=within):
             extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
                      for k, v in extra.items()}
         q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": L, **extra})
-        value = lambda x: _column(problem.value(x))
+        read = []
+
+        def value(x):
+            read.append(_column(problem.value(x)))
+            return read[-1]
         f0 = value(w)
         conclusion, hyps = _one_step_margin(claim, q, value, f0)
         margin = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
@@ -494,7 +529,7 @@ def margin_function(claim: OneStep, side=within):
         if bounded:
             eta_, bound = _step_bound(claim, q)
             applicable = AND(applicable, side(eta_, bound)) if applicable is not True else side(eta_, bound)
-        return Margin(margin, applicable, _abs(f0) + _abs(q.dL) + 1)
+        return Margin(margin, applicable, 1 + sum(_abs(v) for v in read))
     return margin
 
 

@@ -228,7 +228,7 @@ def test_a5_inner_product_mask_on_convex_losses():
     def margin(ex):
         (problem, w, u), e = ex
         assert problem.convex
-        return evaluate(D.m_a5, problem, w, u, over_L(problem, e))
+        return evaluate(REGISTRY["cautious.A5"].margin, problem, w, u, over_L(problem, e))
     run_property(st.tuples(instances(CONVEX), log_eta()), margin, min_applicable=1.0)
 
 
@@ -506,9 +506,9 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
-@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "m_a5", "m_a6"])
+@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "cautious.A5", "m_a6"])
 def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
-    margin = getattr(D, name)
+    margin = REGISTRY[name].margin if name in REGISTRY else getattr(D, name)
     problem, w = descent._sample("quadratic_convex", 3, 500, 0, 0)
     u, eta, extra = draws.draw_free(problem, w, torch.Generator().manual_seed(0))
     result = margin(T1, problem, w, u, eta, extra)
@@ -674,9 +674,9 @@ def test_free_step_coverage_includes_eta_zero_and_the_small_end(quick_verdicts, 
 
 def test_claims_stated_in_the_language_keep_the_search_beside_their_proof(quick_verdicts):
     """D.1 and D.2 Part 1 are stated in the claim language: proved, with the search of the papers' pipeline kept in
-    the coverage (the step size's range with its boundary 0), each Grams form a part of its own."""
+    the coverage (the papers' free steps, eta = 0 exactly among them), each Grams form a part of its own."""
     d1 = quick_verdicts["grams.D1.part1"].verdict.strength
-    assert d1.level == "proved" and d1.coverage["search"]["coverage"]["eta"]["boundaries"] == [0]
+    assert d1.level == "proved" and d1.coverage["search"]["coverage"]["step"]["exactly"] == [0]
     d2 = quick_verdicts["grams.D2.part1"].verdict.strength
     assert d2.level == "proved" and len(d2.coverage["parts"]) == 2
     assert all(part["coverage"]["search"]["coverage"]["instances"] > 0 for part in d2.coverage["parts"])
