@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ams_theory.claims import language as cl
 from ams_theory.claims.flows import (
-    C_PHI, C_PSI, abstract_mask, allowance, convergence_verdict, engine_judge, for_every_d, holds_summary, identity,
-    identity_repairs, judge, judge_correction, lasalle_conditions, nonpositive, one_coordinate, pointwise_margin,
-    prove, rate_at_one_coordinate, rates, search, symbolic_mask_system,
-    trajectory_illustration, verdict_from)
+    C_PHI, abstract_mask, allowance, convergence_verdict, engine_judge, for_every_d, holds_summary, identity,
+    identity_repairs, judge, judge_correction, lasalle_conditions, nonpositive, one_coordinate, prove,
+    rate_at_one_coordinate, search, symbolic_mask_system, trajectory_illustration, verdict_from)
 from ams_theory.claims.registry import register
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import dynamics as dyn
@@ -360,50 +360,74 @@ def check_e2(budget="standard", seed=0):
     return verdict
 
 
-def _grams(K):
-    """The Grams dynamics (Def. 5.6 of the AMS/Grams paper) with kinetic energy K, for every c_phi, c_psi >= 0."""
-    return for_every_d(dyn.general("grams", K, None, c_phi=C_PHI, c_psi=C_PSI, grams=True))
+COEFFICIENTS = {"c_phi": cl.Range(0), "c_psi": cl.Range(0)}     # Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0
 
 
-@register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",
-          statement="Grams Hamiltonian dynamics (Def. 5.6): dH/dt <= 0.")
-def check_e3h(budget="standard", seed=0):
+def _system(q, K, mask=None):
+    """System (5) of the Cautious paper at the claim's coefficients: the Grams dynamics of Def. 5.6 of the AMS/Grams
+    paper (``mask=None``), or the cautious system with ``mask``, with kinetic energy ``K`` (dynamics engine)."""
+    return dyn.general("grams" if mask is None else "cautious", K, mask, c_phi=q.c_phi, c_psi=q.c_psi,
+                       grams=mask is None)
+
+
+def _at(q):
+    """The state ``q`` as the dynamics engine reads it: every differentiable loss, through its gradient ``q.g``."""
+    return q.ops, dyn.LinearLoss(q.g, q.ops), q.w, q.s
+
+
+def _field(K, mask=None):
+    def field(q):
+        dw, ds = _system(q, K, mask).field(*_at(q))
+        return dw, [ds]
+    return field
+
+
+def grams_flow(name, K, conclusion):
+    """The Grams dynamics with kinetic energy ``K`` and ``H = L + K(s)``, for every c_phi, c_psi >= 0."""
+    return cl.Flow(f"{name}, K = {K.name}", field=_field(K), H=lambda q: _system(q, K).H(*_at(q)),
+                   conclusion=conclusion, hyper=COEFFICIENTS)
+
+
+def h_descends(q):
+    """dH/dt <= 0."""
+    return q.at_most(q.dH, 0)
+
+
+def l_descends_by_delta_l(K):
+    """dL/dt <= -Delta_L, Delta_L = <g, grad K(s)> + c_phi |g|^2."""
+    return lambda q: q.at_most(q.dL, -_system(q, K).params["delta_L"](*_at(q)))
+
+
+def no_slower_than_cautious(K):
+    """dL/dt of Grams <= dL/dt of the cautious system (mask 1(x >= 0)) with the same K, Phi, Psi, at the same
+    state: <g, dw_Grams> <= <g, dw_cautious>."""
+    return lambda q: q.at_most(q.dL, q.dot(q.g, _field(K, dyn.CAUTIOUS_GE)(q)[0]))
+
+
+E3_H = [grams_flow("Thm. E.3, dH/dt <= 0", K, h_descends) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+E3_L = [grams_flow("Thm. E.3, dL/dt <= -Delta_L", K, l_descends_by_delta_l(K)) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+E4 = [grams_flow("Thm. E.4", dyn.K_QUADRATIC, no_slower_than_cautious(dyn.K_QUADRATIC))]
+
+
+@cl.register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",
+             statement="Grams Hamiltonian dynamics (Def. 5.6): dH/dt <= 0.")
+def e3h():
     """Thm. 5.7 / E.3 of the AMS/Grams paper, for K = |s|^2/2 and |s|_1, every c_phi, c_psi >= 0."""
-    parts = [("Grams, K = |s|^2/2", "grams", nonpositive("H"), _grams(dyn.K_QUADRATIC), ()),
-             ("Grams, K = |s|_1", "grams_l1", nonpositive("H"), _grams(dyn.K_L1), ())]
-    return verdict_from(judge(parts, budget, seed), holds_summary, lambda label, st, c: f"{label}: dH/dt > 0")
+    return E3_H
 
 
-@register("grams.E3.L", source="Thm. 5.7 / E.3", kind="continuous",
-          statement="Grams Hamiltonian dynamics: dL/dt <= -Delta_L.")
-def check_e3l(budget="standard", seed=0):
+@cl.register("grams.E3.L", source="Thm. 5.7 / E.3", kind="continuous",
+             statement="Grams Hamiltonian dynamics: dL/dt <= -Delta_L.")
+def e3l():
     """Thm. 5.7 / E.3 of the AMS/Grams paper: dL/dt <= -<g, grad K(s)> - c_phi |g|^2."""
-    parts = [("Grams, K = |s|^2/2", "grams", nonpositive("L", allowance("delta_L")), _grams(dyn.K_QUADRATIC), ()),
-             ("Grams, K = |s|_1", "grams_l1", nonpositive("L", allowance("delta_L")), _grams(dyn.K_L1), ())]
-    return verdict_from(judge(parts, budget, seed), holds_summary, lambda label, st, c: f"{label}: dL/dt > -Delta_L")
+    return E3_L
 
 
-def _cautious_twin(system):
-    """The cautious system (mask 1(x >= 0)) with the same K, Phi and Psi as a Grams system."""
-    K = dyn.K_L1 if system.params["K"] == "|s|_1" else dyn.K_QUADRATIC
-    return dyn.general("cautious_twin", K, dyn.CAUTIOUS_GE, c_phi=system.params["c_phi"],
-                       c_psi=system.params["c_psi"])
-
-
-def _grams_minus_cautious_dl(system, mode, problem, w, s):
-    """dL/dt of the Grams system minus dL/dt of its cautious twin, at the same state."""
-    _, dl_grams = rates(system, mode, problem, w, s)
-    _, dl_cautious = rates(_cautious_twin(system), mode, problem, w, s)
-    return dl_grams - dl_cautious
-
-
-@register("grams.E4", source="Thm. 5.8 / E.4", kind="continuous",
-          statement="At every state, dL/dt of Grams dynamics <= dL/dt of cautious dynamics.")
-def check_e4(budget="standard", seed=0):
-    """Thm. E.4 of the AMS/Grams paper: dL/dt(Grams) - dL/dt(cautious, 1(x >= 0)) <= 0 at every state."""
-    parts = [("Grams - cautious", "grams", pointwise_margin("<= 0", _grams_minus_cautious_dl),
-               _grams(dyn.K_QUADRATIC), ())]
-    return verdict_from(judge(parts, budget, seed), holds_summary, lambda label, st, c: f"{label} > 0")
+@cl.register("grams.E4", source="Thm. 5.8 / E.4", kind="continuous",
+             statement="At every state, dL/dt of Grams dynamics <= dL/dt of cautious dynamics.")
+def e4():
+    """Thm. E.4 of the AMS/Grams paper: dL/dt(Grams) <= dL/dt(cautious, 1(x >= 0)) at every state, K = |s|^2/2."""
+    return E4
 
 
 # ----------------------------------------------------------------------------- convergence (LaSalle)

@@ -270,13 +270,14 @@ def decide(claim, budget: str = "standard", seed: int = 0, search_beside: bool =
     """The claim's verdict: proved for every dimension by the proof engine, else refuted by an exactly re-checked
     counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``).
     ``search_beside``: a proved ``OneStep`` is searched too, and the search is kept in the proof's coverage (a
-    cross-check of the engine: a search that refutes a proved claim is raised as a defect of the tool)."""
+    cross-check of the engine: a search that refutes a proved claim is raised as a defect of the tool); a proved
+    ``Flow`` likewise keeps its exact evaluation at drawn states."""
     if budget not in FLOW_STATES:
         raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(FLOW_STATES)})")
     if isinstance(claim, OneStep):
         return _decide_one_step(claim, budget, seed, search_beside)
     if isinstance(claim, Flow):
-        return _decide_flow(claim, budget, seed)
+        return _decide_flow(claim, budget, seed, search_beside)
     raise TypeError(f"decide takes a OneStep or a Flow claim, got {type(claim).__name__}")
 
 
@@ -431,13 +432,18 @@ def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdi
     if verdict is None:
         return _search_one_step(claim, budget, seed, proof)
     if search_beside and verdict.word == "holds":
-        search = _search_one_step(claim, budget, seed, proof)
-        if search.word == "refuted":
-            raise RuntimeError(f"{claim.name}: the proof engine proves what the search refutes exactly")
-        verdict.evidence.update(search.evidence, proof=proof.status)
-        verdict.strength = proved(verdict.strength.basis, proof, search=search.strength.to_json())
-        verdict.summary += f"; {search.summary.split(' (proof')[0]}"
+        _keep_search(claim, verdict, proof, _search_one_step(claim, budget, seed, proof))
     return verdict
+
+
+def _keep_search(claim, verdict, proof, search):
+    """A proved verdict with the search run beside it kept in its evidence and coverage; a search that refutes
+    what the engine proved is a defect of the tool, raised."""
+    if search.word == "refuted":
+        raise RuntimeError(f"{claim.name}: the proof engine proves what the search refutes exactly")
+    verdict.evidence.update(search.evidence, proof=proof.status)
+    verdict.strength = proved(verdict.strength.basis, proof, search=search.strength.to_json())
+    verdict.summary += f"; {search.summary.split(' (proof')[0]}"
 
 
 def _split_hypotheses(claim, hp, L):
@@ -625,7 +631,7 @@ def _flow_margin(claim, ops, vector, hp):
     return conclusion, hyps
 
 
-def _decide_flow(claim: Flow, budget, seed) -> Verdict:
+def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
     relation = {}
 
@@ -642,9 +648,11 @@ def _decide_flow(claim: Flow, budget, seed) -> Verdict:
         relation.setdefault("r", "<= 0")
     proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
     verdict = _verdict_from_proof(claim, proof, "per coordinate, chain rule through the sums over coordinates")
-    if verdict is not None:
-        return verdict
-    return _search_flow(claim, budget, seed, hp, proof)
+    if verdict is None:
+        return _search_flow(claim, budget, seed, hp, proof)
+    if search_beside and verdict.word == "holds":
+        _keep_search(claim, verdict, proof, _search_flow(claim, budget, seed, hp, proof))
+    return verdict
 
 
 def _search_flow(claim, budget, seed, hp, proof) -> Verdict:

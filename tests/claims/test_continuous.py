@@ -1,13 +1,17 @@
 """Continuous-time family: computed verdicts, exact re-checks, and checks shown able to fail."""
+import dataclasses
+
 import pytest
 import sympy as sp
 import torch
 
 import proofs_checks
 from conftest import shared_run
+from ams_theory.claims import language as cl
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import smooth
+from proofs_checks import continuous as C
 
 proofs_checks.load()
 # the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
@@ -108,14 +112,22 @@ def test_a_planted_wrong_sign_in_a_stated_rate_is_refuted(monkeypatch):
     assert r.verdict.word == "refuted" and r.verdict.counterexample["rechecked_exactly"] is True
 
 
-def test_a_planted_wrong_field_breaks_hamiltonian_descent(monkeypatch):
-    """Mutation: Grams dynamics with the sign of the w-velocity flipped no longer decreases H."""
-    original = dyn.SYSTEMS["grams"].field
-    monkeypatch.setattr(dyn.SYSTEMS["grams"], "field",
-                        lambda ops, problem, w, s: tuple(-x if i == 0 else x
-                                                         for i, x in enumerate(original(ops, problem, w, s))))
-    r = run_claim(REGISTRY["grams.E3.H"], "quick", 0)
-    assert r.verdict.word == "refuted"
+@pytest.mark.parametrize("claim", C.E3_H, ids=lambda c: c.name)
+def test_a_planted_wrong_field_breaks_hamiltonian_descent(claim):
+    """Mutation: Grams dynamics with the sign of the w-velocity flipped no longer decreases H: refuted by the
+    engine with a model that survives exact arithmetic."""
+    flipped = dataclasses.replace(claim, name="flipped", field=lambda q: (lambda f: (-f[0], f[1]))(claim.field(q)))
+    v = cl.decide(flipped, "quick")
+    assert v.word == "refuted" and v.strength.level == "proved" and v.recheck() is True
+
+
+def test_a_reversed_comparison_of_grams_and_cautious_is_refuted():
+    """Mutation: Thm. E.4 with its inequality reversed (Grams never faster than cautious) is refuted exactly."""
+    claim = C.E4[0]
+    reversed_ = dataclasses.replace(claim, name="reversed",
+                                    conclusion=lambda q: cl.Relation(-claim.conclusion(q).value, "<= 0"))
+    v = cl.decide(reversed_, "quick")
+    assert v.word == "refuted" and v.recheck() is True
 
 
 def test_adam_condition_a_ge_b_over_4_is_needed_in_the_search_too(results):

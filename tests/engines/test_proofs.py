@@ -4,12 +4,15 @@ Each planted mutation must change the engine's answer: a wrong sign or constant 
 with an exactly re-checked model, a weakened true inequality is proved, and a statement the reduction does not
 cover stays open (its claim is then judged by search, never called proved).
 """
+import dataclasses
+
 import pytest
 import sympy as sp
 
 import proofs_checks
 from conftest import shared_run
 from ams_theory.claims import flows
+from ams_theory.claims import language as cl
 from ams_theory.claims.registry import REGISTRY, run_claim
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines import proofs
@@ -299,12 +302,13 @@ def test_a_planted_wrong_sign_in_a_stated_rate_is_refuted_by_the_model(monkeypat
 
 def test_a_planted_wrong_bound_is_refuted_and_a_weakened_one_proved():
     """Grams: dL/dt <= -Delta_L is true; asking for twice Delta_L is false, asking for none is true."""
-    grams = C._grams(dyn.K_QUADRATIC)
-    delta_L = flows.allowance("delta_L")
-    doubled = flows.nonpositive("L", lambda *at: 2 * delta_L(*at))
-    p = flows.prove(grams, doubled)
-    assert p.status == "refuted" and p.certify()
-    assert flows.prove(grams, flows.nonpositive("L")).proved
+    claim = C.E3_L[0]
+    # dL/dt <= -factor Delta_L: the statement's value dL + Delta_L, rescaled in its Delta_L only
+    rate = lambda factor: lambda q: cl.Relation(factor * claim.conclusion(q).value + (1 - factor) * q.dL, "<= 0")
+    doubled = cl.decide(dataclasses.replace(claim, name="twice Delta_L", conclusion=rate(2)), "quick")
+    assert doubled.word == "refuted" and doubled.recheck() is True
+    none = cl.decide(dataclasses.replace(claim, name="dL/dt <= 0", conclusion=rate(0)), "quick")
+    assert none.word == "holds" and none.strength.level == "proved"
 
 
 def test_a_flipped_field_breaks_the_proof(monkeypatch):
