@@ -25,6 +25,7 @@ dimensions, instances, each range with its boundary values); ``open`` proofs nev
 from __future__ import annotations
 
 import inspect
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,14 +34,16 @@ import torch
 
 from ams_theory.claims import judging
 from ams_theory.claims import registry
-from ams_theory.claims.registry import Correction, Verdict, proved, searched, weakest
+from ams_theory.claims.registry import Correction, Verdict, exhaustive, proved, searched, weakest
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
+from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
 from ams_theory.engines.margins import AND, MAX, Margin, beyond, within
 
-__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Judgement", "decide",
+__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Fact", "FACT_DIMS", "Judgement",
+           "decide",
            "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
@@ -188,6 +191,10 @@ class Quantities:
     def relu(self, a):
         return self.ops.relu(a)
 
+    def indicator(self, a, strict=False):
+        """``1(a > 0)`` (``strict``) or ``1(a >= 0)``, elementwise."""
+        return self.ops.indicator_(self.ops.copy(a), strict=strict)
+
     def gate(self, x):
         """``1(x >= 0)`` of a per-instance scalar (an inner product, say): one value for the whole vector."""
         return self.ops.scalar_step(x, True, True)
@@ -250,6 +257,27 @@ class Flow:
         _check_claim(self, ("field", "conclusion"))
 
 
+@dataclass
+class Fact:
+    """A relation between real vectors for every dimension (an appendix fact such as ``<a, b o c> = <a o b, c>``):
+    ``conclusion(q) -> Relation`` reading the vectors named in ``vectors`` (``q.a``, ``q.b``) and hyperparameters in
+    ``hyper``. Proved per coordinate for every dimension; beside the proof (or in its place when it stays open),
+    exact on every pattern of entry signs (> 0, = 0, < 0, magnitudes symbolic) up to :data:`FACT_DIMS`
+    coordinates."""
+
+    name: str
+    conclusion: Callable
+    vectors: tuple = ("a",)
+    hyper: dict = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self):
+        _check_claim(self, ("conclusion",))
+
+
+FACT_DIMS = {"quick": 2, "standard": 4, "thorough": 5}      # a Fact's sign patterns: d = 1..this
+
+
 def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
@@ -259,7 +287,8 @@ def _check_claim(claim, functions):
         raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range, a Step or an UpTo")
     if sum(isinstance(v, (Step, UpTo)) for v in claim.hyper.values()) > 1:
         raise ValueError(f"{claim.name}: at most one hyperparameter may be a Step or an UpTo (the step size)")
-    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss", "loss_at"} & (set(claim.hyper) | set(claim.state))
+    names = set(getattr(claim, "state", ())) | set(getattr(claim, "vectors", ()))
+    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss", "loss_at"} & (set(claim.hyper) | names)
     if clash:
         raise ValueError(f"{claim.name}: {sorted(clash)[0]!r} is a reserved quantity name")
 
@@ -271,14 +300,16 @@ def decide(claim, budget: str = "standard", seed: int = 0, search_beside: bool =
     counterexample, else searched (the budget sets how hard: ``quick``, ``standard``, ``thorough``).
     ``search_beside``: a proved ``OneStep`` is searched too, and the search is kept in the proof's coverage (a
     cross-check of the engine: a search that refutes a proved claim is raised as a defect of the tool); a proved
-    ``Flow`` likewise keeps its exact evaluation at drawn states."""
+    ``Flow`` likewise keeps its exact evaluation at drawn states, and a proved ``Fact`` its exact sign patterns."""
     if budget not in FLOW_STATES:
         raise ValueError(f"unknown budget {budget!r} (expected one of {', '.join(FLOW_STATES)})")
     if isinstance(claim, OneStep):
         return _decide_one_step(claim, budget, seed, search_beside)
     if isinstance(claim, Flow):
         return _decide_flow(claim, budget, seed, search_beside)
-    raise TypeError(f"decide takes a OneStep or a Flow claim, got {type(claim).__name__}")
+    if isinstance(claim, Fact):
+        return _decide_fact(claim, budget, search_beside)
+    raise TypeError(f"decide takes a OneStep, a Flow or a Fact, got {type(claim).__name__}")
 
 
 def decide_all(claims, budget: str = "standard", seed: int = 0, search_beside: bool = False) -> Verdict:
@@ -314,6 +345,7 @@ class Judgement:
     repairs: tuple = ()              # repairs.Edit(kind, text, apply=claim): single edits of the statement, judged
     why: str = ""                    # when the statement as printed fails: the reason, in words
     beside: dict = field(default_factory=dict)   # name -> claim: decided beside the statement, evidence only
+    notes: dict = field(default_factory=dict)    # remarks on the statement or its printed proof, into the evidence
 
 
 def register(claim_id: str, *, source: str, kind: str, statement: str):
@@ -331,6 +363,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
             judged = make(mask) if mask is not None else make()
             judged = judged if isinstance(judged, Judgement) else Judgement(judged)
             verdict = decide_all(judged.literal, budget, seed, search_beside=True)
+            verdict.evidence.update(judged.notes)
             for name, claim in judged.beside.items():
                 v = decide_all(claim, budget, seed)
                 verdict.evidence[name] = {"verdict": v.word, "strength": v.strength.level, "summary": v.summary}
@@ -693,3 +726,76 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
     return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {proof.status})", coverage,
                    strength=searched("exact evaluation at drawn rational states, d = 1..3", **coverage))
 
+
+# -- facts
+
+def _fact_relation(claim, ops, vector, hp):
+    q = Quantities(ops, {**{v: vector(v, real=True) for v in claim.vectors}, **hp})
+    return claim.conclusion(q)
+
+
+def _decide_fact(claim: Fact, budget, search_beside=False) -> Verdict:
+    hp, ranges = _symbols(claim)
+    relation = {}
+
+    def build(ops, vector):
+        conclusion = _fact_relation(claim, ops, vector, hp)
+        relation["r"] = conclusion.relation
+        return sp.sympify(conclusion.value)
+
+    try:
+        build(coordinates.GENERIC, coordinates.generic_vector)
+        symmetric = True         # built from sums and elementwise maps: patterns up to a permutation cover them all
+    except Exception:
+        relation.setdefault("r", "<= 0")
+        symmetric = False
+    proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
+    verdict = _verdict_from_proof(claim, proof, "per coordinate, for all real entries")
+    if verdict is None or (search_beside and verdict.word == "holds"):
+        cases = _sign_patterns(claim, budget, hp, symmetric)
+        if verdict is None:
+            return cases
+        _keep_search(claim, verdict, proof, cases)
+    return verdict
+
+
+def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
+    """The fact on every pattern of entry signs of its vectors, d = 1..FACT_DIMS[budget], with symbolic magnitudes
+    (multisets of coordinates when the fact is symmetric in them, every ordering otherwise): ``holds``
+    (exhaustive), or ``refuted`` at exact numbers with the failing pattern's signs (entry i: +-(i + 2)/2 or 0)."""
+    d_max = FACT_DIMS[budget]
+    cases = list(itertools.product(LABELS, repeat=len(claim.vectors)))
+    number = lambda label, i: {"+": 1, "0": 0, "-": -1}[label] * sp.Rational(i + 2, 2)
+    n = 0
+    for d in range(1, d_max + 1):
+        for pattern in (patterns(cases, d) if symmetric else itertools.product(cases, repeat=d)):
+            n += 1
+
+            def entries(make):
+                return {v: SympyOps.asarray([make(case[k], f"{v}{i}", i) for i, case in enumerate(pattern)])
+                        for k, v in enumerate(claim.vectors)}
+
+            def at(vectors):
+                return _fact_relation(claim, _EXACT, lambda name, **_: vectors[name], hp)
+            relation = at(entries(lambda label, name, i: case_symbol(label, name)))
+            value = sp.simplify(relation.value)
+            if (value != 0) if relation.relation == "== 0" else (value.is_nonpositive is not True):
+                numbers = entries(lambda label, name, i: number(label, i))
+
+                def recheck(numbers=numbers):
+                    r = at(numbers)
+                    sign = proofs.exact_sign(sp.sympify(r.value)) or 0
+                    return sign != 0 if r.relation == "== 0" else sign > 0
+                if not recheck():
+                    continue          # symbolic magnitudes fail somewhere, not at these numbers: no certificate here
+                cex = {"pattern": ["".join(c) for c in pattern], "value": str(at(numbers).value),
+                       "vectors": {v: [str(x) for x in numbers[v]] for v in claim.vectors},
+                       "symbolic_value": str(value)}
+                return Verdict("refuted", f"fails on the sign pattern {cex['pattern']}, e.g. {cex['vectors']}: "
+                               f"{cex['value']}", {"patterns": n}, cex, recheck=recheck,
+                               strength=proved(judging.REFUTATION_BASIS))
+    coverage = {"dimensions": f"1..{d_max}", "patterns": n, "failing_patterns": 0,
+                "cases_per_coordinate": "each entry of each vector > 0, = 0 or < 0, magnitudes symbolic",
+                "orderings": "up to a permutation of coordinates" if symmetric else "every ordering"}
+    return Verdict("holds", f"exact on all {n:,} sign patterns, d <= {d_max}", coverage,
+                   strength=exhaustive(f"every sign pattern of d <= {d_max} coordinates, exact (sympy)", **coverage))

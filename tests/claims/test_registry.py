@@ -8,6 +8,7 @@ import sympy as sp
 
 import proofs_checks
 from conftest import AWAITING_CHECKS, shared_run
+from ams_theory.claims import language as cl
 from ams_theory.claims import registry
 from ams_theory.claims.registry import REGISTRY, Verdict, run_claim
 from ams_theory.core import rules
@@ -93,20 +94,31 @@ def test_a_planted_wrong_coefficient_refutes_b1_lambda(monkeypatch):
     assert r.verdict.word == "refuted"
 
 
-def test_a_planted_wrong_sign_refutes_fact_c2(monkeypatch):
-    """Mutation: a sign function that loses the sign (sign(a)^2) breaks <a, -sign(a)|b|> = -<|a|,|b|>."""
+def test_a_planted_wrong_sign_refutes_fact_c2():
+    """Mutation: a sign that loses the sign (sign(a)^2) breaks <a, -sign(a)|b|> = -<|a|,|b|>: refuted by the engine
+    with a model that survives exact arithmetic."""
+    planted = cl.Fact("C.2 with sign(a)^2", lambda q: q.equal(q.dot(q.a, -q.sign(q.a) ** 2 * q.abs(q.b)),
+                                                              -q.dot(q.abs(q.a), q.abs(q.b))), ("a", "b"))
+    v = cl.decide(planted, "quick")
+    assert v.word == "refuted" and v.recheck() is True
+
+
+def test_a_back_end_that_disagrees_with_the_proof_is_a_crash_not_a_verdict(monkeypatch):
+    """A sign function broken in the exact back end only: the proof (dimension-generic trace) and the sign patterns
+    (exact back end) disagree, and the run is reported as a defect of the tool, never as a verdict."""
     bad = np.vectorize(lambda e: sp.sign(e) ** 2, otypes=[object])
     monkeypatch.setattr(SympyOps, "sign", lambda self, x: bad(x))
     r = run_claim(REGISTRY["grams.C2"], "quick", 0)
-    assert r.verdict.word == "refuted" and r.verdict.counterexample["rechecked_exactly"] is True
+    assert r.status == "crashed" and "proves what the search refutes" in r.error
 
 
 def test_a_true_weakened_fact_still_holds():
-    """C.3 weakened (<a,b> - <|a|,|b|> - 1 <= 0) is still true: the check says holds, not refuted."""
-    from proofs_checks import facts
-    value = lambda a, b: SympyOps().total(a * b) - SympyOps().total(abs(a) * abs(b)) - 1
-    n, failures = facts._run(2, "quick", value, "<= 0")
-    assert n == 54 and failures == []
+    """C.3 weakened (<a,b> - <|a|,|b|> - 1 <= 0) is still true: proved, and exact on all 54 sign patterns."""
+    weakened = cl.Fact("C.3 - 1", lambda q: q.at_most(q.dot(q.a, q.b) - q.dot(q.abs(q.a), q.abs(q.b)) - 1, 0),
+                       ("a", "b"))
+    v = cl.decide(weakened, "quick", search_beside=True)
+    assert v.word == "holds" and v.strength.level == "proved"
+    assert v.strength.coverage["search"]["coverage"]["patterns"] == 54
 
 
 # ----------------------------------------------------------------------------- registry rules of evidence
@@ -200,10 +212,10 @@ def test_weakest_strength_of_parts():
 
 
 def test_a_weakened_fact_is_proved_by_the_engine_and_a_strengthened_one_refuted():
-    from proofs_checks import facts
-    ops = SympyOps()
-    weakened = lambda a, b, ops=ops: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) - ops.total(ops.abs(a))
-    assert facts.prove_fact(weakened, 2, "<= 0").proved
-    strengthened = lambda a, b, ops=ops: ops.total(a * b) - ops.total(ops.abs(a) * ops.abs(b)) + ops.total(ops.abs(a))
-    p = facts.prove_fact(strengthened, 2, "<= 0")
-    assert p.status == "refuted" and p.certify()
+    def c3_with(sign):
+        return cl.Fact(f"C.3 {sign} |a|_1", lambda q: q.at_most(
+            q.dot(q.a, q.b) - q.dot(q.abs(q.a), q.abs(q.b)) + sign * q.total(q.abs(q.a)), 0), ("a", "b"))
+    weakened = cl.decide(c3_with(-1), "quick")
+    assert weakened.word == "holds" and weakened.strength.level == "proved"
+    strengthened = cl.decide(c3_with(+1), "quick")
+    assert strengthened.word == "refuted" and strengthened.recheck() is True
