@@ -34,20 +34,20 @@ import torch
 from ams_theory.claims import language as cl
 from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound, descent_upper, eq6_sums,
                                       first_order_lower, magnitude_part, smooth_lower, thm23_bound)
-from ams_theory.claims.judging import (ALL, BUDGET, CONVEX, correction_with_proof, ETA, F0,
+from ams_theory.claims.judging import (ALL, CONVEX, correction_with_proof, ETA, F0,
                                        generic_instance, gradient_only_instance, holds_text, judge, judge_bounded,
                                        judged_edit, L_SMOOTH, margin_claim, not_reduced, proof_first, prove_for_mask,
                                        REFUTATION_BASIS, refutation_strength, refuted_text, search, search_evidence,
                                        search_strength, searched_edit, STEP_MULTIPLIERS, torch_bound,
-                                       vacuous_if_never_met, with_mask_proof, with_problem_map, with_repairs,
+                                       vacuous_if_never_met, with_mask_proof, with_repairs,
                                        with_witness)
 from ams_theory.claims.registry import Correction, Verdict, exhaustive, no_evidence, proved, register, weakest
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
-from ams_theory.engines.descent import T1, Draw, MarginClaim, Sampler, certify, random_search, step
-from ams_theory.engines.draws import (direction, draw_free, drawn_range, eta_free, fraction_sampler, FREE_STEP,
+from ams_theory.engines.descent import T1, Draw, MarginClaim, Sampler, certify, step
+from ams_theory.engines.draws import (direction, drawn_range, eta_free, fraction_sampler, FREE_STEP,
                                       mixture, U_DRAW)
 from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_name, mask_values,
                                         masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, with_mask, within)
@@ -318,11 +318,6 @@ def m_a7_nonneg(ops, problem, w, u, eta, extra, mask=None):
     return Margin(dL, LE(0, extra["alpha"]), ABS(F(problem, w)))
 
 
-def _mask_gain(ops, problem, w, u, eta, caution):
-    """``(L(w - eta u o phi) - L(w - eta u), L(w - eta u))`` for the mask phi of ``caution``."""
-    g = G(problem, w)
-    base = F(problem, step(ops, w, u, g, eta, None))
-    return F(problem, masked_step(ops, w, u, g, eta, caution)) - base, base
 
 
 def unmasked_step(q):
@@ -346,16 +341,8 @@ def a5_claim(mask, losses="convex"):
                       hyper=STEP_SIZE, state=("u",))
 
 
-def m_a6(ops, problem, w, u, eta, extra, mask=CAUTIOUS_GE):
-    """Separable convex quadratic 0.5|a o w|^2, element-wise mask 1(u o g >= 0): L(w_bar') <= L(w')."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, mask)
-    return Margin(gain, True, ABS(base))
 
 
-def m_a6_eq1(ops, problem, w, u, eta, extra):
-    """The same with eq. (1)'s rescaled mask alpha(x) 1(x > 0) (not covered by Cor. A.6)."""
-    gain, base = _mask_gain(ops, problem, w, u, eta, PHI_VARIANTS["eq1_default"])
-    return Margin(gain, True, ABS(base))
 
 
 # ----------------------------------------------------------------------------- Thm. A.3 (T steps)
@@ -797,46 +784,6 @@ def a5(mask=INNER_GE):
     return cl.Judgement(a5_claim(mask), beside={"without convexity": a5_claim(mask, "smooth")})
 
 
-A6_LOSS = "0.5 |a o w|^2: quadratic_diagonal_convex with b = 0, c = 0 (a_i >= 0, some exactly 0)"
-
-
-@register("cautious.A6", source="Cor. A.6", kind="discrete",
-          statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for any "
-                    "step.")
-def check_a6(budget="standard", seed=0, mask=None):
-    """Proved for every d on the loss 0.5 sum a_i w_i^2 by the proof engine; searched on that loss too; eq. (1)'s
-    rescaled mask is searched beside it. ``mask``: a user's elementwise mask in place of 1(u o g >= 0) (eq. (1)'s
-    search beside it is then left out)."""
-    fams = ("quadratic_diagonal_convex",)
-    claim = with_problem_map(MarginClaim(with_mask(m_a6, mask), draw_free, fams, fams), _a6_problem)
-    verdict = judge(claim, budget, seed, holds_text, refuted_text("comparison fails"), families=fams)
-    verdict.strength.coverage["loss"] = A6_LOSS
-    if mask is None:
-        eq1 = random_search(with_problem_map(MarginClaim(m_a6_eq1, draw_free, fams, fams), _a6_problem),
-                            *BUDGET[budget][:2], seed)
-        verdict.evidence["with_eq1_rescaled_mask_float_violations"] = f"{eq1.violations:,} of {eq1.instances:,}"
-    if verdict.word != "holds":
-        return verdict
-    proof = prove_a6(mask)
-    verdict.evidence["proof"] = proof.status
-    if proof.proved:
-        verdict.strength = proved(f"exact on the loss 0.5 sum_i a_i w_i^2 (a_i >= 0), for every d, step eta >= 0 and "
-                                  f"direction u, per coordinate ({proof.seconds:.2f} s)", proof,
-                                  search=verdict.strength.to_json())
-        verdict.summary = "proved for every d; " + verdict.summary
-    return verdict
-
-
-def prove_a6(mask=None):
-    """Cor. A.6 on its own loss 0.5 sum_i a_i w_i^2, a_i >= 0 (symbolic, separable): the masked step is never worse
-    than the unmasked one, for every d, w, u and eta >= 0 (``mask``: a user's mask in place of 1(u o g >= 0))."""
-    def build(ops, vector):
-        a = vector("a", nonnegative=True)
-        w, u = vector("w", real=True), vector("u", real=True)
-        return with_mask(m_a6, mask)(ops, SeparableQuadratic(a, ops), w, u, ETA, {}).value
-    return coordinates.per_coordinate(build, "<= 0", (), "Cor. A.6")
-
-
 class SeparableQuadratic:
     """``0.5 sum_i a_i w_i^2`` with symbolic curvatures ``a_i >= 0`` (Cor. A.6's loss, exact), computed with ``ops`` (so
     that a dimension-generic trace sees the sum)."""
@@ -855,6 +802,29 @@ class SeparableQuadratic:
 
     def grad(self, w):
         return self.a * w
+
+
+A6_LOSS = cl.LossFamily("0.5 sum_i a_i w_i^2, a_i >= 0 (searched: quadratic_diagonal_convex, b = c = 0)", lambda ops, vector: SeparableQuadratic(vector("a", nonnegative=True), ops),
+                        ("quadratic_diagonal_convex",), _a6_problem)
+
+
+def a6_claim(mask):
+    """Cor. A.6: L(w - eta phi o u) <= L(w - eta u) for every eta >= 0 on 0.5 sum_i a_i w_i^2, phi = ``mask``."""
+    return cl.OneStep("Cor. A.6", step=masked(mask), conclusion=no_worse_than_unmasked, losses=A6_LOSS,
+                      hyper=STEP_SIZE, state=("u",))
+
+
+@cl.register("cautious.A6", source="Cor. A.6", kind="discrete",
+             statement="L = 0.5 |a o w|^2, element-wise mask 1(u o g >= 0), element-wise u: L(w_bar') <= L(w') for "
+                       "any step.")
+def a6(mask=None):
+    """Cor. A.6 of the Cautious paper on its loss 0.5 sum_i a_i w_i^2 (a_i >= 0), any step, with the mask
+    1(u o g >= 0) (``mask``: a user's elementwise mask); for the paper's mask, eq. (1)'s rescaled mask (not covered
+    by the corollary) is decided beside it."""
+    if mask is not None:
+        return a6_claim(mask)
+    return cl.Judgement(a6_claim(CAUTIOUS_GE), beside={"with eq. (1)'s rescaled mask": a6_claim(PHI_VARIANTS[
+        "eq1_default"])})
 
 
 @register("cautious.A7", source="Thm. A.7", kind="discrete",

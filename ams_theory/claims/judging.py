@@ -29,7 +29,7 @@ from ams_theory.engines.margins import beyond, within
 __all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "search", "INSIDE_THE_EDGE",
            "certified", "positive", "EXACT_DIGITS", "exact_text", "try_certify", "search_evidence",
            "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin", "judge",
-           "with_problem_map", "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
+           "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
            "holds_text", "refuted_text", "margin_claim", "torch_bound", "ETA", "L_SMOOTH", "F0", "STEP_MULTIPLIERS",
            "LOSS_CLASS_TEXT", "bound_used", "generic_instance", "gradient_only_instance",
            "proof_strength", "searched_edit", "judged_edit", "with_repairs", "not_reduced",
@@ -205,10 +205,6 @@ def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction
 
 # ----------------------------------------------------------------------------- step bounds, proofs, repairs
 
-def with_problem_map(claim: MarginClaim, fn) -> MarginClaim:
-    """The claim on the problems ``fn`` makes of every sampled one (Cor. A.6's family): the searches and the exact
-    certificates both see the mapped problem."""
-    return dataclasses.replace(claim, problem_map=fn)
 
 
 CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search

@@ -42,9 +42,8 @@ from ams_theory.engines import draws
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
 from ams_theory.engines.margins import AND, MAX, Margin, beyond, within
 
-__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "OneStep", "Flow", "Fact", "FACT_DIMS", "Judgement",
-           "decide",
-           "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
+__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "LossFamily", "OneStep", "Flow", "Fact", "FACT_DIMS",
+           "Judgement", "decide", "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -216,6 +215,19 @@ class Quantities:
         return Relation(a - b, "== 0")
 
 
+@dataclass(frozen=True)
+class LossFamily:
+    """A loss family of its own, in place of a class (``"smooth"``, ``"convex"``): ``exact(ops, vector) -> loss``
+    with symbolic parameters (``loss.value(w)``, ``loss.grad(w)``, computed with ``ops`` so that a
+    dimension-generic trace sees its sums), on which the claim is proved per coordinate; the search draws the sampled
+    ``families`` mapped by ``sampled(problem)`` (e.g. dropping a linear term). ``text`` names it."""
+
+    text: str
+    exact: Callable
+    families: tuple
+    sampled: Callable | None = None
+
+
 @dataclass
 class OneStep:
     """One step of a method on every loss of a class: ``step(q) -> w'``, ``conclusion(q) -> Relation`` (reads
@@ -233,8 +245,9 @@ class OneStep:
 
     def __post_init__(self):
         _check_claim(self, ("step", "conclusion"))
-        if self.losses not in LOSS_CLASSES:
-            raise ValueError(f"{self.name}: losses={self.losses!r}, expected one of {', '.join(LOSS_CLASSES)}")
+        if not isinstance(self.losses, LossFamily) and self.losses not in LOSS_CLASSES:
+            raise ValueError(f"{self.name}: losses={self.losses!r}, expected one of {', '.join(LOSS_CLASSES)} or a "
+                             "LossFamily")
 
 
 @dataclass
@@ -458,15 +471,33 @@ def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdi
         H = [-h.value for k, h in enumerate(hyps) if per_coordinate is None or k in per_coordinate]
         return (conclusion.value, H) if by_multiplier else conclusion.value
 
-    proof = coordinates.worst_case(build, claim.losses, f"{claim.name} on {LOSS_CLASSES[claim.losses]}",
-                                   hypotheses=ranges + shared, multipliers=_multipliers(hp) if by_multiplier else None,
-                                   L=L, f0=f0)
-    verdict = _verdict_from_proof(claim, proof, f"{LOSS_CLASSES[claim.losses]}, worst-case reduction")
+    if isinstance(claim.losses, LossFamily):
+        proof, what = _prove_on_family(claim, hp, ranges), f"{claim.losses.text}, per coordinate"
+    else:
+        proof = coordinates.worst_case(build, claim.losses, f"{claim.name} on {LOSS_CLASSES[claim.losses]}",
+                                       hypotheses=ranges + shared, L=L, f0=f0,
+                                       multipliers=_multipliers(hp) if by_multiplier else None)
+        what = f"{LOSS_CLASSES[claim.losses]}, worst-case reduction"
+    verdict = _verdict_from_proof(claim, proof, what)
     if verdict is None:
         return _search_one_step(claim, budget, seed, proof)
     if search_beside and verdict.word == "holds":
         _keep_search(claim, verdict, proof, _search_one_step(claim, budget, seed, proof))
     return verdict
+
+
+def _prove_on_family(claim, hp, ranges):
+    """The claim on its own loss family, with the family's parameters symbolic, reduced to one coordinate
+    (hypotheses other than the ranges, and L, are left to the search: the proof is then open)."""
+    def build(ops, vector):
+        loss = claim.losses.exact(ops, vector)
+        w = vector("w", real=True)
+        q = Quantities(ops, {"w": w, "g": loss.grad(w), **hp, **{s: vector(s, real=True) for s in claim.state}})
+        conclusion, hyps = _one_step_margin(claim, q, loss.value, loss.value(w))
+        if hyps or conclusion.relation != "<= 0":
+            raise coordinates.GenericAccessError("hypotheses, or an identity, on a loss family are searched")
+        return conclusion.value
+    return coordinates.per_coordinate(build, "<= 0", ranges, f"{claim.name} on {claim.losses.text}")
 
 
 def _keep_search(claim, verdict, proof, search):
@@ -609,14 +640,19 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
     """The verdict pipeline of the papers' discrete checks (:func:`ams_theory.claims.judging.decide_margin`): a
     random search and a hypothesis search over the loss families of the class, a violation re-checked exactly on
     a quadratic."""
-    families = tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex" else smooth.LOSS_FAMILIES)
+    own = claim.losses if isinstance(claim.losses, LossFamily) else None
+    families = own.families if own else tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex"
+                                              else smooth.LOSS_FAMILIES)
     quadratic = tuple(f for f in families if f in judging.QUAD)
-    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quadratic, judging.DIMS[budget])
+    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quadratic, judging.DIMS[budget],
+                        problem_map=own.sampled if own else None)
     found = judging.decide_margin(mc, budget, seed)
     evidence = {**found.evidence, "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
+    if own:
+        evidence["loss"] = own.text
     if _bounded(claim) is not None:
         control = ds.MarginClaim(margin_function(claim, beyond), _sampler(claim, beyond), quadratic, quadratic,
-                                 judging.DIMS[budget])
+                                 judging.DIMS[budget], problem_map=own.sampled if own else None)
         evidence["control_past_the_bound"] = judging.control_past_the_bound(control, budget, seed)
     rs = found.rs
     if found.word == "refuted":

@@ -238,7 +238,7 @@ def test_a6_elementwise_mask_on_separable_quadratic():
         (problem, w, u), e = ex
         assert float(problem.b.abs().sum()) == 0.0 and float(problem.c.abs().sum()) == 0.0
         assert bool((problem.A == torch.diag_embed(torch.diagonal(problem.A, dim1=-2, dim2=-1))).all())
-        return evaluate(D.m_a6, problem, w, u, over_L(problem, e))
+        return evaluate(REGISTRY["cautious.A6"].margin, problem, w, u, over_L(problem, e))
     strategy = instances(("quadratic_diagonal_convex",), problem_map=D._a6_problem, shift_w=True)
     # the mask changes the step in about 1 draw in 10 here (13 of 150 seen in a full run, where the draws differ from
     # a run of this file alone), so the guard against a vacuous run asks for 1 in 20
@@ -506,7 +506,8 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
-@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "cautious.A5", "m_a6"])
+@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "cautious.A5",
+                                  "cautious.A6"])
 def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
     margin = REGISTRY[name].margin if name in REGISTRY else getattr(D, name)
     problem, w = descent._sample("quadratic_convex", 3, 500, 0, 0)
