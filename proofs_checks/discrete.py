@@ -44,12 +44,13 @@ from ams_theory.claims.judging import (ALL, CONVEX, correction_with_proof, ETA, 
 from ams_theory.claims.registry import Correction, Verdict, exhaustive, no_evidence, proved, register, weakest
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
+from ams_theory.core.masks import mask_name
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines.descent import T1, Draw, MarginClaim, Sampler, certify, step
 from ams_theory.engines.draws import (direction, drawn_range, eta_free, fraction_sampler, FREE_STEP,
                                       mixture, U_DRAW)
-from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_name, mask_values,
+from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_values,
                                         masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, with_mask, within)
 from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 

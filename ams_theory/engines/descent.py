@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
@@ -40,11 +40,12 @@ import sympy as sp
 import torch
 
 from ams_theory.core import rules
+from ams_theory.core.masks import exact_caution
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import smooth
 from ams_theory.engines.symbolic import exact_number
 
-__all__ = ["Draw", "MarginClaim", "Sampler", "random_search", "hypothesis_search", "certify", "step", "exact_caution",
+__all__ = ["Draw", "MarginClaim", "Sampler", "random_search", "hypothesis_search", "certify", "step",
            "SearchResult", "ExactProblem", "search_coverage", "W_DRAW"]
 
 T1 = TorchOps(batch_dims=1)
@@ -92,15 +93,6 @@ class MarginClaim:
     def sampled(self, problem):
         """A sampled problem as the claim sees it (the searches and the exact certificates use this one)."""
         return problem if self.problem_map is None else self.problem_map(problem)
-
-
-def exact_caution(ops, caution):
-    """``caution`` as the back end ``ops`` computes with it: for the exact back end its float hyperparameters
-    (``lam``, ``xi``, ``mask_eps``, ``margin``) become the binary rationals they are, so exact margins stay
-    rational; unchanged for torch (and ``None``)."""
-    if caution is None or not isinstance(ops, SympyOps):
-        return caution
-    return replace(caution, **{k: ops.q(getattr(caution, k)) for k in ("lam", "xi", "mask_eps", "margin")})
 
 
 def step(ops, w, u, g, eta, caution):

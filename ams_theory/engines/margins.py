@@ -16,12 +16,12 @@ import sympy as sp
 import torch
 
 from ams_theory.core import rules
+from ams_theory.core.masks import as_mask
 from ams_theory.engines import smooth
-from ams_theory.engines.descent import exact_caution, step
+from ams_theory.engines.descent import step
 
 __all__ = ["Margin", "is_tensor", "F", "G", "Lc", "total", "pos_sum", "neg_sum", "sq", "AND", "LE", "GT", "ABS", "MAX",
-           "MIN", "sqrt", "within", "beyond", "combine", "mask_values", "is_user_mask", "masked_step", "mask_name",
-           "with_mask"]
+           "MIN", "sqrt", "within", "beyond", "combine", "mask_values", "masked_step", "with_mask"]
 
 
 @dataclass(frozen=True)
@@ -134,28 +134,18 @@ def combine(parts, scale):
     return Margin(value, applicable, scale)
 
 
-def mask_values(ops, u, g, caution):
-    """The mask vector phi of ``caution``: a rule-core :class:`~ams_theory.core.rules.Caution` (the papers' masks),
-    or a user's mask ``mask(ops, u, s) -> phi`` (:mod:`ams_theory.claims.custom`)."""
-    if is_user_mask(caution):
-        return caution(ops, ops.copy(u), ops.copy(g))     # a user's mask may consume its inputs
-    return rules.mask_vector(ops, u, g, exact_caution(ops, caution))
-
-
-def is_user_mask(mask):
-    return mask is not None and not isinstance(mask, rules.Caution) and callable(mask)
+def mask_values(ops, u, g, mask):
+    """The values phi of ``mask`` at ``(u, g)`` (:func:`ams_theory.core.masks.as_mask`: a rule-core ``Caution``, the
+    papers' masks, or a user's ``mask(ops, u, s)``), given copies (a mask may consume its inputs)."""
+    return as_mask(mask)(ops, ops.copy(u), ops.copy(g))
 
 
 def masked_step(ops, w, u, g, eta, mask):
     """``w - eta phi o u``: :func:`ams_theory.engines.descent.step` for a rule-core caution (or ``None``); for a
     user's mask, the rule core's :func:`~ams_theory.core.rules.apply_step` with ``phi = mask(ops, u, g)``."""
-    if not is_user_mask(mask):
+    if mask is None or isinstance(mask, rules.Caution):
         return step(ops, w, u, g, eta, mask)
     return rules.apply_step(ops, ops.copy(w), ops.mul(u, mask_values(ops, u, g, mask)), eta, 0, "after")
-
-
-def mask_name(mask):
-    return getattr(mask, "name", "mask")
 
 
 def with_mask(margin, mask):

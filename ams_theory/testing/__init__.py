@@ -2,9 +2,10 @@ r"""``ams_theory.testing``: property tests of your own optimizers and masks agai
 
 Stable public names (documented in ``docs/testing.md``):
 
-Mask protocol (``_protocol``): a user mask is ``mask(ops, u, s) -> phi``, written against the rule core's
-operations (:class:`ams_theory.core.ops.Ops`), so one function runs in float64 (``TorchOps``) and in exact
-rationals (``SympyOps``); ``phi`` multiplies ``u`` in the step ``w - eta phi o u``.
+Mask protocol (:mod:`ams_theory.core.masks`, the one mask type of the toolkit): a user mask is
+``mask(ops, u, s) -> phi``, written against the rule core's operations (:class:`ams_theory.core.ops.Ops`), so one
+function runs in float64 (``TorchOps``) and in exact rationals (``SympyOps``); ``phi`` multiplies ``u`` in the
+step ``w - eta phi o u``.
     ``check_mask``, ``caution_mask``, ``mask_name``, ``MASK_SIGNATURE``
 
 Hypothesis strategies (``_strategies``): L-smooth problems with certified L (``ams_theory.engines.smooth``),
@@ -38,7 +39,7 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "_protocol": ("check_mask", "caution_mask", "mask_name", "MASK_SIGNATURE"),
+    "ams_theory.core.masks": ("check_mask", "caution_mask", "mask_name", "MASK_SIGNATURE"),
     "_strategies": ("smooth_problems", "family_names", "vectors", "gradients", "mask_inputs", "step_sizes",
                     "descent_instances", "DescentInstance", "system_states", "SystemState", "optimizer_states",
                     "hyperparameters", "cautions", "paper_masks", "PAPER_MASKS"),
@@ -58,7 +59,7 @@ def __getattr__(name):
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'ams_theory.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ams_theory.testing.{module}"), name)
+    value = getattr(importlib.import_module(module if "." in module else f"ams_theory.testing.{module}"), name)
     globals()[name] = value
     return value
 

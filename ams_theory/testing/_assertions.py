@@ -20,6 +20,7 @@ import torch
 from ams_theory.claims import bounds
 from ams_theory.claims.flows import nonpositive
 from ams_theory.core import rules
+from ams_theory.core.masks import caution_mask, check_mask, mask_name
 from ams_theory.core.cautions import CAUTIOUS_GE, GRAMS_MASK
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import descent, smooth
@@ -27,7 +28,6 @@ from ams_theory.engines.margins import ABS, F, G, Lc, Margin, masked_step, sq, w
 from ams_theory.engines import dynamics as dyn
 from ams_theory.engines.symbolic import exact_number
 from ams_theory.testing._budget import CONFORM_STEPS, current_budget
-from ams_theory.testing._protocol import caution_mask, check_mask, mask_name
 
 __all__ = ["PropertyViolation", "assert_one_step_descent", "assert_masked_not_worse", "assert_hamiltonian_descent",
            "assert_mask_conditions", "assert_conforms", "cautious_system", "step_bound", "DESCENT_PARTS",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.engines import smooth
-from ams_theory.testing._protocol import caution_mask
+from ams_theory.core.masks import caution_mask
 
 __all__ = ["smooth_problems", "vectors", "gradients", "mask_inputs", "step_sizes", "descent_instances",
            "DescentInstance", "system_states", "SystemState", "optimizer_states", "hyperparameters", "cautions",

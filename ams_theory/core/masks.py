@@ -1,6 +1,8 @@
-"""The user-mask protocol of :mod:`ams_theory.testing`: ``mask(ops, u, s) -> phi``.
+"""A mask, one type for every part of the toolkit: a function ``mask(ops, u, s) -> phi``.
 
-A mask is a plain function of three positional arguments:
+The papers' masks are rule-core :class:`~ams_theory.core.rules.Caution` settings; :func:`as_mask` (and
+:func:`caution_mask`) turns one into this form, so the optimizers' masks, a user's own, the checks' and the testing
+API's are called the same way. A mask is a plain function of three positional arguments:
 
 ``ops``
     a back end of the rule core (:class:`ams_theory.core.ops.Ops`): ``TorchOps(batch_dims=1)`` for the float64
@@ -22,11 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from dataclasses import replace
 from typing import Callable
 
 from ams_theory.core import rules
+from ams_theory.core.ops import SympyOps
 
-__all__ = ["check_mask", "caution_mask", "mask_name", "MASK_SIGNATURE"]
+__all__ = ["MASK_SIGNATURE", "check_mask", "caution_mask", "as_mask", "mask_name", "exact_caution"]
+
 
 MASK_SIGNATURE = "mask(ops, u, s) -> phi"
 
@@ -59,7 +64,6 @@ def caution_mask(caution: rules.Caution) -> Callable:
     with its float hyperparameters taken as exact rationals in the exact back end."""
     if not isinstance(caution, rules.Caution):
         raise ValueError(f"caution_mask: expected a rules.Caution, got {type(caution).__name__}")
-    from ams_theory.engines.descent import exact_caution
 
     def mask(ops, u, s):
         return rules.mask_vector(ops, u, s, exact_caution(ops, caution))
@@ -77,7 +81,23 @@ def _caution_text(c: rules.Caution) -> str:
 
 
 def mask_name(fn) -> str:
-    """A short readable name of a mask function (``module.qualname``)."""
+    """A short readable name of a mask: its ``name`` (a user's rule of ``verify --rule``), else ``module.qualname``."""
+    if isinstance(getattr(fn, "name", None), str):
+        return fn.name
     mod = getattr(fn, "__module__", None)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     return name if not mod or mod == __name__ else f"{mod}.{name}"
+
+
+def as_mask(mask) -> Callable:
+    """A rule-core ``Caution`` (:func:`caution_mask`) or a function ``mask(ops, u, s)`` (checked) as a mask."""
+    return caution_mask(mask) if isinstance(mask, rules.Caution) else check_mask(mask)
+
+
+def exact_caution(ops, caution):
+    """``caution`` as the back end ``ops`` computes with it: for the exact back end its float hyperparameters
+    (``lam``, ``xi``, ``mask_eps``, ``margin``) become the binary rationals they are, so exact margins stay
+    rational; unchanged for torch (and ``None``)."""
+    if caution is None or not isinstance(ops, SympyOps):
+        return caution
+    return replace(caution, **{k: ops.q(getattr(caution, k)) for k in ("lam", "xi", "mask_eps", "margin")})
