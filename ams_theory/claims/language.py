@@ -667,8 +667,17 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
     if found.word == "not-checkable":
         return Verdict("not-checkable", f"{rs.violations} float violations, none reproduced exactly on a quadratic",
                        evidence, strength=found.strength)
+    if rs.applicable == 0 and found.word == "holds":
+        return _never_met(f"none of {rs.instances:,} drawn instances", evidence, found.strength)
     return Verdict("holds", f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
                             f"(proof: {proof.status})", evidence, strength=found.strength)
+
+
+def _never_met(what, evidence, strength) -> Verdict:
+    """A search in which no drawn instance met the hypotheses: ``vacuous`` as far as it looked (searched), never
+    ``holds``."""
+    return Verdict("vacuous", f"{what} met the hypotheses: vacuous as far as the search looked", evidence,
+                   strength=searched("no drawn instance met the hypotheses", **strength.coverage))
 
 
 # -- flows
@@ -759,8 +768,11 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
                 "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
                 "state_values": "multiples of 1/4 in about [-16, 16], zeros included",
                 "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
+    strength = searched("exact evaluation at drawn rational states, d = 1..3", **coverage)
+    if applicable == 0:
+        return _never_met(f"none of {tried:,} exact states", coverage, strength)
     return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {proof.status})", coverage,
-                   strength=searched("exact evaluation at drawn rational states, d = 1..3", **coverage))
+                   strength=strength)
 
 
 # -- facts

@@ -121,6 +121,19 @@ def test_a_flow_with_hypotheses_on_the_state_is_searched_exactly():
     assert bad.word == "refuted" and bad.recheck() is True
 
 
+def test_hypotheses_no_drawn_state_meets_give_vacuous_never_holds():
+    """A search in which no instance meets the hypotheses says so: vacuous (searched), not holds; the same claim
+    with a hypothesis the states meet is judged as usual."""
+    def claim(target):
+        return cl.Flow(name=f"|s|^2 = {target}", field=lambda q: (-q.s, [q.s * 0]),
+                       conclusion=lambda q: q.at_most(q.dL, 0),
+                       hypotheses=lambda q: [q.equal(q.norm2(q.s), target), q.at_least(q.dot(q.g, q.s), 0)])
+    never = cl.decide(claim(sp.Rational(1, 3)), "quick")        # states are multiples of 1/4: |s|^2 is never 1/3
+    assert (never.word, never.strength.level) == ("vacuous", "searched") and never.evidence["applicable"] == 0
+    met = cl.decide(claim(1), "quick")
+    assert (met.word, met.strength.level) == ("holds", "searched") and met.evidence["applicable"] > 0
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: cl.OneStep(name="x", step=None, conclusion=lambda q: q.at_most(q.dL, 0)), "step must be a function"),
     (lambda: cl.OneStep(name="x", step=lambda q: q.w, conclusion=lambda q: q.dL, losses="lipschitz"), "losses="),
