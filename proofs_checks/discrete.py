@@ -47,7 +47,7 @@ from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAM
 from ams_theory.core.masks import mask_name
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
-from ams_theory.engines.descent import T1, Draw, MarginClaim, Sampler, certify, step
+from ams_theory.engines.descent import Draw, MarginClaim, Sampler, certify, step
 from ams_theory.engines.draws import (direction, drawn_range, eta_free, fraction_sampler, FREE_STEP,
                                       mixture, U_DRAW)
 from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_values,
@@ -233,29 +233,6 @@ PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
     "phi_c_0.1": phi_c(0.1),
     "ams_lambda_-0.5": rules.Caution(lam=-0.5, tie="aligned", normalize="ams"),
 }
-
-
-def thm23_bounds(ops, problem, w, u, masks=None):
-    """Thm. 2.3's step bound for every mask of ``masks`` (default :data:`PHI_VARIANTS`), in that order."""
-    g = G(problem, w)
-    return [thm23_bound(ops, problem, u, g, caution) for caution in (masks or PHI_VARIANTS).values()]
-
-
-def thm23_comparisons(ops, problem, w, u, eps, masks=None):
-    """``(L(w - eps u), [(L(w - eps u o phi) - L(w - eps u), step bound of phi) for phi in masks])`` (default
-    :data:`PHI_VARIANTS`)."""
-    g = G(problem, w)
-    base = F(problem, step(ops, w, u, g, eps, None))
-    return base, [(F(problem, masked_step(ops, w, u, g, eps, caution)) - base,
-                   thm23_bound(ops, problem, u, g, caution)) for caution in (masks or PHI_VARIANTS).values()]
-
-
-def m_thm23(ops, problem, w, u, eta, extra, side=within, masks=None):
-    """For each mask phi: Delta(x) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|))  =>  L(w - eps u o phi) <=
-    L(w - eps u); the margin is the largest over the masks whose hypothesis holds (``side=beyond``: past the bound;
-    ``masks``: default :data:`PHI_VARIANTS`)."""
-    base, parts = thm23_comparisons(ops, problem, w, u, eta, masks)
-    return combine([(diff, side(eta, bound)) for diff, bound in parts], ABS(base))
 
 
 def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind, mask=None):
@@ -470,9 +447,6 @@ def prove_d3_vacuous():
 
 
 # why each remaining discrete claim stays searched (or certified by search alone)
-CHECK_THM23_NOT_REDUCED = (
-    "compares two steps and its proof uses the gradient's Lipschitz bound at a second point (w - eps u) "
-    'and the Euclidean norms |r|, |u| (square roots of sums): not reduced to one coordinate')
 CHECK_THM24_NOT_REDUCED = (
     'the threshold step against the previous iterate over a sequence alpha_k: refuted by search; the '
     "corrected alpha_k >= 0 form needs the threshold mask's margin, not reduced here")
@@ -689,24 +663,24 @@ def _try_certify_nonneg(claim, draw):
     return cert, recheck
 
 
-@register("cautious.2.3", source="Thm. 2.3 (§A.4)", kind="discrete",
-          statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - "
-                    "phi): "
-          "L(w - eps u o phi) <= L(w - eps u).",
-          margin=m_thm23)
-def check_thm23(budget="standard", seed=0, mask=None):
-    """A vectorised float64 search and a hypothesis search over the loss families, four masks, steps drawn as
-    fractions of the step bound (exactly at it, just below it, and a control just above it that must fail).
-    ``mask``: a user's mask judged in place of the four (:mod:`ams_theory.claims.custom`)."""
+def thm23_claim(mask, label):
+    """Thm. 2.3 for the mask phi of ``mask``: Delta = -x^T(1 - phi) >= 0 and eps <= 2 Delta/(mu |r|(2|u| + |r|)),
+    r = u o (1 - phi), x = u o g, imply L(w - eps u o phi) <= L(w - eps u)."""
+    bound = cl.UpTo(lambda q: thm23_bound(q.ops, q.g, q.u, q.L, mask),
+                    f"2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3), {label}")
+    return cl.OneStep(f"Thm. 2.3, {label}", step=masked(mask), conclusion=no_worse_than_unmasked,
+                      hyper={"eta": bound}, state=("u",))
+
+
+@cl.register("cautious.2.3", source="Thm. 2.3 (§A.4)", kind="discrete",
+             statement="mu-smooth L, Delta(x) = -x^T(1 - phi(x)) >= 0, eps <= 2 Delta/(mu |r|(2|u|+|r|)), r = u o (1 - "
+                       "phi): L(w - eps u o phi) <= L(w - eps u).")
+def thm23(mask=None):
+    """Thm. 2.3 of the Cautious paper for four masks (eq. (1), 1(x > 0), phi_c, AMS's lambda = -1/2 scaling), each
+    searched with steps drawn as fractions of its own bound and a control just past it (``mask``: a user's mask in
+    place of the four)."""
     masks = PHI_VARIANTS if mask is None else {mask_name(mask): mask}
-    verdict = judge_bounded(partial(m_thm23, masks=masks), partial(thm23_bounds, T1, masks=masks),
-                            "2 Delta/(mu |r| (2|u| + |r|)) (Thm. 2.3) of one mask per instance, picked uniformly from "
-                            + ", ".join(masks), budget, seed,
-                            lambda rs: holds_text(rs) + f"; masks: {', '.join(masks)}",
-                            refuted_text("comparison fails"))
-    if mask is not None:
-        verdict = vacuous_if_never_met(verdict, "Delta >= 0 with a positive step bound")
-    return not_reduced(verdict, CHECK_THM23_NOT_REDUCED)
+    return [thm23_claim(m, label) for label, m in masks.items()]
 
 
 @register("cautious.2.4", source="Thm. 2.4 = Thm. A.4", kind="discrete",

@@ -7,7 +7,7 @@ mu), ``eta`` the step (its eps).
 """
 from __future__ import annotations
 
-from ams_theory.engines.margins import Lc, mask_values, pos_sum, sq, sqrt, total
+from ams_theory.engines.margins import mask_values, pos_sum, sq, sqrt, total
 from ams_theory.engines.symbolic import OPS
 
 __all__ = ["descent_upper", "first_order_lower", "smooth_lower", "aligned_part", "magnitude_part", "d1_step_bound",
@@ -50,14 +50,14 @@ def d2_step_bound(ops, g, u, L):
     return 2 * magnitude_part(ops, g, u), L * sq(ops, u)
 
 
-def thm23_bound(ops, problem, u, g, mask):
+def thm23_bound(ops, g, u, L, mask):
     """Thm. 2.3's step bound eps <= 2 Delta/(mu |r| (2|u| + |r|)) for the mask phi of ``mask``, with
     Delta = -x^T(1 - phi), x = u o g, r = u o (1 - phi), as ``(2 Delta, mu |r| (2|u| + |r|))``; :func:`within`
     then also says Delta >= 0 (for eps >= 0)."""
     phi = mask_values(ops, u, g, mask)
     delta = -total(ops, ops.mul(u, g) * (1 - phi))
     rn = sqrt(sq(ops, ops.mul(u, 1 - phi)))
-    return 2 * delta, Lc(problem) * rn * (2 * sqrt(sq(ops, u)) + rn)
+    return 2 * delta, L * rn * (2 * sqrt(sq(ops, u)) + rn)
 
 
 def eq6_sums(x, phi, ops=None):

@@ -40,7 +40,7 @@ from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
-from ams_theory.engines.margins import AND, MAX, Margin, beyond, within
+from ams_theory.engines.margins import AND, MAX, Margin, beyond, combine, within
 
 __all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "LossFamily", "OneStep", "Flow", "Fact", "FACT_DIMS",
            "Judgement", "decide", "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
@@ -605,17 +605,19 @@ def margin_function(claim: OneStep, side=within):
 
 def as_margin(*claims):
     """Claims of the language in the searches' margin form ``(ops, problem, w, u, eta, extra)`` (the notebooks'
-    and the tests' margins): the largest margin over the claims, each of which must hold, with the direction
-    ``u`` and the step ``eta`` as the claims' ``u`` and ``eta`` (``side=beyond``: an :class:`UpTo` step past its
-    bound, the control)."""
+    and the tests' margins), with the direction ``u`` and the step ``eta`` as the claims' ``u`` and ``eta``
+    (``side=beyond``: an :class:`UpTo` step past its bound, the control). Several claims must each hold: their
+    margin is the largest over those that apply (:func:`ams_theory.engines.margins.combine`)."""
     functions = {side: [margin_function(c, side) for c in claims] for side in (within, beyond)}
 
     def margin(ops, problem, w, u, eta, extra, side=within):
-        first, *others = (f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}) for f in functions[side])
-        value, applicable, scale = first.value, first.applicable, first.scale
-        for m in others:
-            value, applicable, scale = MAX(value, m.value), AND(applicable, m.applicable), MAX(scale, m.scale)
-        return Margin(value, applicable, scale)
+        parts = [f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}) for f in functions[side]]
+        if len(parts) == 1:
+            return parts[0]
+        scale = parts[0].scale
+        for m in parts[1:]:
+            scale = MAX(scale, m.scale)
+        return combine([(m.value, m.applicable) for m in parts], scale)
     return margin
 
 

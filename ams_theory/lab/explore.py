@@ -242,7 +242,7 @@ def thm23_step_bound(problem, w, u, caution: rules.Caution | None = None) -> dic
     w, u, g, L, uu = _parts(problem, w, u)
     caution = STEP_CAUTIONS["cautious_adam"] if caution is None else caution
     phi = rules.mask_vector(T1, u, g, caution)
-    num, den = bounds.thm23_bound(T1, problem, u, g, caution)
+    num, den = bounds.thm23_bound(T1, g, u, problem.L.reshape(-1, 1), caution)
     delta, rn = float(num.reshape(-1)[0]) / 2, float((u * (1 - phi)).norm())
     if delta < 0:
         eta_max = 0.0

@@ -217,19 +217,12 @@ def assert_one_step_descent(problem, w, u, eta, mask=None, *, form="D.1", parts=
 
 # ----------------------------------------------------------------------------- (b) masked vs base, Thm. 2.3
 
-def _thm23_bound(phi_fn):
-    """:func:`ams_theory.claims.bounds.thm23_bound` with ``phi_fn`` as its mask."""
-    return lambda ops, problem, u, g, _caution: bounds.thm23_bound(ops, problem, u, g, phi_fn)
-
-
 def _thm23_margin(phi_fn, hypothesis):
-    bound = _thm23_bound(phi_fn)
-
     def margin(ops, problem, w, u, eta, extra):
         g = G(problem, w)
         base = F(problem, descent.step(ops, w, u, g, eta, None))
         masked = F(problem, masked_step(ops, w, u, g, eta, phi_fn))
-        applicable = True if hypothesis is None else within(eta, bound(ops, problem, u, g, None))
+        applicable = True if hypothesis is None else within(eta, bounds.thm23_bound(ops, g, u, Lc(problem), phi_fn))
         return Margin(masked - base, applicable, ABS(base))
 
     return margin
@@ -269,7 +262,7 @@ def step_bound(kind, problem, w, u, mask=None):
         if kind in _FORMS:
             num, den = _FORMS[kind]["bound"](T1, G(problem, w), u, Lc(problem))
         elif kind == "2.3":
-            num, den = _thm23_bound(_mask(mask))(T1, problem, u, G(problem, w), None)
+            num, den = bounds.thm23_bound(T1, G(problem, w), u, Lc(problem), _mask(mask))
         else:
             raise ValueError(f"kind must be 'D.1', 'D.2' or '2.3', got {kind!r}")
     return float(torch.as_tensor(num).reshape(-1)[0]), float(torch.as_tensor(den).reshape(-1)[0])

@@ -200,7 +200,7 @@ def test_thm23_masked_step_no_worse_where_applicable():
     inside the theorem's bound (the margin function decides applicability)."""
     def margin(ex):
         (problem, w, u), e = ex
-        return evaluate(D.m_thm23, problem, w, u, over_L(problem, e))
+        return evaluate(REGISTRY["cautious.2.3"].margin, problem, w, u, over_L(problem, e))
     run_property(st.tuples(instances(), log_eta(-4.0, math.log10(2.0))), margin, min_applicable=0.1)
 
 
@@ -362,10 +362,16 @@ m_d2_part3_half_bound = _stated("WEAKENED (true): D.2 Part 3 with eta <= <|g|,|u
                                 _changed(bounds.d2_step_bound, halved))
 
 
-def m_thm23_double_bound(ops, problem, w, u, eta, extra, side=margins.within):
-    """MUTANT (false): Thm. 2.3 with every mask's step bound doubled."""
-    base, parts = D.thm23_comparisons(ops, problem, w, u, eta)
-    return margins.combine([(diff, side(eta, doubled(bound))) for diff, bound in parts], margins.ABS(base))
+def thm23_bounds(ops, problem, w, u):
+    """Thm. 2.3's step bound of every mask the check states it for (``D.PHI_VARIANTS``), in that order."""
+    return [bounds.thm23_bound(ops, problem.grad(w), u, margins.Lc(problem), m) for m in D.PHI_VARIANTS.values()]
+
+
+# MUTANT (false): Thm. 2.3 with every mask's step bound doubled
+m_thm23_double_bound = cl.as_margin(*[
+    cl.OneStep(c.name, step=c.step, conclusion=c.conclusion, state=c.state,
+               hyper={"eta": cl.UpTo(lambda q, bound=c.hyper["eta"].bound: doubled(bound(q)), "planted")})
+    for c in D.thm23()])
 
 
 def torch_bounds(bound_fn, change):
@@ -414,7 +420,7 @@ PLANTED = {  # planted wrong bound -> (margin, the sampler's bounds, or None for
                                              torch_bounds(one(at_instance(bounds.d1_step_bound)), doubled)),
     "D2.part3 with its step bound doubled": (m_d2_part3_double_bound,
                                              torch_bounds(one(at_instance(bounds.d2_step_bound)), doubled)),
-    "Thm. 2.3 with its step bound doubled": (m_thm23_double_bound, torch_bounds(D.thm23_bounds, doubled)),
+    "Thm. 2.3 with its step bound doubled": (m_thm23_double_bound, torch_bounds(thm23_bounds, doubled)),
     "D1.part1 with L eta^2 |u|^2 / 4": (m_d1_part1_halved, None),
 }
 
@@ -506,7 +512,7 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
-@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "m_thm23", "cautious.A5",
+@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "cautious.2.3", "cautious.A5",
                                   "cautious.A6"])
 def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
     margin = REGISTRY[name].margin if name in REGISTRY else getattr(D, name)
@@ -538,7 +544,7 @@ def picked(bounds, extra):
 @pytest.mark.parametrize("name, margin, bound_fn", [
     ("D1.part3", D.m_d1_part3, one(at_instance(bounds.d1_step_bound))),
     ("D2.part3", D.m_d2_part3, one(at_instance(bounds.d2_step_bound))),
-    ("Thm. 2.3", D.m_thm23, D.thm23_bounds),
+    ("Thm. 2.3", REGISTRY["cautious.2.3"].margin, thm23_bounds),
     ("corrected D3", D.m_d3_corrected, one(lambda *a: D.d3_step_bound(*a, corrected=True))),
 ])
 def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, bound_fn):
@@ -622,10 +628,10 @@ def test_registry_quick_verdict(quick_verdicts, cid):
 
 def coverage_of(quick_verdicts, cid, part="verdict"):
     """The search's coverage; a proved strength keeps the search it upgraded under ``search``; a claim stated as
-    several that must all hold (both Grams step forms) gives its first part's."""
+    several that must all hold (both Grams step forms, Thm. 2.3's masks) gives its first part's."""
     v = quick_verdicts[cid].verdict
     cov = (v.strength if part == "verdict" else v.correction.strength).coverage
-    cov = cov["parts"][0]["coverage"] if "parts" in cov and "search" in cov["parts"][0]["coverage"] else cov
+    cov = cov["parts"][0]["coverage"] if "parts" in cov else cov
     return cov["search"]["coverage"] if "search" in cov else cov
 
 
