@@ -1,7 +1,7 @@
 """Throughput of the vectorised descent engine, and time to the first certified counterexample.
 
 (a) Instance-checks per second: one batch of ``--batch`` (default 10^5) instances per family and
-    dimension (d in {2, 8}); the margin of Grams Lemma D.1 Part 1 (``m_d1_part1``, evaluated with
+    dimension (d in {2, 8}); the margin of Grams Lemma D.1 Part 1 (its registered margin, evaluated with
     ``descent.T1`` exactly as ``random_search`` does) is timed separately from the sampling of the
     batch (problem, point w, direction u and step eta). Median of ``--reps`` evaluations.
 
@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from ams_theory.claims.registry import REGISTRY
 from ams_theory.engines import descent, draws, margins, smooth
 from ams_theory.engines.descent import T1, MarginClaim
 from proofs_checks import discrete as D
@@ -51,8 +52,8 @@ def m_eq6_default(ops, problem, w, u, eta, extra):
 
 
 REFUTED = {  # claim id -> (what is searched, families)
-    "grams.D1.part2": MarginClaim(D.m_d1_part2, draws.draw_free, QUAD),
-    "grams.D2.part2": MarginClaim(D.m_d2_part2, draws.draw_free, QUAD),
+    "grams.D1.part2": MarginClaim(REGISTRY["grams.D1.part2"].margin, draws.draw_free, QUAD),
+    "grams.D2.part2": MarginClaim(REGISTRY["grams.D2.part2"].margin, draws.draw_free, QUAD),
     "grams.R5.5": MarginClaim(D.m_r55, draws.draw_free, QUAD),
     "cautious.2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
     "cautious.A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
@@ -76,7 +77,7 @@ def throughput(batch, reps, seed=0):
             with torch.no_grad():
                 for _ in range(reps):
                     t0 = time.perf_counter()
-                    margin = D.m_d1_part1(T1, problem, w, u, eta, extra)
+                    margin = REGISTRY["grams.D1.part1"].margin(T1, problem, w, u, eta, extra)
                     bad = int((margin.applicable & (margin.value > descent._tolerance(margin.scale.abs()))).sum())
                     times.append(time.perf_counter() - t0)
             assert margin.value.shape == (batch, 1) and bad == 0, (fam, d, bad)
@@ -131,7 +132,7 @@ def main(argv=None):
     print(f"# bench_descent ({env})\n")
 
     rows = throughput(args.batch, args.reps)
-    print(f"## (a) m_d1_part1 instance-checks per second, batch {args.batch:,} (median of {args.reps})\n")
+    print(f"## (a) Lemma D.1 Part 1 instance-checks per second, batch {args.batch:,} (median of {args.reps})\n")
     print("| family | d | sampling (s) | margin eval (s) | checks/s | checks/s incl. sampling |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:

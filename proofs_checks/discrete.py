@@ -105,9 +105,6 @@ D1_PART1 = _one_step("Lemma D.1 Part 1", CAUTIOUS, d1_upper)
 D2_PART1 = _one_step("Lemma D.2 Part 1", GRAMS, d2_upper)
 
 
-m_d1_part1 = cl.as_margin(*D1_PART1)
-
-
 def d1_lower(q):
     """dL >= -eta P (Part 2 as printed: the first-order lower bound, true for convex losses)."""
     return q.at_least(q.dL, first_order_lower(_P(q), q.eta))
@@ -149,10 +146,6 @@ def lower_bound_judgement(name, steps, lower, lower_smooth):
 
 D1_PART2 = lower_bound_judgement("Lemma D.1 Part 2", CAUTIOUS, d1_lower, d1_lower_smooth)
 D2_PART2 = lower_bound_judgement("Lemma D.2 Part 2", GRAMS, d2_lower, d2_lower_smooth)
-m_d1_part2 = cl.as_margin(*D1_PART2.literal)
-m_d1_part2_smooth = cl.as_margin(*_one_step("", CAUTIOUS, d1_lower_smooth))
-m_d2_part2 = cl.as_margin(*D2_PART2.literal)
-m_d2_part2_smooth = cl.as_margin(*_one_step("", GRAMS, d2_lower_smooth))
 
 
 def descends(q):
@@ -169,9 +162,6 @@ D1_PART3 = _one_step("Lemma D.1 Part 3", CAUTIOUS, descends, hyper=up_to(d1_step
                                                                                          "Part 3)"))
 D2_PART3 = _one_step("Lemma D.2 Part 3", GRAMS, descends, hyper=up_to(d2_step_bound, "2<|g|,|u|>/(L|u|^2) (Lemma "
                                                                                       "D.2 Part 3)"))
-m_d2_part1 = cl.as_margin(*D2_PART1)
-m_d1_part3 = cl.as_margin(*D1_PART3)
-m_d2_part3 = cl.as_margin(*D2_PART3)
 
 
 def d3_step_bounds(ops, problem, w, u, corrected=False, constant=2):
@@ -296,8 +286,6 @@ def m_a7_nonneg(ops, problem, w, u, eta, extra, mask=None):
     return Margin(dL, LE(0, extra["alpha"]), ABS(F(problem, w)))
 
 
-
-
 def unmasked_step(q):
     """w' = w - eta u (no mask; rule core)."""
     return step(q.ops, q.w, q.u, q.g, q.eta, None)
@@ -317,10 +305,6 @@ def a5_claim(mask, losses="convex"):
     """Thm. A.5: L(w - eta phi o u) <= L(w - eta u) for every eta >= 0, phi = ``mask`` (one value per vector)."""
     return cl.OneStep("Thm. A.5", step=masked(mask), conclusion=no_worse_than_unmasked, losses=losses,
                       hyper=STEP_SIZE, state=("u",))
-
-
-
-
 
 
 # ----------------------------------------------------------------------------- Thm. A.3 (T steps)

@@ -151,7 +151,7 @@ def test_d1_part1_upper_bound():
     """Grams D.1 Part 1: cautious step, dL <= -eta P + L eta^2 |u|^2 / 2, any eta."""
     def margin(ex):
         (problem, w, u), e = ex
-        return evaluate(D.m_d1_part1, problem, w, u, over_L(problem, e))
+        return evaluate(REGISTRY["grams.D1.part1"].margin, problem, w, u, over_L(problem, e))
     seen = run_property(st.tuples(instances(), log_eta()), margin, min_applicable=1.0)
     assert seen["worst_relative"] <= 1e-9
 
@@ -179,20 +179,20 @@ def _inside_step_bound(margin_fn, bound_fn):
 
 def test_d1_part3_descent_inside_step_bound():
     """Grams D.1 Part 3: eta = theta * 2P/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
-    _inside_step_bound(D.m_d1_part3, at_instance(bounds.d1_step_bound))
+    _inside_step_bound(REGISTRY["grams.D1.part3"].margin, at_instance(bounds.d1_step_bound))
 
 
 def test_d2_part1_upper_bound():
     """Grams D.2 Part 1 (Def. 5.1 and Cor. 5.2 steps): dL <= -eta <|g|,|u|> + L eta^2 |u|^2 / 2."""
     def margin(ex):
         (problem, w, u), e = ex
-        return evaluate(D.m_d2_part1, problem, w, u, over_L(problem, e))
+        return evaluate(REGISTRY["grams.D2.part1"].margin, problem, w, u, over_L(problem, e))
     run_property(st.tuples(instances(), log_eta()), margin, min_applicable=1.0)
 
 
 def test_d2_part3_descent_inside_step_bound():
     """Grams D.2 Part 3: eta = theta * 2<|g|,|u|>/(L|u|^2), 0 < theta <= 1, gives dL <= 0."""
-    _inside_step_bound(D.m_d2_part3, at_instance(bounds.d2_step_bound))
+    _inside_step_bound(REGISTRY["grams.D2.part3"].margin, at_instance(bounds.d2_step_bound))
 
 
 def test_thm23_masked_step_no_worse_where_applicable():
@@ -259,9 +259,9 @@ def test_a7_with_nonnegative_alpha():
 #   D.1 Part 2 as stated (dL >= -eta P) holds when L is convex (the registry's correction);
 #   corrected D.2 Part 2: dL >= -eta <|g|,|u|> - L eta^2 |u|^2 / 2 on every L-smooth family.
 PLAIN_PROPERTIES = {
-    "d1_part2_corrected_for_any_smooth_loss": ("m_d1_part2_smooth", ALL, 1.0),
-    "d1_part2_literal_holds_on_convex_losses": ("m_d1_part2", CONVEX, 1.0),
-    "d2_part2_corrected_for_any_smooth_loss": ("m_d2_part2_smooth", ALL, 1.0),
+    "d1_part2_corrected_for_any_smooth_loss": (cl.as_margin(*D._one_step("", D.CAUTIOUS, D.d1_lower_smooth)), ALL, 1.0),
+    "d1_part2_literal_holds_on_convex_losses": (REGISTRY["grams.D1.part2"].margin, CONVEX, 1.0),
+    "d2_part2_corrected_for_any_smooth_loss": (cl.as_margin(*D._one_step("", D.GRAMS, D.d2_lower_smooth)), ALL, 1.0),
 }
 
 
@@ -271,7 +271,7 @@ def test_plain_property(name):
 
     def margin(ex):
         (problem, w, u), e = ex
-        return evaluate(getattr(D, fn), problem, w, u, over_L(problem, e))
+        return evaluate(fn, problem, w, u, over_L(problem, e))
     run_property(st.tuples(instances(families), log_eta()), margin, min_applicable=min_applicable)
 
 
@@ -292,8 +292,8 @@ def test_a3_corrected_trajectory_bound():
 # ----------------------------------------------------------------------------- refuted literal claims
 
 REFUTED = {
-    "D1.part2": MarginClaim(D.m_d1_part2, draws.draw_free, QUAD),
-    "D2.part2": MarginClaim(D.m_d2_part2, draws.draw_free, QUAD),
+    "D1.part2": MarginClaim(REGISTRY["grams.D1.part2"].margin, draws.draw_free, QUAD),
+    "D2.part2": MarginClaim(REGISTRY["grams.D2.part2"].margin, draws.draw_free, QUAD),
     "thm2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
     "A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
 }
@@ -396,7 +396,8 @@ def test_mutant_wrong_constant_is_refuted_exactly_and_true_bound_holds_there():
     rs, cert = _certify_worst(HALVED)
     assert cert["applicable"] is True and cert["margin"].is_Rational and cert["margin"] > 0
     # the very same instance satisfies the true D.1 Part 1 exactly: only the constant made the difference
-    true = descent.certify(MarginClaim(D.m_d1_part1, draws.draw_free, QUAD), rs.worst_draw, rs.worst_index)
+    true = descent.certify(MarginClaim(REGISTRY["grams.D1.part1"].margin, draws.draw_free, QUAD), rs.worst_draw,
+                           rs.worst_index)
     assert true["applicable"] is True and true["margin"] <= 0
 
 
@@ -512,7 +513,7 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
-@pytest.mark.parametrize("name", ["m_d1_part1", "m_d2_part3", "m_d3", "m_r55", "cautious.2.3", "cautious.A5",
+@pytest.mark.parametrize("name", ["grams.D1.part1", "grams.D2.part3", "m_d3", "m_r55", "cautious.2.3", "cautious.A5",
                                   "cautious.A6"])
 def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
     margin = REGISTRY[name].margin if name in REGISTRY else getattr(D, name)
@@ -542,8 +543,8 @@ def picked(bounds, extra):
 
 
 @pytest.mark.parametrize("name, margin, bound_fn", [
-    ("D1.part3", D.m_d1_part3, one(at_instance(bounds.d1_step_bound))),
-    ("D2.part3", D.m_d2_part3, one(at_instance(bounds.d2_step_bound))),
+    ("D1.part3", REGISTRY["grams.D1.part3"].margin, one(at_instance(bounds.d1_step_bound))),
+    ("D2.part3", REGISTRY["grams.D2.part3"].margin, one(at_instance(bounds.d2_step_bound))),
     ("Thm. 2.3", REGISTRY["cautious.2.3"].margin, thm23_bounds),
     ("corrected D3", D.m_d3_corrected, one(lambda *a: D.d3_step_bound(*a, corrected=True))),
 ])
