@@ -48,10 +48,9 @@ from ams_theory.core.masks import mask_name
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines.descent import Draw, MarginClaim, Sampler, certify, step
-from ams_theory.engines.draws import (direction, drawn_range, eta_free, fraction_sampler, FREE_STEP,
-                                      mixture, U_DRAW)
+from ams_theory.engines.draws import direction, drawn_range, fraction_sampler, mixture, U_DRAW
 from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_values,
-                                        masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, with_mask, within)
+                                        masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, within)
 from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
 
 DT = torch.float64
@@ -225,65 +224,47 @@ PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
 }
 
 
-def _threshold_step(ops, problem, w, u, eps, alpha, sigma, kind, mask=None):
-    """eq. of Thm. 2.4 (kind="elementwise": mask g o u >= mu sigma/2 u o u) or Thm. A.7 (kind="inner":
-    g^T u >= alpha mu eps/2 |u|^2); step w - eps alpha (mask o u). A user's ``mask`` in threshold form is the
-    mask taken against the shifted reference ``g - kappa u`` (as the rule core applies ``Caution.margin``)."""
-    g = G(problem, w)
-    L = Lc(problem)
-    kappa = L * sigma / 2 if kind == "elementwise" else alpha * L * eps / 2
-    if mask is not None:
-        shifted = ops.lincomb(g, 1, u, -kappa)
-        return F(problem, masked_step(ops, w, u, shifted, eps * alpha, mask)) - F(problem, w)
-    caution = rules.Caution(lam=0, tie="aligned", normalize="none", mask=kind, margin=kappa)
-    return F(problem, step(ops, w, u, g, eps * alpha, caution)) - F(problem, w)
-
-
-def m_thm24(ops, problem, w, u, eta, extra, mask=None):
-    """Any alpha_k, sigma >= eps alpha: threshold mask gives L(w_bar') <= L(w_bar)."""
-    alpha, sigma = extra["alpha"], extra["sigma"]
-    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
-    return Margin(dL, LE(eta * alpha, sigma), ABS(F(problem, w)))
-
-
-def m_thm24_nonneg(ops, problem, w, u, eta, extra, mask=None):
-    """Corrected: alpha_k >= 0."""
-    alpha, sigma = extra["alpha"], extra["sigma"]
-    dL = _threshold_step(ops, problem, w, u, eta, alpha, sigma, "elementwise", mask)
-    return Margin(dL, AND(LE(eta * alpha, sigma), LE(0, alpha)), ABS(F(problem, w)))
-
-
 ALPHA = ((1 / 8, "exactly", 0), (1 / 16, "10^U", -6, -1), (1 / 16, "-10^U", -6, -1), (3 / 4, "U", -2, 4))
 SIGMA_SLACK = ((1 / 4, "exactly", 0), (3 / 4, "10^U", -6, 0.7))          # sigma - eps alpha, times 1/L
 
 
-def _threshold(problem, w, gen):
-    """u, a free step eps, alpha (:data:`ALPHA`) and sigma = eps alpha + slack (:data:`SIGMA_SLACK` / L)."""
-    B = w.shape[0]
-    u = direction(problem, w, gen)
-    eps = eta_free(problem, gen, B)
-    alpha = mixture(gen, B, ALPHA)
-    sigma = eps * alpha + mixture(gen, B, SIGMA_SLACK) / problem.L.reshape(-1, 1)
-    return u, eps, {"alpha": alpha, "sigma": sigma}
+def threshold_step(kind, mask=None):
+    """The threshold steps of Thm. 2.4 (``kind="elementwise"``: coordinate i kept where g_i u_i >= mu sigma/2 u_i^2)
+    and Thm. A.7 (``kind="inner"``: u kept where g^T u >= alpha mu eps/2 |u|^2): ``w - eps alpha (mask o u)`` (rule
+    core). A user's ``mask`` in threshold form is the mask taken against the shifted reference ``g - kappa u``, as
+    the rule core applies ``Caution.margin``."""
+    def threshold(q):
+        kappa = q.L * q.sigma / 2 if kind == "elementwise" else q.alpha * q.L * q.eps / 2
+        if mask is not None:
+            return masked_step(q.ops, q.w, q.u, q.ops.lincomb(q.g, 1, q.u, -kappa), q.eps * q.alpha, mask)
+        caution = rules.Caution(lam=0, tie="aligned", normalize="none", mask=kind, margin=kappa)
+        return step(q.ops, q.w, q.u, q.g, q.eps * q.alpha, caution)
+    return threshold
 
 
-_draw_threshold = Sampler(_threshold, {
-    "u": U_DRAW, "step": FREE_STEP,
-    "alpha": drawn_range("any real (Thm. 2.4: any sequence alpha_k; Thm. A.7: a scaling factor); drawn in [-2, 4], "
-                    "with 0 and both sides of it", ALPHA),
-    "sigma": {"interval": "sigma >= eps alpha (Thm. 2.4; unused by Thm. A.7)",
-              "sigma - eps alpha": drawn_range("[0, 5/L]", SIGMA_SLACK, " / L", **{"0": "sigma = eps alpha exactly"})}})
+ANY_ALPHA = cl.Range(None, None, mixture=ALPHA)      # any real scaling, searched in [-2, 4] with 0 and both sides of it
 
 
-def m_a7(ops, problem, w, u, eta, extra, mask=None):
-    """Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar), any eps."""
-    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
-    return Margin(dL, True, ABS(F(problem, w)))
+def threshold_claim(name, kind, mask, losses="smooth", alpha_nonnegative=False):
+    """L(w - eps alpha (mask o u)) <= L(w) for every step eps >= 0 and scaling alpha (``alpha_nonnegative``: the
+    correction's alpha >= 0); Thm. 2.4's sigma >= eps alpha."""
+    hyper = {"eps": cl.Step(), "alpha": ANY_ALPHA}
+    if kind == "elementwise":
+        hyper["sigma"] = cl.AtLeast(lambda q: q.eps * q.alpha, SIGMA_SLACK, per_L=True, text="eps alpha")
+    return cl.OneStep(name + (", alpha >= 0" if alpha_nonnegative else ""), step=threshold_step(kind, mask),
+                      conclusion=descends, losses=losses, hyper=hyper, state=("u",),
+                      hypotheses=(lambda q: [q.at_least(q.alpha, 0)]) if alpha_nonnegative else None)
 
 
-def m_a7_nonneg(ops, problem, w, u, eta, extra, mask=None):
-    dL = _threshold_step(ops, problem, w, u, eta, extra["alpha"], None, "inner", mask)
-    return Margin(dL, LE(0, extra["alpha"]), ABS(F(problem, w)))
+def threshold_judgement(name, kind, mask, alpha="alpha", conditional=""):
+    """A threshold theorem as printed (any scaling, named ``alpha`` as the paper writes it), its correction
+    alpha >= 0, and the single edits: alpha >= 0, or convexity alone."""
+    judged = partial(threshold_claim, name, kind, mask)
+    return cl.Judgement(judged(), judged(alpha_nonnegative=True), f"with {alpha} >= 0",
+                        repairs=(repairs.Edit("add hypothesis", f"{alpha} >= 0", judged(alpha_nonnegative=True)),
+                                 repairs.Edit("add hypothesis", f"L convex (any {alpha})", judged("convex"))),
+                        why=f"a negative {alpha} turns the masked step uphill" if mask is None
+                        else f"the threshold form of {mask_name(mask)} fails", conditional=conditional)
 
 
 def unmasked_step(q):
@@ -431,15 +412,9 @@ def prove_d3_vacuous():
 
 
 # why each remaining discrete claim stays searched (or certified by search alone)
-CHECK_THM24_NOT_REDUCED = (
-    'the threshold step against the previous iterate over a sequence alpha_k: refuted by search; the '
-    "corrected alpha_k >= 0 form needs the threshold mask's margin, not reduced here")
 CHECK_A3_NOT_REDUCED = (
     'a sum over T steps with the infimum of the loss: not a one-step pointwise statement')
-CHECK_A5_NOT_REDUCED = (
-    'the inner-product mask is one scalar per vector: not a sum of coordinate terms')
-CHECK_A7_NOT_REDUCED = (
-    'the inner threshold mask is one scalar per vector: not a sum of coordinate terms')
+ONE_VALUE_PER_VECTOR = "a mask with one value per vector: not a sum of coordinate terms"
 
 
 @cl.register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
@@ -667,23 +642,13 @@ def thm23(mask=None):
     return [thm23_claim(m, label) for label, m in masks.items()]
 
 
-@register("cautious.2.4", source="Thm. 2.4 = Thm. A.4", kind="discrete",
-          statement="Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence alpha_k: "
-          "L(w_bar') <= L(w_bar) for any step size.")
-def check_thm24(budget="standard", seed=0, mask=None):
-    """Searched with the threshold mask over sequences alpha_k including negative values (an exact counterexample);
-    alpha_k >= 0 searched as the correction; convexity alone judged as a repair. ``mask``: a user's elementwise
-    mask in threshold form (taken against g - mu sigma/2 u) in place of 1(x >= 0)."""
-    literal, nonneg = with_mask(m_thm24, mask), with_mask(m_thm24_nonneg, mask)
-    verdict = judge(margin_claim(literal, _draw_threshold), budget, seed, holds_text,
-                    refuted_text("a negative alpha_k turns the masked step uphill" if mask is None
-                             else f"the threshold form of {mask_name(mask)} fails"),
-                    correction=("with alpha_k >= 0", margin_claim(nonneg, _draw_threshold), ALL))
-    with_repairs(verdict, [
-        repairs.Edit("add hypothesis", "alpha_k >= 0", judged_edit(verdict.correction)),
-        repairs.Edit("add hypothesis", "L convex (any alpha_k)", searched_edit(
-            margin_claim(literal, _draw_threshold, CONVEX), budget, seed, CONVEX))])
-    return not_reduced(verdict, CHECK_THM24_NOT_REDUCED)
+@cl.register("cautious.2.4", source="Thm. 2.4 = Thm. A.4", kind="discrete",
+             statement="Threshold mask alpha_k 1(g o u >= mu sigma/2 u o u), sigma >= eps alpha_k, any sequence "
+                       "alpha_k: L(w_bar') <= L(w_bar) for any step size.")
+def thm24(mask=None):
+    """Thm. 2.4 of the Cautious paper for any alpha_k (a negative one refutes it), alpha_k >= 0 as the correction;
+    ``mask``: a user's elementwise mask in threshold form (taken against g - mu sigma/2 u) in place of 1(x >= 0)."""
+    return threshold_judgement("Thm. 2.4", "elementwise", mask, alpha="alpha_k")
 
 
 @register("cautious.A3", source="Thm. A.3", kind="discrete",
@@ -786,29 +751,14 @@ def a6(mask=None):
         "eq1_default"])})
 
 
-@register("cautious.A7", source="Thm. A.7", kind="discrete",
-          statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any step "
-                    "size.")
-def check_a7(budget="standard", seed=0, mask=None):
-    """Searched with the inner threshold mask for every sign of alpha (an exact counterexample for alpha < 0) and
-    for alpha >= 0; convexity alone judged as a repair. ``mask``: a user's mask with one value per vector, in
-    threshold form (taken against g - alpha mu eps/2 u), in place of 1(g^T u >= 0)."""
-    m_lit, m_nonneg = with_mask(m_a7, mask), with_mask(m_a7_nonneg, mask)
-    literal = judge(margin_claim(m_lit, _draw_threshold), budget, seed, holds_text,
-                    refuted_text("a negative alpha turns the step uphill" if mask is None
-                             else f"the threshold form of {mask_name(mask)} fails"),
-                    correction=("with alpha >= 0", margin_claim(m_nonneg, _draw_threshold), ALL))
-    with_repairs(literal, [
-        repairs.Edit("add hypothesis", "alpha >= 0", judged_edit(literal.correction)),
-        repairs.Edit("add hypothesis", "L convex (any alpha)", searched_edit(
-            margin_claim(m_lit, _draw_threshold, CONVEX), budget, seed, CONVEX))])
-    if literal.word == "refuted" and literal.correction.verdict == "holds":
-        # the theorem leaves the sign of the scaling factor open: true exactly when alpha >= 0
-        literal.word = "conditional"
-        literal.summary = "holds when alpha >= 0 (not stated); " + literal.summary
-        literal.strength = weakest(literal.strength, literal.correction.strength,
-                                   basis="refuted for alpha < 0 by an exact counterexample; searched for alpha >= 0")
-    return not_reduced(literal, CHECK_A7_NOT_REDUCED)
+@cl.register("cautious.A7", source="Thm. A.7", kind="discrete",
+             statement="Inner threshold mask alpha 1(g^T u >= alpha mu eps/2 |u|^2): L(w_bar') <= L(w_bar) for any "
+                       "step size.")
+def a7(mask=None):
+    """Thm. A.7 of the Cautious paper, whose scaling alpha has no stated sign: refuted for alpha < 0, and when it
+    holds for alpha >= 0 the verdict is conditional; ``mask``: a user's mask with one value per vector in threshold
+    form (taken against g - alpha mu eps/2 u) in place of 1(g^T u >= 0)."""
+    return threshold_judgement("Thm. A.7", "inner", mask, conditional="alpha >= 0")
 
 
 def _phi_eq6(labels, i):
@@ -911,7 +861,7 @@ def _check_eq6_for_mask(mask, budget, seed):
                     correction=("Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold (without (6))", cond,
                                 ALL))
     if getattr(mask, "kind", None) == "inner":        # one value per vector: not a sum of coordinate terms
-        verdict.evidence["proof"] = "not attempted: " + CHECK_A5_NOT_REDUCED.replace("the inner-product", "a")
+        verdict.evidence["proof"] = "not attempted: " + ONE_VALUE_PER_VECTOR
         if verdict.word == "holds":
             verdict.correction = None
         return verdict

@@ -24,6 +24,7 @@ dimensions, instances, each range with its boundary values); ``open`` proofs nev
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ from ams_theory.engines import draws
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
 from ams_theory.engines.margins import AND, MAX, Margin, beyond, combine, within
 
-__all__ = ["Range", "Step", "UpTo", "Relation", "Quantities", "LossFamily", "OneStep", "Flow", "Fact", "FACT_DIMS",
-           "Judgement", "decide", "decide_all", "register", "margin_function", "as_margin", "LOSS_CLASSES"]
+__all__ = ["Range", "Step", "UpTo", "AtLeast", "Relation", "Quantities", "LossFamily", "OneStep", "Flow", "Fact",
+           "FACT_DIMS", "Judgement", "decide", "decide_all", "register", "margin_function", "margin_claim",
+           "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -62,6 +64,7 @@ class Range:
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
+    mixture: tuple | None = None     # how the search draws it instead (ams_theory.engines.draws.mixture), in range
 
     def symbol(self, name: str) -> sp.Symbol:
         if self.lo is not None and self.lo == 0:
@@ -83,7 +86,9 @@ class Range:
 
     def draw(self, gen, batch: int) -> torch.Tensor:
         """``(batch, 1)`` float64: the closed boundaries (a tenth each), the rest inside (log-uniform where the
-        range is unbounded)."""
+        range is unbounded); or the :attr:`mixture` given (its exact values and ends, e.g. 0 and both sides of it)."""
+        if self.mixture is not None:
+            return draws.mixture(gen, batch, self.mixture)
         lo, hi = self.searched()
         if self.lo is not None and self.hi is None and lo >= 0:
             inside = torch.exp(torch.empty(batch, 1, dtype=torch.float64).uniform_(-9, 7, generator=gen)) + lo
@@ -134,6 +139,25 @@ class Step:
 
     def symbol(self, name: str) -> sp.Symbol:
         return sp.Symbol(name, nonnegative=True)
+
+    def hypotheses(self, x) -> list:
+        return []
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A hyperparameter bounded below by the claim's other quantities, ``x >= base(q)`` (Thm. 2.4's
+    ``sigma >= eps alpha``): the proof assumes it; the search draws ``x = base(q) + slack``, the slack from
+    ``mixture`` (:func:`ams_theory.engines.draws.mixture`; divided by the loss's L when ``per_L``), exactly 0
+    among its values when the mixture has it, so the boundary ``x = base`` is drawn."""
+
+    base: Callable
+    mixture: tuple
+    per_L: bool = False
+    text: str = ""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, real=True)
 
     def hypotheses(self, x) -> list:
         return []
@@ -295,9 +319,9 @@ def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
             raise TypeError(f"{claim.name}: {name} must be a function of q")
-    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, Step, UpTo))]
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, Step, UpTo, AtLeast))]
     if bad:
-        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range, a Step or an UpTo")
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range, a Step, an UpTo or an AtLeast")
     if sum(isinstance(v, (Step, UpTo)) for v in claim.hyper.values()) > 1:
         raise ValueError(f"{claim.name}: at most one hyperparameter may be a Step or an UpTo (the step size)")
     names = set(getattr(claim, "state", ())) | set(getattr(claim, "vectors", ()))
@@ -359,6 +383,7 @@ class Judgement:
     why: str = ""                    # when the statement as printed fails: the reason, in words
     beside: dict = field(default_factory=dict)   # name -> claim: decided beside the statement, evidence only
     notes: dict = field(default_factory=dict)    # remarks on the statement or its printed proof, into the evidence
+    conditional: str = ""            # a hypothesis left open: refuted without it, correction holds -> conditional
 
 
 def register(claim_id: str, *, source: str, kind: str, statement: str):
@@ -390,6 +415,11 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                         v = decide_all(claim, budget, seed)
                         return v.word, v.strength.level, v.summary
                     verdict.correction.with_repairs(repairs.search(judged.repairs, judge_edit))
+                if judged.conditional and verdict.word == "refuted" and c.word == "holds":
+                    verdict.word, verdict.summary = "conditional", (f"holds when {judged.conditional} (not stated); "
+                                                                    + verdict.summary)
+                    verdict.strength = weakest(verdict.strength, c.strength, basis=(
+                        f"refuted without {judged.conditional} (exact counterexample); {c.strength.basis} with it"))
             return verdict
         check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
         check.__name__ = make.__name__
@@ -439,6 +469,7 @@ def _step_bound(claim, q):
 def _hypotheses(claim, q) -> list:
     """The claim's hypotheses, its step bound ``eta den - num <= 0`` (an :class:`UpTo`) last."""
     hyps = list(claim.hypotheses(q) if claim.hypotheses else [])
+    hyps += [Relation(r.base(q) - getattr(q, k), "<= 0") for k, r in claim.hyper.items() if isinstance(r, AtLeast)]
     bound = _step_bound(claim, q)
     if bound is not None:
         eta, (num, den) = bound
@@ -534,7 +565,7 @@ def _split_hypotheses(claim, hp, L):
 
 
 def _has_hypotheses(claim) -> bool:
-    return claim.hypotheses is not None or _bounded(claim) is not None
+    return claim.hypotheses is not None or any(isinstance(r, (UpTo, AtLeast)) for r in claim.hyper.values())
 
 
 def _multipliers(hp):
@@ -546,8 +577,8 @@ def _multipliers(hp):
 def _sampler(claim, side=within):
     """Draws each state vector as the searches draw a direction (:data:`ams_theory.engines.draws.U_DRAW`: a mix of
     the gradient and noise, exact zeros sometimes), each :class:`Range` hyperparameter in its range, a
-    :class:`Step` as the papers' free steps, and the step of an :class:`UpTo` against its bound (:func:`ams_theory.engines.draws.bounded_step`; ``side=beyond``: the
-    control just past it)."""
+    :class:`Step` as the papers' free steps, an :class:`AtLeast` above its base, and the step of an :class:`UpTo`
+    against its bound (:func:`ams_theory.engines.draws.bounded_step`; ``side=beyond``: the control just past it)."""
     bounded = _bounded(claim)
 
     def draw(problem, w, gen):
@@ -558,14 +589,22 @@ def _sampler(claim, side=within):
         for k, r in claim.hyper.items():
             if isinstance(r, Step):
                 extra[k] = draws.eta_free(problem, gen, B)
+        for k, r in claim.hyper.items():
+            if isinstance(r, AtLeast):
+                q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
+                slack = draws.mixture(gen, B, r.mixture)
+                extra[k] = r.base(q) + (slack / problem.L.reshape(-1, 1) if r.per_L else slack)
         if bounded is not None:
             q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
             with torch.no_grad():
                 num, den = bounded[1].bound(q)
             extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, (num, den), side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
-    ranges = {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()
-              if isinstance(r, Range)}
+    ranges = {k: ({"range": r.text(), "boundaries": r.boundaries()} if r.mixture is None else
+                  draws.drawn_range(r.text(), r.mixture)) for k, r in claim.hyper.items() if isinstance(r, Range)}
+    ranges.update({k: {"interval": f"{k} >= {r.text or 'its base'}", f"{k} - {r.text or 'base'}": draws.drawn_range(
+        "slack", r.mixture, " / L" if r.per_L else "", **{"0": f"{k} at its base exactly"})}
+        for k, r in claim.hyper.items() if isinstance(r, AtLeast)})
     ranges.update({s: "any real vector: " + draws.U_DRAW.replace("u = ", "", 1) for s in claim.state})
     if any(isinstance(r, Step) for r in claim.hyper.values()):
         ranges["step"] = draws.FREE_STEP
@@ -577,8 +616,9 @@ def _sampler(claim, side=within):
 def margin_function(claim: OneStep, side=within):
     """``margin(ops, problem, w, u, eta, extra) -> Margin``: the claim at drawn instances (the searches' and the
     exact certificates' form; ``extra`` holds its hyperparameters and state vectors by name), with ``scale = 1 +
-    sum |L(x)|`` over the loss values the claim read (``L(w)``, ``L(w')``, any ``q.loss_at(x)``). An :class:`UpTo` step applies where ``side(eta, (num, den))`` holds
-    (:func:`ams_theory.engines.margins.within`, or ``beyond`` for the control)."""
+    sum |L(x)|`` over the loss values the claim read (``L(w)``, ``L(w')``, any ``q.loss_at(x)``). An
+    :class:`UpTo` step applies where ``side(eta, (num, den))`` holds (:func:`ams_theory.engines.margins.within`,
+    or ``beyond`` for the control)."""
     bounded = _bounded(claim) is not None
 
     def margin(ops, problem, w, u, eta, extra):
@@ -606,12 +646,14 @@ def margin_function(claim: OneStep, side=within):
 def as_margin(*claims):
     """Claims of the language in the searches' margin form ``(ops, problem, w, u, eta, extra)`` (the notebooks'
     and the tests' margins), with the direction ``u`` and the step ``eta`` as the claims' ``u`` and ``eta``
-    (``side=beyond``: an :class:`UpTo` step past its bound, the control). Several claims must each hold: their
+    (the step size: the claim's :class:`Step` or :class:`UpTo`, ``eta`` by default; ``side=beyond``: an
+    :class:`UpTo` step past its bound, the control). Several claims must each hold: their
     margin is the largest over those that apply (:func:`ams_theory.engines.margins.combine`)."""
     functions = {side: [margin_function(c, side) for c in claims] for side in (within, beyond)}
+    steps = [next((k for k, r in c.hyper.items() if isinstance(r, (Step, UpTo))), "eta") for c in claims]
 
     def margin(ops, problem, w, u, eta, extra, side=within):
-        parts = [f(ops, problem, w, u, eta, {**extra, "u": u, "eta": eta}) for f in functions[side]]
+        parts = [f(ops, problem, w, u, eta, {**extra, "u": u, name: eta}) for f, name in zip(functions[side], steps)]
         if len(parts) == 1:
             return parts[0]
         scale = parts[0].scale
@@ -638,23 +680,31 @@ def _all_hold(hyps):
     return out
 
 
+def margin_claim(claim: OneStep, side=within, dims=judging.DIMS["standard"]) -> ds.MarginClaim:
+    """The claim as the discrete searches take it (:class:`ams_theory.engines.descent.MarginClaim`): its margin,
+    its sampler, the loss families of its class (or its own family, mapped) and the quadratic ones a violation is
+    certified on (``side=beyond``: an :class:`UpTo` step past its bound, the control)."""
+    own = claim.losses if isinstance(claim.losses, LossFamily) else None
+    families = own.families if own else tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex"
+                                              else smooth.LOSS_FAMILIES)
+    return ds.MarginClaim(margin_function(claim, side), _sampler(claim, side), families,
+                          tuple(f for f in families if f in judging.QUAD), dims,
+                          problem_map=own.sampled if own else None)
+
+
 def _search_one_step(claim, budget, seed, proof) -> Verdict:
     """The verdict pipeline of the papers' discrete checks (:func:`ams_theory.claims.judging.decide_margin`): a
     random search and a hypothesis search over the loss families of the class, a violation re-checked exactly on
     a quadratic."""
     own = claim.losses if isinstance(claim.losses, LossFamily) else None
-    families = own.families if own else tuple(smooth.CONVEX_FAMILIES if claim.losses == "convex"
-                                              else smooth.LOSS_FAMILIES)
-    quadratic = tuple(f for f in families if f in judging.QUAD)
-    mc = ds.MarginClaim(margin_function(claim), _sampler(claim), families, quadratic, judging.DIMS[budget],
-                        problem_map=own.sampled if own else None)
+    mc = margin_claim(claim, dims=judging.DIMS[budget])
     found = judging.decide_margin(mc, budget, seed)
     evidence = {**found.evidence, "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
     if own:
         evidence["loss"] = own.text
     if _bounded(claim) is not None:
-        control = ds.MarginClaim(margin_function(claim, beyond), _sampler(claim, beyond), quadratic, quadratic,
-                                 judging.DIMS[budget], problem_map=own.sampled if own else None)
+        control = margin_claim(claim, beyond, dims=judging.DIMS[budget])
+        control = dataclasses.replace(control, families=control.certify_families)
         evidence["control_past_the_bound"] = judging.control_past_the_bound(control, budget, seed)
     rs = found.rs
     if found.word == "refuted":

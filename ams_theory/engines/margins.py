@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
 
 import sympy as sp
 import torch
@@ -21,7 +20,7 @@ from ams_theory.engines import smooth
 from ams_theory.engines.descent import step
 
 __all__ = ["Margin", "is_tensor", "F", "G", "Lc", "total", "pos_sum", "neg_sum", "sq", "AND", "LE", "GT", "ABS", "MAX",
-           "MIN", "sqrt", "within", "beyond", "combine", "mask_values", "masked_step", "with_mask"]
+           "MIN", "sqrt", "within", "beyond", "combine", "mask_values", "masked_step"]
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,3 @@ def masked_step(ops, w, u, g, eta, mask):
     if mask is None or isinstance(mask, rules.Caution):
         return step(ops, w, u, g, eta, mask)
     return rules.apply_step(ops, ops.copy(w), ops.mul(u, mask_values(ops, u, g, mask)), eta, 0, "after")
-
-
-def with_mask(margin, mask):
-    """``margin`` with a user's mask bound (unchanged for the paper's: ``mask=None``)."""
-    return margin if mask is None else partial(margin, mask=mask)

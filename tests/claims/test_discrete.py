@@ -26,6 +26,7 @@ not loaded globally, so other test files keep their own settings).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -213,12 +214,16 @@ def _threshold_extra(problem, eps, alpha, slack):
     return {"alpha": a, "sigma": eps * a + over_L(problem, slack)}
 
 
+THM24_NONNEG = cl.as_margin(D.threshold_claim("Thm. 2.4", "elementwise", None, alpha_nonnegative=True))
+A7_NONNEG = cl.as_margin(D.threshold_claim("Thm. A.7", "inner", None, alpha_nonnegative=True))
+
+
 def test_thm24_with_nonnegative_alpha():
     """Cautious Thm. 2.4 corrected (alpha_k >= 0): the threshold-masked step never increases the loss."""
     def margin(ex):
         (problem, w, u), e, alpha, slack = ex
         eps = over_L(problem, e)
-        return evaluate(D.m_thm24_nonneg, problem, w, u, eps, _threshold_extra(problem, eps, alpha, slack))
+        return evaluate(THM24_NONNEG, problem, w, u, eps, _threshold_extra(problem, eps, alpha, slack))
     strategy = st.tuples(instances(), log_eta(-3.0, 0.5), ALPHA_NONNEG, log_eta(-6.0, 0.0))
     run_property(strategy, margin, min_applicable=0.9)
 
@@ -250,7 +255,7 @@ def test_a7_with_nonnegative_alpha():
     def margin(ex):
         (problem, w, u), e, alpha = ex
         eps = over_L(problem, e)
-        return evaluate(D.m_a7_nonneg, problem, w, u, eps, {"alpha": torch.tensor([[alpha]], dtype=F64)})
+        return evaluate(A7_NONNEG, problem, w, u, eps, {"alpha": torch.tensor([[alpha]], dtype=F64)})
     run_property(st.tuples(instances(), log_eta(-3.0, 0.5), ALPHA_NONNEG), margin, min_applicable=1.0)
 
 
@@ -294,7 +299,7 @@ def test_a3_corrected_trajectory_bound():
 REFUTED = {
     "D1.part2": MarginClaim(REGISTRY["grams.D1.part2"].margin, draws.draw_free, QUAD),
     "D2.part2": MarginClaim(REGISTRY["grams.D2.part2"].margin, draws.draw_free, QUAD),
-    "thm2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
+    "thm2.4": dataclasses.replace(cl.margin_claim(D.threshold_claim("Thm. 2.4", "elementwise", None)), families=QUAD),
     "A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
 }
 
@@ -598,7 +603,7 @@ STRENGTH = {  # id -> (verdict's strength, correction's strength or None); prove
     "grams.D1.part3": ("proved", None), "grams.D2.part1": ("proved", None),
     "grams.D2.part2": ("proved", "proved"), "grams.D2.part3": ("proved", None),
     "grams.D3": ("proved", "proved"), "grams.R5.5": ("proved", "proved"), "cautious.2.3": ("searched", None),
-    "cautious.2.4": ("proved", "searched"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("searched", None),
+    "cautious.2.4": ("proved", "proved"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("searched", None),
     "cautious.A6": ("proved", None), "cautious.A7": ("searched", "searched"),
     "cautious.eq6": ("proved", None), "cautious.eq6.default": ("proved", "exhaustive"),
 }
@@ -696,7 +701,8 @@ def test_threshold_coverage_names_alpha_zero_and_sigma_on_its_bound(quick_verdic
     cov = coverage_of(quick_verdicts, cid, "correction")
     assert cov["alpha"]["exactly"] == [0]
     assert "1/16: -10^U(-6, -1)" in cov["alpha"]["draw"] and "1/16: 10^U(-6, -1)" in cov["alpha"]["draw"]
-    assert cov["sigma"]["sigma - eps alpha"]["exactly"] == [0]
+    if cid == "cautious.2.4":                              # Thm. A.7 has no sigma
+        assert cov["sigma"]["sigma - eps alpha"]["exactly"] == [0]
 
 
 def test_a3_coverage_names_beta_zero_beta_near_one_and_small_steps(quick_verdicts):
@@ -734,7 +740,7 @@ def test_control_past_the_bound_finds_exact_violations_outside_the_verdict(quick
 
 def test_registry_refutations_carry_positive_exact_margins(quick_verdicts):
     """The search-based refutations store the exact (rational) margin of their certificate."""
-    for cid in ("grams.R5.5", "cautious.2.4", "cautious.A3"):     # D.1/D.2 Part 2: refuted by the proof engine
+    for cid in ("grams.R5.5", "cautious.A3"):          # D.1/D.2 Part 2 and Thm. 2.4: refuted by the proof engine
         cex = quick_verdicts[cid].verdict.counterexample
         margin = sp.Rational(cex["margin"])
         assert (margin >= 0) if cid == "grams.R5.5" else (margin > 0), (cid, margin)
