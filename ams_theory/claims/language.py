@@ -43,9 +43,9 @@ from ams_theory.engines import draws
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
 from ams_theory.engines.margins import AND, MAX, Margin, beyond, combine, within
 
-__all__ = ["Range", "Step", "UpTo", "AtLeast", "Relation", "Quantities", "LossFamily", "OneStep", "Flow", "Fact",
-           "FACT_DIMS", "Judgement", "decide", "decide_all", "register", "margin_function", "margin_claim",
-           "as_margin", "LOSS_CLASSES"]
+__all__ = ["Range", "Step", "UpTo", "AtLeast", "Relation", "ClaimError", "Quantities", "LossFamily", "OneStep",
+           "Flow", "Fact", "FACT_DIMS", "Judgement", "decide", "decide_all", "register", "margin_function",
+           "margin_claim", "as_margin", "LOSS_CLASSES"]
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
@@ -315,6 +315,38 @@ class Fact:
 FACT_DIMS = {"quick": 2, "standard": 4, "thorough": 5}      # a Fact's sign patterns: d = 1..this
 
 
+class ClaimError(TypeError):
+    """A claim's function returned something the language cannot read (the message names the claim and what)."""
+
+
+def _conclusion(claim, q) -> Relation:
+    """``claim.conclusion(q)``, which must be a relation."""
+    r = claim.conclusion(q)
+    if not isinstance(r, Relation):
+        raise ClaimError(f"{claim.name}: the conclusion must be a relation (q.at_most, q.at_least or q.equal), got "
+                         f"{type(r).__name__}")
+    return r
+
+
+def _stated_hypotheses(claim, q) -> list:
+    """``claim.hypotheses(q)``, which must be a list of relations."""
+    hyps = list(claim.hypotheses(q)) if claim.hypotheses else []
+    bad = [h for h in hyps if not isinstance(h, Relation)]
+    if bad:
+        raise ClaimError(f"{claim.name}: every hypothesis must be a relation (q.at_most, q.at_least or q.equal), got "
+                         f"{type(bad[0]).__name__}")
+    return hyps
+
+
+def _bound(claim, name, q):
+    """The ``(num, den)`` of the claim's :class:`UpTo` ``name``."""
+    bound = claim.hyper[name].bound(q)
+    if not (isinstance(bound, (tuple, list)) and len(bound) == 2):
+        raise ClaimError(f"{claim.name}: the bound of UpTo {name!r} must return a pair (num, den) for "
+                         f"{name} <= num/den, got {type(bound).__name__}")
+    return tuple(bound)
+
+
 def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
@@ -463,12 +495,12 @@ def _bounded(claim):
 def _step_bound(claim, q):
     """``(eta, (num, den))`` of the claim's :class:`UpTo`, or None."""
     bounded = _bounded(claim)
-    return None if bounded is None else (getattr(q, bounded[0]), bounded[1].bound(q))
+    return None if bounded is None else (getattr(q, bounded[0]), _bound(claim, bounded[0], q))
 
 
 def _hypotheses(claim, q) -> list:
     """The claim's hypotheses, its step bound ``eta den - num <= 0`` (an :class:`UpTo`) last."""
-    hyps = list(claim.hypotheses(q) if claim.hypotheses else [])
+    hyps = _stated_hypotheses(claim, q)
     hyps += [Relation(r.base(q) - getattr(q, k), "<= 0") for k, r in claim.hyper.items() if isinstance(r, AtLeast)]
     bound = _step_bound(claim, q)
     if bound is not None:
@@ -483,7 +515,7 @@ def _one_step_margin(claim, q, value, f0):
     so that a conclusion may compare the loss at two points (the step taken and another one)."""
     w_next = claim.step(q)
     q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0, loss_at=value)
-    return claim.conclusion(q), _hypotheses(claim, q)
+    return _conclusion(claim, q), _hypotheses(claim, q)
 
 
 def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdict:
@@ -597,7 +629,7 @@ def _sampler(claim, side=within):
         if bounded is not None:
             q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
             with torch.no_grad():
-                num, den = bounded[1].bound(q)
+                num, den = _bound(claim, bounded[0], q)
             extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, (num, den), side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
     ranges = {k: ({"range": r.text(), "boundaries": r.boundaries()} if r.mixture is None else
@@ -756,8 +788,8 @@ def _flow_margin(claim, ops, vector, hp):
     q = Quantities(ops, {"w": w, "g": g, "loss": ops.dot(g, w), **hp, **dict(zip(claim.state, state))})
     dH, dL = _flow_rates(claim, ops, q, w, state)
     q._set(dL=dL, **({"dH": dH} if dH is not None else {}))
-    conclusion = claim.conclusion(q)
-    hyps = list(claim.hypotheses(q) if claim.hypotheses else [])
+    conclusion = _conclusion(claim, q)
+    hyps = _stated_hypotheses(claim, q)
     return conclusion, hyps
 
 
@@ -831,7 +863,7 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
 
 def _fact_relation(claim, ops, vector, hp):
     q = Quantities(ops, {**{v: vector(v, real=True) for v in claim.vectors}, **hp})
-    return claim.conclusion(q)
+    return _conclusion(claim, q)
 
 
 def _decide_fact(claim: Fact, budget, search_beside=False) -> Verdict:

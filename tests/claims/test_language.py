@@ -4,6 +4,8 @@ Mutations: a planted wrong constant, sign or conclusion comes out refuted (exact
 proved (the proof replays in cvc5); a claim outside the reductions is searched with its coverage, never proved;
 bad claims are refused in one line.
 """
+import re
+
 import pytest
 import sympy as sp
 
@@ -145,6 +147,21 @@ def test_a_bad_claim_is_refused_in_one_line(make, message):
     with pytest.raises((TypeError, ValueError)) as err:
         make()
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("claim, message", [
+    (lambda: cl.Fact("x", lambda q: q.dot(q.a, q.a)), "the conclusion must be a relation"),
+    (lambda: cl.OneStep("x", step=lambda q: q.w - q.eta * q.g, conclusion=lambda q: q.dL, hyper={"eta": cl.Step()}),
+     "the conclusion must be a relation"),
+    (lambda: cl.OneStep("x", step=lambda q: q.w - q.eta * q.g, conclusion=lambda q: q.at_most(q.dL, 0),
+                        hyper={"eta": cl.UpTo(lambda q: q.L)}), "must return a pair (num, den)"),
+    (lambda: cl.Flow("x", field=lambda q: (-q.s, [q.s * 0]), conclusion=lambda q: q.at_most(q.dL, 0),
+                     hypotheses=lambda q: [q.dL <= 0]), "every hypothesis must be a relation"),
+])
+def test_a_function_returning_what_the_language_cannot_read_is_named_in_one_line(claim, message):
+    with pytest.raises(cl.ClaimError, match=re.escape(message)) as err:
+        cl.decide(claim(), "quick")
+    assert "\n" not in str(err.value) and str(err.value).startswith("x: ")
 
 
 def test_an_unknown_quantity_is_named():
