@@ -41,7 +41,7 @@ from ams_theory.engines import coordinates, proofs, repairs, smooth
 from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
-from ams_theory.engines.margins import AND, MAX, Margin, beyond, combine, within
+from ams_theory.engines.margins import ABS, AND, GT, LE, MAX, F, Lc, Margin, beyond, combine, within
 
 __all__ = ["Range", "Step", "UpTo", "AtLeast", "Relation", "ClaimError", "Quantities", "LossFamily", "OneStep",
            "Flow", "Fact", "FACT_DIMS", "Judgement", "decide", "decide_all", "register", "margin_function",
@@ -64,7 +64,7 @@ class Range:
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
-    mixture: tuple | None = None     # how the search draws it instead (ams_theory.engines.draws.mixture), in range
+    mixture: tuple | None = None     # how the search draws it instead (ams_theory.engines.draws.mixture)
 
     def symbol(self, name: str) -> sp.Symbol:
         if self.lo is not None and self.lo == 0:
@@ -86,7 +86,8 @@ class Range:
 
     def draw(self, gen, batch: int) -> torch.Tensor:
         """``(batch, 1)`` float64: the closed boundaries (a tenth each), the rest inside (log-uniform where the
-        range is unbounded); or the :attr:`mixture` given (its exact values and ends, e.g. 0 and both sides of it)."""
+        range is unbounded); or the :attr:`mixture` given (its exact values and ends, e.g. 0 and both sides of it),
+        whose draws outside the range are not applicable instances (:meth:`contains`)."""
         if self.mixture is not None:
             return draws.mixture(gen, batch, self.mixture)
         lo, hi = self.searched()
@@ -101,6 +102,15 @@ class Range:
         if self.hi is not None and not self.hi_open:
             out = torch.where((pick >= 0.1) & (pick < 0.2), torch.full_like(out, hi), out)
         return out
+
+    def contains(self, x):
+        """Whether the drawn values ``x`` lie in the range (elementwise on a tensor)."""
+        inside = True
+        if self.lo is not None:
+            inside = AND(inside, GT(x, self.lo) if self.lo_open else LE(self.lo, x))
+        if self.hi is not None:
+            inside = AND(inside, GT(self.hi, x) if self.hi_open else LE(x, self.hi))
+        return inside
 
     def text(self) -> str:
         lo = "-inf" if self.lo is None else f"{self.lo:g}"
@@ -351,9 +361,11 @@ def _check_claim(claim, functions):
     for name in functions:
         if not callable(getattr(claim, name)):
             raise TypeError(f"{claim.name}: {name} must be a function of q")
-    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, Step, UpTo, AtLeast))]
+    one_step = isinstance(claim, OneStep)
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, (Range, Step, UpTo, AtLeast) if one_step else Range)]
     if bad:
-        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be a Range, a Step, an UpTo or an AtLeast")
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be " + ("a Range, a Step, an UpTo or an AtLeast"
+                        if one_step else "a Range (steps and bounds belong to a OneStep)"))
     if sum(isinstance(v, (Step, UpTo)) for v in claim.hyper.values()) > 1:
         raise ValueError(f"{claim.name}: at most one hyperparameter may be a Step or an UpTo (the step size)")
     names = set(getattr(claim, "state", ())) | set(getattr(claim, "vectors", ()))
@@ -384,7 +396,7 @@ def decide(claim, budget: str = "standard", seed: int = 0, search_beside: bool =
 def decide_all(claims, budget: str = "standard", seed: int = 0, search_beside: bool = False) -> Verdict:
     """Several claims that must all hold (a statement about two steps, say): the first that does not hold gives
     the verdict; when all hold, the weakest strength, and for proofs one bundle of them all."""
-    claims = list(claims) if isinstance(claims, (list, tuple)) else [claims]
+    claims = _as_list(claims)
     verdicts = [decide(c, budget, seed, search_beside) for c in claims]
     if len(verdicts) == 1:
         return verdicts[0]
@@ -418,6 +430,16 @@ class Judgement:
     conditional: str = ""            # a hypothesis left open: refuted without it, correction holds -> conditional
 
 
+def _as_list(claims) -> list:
+    """One claim, or several that must all hold, as a list."""
+    return list(claims) if isinstance(claims, (list, tuple)) else [claims]
+
+
+def _judged(made) -> Judgement:
+    """What a registered function returns (a claim, several, or a :class:`Judgement`) as a Judgement."""
+    return made if isinstance(made, Judgement) else Judgement(made)
+
+
 def register(claim_id: str, *, source: str, kind: str, statement: str):
     """Decorator: the decorated function returns the claim (several that must all hold, or a :class:`Judgement`)
     that judges the catalogued claim ``claim_id``; its check is :func:`decide_all` with the search beside the
@@ -430,8 +452,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
         def check(budget="standard", seed=0, mask=None):
             if mask is not None and not takes_mask:
                 raise TypeError(f"{claim_id} is not stated for a mask of your own")
-            judged = make(mask) if mask is not None else make()
-            judged = judged if isinstance(judged, Judgement) else Judgement(judged)
+            judged = _judged(make(mask) if mask is not None else make())
             verdict = decide_all(judged.literal, budget, seed, search_beside=True)
             verdict.evidence.update(judged.notes)
             for name, claim in judged.beside.items():
@@ -455,9 +476,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
             return verdict
         check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
         check.__name__ = make.__name__
-        literal = make()
-        literal = literal.literal if isinstance(literal, Judgement) else literal
-        literal = literal if isinstance(literal, (list, tuple)) else [literal]
+        literal = _as_list(_judged(make()).literal)
         margin = as_margin(*literal) if all(isinstance(c, OneStep) for c in literal) else None
         registry.register(claim_id, source=source, kind=kind, statement=statement, margin=margin)(check)
         return make
@@ -541,12 +560,8 @@ def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdi
                                        hypotheses=ranges + shared, L=L, f0=f0,
                                        multipliers=_multipliers(hp) if by_multiplier else None)
         what = f"{LOSS_CLASSES[claim.losses]}, worst-case reduction"
-    verdict = _verdict_from_proof(claim, proof, what)
-    if verdict is None:
-        return _search_one_step(claim, budget, seed, proof)
-    if search_beside and verdict.word == "holds":
-        _keep_search(claim, verdict, proof, _search_one_step(claim, budget, seed, proof))
-    return verdict
+    return _proof_or_search(claim, proof, _verdict_from_proof(claim, proof, what),
+                            lambda: _search_one_step(claim, budget, seed, proof), search_beside)
 
 
 def _prove_on_family(claim, hp, ranges):
@@ -614,8 +629,9 @@ def _sampler(claim, side=within):
     bounded = _bounded(claim)
 
     def draw(problem, w, gen):
-        B = w.shape[0]
+        B, g, L = w.shape[0], problem.grad(w), Lc(problem)
         extra = {k: r.draw(gen, B) for k, r in claim.hyper.items() if isinstance(r, Range)}
+        drawn = lambda: Quantities(_T1, {"w": w, "g": g, "L": L, **extra})      # what is drawn so far
         for s in claim.state:
             extra[s] = draws.draw_direction(problem, w, gen)
         for k, r in claim.hyper.items():
@@ -623,13 +639,11 @@ def _sampler(claim, side=within):
                 extra[k] = draws.eta_free(problem, gen, B)
         for k, r in claim.hyper.items():
             if isinstance(r, AtLeast):
-                q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
                 slack = draws.mixture(gen, B, r.mixture)
-                extra[k] = r.base(q) + (slack / problem.L.reshape(-1, 1) if r.per_L else slack)
+                extra[k] = r.base(drawn()) + (slack / L if r.per_L else slack)
         if bounded is not None:
-            q = Quantities(_T1, {"w": w, "g": problem.grad(w), "L": problem.L.reshape(-1, 1), **extra})
             with torch.no_grad():
-                num, den = _bound(claim, bounded[0], q)
+                num, den = _bound(claim, bounded[0], drawn())
             extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, (num, den), side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
     ranges = {k: ({"range": r.text(), "boundaries": r.boundaries()} if r.mixture is None else
@@ -652,26 +666,26 @@ def margin_function(claim: OneStep, side=within):
     :class:`UpTo` step applies where ``side(eta, (num, den))`` holds (:func:`ams_theory.engines.margins.within`,
     or ``beyond`` for the control)."""
     bounded = _bounded(claim) is not None
+    mixed = [(k, r) for k, r in claim.hyper.items() if isinstance(r, Range) and r.mixture is not None]
 
     def margin(ops, problem, w, u, eta, extra):
-        L = problem.L if not torch.is_tensor(getattr(problem, "L", None)) else problem.L.reshape(-1, 1)
         if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
             extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
                      for k, v in extra.items()}
-        q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": L, **extra})
+        q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": Lc(problem), **extra})
         read = []
 
         def value(x):
-            read.append(_column(problem.value(x)))
+            read.append(F(problem, x))
             return read[-1]
-        f0 = value(w)
-        conclusion, hyps = _one_step_margin(claim, q, value, f0)
-        margin = conclusion.value if conclusion.relation == "<= 0" else _abs(conclusion.value)
+        conclusion, hyps = _one_step_margin(claim, q, value, value(w))
+        margin = conclusion.value if conclusion.relation == "<= 0" else ABS(conclusion.value)
         applicable = _all_hold(hyps[:-1]) if bounded else _all_hold(hyps)
         if bounded:
-            eta_, bound = _step_bound(claim, q)
-            applicable = AND(applicable, side(eta_, bound)) if applicable is not True else side(eta_, bound)
-        return Margin(margin, applicable, 1 + sum(_abs(v) for v in read))
+            applicable = AND(applicable, side(*_step_bound(claim, q)))
+        for k, r in mixed:                    # a mixture may draw outside the range: those instances do not apply
+            applicable = AND(applicable, r.contains(extra[k]))
+        return Margin(margin, applicable, 1 + sum(ABS(v) for v in read))
     return margin
 
 
@@ -693,15 +707,6 @@ def as_margin(*claims):
             scale = MAX(scale, m.scale)
         return combine([(m.value, m.applicable) for m in parts], scale)
     return margin
-
-
-def _column(v):
-    """A batched loss value as a ``(B, 1)`` column, like every per-instance scalar of the ops."""
-    return v.reshape(-1, 1) if torch.is_tensor(v) else v
-
-
-def _abs(x):
-    return x.abs() if torch.is_tensor(x) else sp.Abs(x)
 
 
 def _all_hold(hyps):
@@ -793,28 +798,49 @@ def _flow_margin(claim, ops, vector, hp):
     return conclusion, hyps
 
 
-def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
-    hp, ranges = _symbols(claim)
+def _per_coordinate(claim, relation_at, ranges, what):
+    """``(proof, verdict or None, traced)``: the claim's relation ``relation_at(ops, vector)``, traced for a generic
+    dimension and proved per coordinate (:func:`ams_theory.engines.coordinates.per_coordinate`); ``traced``: whether
+    the generic trace went through (the relation is then built from sums and elementwise maps alone)."""
     relation = {}
 
     def build(ops, vector):
-        conclusion, hyps = _flow_margin(claim, ops, vector, hp)
-        if hyps:
-            raise coordinates.GenericAccessError("hypotheses on the state are searched, not reduced")
-        relation["r"] = conclusion.relation
-        return sp.sympify(conclusion.value)
+        r = relation_at(ops, vector)
+        relation["r"] = r.relation
+        return sp.sympify(r.value)
 
     try:
         build(coordinates.GENERIC, coordinates.generic_vector)
-    except Exception:                                # the reduction says why below
+        traced = True
+    except Exception:                                # the reduction says why, in the proof
         relation.setdefault("r", "<= 0")
+        traced = False
     proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
-    verdict = _verdict_from_proof(claim, proof, "per coordinate, chain rule through the sums over coordinates")
+    return proof, _verdict_from_proof(claim, proof, what), traced
+
+
+def _proof_or_search(claim, proof, verdict, search, search_beside):
+    """The proof's verdict, with ``search()`` kept beside it (``search_beside``), or the search's when it is open."""
     if verdict is None:
-        return _search_flow(claim, budget, seed, hp, proof)
+        return search()
     if search_beside and verdict.word == "holds":
-        _keep_search(claim, verdict, proof, _search_flow(claim, budget, seed, hp, proof))
+        _keep_search(claim, verdict, proof, search())
     return verdict
+
+
+def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
+    hp, ranges = _symbols(claim)
+
+    def relation_at(ops, vector):
+        conclusion, hyps = _flow_margin(claim, ops, vector, hp)
+        if hyps:
+            raise coordinates.GenericAccessError("hypotheses on the state are searched, not reduced")
+        return conclusion
+
+    proof, verdict, _ = _per_coordinate(claim, relation_at, ranges,
+                                        "per coordinate, chain rule through the sums over coordinates")
+    return _proof_or_search(claim, proof, verdict, lambda: _search_flow(claim, budget, seed, hp, proof),
+                            search_beside)
 
 
 def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
@@ -838,14 +864,12 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
             if not all(proofs.exact_sign(at(h.value)) in ((-1, 0) if h.relation == "<= 0" else (0,)) for h in hyps):
                 continue
             applicable += 1
-            s = proofs.exact_sign(at(conclusion.value))
-            if s is not None and (s > 0 if conclusion.relation == "<= 0" else s != 0):
+            if proofs.violates(conclusion.value, conclusion.relation, (), values):
                 cex = {"source": "exact search", "d": d, "values": {**{str(k): str(v) for k, v in values.items()},
                                                                      **{k: str(v) for k, v in point_hp.items()}},
                        "state": {str(k): str(v) for k, v in values.items()},
                        "hyperparameters": {k: str(v) for k, v in point_hp.items()}, "value": str(at(conclusion.value))}
-                recheck = lambda c=conclusion, f=at, r=conclusion.relation: (
-                    (proofs.exact_sign(f(c.value)) or 0) > 0 if r == "<= 0" else proofs.exact_sign(f(c.value)) != 0)
+                recheck = lambda c=conclusion, v=dict(values): proofs.violates(c.value, c.relation, (), v)
                 return Verdict("refuted", f"exact counterexample at d = {d}: {cex['value']}", {"tried": tried}, cex,
                                recheck=recheck, strength=proved("exact counterexample (rational state)"))
     coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
@@ -868,27 +892,11 @@ def _fact_relation(claim, ops, vector, hp):
 
 def _decide_fact(claim: Fact, budget, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
-    relation = {}
-
-    def build(ops, vector):
-        conclusion = _fact_relation(claim, ops, vector, hp)
-        relation["r"] = conclusion.relation
-        return sp.sympify(conclusion.value)
-
-    try:
-        build(coordinates.GENERIC, coordinates.generic_vector)
-        symmetric = True         # built from sums and elementwise maps: patterns up to a permutation cover them all
-    except Exception:
-        relation.setdefault("r", "<= 0")
-        symmetric = False
-    proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
-    verdict = _verdict_from_proof(claim, proof, "per coordinate, for all real entries")
-    if verdict is None or (search_beside and verdict.word == "holds"):
-        cases = _sign_patterns(claim, budget, hp, symmetric)
-        if verdict is None:
-            return cases
-        _keep_search(claim, verdict, proof, cases)
-    return verdict
+    # a traced fact is built from sums and elementwise maps: sign patterns up to a permutation cover them all
+    proof, verdict, symmetric = _per_coordinate(claim, lambda ops, vector: _fact_relation(claim, ops, vector, hp),
+                                                ranges, "per coordinate, for all real entries")
+    return _proof_or_search(claim, proof, verdict, lambda: _sign_patterns(claim, budget, hp, symmetric),
+                            search_beside)
 
 
 def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
@@ -916,8 +924,7 @@ def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
 
                 def recheck(numbers=numbers):
                     r = at(numbers)
-                    sign = proofs.exact_sign(sp.sympify(r.value)) or 0
-                    return sign != 0 if r.relation == "== 0" else sign > 0
+                    return proofs.violates(r.value, r.relation, (), {})
                 if not recheck():
                     continue          # symbolic magnitudes fail somewhere, not at these numbers: no certificate here
                 cex = {"pattern": ["".join(c) for c in pattern], "value": str(at(numbers).value),

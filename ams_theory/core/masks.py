@@ -90,8 +90,9 @@ def mask_name(fn) -> str:
 
 
 def as_mask(mask) -> Callable:
-    """A rule-core ``Caution`` (:func:`caution_mask`) or a function ``mask(ops, u, s)`` (checked) as a mask."""
-    return caution_mask(mask) if isinstance(mask, rules.Caution) else check_mask(mask)
+    """A rule-core ``Caution`` as a mask (:func:`caution_mask`); a function ``mask(ops, u, s)`` as it is (a user's
+    mask is checked once where it enters: :func:`check_mask`, ``verify --rule``; not again at every call)."""
+    return caution_mask(mask) if isinstance(mask, rules.Caution) else mask
 
 
 def exact_caution(ops, caution):

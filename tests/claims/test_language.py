@@ -136,6 +136,27 @@ def test_hypotheses_no_drawn_state_meets_give_vacuous_never_holds():
     assert (met.word, met.strength.level) == ("holds", "searched") and met.evidence["applicable"] > 0
 
 
+def test_a_mixture_drawing_outside_its_range_does_not_count_those_draws():
+    """A range searched with a mixture that also draws outside it (a in [-1, 0) for a range [0, 2]): those draws
+    are not applicable, so the true claim is not refuted by steps it excludes; the same draws with the whole line
+    as the range refute it."""
+    def claim(lo):
+        mixture = ((0.5, "U", -1, 0), (0.5, "U", 0, 2))
+        return cl.OneStep("scaled gradient step", step=lambda q: q.w - q.a * q.g / q.L,
+                          conclusion=lambda q: q.at_most(q.dL * q.gate(q.dot(q.g, q.g)), 0),   # outside the reduction
+                          hyper={"a": cl.Range(lo, 2, mixture=mixture)})
+    kept = cl.decide(claim(0), "quick")
+    assert (kept.word, kept.strength.level) == ("holds", "searched")
+    assert 0 < kept.evidence["random_search"]["applicable"] < kept.evidence["random_search"]["instances"]
+    assert cl.decide(claim(None), "quick").word == "refuted"
+
+
+def test_steps_and_bounds_belong_to_a_one_step_claim():
+    with pytest.raises(TypeError, match="belong to a OneStep"):
+        cl.Flow("x", field=lambda q: (-q.s, [q.s * 0]), conclusion=lambda q: q.at_most(q.dL, 0),
+                hyper={"eta": cl.Step()})
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: cl.OneStep(name="x", step=None, conclusion=lambda q: q.at_most(q.dL, 0)), "step must be a function"),
     (lambda: cl.OneStep(name="x", step=lambda q: q.w, conclusion=lambda q: q.dL, losses="lipschitz"), "losses="),
