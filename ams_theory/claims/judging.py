@@ -31,7 +31,7 @@ __all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "se
            "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin", "judge",
            "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
            "holds_text", "refuted_text", "margin_claim", "torch_bound", "ETA", "L_SMOOTH", "F0", "STEP_MULTIPLIERS",
-           "LOSS_CLASS_TEXT", "bound_used", "generic_instance", "gradient_only_instance",
+           "generic_instance", "gradient_only_instance",
            "proof_strength", "searched_edit", "judged_edit", "with_repairs", "not_reduced",
            "attach_proof", "correction_with_proof", "with_witness", "proof_first",
            "vacuous_if_never_met", "prove_for_mask", "with_mask_proof"]
@@ -268,21 +268,6 @@ F0 = sp.Symbol("f0", real=True)
 STEP_MULTIPLIERS = (ETA / 2, ETA, sp.Rational(1, 2), 1)     # candidate lambda for a step-bound hypothesis
 
 
-LOSS_CLASS_TEXT = {
-    "smooth": "every L-smooth loss: each loss value away from w replaced by the L-smooth upper or lower bound, the "
-              "side chosen by the engine from a proof that the claim is monotone in that value",
-    "convex": "every convex L-smooth loss: each loss value away from w replaced by the L-smooth upper bound or the "
-              "convex lower bound, the side chosen by the engine from a proof that the claim is monotone in that "
-              "value",
-}
-
-
-def bound_used(side: str) -> str:
-    """What a proof from the smoothness bounds assumed: a loss class's text (:data:`LOSS_CLASS_TEXT`), or the text
-    itself (a claim's own, e.g. Thm. D.3's comparison)."""
-    return LOSS_CLASS_TEXT.get(side, side)
-
-
 def generic_instance(ops, vector, loss):
     """One generic (or concrete) instance: parameters w, direction u, gradient g (free reals), and the loss of the
     reduction known at w (:func:`ams_theory.engines.coordinates.worst_case`)."""
@@ -296,8 +281,9 @@ def gradient_only_instance(ops, vector):
     return coordinates.ExtremalLoss(ops, w, g, L_SMOOTH, F0, "convex"), w, u
 
 
-def proof_strength(proof, side, search):
-    return proved(f"for {bound_used(side)}, for every dimension, eta >= 0 and L > 0 "
+def proof_strength(proof, bounds_used, search):
+    """Proved from the bounds ``bounds_used`` (their text) for every d, eta >= 0 and L > 0, the search kept."""
+    return proved(f"for {bounds_used}, for every dimension, eta >= 0 and L > 0 "
                   f"({proof.seconds:.2f} s)", proof, search=search.to_json())
 
 
@@ -328,21 +314,21 @@ def not_reduced(verdict: Verdict, reason: str) -> Verdict:
     return verdict
 
 
-def attach_proof(evidence, strength, word, proof, side):
+def attach_proof(evidence, strength, word, proof, bounds_used):
     """Record ``proof`` in ``evidence``; return the strength upgraded to proved when it closes. The engine and the
     search must agree: a proof of what the search refuted is a defect of the tool, raised as such."""
-    evidence["proof from smoothness"] = {"status": proof.status, "bound used": bound_used(side)}
+    evidence["proof from smoothness"] = {"status": proof.status, "bound used": bounds_used}
     if not proof.proved:
         return strength
     if word not in ("holds", "conditional"):
         raise RuntimeError(f"the proof engine proves what the search finds {word}")
-    return proof_strength(proof, side, strength)
+    return proof_strength(proof, bounds_used, strength)
 
 
-def correction_with_proof(verdict: Verdict, proof, side) -> Verdict:
-    """The same for a verdict's correction."""
+def correction_with_proof(verdict: Verdict, proof, bounds_used) -> Verdict:
+    """A verdict's correction upgraded to proved by ``proof`` from ``bounds_used`` (their text) when it closes."""
     corr = verdict.correction
-    corr.strength = attach_proof(corr.evidence, corr.strength, corr.verdict, proof, side)
+    corr.strength = attach_proof(corr.evidence, corr.strength, corr.verdict, proof, bounds_used)
     return verdict
 
 
@@ -357,13 +343,12 @@ def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw) -> Verdict
                    cert, None, recheck, strength=refutation_strength(cert))
 
 
-def proof_first(proof, bounds, search):
-    """A repair edit judged by the proof engine first (``proof`` from the bounds :func:`bound_used` names) and, when
-    the proof
-    stays open, by ``search`` (a thunk returning the searched :class:`Verdict`)."""
+def proof_first(proof, bounds_used, search):
+    """A repair edit judged by the proof engine first (``proof`` from the bounds ``bounds_used`` names) and, when
+    the proof stays open, by ``search`` (a thunk returning the searched :class:`Verdict`)."""
     def judge_edit():
         if proof.proved:
-            return "holds", "proved", f"proved from {bound_used(bounds)} for every d ({proof.seconds:.2f} s)"
+            return "holds", "proved", f"proved from {bounds_used} for every d ({proof.seconds:.2f} s)"
         v = search()
         return v.word, v.strength.level, f"proof open ({proof.reduction}); searched: {v.summary}"
     return judge_edit
