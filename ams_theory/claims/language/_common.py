@@ -1,0 +1,321 @@
+"""The pieces every kind of claim shares: hyperparameter ranges, relations, the quantities a claim reads, the
+checks of a claim's shape, and the proof-then-search path from a proof engine's answer to a verdict."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+import torch
+
+from ams_theory.claims.registry import Verdict, proved, searched
+from ams_theory.core.ops import SympyOps
+from ams_theory.engines import coordinates
+from ams_theory.engines import draws
+from ams_theory.engines.margins import AND, GT, LE
+_EXACT = SympyOps()
+BUDGETS = ("quick", "standard", "thorough")
+
+
+# ----------------------------------------------------------------------------- the pieces of a claim
+
+@dataclass(frozen=True)
+class Range:
+    """A hyperparameter's range ``lo <= x <= hi`` (``None``: unbounded; ``*_open``: strict). The proof reads it as
+    the symbol's sign assumption and hypotheses; the search draws its boundary values and values inside."""
+
+    lo: float | None = 0.0
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    mixture: tuple | None = None     # how the search draws it instead (ams_theory.engines.draws.mixture)
+
+    def symbol(self, name: str) -> sp.Symbol:
+        if self.lo is not None and self.lo == 0:
+            return sp.Symbol(name, positive=True) if self.lo_open else sp.Symbol(name, nonnegative=True)
+        return sp.Symbol(name, real=True)
+
+    def hypotheses(self, x) -> list:
+        out = []
+        if self.lo is not None and self.lo != 0:
+            out.append(x > _q(self.lo) if self.lo_open else x >= _q(self.lo))
+        if self.hi is not None:
+            out.append(x < _q(self.hi) if self.hi_open else x <= _q(self.hi))
+        return out
+
+    def searched(self) -> tuple:
+        """``(lo, hi)`` as floats for the searches: an unbounded side stops 1e3 away from the other."""
+        lo = -1e3 if self.lo is None else float(self.lo)
+        return lo, (lo + 1e3 if self.hi is None else float(self.hi))
+
+    def draw(self, gen, batch: int) -> torch.Tensor:
+        """``(batch, 1)`` float64: the closed boundaries (a tenth each), the rest inside (log-uniform where the
+        range is unbounded); or the :attr:`mixture` given (its exact values and ends, e.g. 0 and both sides of it),
+        whose draws outside the range are not applicable instances (:meth:`contains`)."""
+        if self.mixture is not None:
+            return draws.mixture(gen, batch, self.mixture)
+        lo, hi = self.searched()
+        if self.lo is not None and self.hi is None and lo >= 0:
+            inside = torch.exp(torch.empty(batch, 1, dtype=torch.float64).uniform_(-9, 7, generator=gen)) + lo
+        else:
+            inside = lo + (hi - lo) * torch.rand(batch, 1, generator=gen, dtype=torch.float64)
+        pick = torch.rand(batch, 1, generator=gen, dtype=torch.float64)
+        out = inside
+        if self.lo is not None and not self.lo_open:
+            out = torch.where(pick < 0.1, torch.full_like(out, lo), out)
+        if self.hi is not None and not self.hi_open:
+            out = torch.where((pick >= 0.1) & (pick < 0.2), torch.full_like(out, hi), out)
+        return out
+
+    def contains(self, x):
+        """Whether the drawn values ``x`` lie in the range (elementwise on a tensor)."""
+        inside = True
+        if self.lo is not None:
+            inside = AND(inside, GT(x, self.lo) if self.lo_open else LE(self.lo, x))
+        if self.hi is not None:
+            inside = AND(inside, GT(self.hi, x) if self.hi_open else LE(x, self.hi))
+        return inside
+
+    def text(self) -> str:
+        lo = "-inf" if self.lo is None else f"{self.lo:g}"
+        hi = "inf" if self.hi is None else f"{self.hi:g}"
+        return f"{'(' if self.lo_open or self.lo is None else '['}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
+
+    def boundaries(self) -> list:
+        return [b for b, is_open in ((self.lo, self.lo_open), (self.hi, self.hi_open)) if b is not None and not is_open]
+
+
+@dataclass(frozen=True)
+class UpTo:
+    """A step size bounded by the claim's own quantities, ``0 <= eta <= num/den`` with ``bound(q) -> (num, den)``
+    (e.g. ``lambda q: (2 * P(q), q.L * q.norm2(q.u))``: Lemma D.1 Part 3's bound). The proof assumes
+    ``eta den <= num`` (a sum over coordinates, closed by a multiplier); the search draws ``eta = theta num/den``
+    with theta exactly 1 (the largest float the hypothesis accepts), just below 1 and inside (0, 1]
+    (:func:`ams_theory.engines.draws.bounded_step`), and runs a control just past the bound (theta in (1, 1.1]),
+    reported in the evidence and never part of the verdict. One per claim."""
+
+    bound: Callable
+    text: str = ""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, nonnegative=True)
+
+    def hypotheses(self, x) -> list:
+        return []
+
+
+@dataclass(frozen=True)
+class Step:
+    """Any step size ``eta >= 0`` (a one-step lemma's "for every step"): the proof takes every ``eta >= 0``; the
+    search draws the steps of the papers' one-step claims, relative to the loss's L
+    (:data:`ams_theory.engines.draws.ETA_FREE`: exactly 0, the small end 1e-9/L to 1e-3/L, and 1e-3/L to 10/L).
+    One per claim (or an :class:`UpTo` instead)."""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, nonnegative=True)
+
+    def hypotheses(self, x) -> list:
+        return []
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A hyperparameter bounded below by the claim's other quantities, ``x >= base(q)`` (Thm. 2.4's
+    ``sigma >= eps alpha``): the proof assumes it; the search draws ``x = base(q) + slack``, the slack from
+    ``mixture`` (:func:`ams_theory.engines.draws.mixture`; divided by the loss's L when ``per_L``), exactly 0
+    among its values when the mixture has it, so the boundary ``x = base`` is drawn."""
+
+    base: Callable
+    mixture: tuple
+    per_L: bool = False
+    text: str = ""
+
+    def symbol(self, name: str) -> sp.Symbol:
+        return sp.Symbol(name, real=True)
+
+    def hypotheses(self, x) -> list:
+        return []
+
+
+def _q(x):
+    return sp.Rational(str(x)) if isinstance(x, float) else sp.sympify(x)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``value <= 0`` or ``value == 0`` (``relation``): the one form every conclusion and hypothesis takes."""
+
+    value: object
+    relation: str
+
+
+class Quantities:
+    """What a claim's functions read: ``w``, ``g``, the state vectors and hyperparameters by name (``q.m``,
+    ``q.eta``), ``L`` (the smoothness constant), and after the step ``w_next`` and ``dL``; for a flow ``dH`` and
+    ``dL``. The helpers compute on whichever back end the claim is being run on."""
+
+    def __init__(self, ops, named: dict):
+        self.ops = ops
+        self._named = dict(named)
+
+    def __getattr__(self, name):
+        named = self.__dict__.get("_named", {})
+        if name in named:
+            return named[name]
+        raise AttributeError(f"the claim has no quantity {name!r} (known: {', '.join(sorted(named))})")
+
+    def _set(self, **kw):
+        self._named.update(kw)
+
+    # vectors -> per-instance scalars
+    def dot(self, a, b):
+        return self.ops.dot(a, b)
+
+    def norm2(self, a):
+        """``|a|^2``."""
+        return self.ops.dot(a, a)
+
+    def total(self, a):
+        return self.ops.total(a)
+
+    # elementwise
+    def sign(self, a):
+        return self.ops.sign(a)
+
+    def abs(self, a):
+        return self.ops.abs(a)
+
+    def relu(self, a):
+        return self.ops.relu(a)
+
+    def indicator(self, a, strict=False):
+        """``1(a > 0)`` (``strict``) or ``1(a >= 0)``, elementwise."""
+        return self.ops.indicator_(self.ops.copy(a), strict=strict)
+
+    def gate(self, x):
+        """``1(x >= 0)`` of a per-instance scalar (an inner product, say): one value for the whole vector."""
+        return self.ops.scalar_step(x, True, True)
+
+    def max(self, a, b):
+        """``max(a, b)`` of two per-instance scalars."""
+        if torch.is_tensor(a) or torch.is_tensor(b):
+            return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))
+        return sp.Max(a, b)
+
+    # relations
+    def at_most(self, a, b) -> Relation:
+        return Relation(a - b, "<= 0")
+
+    def at_least(self, a, b) -> Relation:
+        return Relation(b - a, "<= 0")
+
+    def equal(self, a, b) -> Relation:
+        return Relation(a - b, "== 0")
+
+
+class ClaimError(TypeError):
+    """A claim's function returned something the language cannot read (the message names the claim and what)."""
+
+
+def _conclusion(claim, q) -> Relation:
+    """``claim.conclusion(q)``, which must be a relation."""
+    r = claim.conclusion(q)
+    if not isinstance(r, Relation):
+        raise ClaimError(f"{claim.name}: the conclusion must be a relation (q.at_most, q.at_least or q.equal), got "
+                         f"{type(r).__name__}")
+    return r
+
+
+def _stated_hypotheses(claim, q) -> list:
+    """``claim.hypotheses(q)``, which must be a list of relations."""
+    hyps = list(claim.hypotheses(q)) if claim.hypotheses else []
+    bad = [h for h in hyps if not isinstance(h, Relation)]
+    if bad:
+        raise ClaimError(f"{claim.name}: every hypothesis must be a relation (q.at_most, q.at_least or q.equal), got "
+                         f"{type(bad[0]).__name__}")
+    return hyps
+
+
+def _check_claim(claim, functions, kinds=(Range,), kinds_text="a Range (steps and bounds belong to a OneStep)"):
+    """A claim's functions are callables, its hyperparameters of the ``kinds`` its kind takes, at most one step size,
+    and no name that shadows a quantity the language sets."""
+    for name in functions:
+        if not callable(getattr(claim, name)):
+            raise TypeError(f"{claim.name}: {name} must be a function of q")
+    bad = [k for k, v in claim.hyper.items() if not isinstance(v, kinds)]
+    if bad:
+        raise TypeError(f"{claim.name}: hyper[{bad[0]!r}] must be {kinds_text}")
+    if sum(isinstance(v, (Step, UpTo)) for v in claim.hyper.values()) > 1:
+        raise ValueError(f"{claim.name}: at most one hyperparameter may be a Step or an UpTo (the step size)")
+    names = set(getattr(claim, "state", ())) | set(getattr(claim, "vectors", ()))
+    clash = {"w", "g", "L", "dL", "dH", "w_next", "dw", "loss", "loss_at"} & (set(claim.hyper) | names)
+    if clash:
+        raise ValueError(f"{claim.name}: {sorted(clash)[0]!r} is a reserved quantity name")
+
+
+def _symbols(claim):
+    hp = {k: r.symbol(k) for k, r in claim.hyper.items()}
+    return hp, [h for k, r in claim.hyper.items() for h in r.hypotheses(hp[k])]
+
+
+def _verdict_from_proof(claim, proof, what):
+    """A proof engine's answer as a verdict, or None when it is open (then the claim is searched)."""
+    if proof.status == "proved":
+        return Verdict("holds", f"proved for every dimension, state and hyperparameter in range ({what})",
+                       {"proof": proof.status, "reduction": proof.reduction},
+                       strength=proved(f"proof engine: {what}", proof))
+    if proof.status == "refuted" and proof.certify():
+        cex = {"source": "proof engine", "values": proof.model, "instance": what}
+        return Verdict("refuted", f"counterexample {proof.model} ({what})", {"proof": proof.status}, cex,
+                       recheck=proof.certify, strength=proved("exact counterexample from the proof engine"))
+    if proof.status == "vacuous":
+        return Verdict("vacuous", "no state satisfies the hypotheses", {"proof": proof.status},
+                       strength=proved("the hypotheses are unsatisfiable (proof engine)", proof))
+    return None
+
+
+def _keep_search(claim, verdict, proof, search):
+    """A proved verdict with the search run beside it kept in its evidence and coverage; a search that refutes
+    what the engine proved is a defect of the tool, raised."""
+    if search.word == "refuted":
+        raise RuntimeError(f"{claim.name}: the proof engine proves what the search refutes exactly")
+    verdict.evidence.update(search.evidence, proof=proof.status)
+    verdict.strength = proved(verdict.strength.basis, proof, search=search.strength.to_json())
+    verdict.summary += f"; {search.summary.split(' (proof')[0]}"
+
+
+def _never_met(what, evidence, strength) -> Verdict:
+    """A search in which no drawn instance met the hypotheses: ``vacuous`` as far as it looked (searched), never
+    ``holds``."""
+    return Verdict("vacuous", f"{what} met the hypotheses: vacuous as far as the search looked", evidence,
+                   strength=searched("no drawn instance met the hypotheses", **strength.coverage))
+
+
+def _per_coordinate(claim, relation_at, ranges, what):
+    """``(proof, verdict or None, traced)``: the claim's relation ``relation_at(ops, vector)``, traced for a generic
+    dimension and proved per coordinate (:func:`ams_theory.engines.coordinates.per_coordinate`); ``traced``: whether
+    the generic trace went through (the relation is then built from sums and elementwise maps alone)."""
+    relation = {}
+
+    def build(ops, vector):
+        r = relation_at(ops, vector)
+        relation["r"] = r.relation
+        return sp.sympify(r.value)
+
+    try:
+        build(coordinates.GENERIC, coordinates.generic_vector)
+        traced = True
+    except Exception:                                # the reduction says why, in the proof
+        relation.setdefault("r", "<= 0")
+        traced = False
+    proof = coordinates.per_coordinate(build, relation["r"], ranges, f"{claim.name}, every dimension")
+    return proof, _verdict_from_proof(claim, proof, what), traced
+
+
+def _proof_or_search(claim, proof, verdict, search, search_beside):
+    """The proof's verdict, with ``search()`` kept beside it (``search_beside``), or the search's when it is open."""
+    if verdict is None:
+        return search()
+    if search_beside and verdict.word == "holds":
+        _keep_search(claim, verdict, proof, search())
+    return verdict
