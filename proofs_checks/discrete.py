@@ -37,7 +37,7 @@ from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound
 from ams_theory.claims.judging import (ALL, CONVEX, correction_with_proof, ETA, F0,
                                        generic_instance, gradient_only_instance, holds_text, judge, judge_bounded,
                                        judged_edit, L_SMOOTH, margin_claim, not_reduced, proof_first, prove_for_mask,
-                                       REFUTATION_BASIS, refutation_strength, refuted_text, search, search_evidence,
+                                       refutation_strength, refuted_text, search, search_evidence,
                                        search_strength, searched_edit, STEP_MULTIPLIERS, torch_bound,
                                        vacuous_if_never_met, with_mask_proof, with_repairs,
                                        with_witness)
@@ -881,53 +881,37 @@ def _eq1_scale(xi):
     return (alpha.args[-1][0] if isinstance(alpha, sp.Piecewise) else alpha), d, n
 
 
-def _eq1_default_gap(d: int):
-    """x^T(1 - phi(x)) at x = (1, ..., 1) in R^d for eq. (1)'s default phi (xi = 1), exactly (rule core)."""
-    ones = SympyOps.asarray([sp.Integer(1)] * d)
-    return sp.simplify(OPS.total(ones * (1 - mask_values(OPS, ones, ones, PHI_VARIANTS["eq1_default"]))))
+def eq1_facts(xi):
+    """Eq. (1)'s mask phi(x) = alpha(x) 1(x > 0), alpha = dim(x)/(nnz(x > 0) + xi) (rule core, at (u, s) = (x, 1)):
+    alpha >= 1 wherever it is used (sum_i 1(x_i > 0) relu(1 - phi_i) = 0), and Thm. 2.1's conditions
+    x^T(1 - phi) <= 0 and x^T phi >= 0, for every x of every dimension."""
+    mask = dataclasses.replace(EQ1_DEFAULT, xi=xi)
+    phi = lambda q: mask_values(q.ops, q.x, q.x * 0 + 1, mask)
+    sums = lambda q: eq6_sums(q.x, phi(q), q.ops)
+    name = f"eq. (1), xi = {xi}"
+    return [cl.Fact(f"{name}: alpha >= 1", lambda q: q.at_most(q.total(q.indicator(q.x, strict=True)
+                                                                       * q.relu(1 - phi(q))), 0), ("x",)),
+            cl.Fact(f"{name}: x^T(1 - phi) <= 0", lambda q: q.at_most(sums(q)[0], 0), ("x",)),
+            cl.Fact(f"{name}: x^T phi >= 0", lambda q: q.at_least(sums(q)[1], 0), ("x",))]
 
 
-CORRECTION_DIMS = 8
-
-
-def _alpha_at_least_one(xi):
-    """Whether eq. (1)'s alpha = d/(nnz + xi) is >= 1 at every 1 <= nnz <= d <= CORRECTION_DIMS (exact), and the
-    cases checked."""
-    alpha, d, n = _eq1_scale(xi)
-    cases = [(dd, k) for dd in range(1, CORRECTION_DIMS + 1) for k in range(1, dd + 1)]
-    return all(sp.simplify(alpha.subs({d: dd, n: k})) >= 1 for dd, k in cases), cases
-
-
-@register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",
-          statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has alpha "
-                    ">= 1 "
-          "and satisfies the conditions of Thm. 2.1.")
-def check_eq6_default(budget="standard", seed=0):
-    """alpha = d/(nnz + xi) at nnz = d is below 1 for every d and xi > 0 (sympy); the counterexample x = (1, 1) is
-    exact; xi = 0 is checked at every (d, nnz) up to 8 and judged against other constants."""
+@cl.register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",
+             statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has "
+                       "alpha >= 1 and satisfies the conditions of Thm. 2.1.")
+def eq6_default():
+    """Eq. (1)'s default mask (xi = 1) has alpha >= 1 and meets Thm. 2.1's conditions (:func:`eq1_facts`); the
+    correction xi = 0, and the single edits of the constant xi. Every sign pattern of x is checked exactly (alpha
+    depends on the count nnz(x > 0), so the facts are not sums of coordinate terms)."""
     alpha, d, nnz = _eq1_scale(1)
-    at_full = sp.simplify(alpha.subs(nnz, d))                       # every coordinate positive
-    xi = sp.Symbol("xi", positive=True)
-    any_xi, _, _ = _eq1_scale(xi)
-    every_xi_fails = sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True
-    gap = _eq1_default_gap(2)                                       # x = (1, 1): phi = 2/3, x^T (1 - phi) = 2/3
-    fixed, _, _ = _eq1_scale(0)
-    fixed_ok, cases = _alpha_at_least_one(0)
-    correction = Correction(
+    any_xi, _, _ = _eq1_scale(sp.Symbol("xi", positive=True))
+    edit = lambda xi: repairs.Edit("replace constant", f"xi = {xi}", eq1_facts(xi))
+    return cl.Judgement(
+        eq1_facts(1), eq1_facts(0),
         "alpha(x) = dim(x)/nnz(x > 0) (xi = 0), or max(alpha, 1), gives alpha >= 1 whenever some x_i > 0, and then "
-        "phi meets (6) and both conditions of Thm. 2.1", "holds" if fixed_ok else "refuted",
-        exhaustive("alpha = d/nnz >= 1 exactly at every (d, nnz), xi = 0 (the boundary of xi >= 0)",
-                   dimensions=f"1..{CORRECTION_DIMS}", cases=len(cases), xi=[0]),
-        {"checked": f"alpha >= 1 for all 1 <= nnz <= d <= {CORRECTION_DIMS} (exact)", "alpha": str(fixed)})
-    xi_edit = lambda value: lambda: ((lambda ok: ("holds" if ok else "refuted", "exhaustive",
-                                                  f"alpha >= 1 at every 1 <= nnz <= d <= {CORRECTION_DIMS}: {ok}"))
-                                     (_alpha_at_least_one(value)[0]))
-    correction.with_repairs(repairs.search([repairs.Edit("replace constant", f"xi = {value}", xi_edit(value))
-                                            for value in (0, sp.Rational(1, 2), 2)], lambda thunk: thunk()))
-    return Verdict("refuted", f"alpha = d/(nnz+1) < 1 when every x_i > 0 (alpha = {at_full}): x = (1, 1) gives "
-                   f"x^T(1 - phi) = {gap} > 0", {"alpha": str(alpha), "alpha_when_all_positive": str(at_full),
-                   "every_xi_above_0_fails": {"alpha_when_all_positive": str(any_xi.subs(nnz, d)),
-                                              "below_1_for_all_d_and_xi_positive (sympy)": every_xi_fails},
-                   "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"},
-                   {"x": ["1", "1"], "alpha": str(alpha.subs({d: 2, nnz: 2})), "x^T(1-phi)": str(gap)}, correction,
-                   lambda: bool(_eq1_default_gap(2) > 0), strength=proved(REFUTATION_BASIS, dimension=2, xi=1))
+        "phi meets (6) and both conditions of Thm. 2.1",
+        repairs=tuple(edit(xi) for xi in (0, sp.Rational(1, 2), 2)),
+        why=f"alpha = d/(nnz + 1) < 1 when every x_i > 0 (alpha = {sp.simplify(alpha.subs(nnz, d))})",
+        notes={"alpha": str(alpha), "every_xi_above_0_fails": {
+            "alpha_when_all_positive": str(any_xi.subs(nnz, d)),
+            "below_1_for_all_d_and_xi_positive (sympy)": sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True},
+            "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"})
