@@ -194,3 +194,16 @@ def test_an_unknown_quantity_is_named():
 
 def test_registered_claims_are_untouched():
     assert REGISTRY["grams.D1.part3"].check is not None
+
+
+def test_a_fact_sympy_cannot_settle_on_a_sign_pattern_is_searched_not_exhaustive():
+    """(sum a)^2 <= d |a|^2 is not a sum of coordinate terms (the proof stays open) and, on the patterns where all
+    entries share a sign, sympy cannot settle it for symbolic magnitudes: those patterns are tried at one exact point
+    each, so the verdict is searched with the count of unsettled patterns, never exhaustive; dropping the d breaks
+    it, refuted exactly."""
+    holds = cl.decide(cl.Fact("Cauchy-Schwarz", lambda q: q.at_most(q.total(q.a) ** 2,
+                                                                     q.total(q.a * 0 + 1) * q.norm2(q.a))), "quick")
+    assert (holds.word, holds.strength.level) == ("holds", "searched")
+    assert holds.strength.coverage["undecided_patterns"] == 2 and "++" in holds.strength.coverage["first_undecided"]
+    wrong = cl.decide(cl.Fact("without d", lambda q: q.at_most(q.total(q.a) ** 2, q.norm2(q.a))), "quick")
+    assert wrong.word == "refuted" and wrong.recheck()

@@ -9,7 +9,7 @@ from typing import Callable
 import sympy as sp
 
 from ams_theory.claims import judging
-from ams_theory.claims.registry import Verdict, exhaustive, proved
+from ams_theory.claims.registry import Verdict, exhaustive, proved, searched
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
@@ -58,11 +58,13 @@ def _decide_fact(claim: Fact, budget, seed=0, search_beside=False) -> Verdict:
 def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
     """The fact on every pattern of entry signs of its vectors, d = 1..FACT_DIMS[budget], with symbolic magnitudes
     (multisets of coordinates when the fact is symmetric in them, every ordering otherwise): ``holds``
-    (exhaustive), or ``refuted`` at exact numbers with the failing pattern's signs (entry i: +-(i + 2)/2 or 0)."""
+    (exhaustive) when sympy settles every pattern, or ``refuted`` at exact numbers with the failing pattern's signs
+    (entry i: +-(i + 2)/2 or 0). A pattern sympy cannot settle whose numbers do not break it is tried at that one
+    point only: then the verdict is ``searched``, with the count of such patterns."""
     d_max = FACT_DIMS[budget]
     cases = list(itertools.product(LABELS, repeat=len(claim.vectors)))
     number = lambda label, i: {"+": 1, "0": 0, "-": -1}[label] * sp.Rational(i + 2, 2)
-    n = 0
+    n, undecided = 0, []
     for d in range(1, d_max + 1):
         for pattern in (patterns(cases, d) if symmetric else itertools.product(cases, repeat=d)):
             n += 1
@@ -81,8 +83,9 @@ def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
                 def recheck(numbers=numbers):
                     r = at(numbers)
                     return proofs.violates(r.value, r.relation, (), {})
-                if not recheck():
-                    continue          # symbolic magnitudes fail somewhere, not at these numbers: no certificate here
+                if not recheck():     # sympy cannot settle the pattern and these numbers do not break it
+                    undecided.append("".join("".join(c) for c in pattern))
+                    continue
                 cex = {"pattern": ["".join(c) for c in pattern], "value": str(at(numbers).value),
                        "vectors": {v: [str(x) for x in numbers[v]] for v in claim.vectors},
                        "symbolic_value": str(value)}
@@ -92,5 +95,11 @@ def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
     coverage = {"dimensions": f"1..{d_max}", "patterns": n, "failing_patterns": 0,
                 "cases_per_coordinate": "each entry of each vector > 0, = 0 or < 0, magnitudes symbolic",
                 "orderings": "up to a permutation of coordinates" if symmetric else "every ordering"}
+    if undecided:            # those patterns were tried at one exact point each: a search, not a case split
+        coverage.update(undecided_patterns=len(undecided), first_undecided=undecided[:5])
+        return Verdict("holds", f"no violation on {n:,} sign patterns, d <= {d_max}; {len(undecided)} of them not "
+                       "settled for symbolic magnitudes, tried at one exact point each", coverage,
+                       strength=searched(f"sign patterns of d <= {d_max} coordinates: {n - len(undecided)} settled "
+                                         f"exactly, {len(undecided)} tried at one exact point each", **coverage))
     return Verdict("holds", f"exact on all {n:,} sign patterns, d <= {d_max}", coverage,
                    strength=exhaustive(f"every sign pattern of d <= {d_max} coordinates, exact (sympy)", **coverage))
