@@ -29,6 +29,8 @@ import time
 
 import torch
 
+from ams_theory.claims import language as cl
+from ams_theory.claims.bounds import eq6_sums
 from ams_theory.claims.registry import REGISTRY
 from ams_theory.engines import descent, draws, margins, smooth
 from ams_theory.engines.descent import T1, MarginClaim
@@ -45,19 +47,23 @@ def m_eq6_default(ops, problem, w, u, eta, extra):
     """eq. (6) / Thm. 2.1 for the default phi of eq. (1): x'(1 - phi(x)) <= 0 and x' phi(x) >= 0, x = u o g."""
     g = margins.G(problem, w)
     x = ops.mul(u, g)
-    phi = margins.mask_values(ops, u, g, D.PHI_VARIANTS["eq1_default"])
-    first = margins.total(ops, x * (1 - phi))
-    second = margins.total(ops, x * phi)
+    first, second = eq6_sums(x, margins.mask_values(ops, u, g, D.PHI_VARIANTS["eq1_default"]), ops)
     return margins.Margin(margins.MAX(first, -second), True, margins.ABS(first) + margins.ABS(second))
+
+
+def _threshold(name, kind):
+    """Thm. 2.4 / A.7 as the claim language states them, in the searches' form (their own sampler)."""
+    mc = cl.margin_claim(D.threshold_claim(name, kind, None))
+    return MarginClaim(mc.margin, mc.draw, QUAD)
 
 
 REFUTED = {  # claim id -> (what is searched, families)
     "grams.D1.part2": MarginClaim(REGISTRY["grams.D1.part2"].margin, draws.draw_free, QUAD),
     "grams.D2.part2": MarginClaim(REGISTRY["grams.D2.part2"].margin, draws.draw_free, QUAD),
     "grams.R5.5": MarginClaim(D.m_r55, draws.draw_free, QUAD),
-    "cautious.2.4": MarginClaim(D.m_thm24, D._draw_threshold, QUAD),
+    "cautious.2.4": _threshold("Thm. 2.4", "elementwise"),
     "cautious.A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),
-    "cautious.A7": MarginClaim(D.m_a7, D._draw_threshold, QUAD),
+    "cautious.A7": _threshold("Thm. A.7", "inner"),
     "cautious.eq6.default": MarginClaim(m_eq6_default, draws.draw_free, QUAD),
 }
 SEARCH_DIMS = (2, 3, 5, 1, 8)
