@@ -36,17 +36,16 @@ from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound
                                       first_order_lower, magnitude_part, smooth_lower, thm23_bound)
 from ams_theory.claims.judging import (ALL, CONVEX, correction_with_proof, ETA, F0,
                                        generic_instance, gradient_only_instance, holds_text, judge, judge_bounded,
-                                       judged_edit, L_SMOOTH, margin_claim, not_reduced, proof_first, prove_for_mask,
-                                       refutation_strength, refuted_text, search, search_evidence,
-                                       search_strength, searched_edit, STEP_MULTIPLIERS, torch_bound,
-                                       vacuous_if_never_met, with_mask_proof, with_repairs,
-                                       with_witness)
-from ams_theory.claims.registry import Correction, Verdict, exhaustive, no_evidence, proved, register, weakest
+                                       judged_edit, L_SMOOTH, margin_claim, not_reduced, proof_first, refutation_strength,
+                                       refuted_text, search, search_evidence, search_strength,
+                                       searched_edit, STEP_MULTIPLIERS, torch_bound, vacuous_if_never_met,
+                                       with_repairs, with_witness)
+from ams_theory.claims.registry import Correction, Verdict, exhaustive, proved, register, weakest
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.masks import mask_name
 from ams_theory.core.ops import SympyOps
-from ams_theory.engines import coordinates, proofs, repairs, smooth
+from ams_theory.engines import coordinates, repairs, smooth
 from ams_theory.engines.descent import Draw, MarginClaim, Sampler, certify, step
 from ams_theory.engines.draws import direction, drawn_range, fraction_sampler, mixture, U_DRAW
 from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_values,
@@ -761,117 +760,42 @@ def a7(mask=None):
     return threshold_judgement("Thm. A.7", "inner", mask, conditional="alpha >= 0")
 
 
-def _phi_eq6(labels, i):
-    """A symbolic phi_i obeying eq. (6) for the sign of x_i: >= 1 if x_i > 0, <= 0 if x_i < 0, free if 0."""
-    if labels == "+":
-        return 1 + sp.Symbol(f"p{i}", nonnegative=True)
-    if labels == "-":
-        return -sp.Symbol(f"q{i}", nonnegative=True)
-    return sp.Symbol(f"r{i}", real=True)
+def eq6_phi(q):
+    """Every phi obeying (6) at x, from a free vector p: phi_i = 1 + |p_i| where x_i > 0, -|p_i| where x_i < 0, and
+    p_i where x_i = 0 (each phi obeying (6) is one of these, with p_i = phi_i - 1, -phi_i or phi_i)."""
+    positive, nonnegative = q.indicator(q.x, strict=True), q.indicator(q.x)
+    return positive * (1 + q.abs(q.p)) - (1 - nonnegative) * q.abs(q.p) + (nonnegative - positive) * q.p
 
 
-def _eq6_sums(pattern):
-    """:func:`eq6_sums` at a sign pattern of x: symbolic magnitudes, a symbolic phi obeying (6)."""
-    x = SympyOps.asarray([case_symbol(lab, f"x{i}") for i, lab in enumerate(pattern)])
-    phi = SympyOps.asarray([_phi_eq6(lab, i) for i, lab in enumerate(pattern)])
-    return tuple(sp.simplify(v) for v in eq6_sums(x, phi))
+def thm21_conditions(phi, vectors, label):
+    """Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 for ``phi(q) -> (x, phi)``, as Facts."""
+    sums = lambda q: eq6_sums(*phi(q), q.ops)
+    return [cl.Fact(f"{label}: x^T(1 - phi) <= 0", lambda q: q.at_most(sums(q)[0], 0), vectors),
+            cl.Fact(f"{label}: x^T phi >= 0", lambda q: q.at_least(sums(q)[1], 0), vectors)]
 
 
-def prove_eq6():
-    """Condition (6) per coordinate (x_i > 0 => phi_i >= 1, x_i < 0 => phi_i <= 0, x_i = 0: any phi_i) implies
-    x^T(1 - phi) <= 0 and x^T phi >= 0, for every d and every real phi obeying it (proof engine)."""
-    x0, phi0 = coordinates.coordinate_symbol("x", real=True), coordinates.coordinate_symbol("phi", real=True)
-    condition = (sp.Or(x0 <= 0, phi0 >= 1), sp.Or(x0 >= 0, phi0 <= 0))        # at every coordinate
-
-    def build(k):
-        def b(ops, vector):
-            x, phi = vector("x", real=True), vector("phi", real=True)
-            first, second = eq6_sums(x, phi, ops)
-            return (first, -second)[k]
-        return b
-    return proofs.Bundle([(label, coordinates.per_coordinate(build(k), "<= 0", condition, label))
-                          for k, label in enumerate(("x^T(1 - phi) <= 0", "x^T phi >= 0"))])
+def obeys_eq6(mask):
+    """The mask obeys (6) at every x = u o s: sum_i 1(x_i > 0) relu(1 - phi_i) + 1(x_i < 0) relu(phi_i) = 0."""
+    def conclusion(q):
+        x, phi = q.u * q.s, mask_values(q.ops, q.u, q.s, mask)
+        short = q.indicator(x, strict=True) * q.relu(1 - phi) + (1 - q.indicator(x)) * q.relu(phi)
+        return q.at_most(q.total(short), 0)
+    return cl.Fact(f"(6) for {mask_name(mask)}", conclusion, ("u", "s"))
 
 
-@register("cautious.eq6", source="eq. (6)", kind="discrete",
-          statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and x^T phi(x) "
-                    ">= 0.")
-def check_eq6(budget="standard", seed=0, mask=None):
-    """Exact on every sign pattern of x (symbolic phi obeying (6)), and proved for every d and every such phi by the
-    proof engine. ``mask``: a user's mask, judged on whether it obeys (6) (:func:`_check_eq6_for_mask`)."""
-    if mask is not None:
-        return _check_eq6_for_mask(mask, budget, seed)
-    d_max = SIGN_PATTERN_DIMS[budget]
-    n = 0
-    for d in range(1, d_max + 1):
-        for pat in patterns(LABELS, d):
-            n += 1
-            first, second = _eq6_sums(pat)
-            if first.is_nonpositive is not True or second.is_nonnegative is not True:
-                return Verdict("not-checkable", f"sympy could not decide the signs at pattern {pat}: "
-                               f"x^T(1-phi) = {first}, x^T phi = {second}", {"patterns": n},
-                               strength=no_evidence("a sign pattern sympy could not decide", pattern=list(pat)))
-    proof = prove_eq6()
-    if proof.proved:
-        return Verdict("holds", f"proved for every d and every phi obeying (6) per coordinate; exact on all {n} sign "
-                       f"patterns of x (d <= {d_max})", {"patterns": n, "proof": proof.status},
-                       strength=proved(f"proof engine, per coordinate under condition (6) ({proof.seconds:.2f} s)",
-                                       proof, dimensions=f"1..{d_max} exhaustively, every d by the proof",
-                                       sign_patterns=n))
-    return Verdict("holds", f"exact on all {n} sign patterns of x (d <= {d_max}) with symbolic phi obeying (6)",
-                   {"patterns": n, "per_coordinate": "x>0: x(1-phi) <= 0, x phi >= 0; x<0: both signs flip "
-                    "accordingly; x=0: 0", "proof": proof.status},
-                   strength=exhaustive("exact (sympy) on every sign pattern of x, symbolic magnitudes, a symbolic "
-                                       "phi obeying (6)", dimensions=f"1..{d_max}", sign_patterns=n,
-                                       phi="x_i > 0: 1 + p_i; x_i < 0: -q_i (p_i, q_i >= 0); x_i = 0: any real r_i"))
-
-
-def m_eq6_rule(ops, problem, w, u, eta, extra, mask=None):
-    """Condition (6) for a user's mask at x = u o g: the summed violation sum_i 1(x_i > 0) relu(1 - phi_i) +
-    1(x_i < 0) relu(phi_i), positive exactly where some coordinate breaks (6)."""
-    g = G(problem, w)
-    x = ops.mul(u, g)
-    phi = mask_values(ops, u, g, mask)
-    up = ops.indicator_(ops.copy(x), strict=True)
-    down = ops.indicator_(ops.mul(x, -1), strict=True)
-    short = ops.relu(ops.affine_(ops.copy(phi), -1, 1))                   # relu(1 - phi)
-    violation = total(ops, ops.mul(up, short)) + total(ops, ops.mul(down, ops.relu(phi)))
-    return Margin(violation, True, total(ops, ops.abs(phi)))
-
-
-def m_eq6_conditions(ops, problem, w, u, eta, extra, mask=None):
-    """Thm. 2.1's conditions for a user's mask at x = u o g: max{x^T(1 - phi), -x^T phi} <= 0 (:func:`eq6_sums`)."""
-    g = G(problem, w)
-    x = ops.mul(u, g)
-    phi = mask_values(ops, u, g, mask)
-    first, second = total(ops, x * (1 - phi)), total(ops, ops.mul(x, phi))
-    return combine([(first, True), (-second, True)], total(ops, ops.abs(x)) * (1 + total(ops, ops.abs(phi))))
-
-
-def _check_eq6_for_mask(mask, budget, seed):
-    """Eq. (6) for a user's mask: whether phi obeys (6) at every x = u o s (the literal verdict), and, as the
-    correction when it does not, whether Thm. 2.1's two conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold anyway
-    (they follow from (6), not conversely). Both searched with the discrete engines (s the gradient of the sampled
-    losses, u drawn as for the other claims; a violation re-checked exactly) and proved per coordinate when the mask
-    is a sum of coordinate terms."""
-    name = mask_name(mask)
-    cond = margin_claim(partial(m_eq6_conditions, mask=mask))
-    verdict = judge(margin_claim(partial(m_eq6_rule, mask=mask)), budget, seed, holds_text,
-                    refuted_text(f"{name} breaks (6) at some coordinate"),
-                    correction=("Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold (without (6))", cond,
-                                ALL))
-    if getattr(mask, "kind", None) == "inner":        # one value per vector: not a sum of coordinate terms
-        verdict.evidence["proof"] = "not attempted: " + ONE_VALUE_PER_VECTOR
-        if verdict.word == "holds":
-            verdict.correction = None
-        return verdict
-    if verdict.word == "holds":
-        verdict.correction = None
-        return with_mask_proof(verdict, prove_for_mask(m_eq6_rule, mask, f"(6) for {name}"))
-    if verdict.correction.verdict == "holds":
-        with_mask_proof(verdict, prove_for_mask(m_eq6_conditions, mask, f"Thm. 2.1's conditions for {name}"),
-                         correction=True)
-    return verdict
+@cl.register("cautious.eq6", source="eq. (6)", kind="discrete",
+             statement="phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 imply x^T(1 - phi(x)) <= 0 and "
+                       "x^T phi(x) >= 0.")
+def eq6(mask=None):
+    """Eq. (6) of the Cautious paper: for every phi obeying (6) (:func:`eq6_phi`), x^T(1 - phi) <= 0 and
+    x^T phi >= 0. ``mask``: whether a user's mask obeys (6) at every x = u o s, and Thm. 2.1's two conditions for it
+    as the correction (they follow from (6), not conversely)."""
+    if mask is None:
+        return thm21_conditions(lambda q: (q.x, eq6_phi(q)), ("x", "p"), "phi obeying (6)")
+    mine = lambda q: (q.u * q.s, mask_values(q.ops, q.u, q.s, mask))
+    return cl.Judgement(obeys_eq6(mask), thm21_conditions(mine, ("u", "s"), mask_name(mask)),
+                        "Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 hold (without (6))",
+                        why=f"{mask_name(mask)} breaks (6) at some coordinate")
 
 
 def _eq1_scale(xi):
@@ -887,12 +811,10 @@ def eq1_facts(xi):
     x^T(1 - phi) <= 0 and x^T phi >= 0, for every x of every dimension."""
     mask = dataclasses.replace(EQ1_DEFAULT, xi=xi)
     phi = lambda q: mask_values(q.ops, q.x, q.x * 0 + 1, mask)
-    sums = lambda q: eq6_sums(q.x, phi(q), q.ops)
     name = f"eq. (1), xi = {xi}"
     return [cl.Fact(f"{name}: alpha >= 1", lambda q: q.at_most(q.total(q.indicator(q.x, strict=True)
                                                                        * q.relu(1 - phi(q))), 0), ("x",)),
-            cl.Fact(f"{name}: x^T(1 - phi) <= 0", lambda q: q.at_most(sums(q)[0], 0), ("x",)),
-            cl.Fact(f"{name}: x^T phi >= 0", lambda q: q.at_least(sums(q)[1], 0), ("x",))]
+            *thm21_conditions(lambda q: (q.x, phi(q)), ("x",), name)]
 
 
 @cl.register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",

@@ -7,7 +7,7 @@ coverage. The budgets (:data:`BUDGET`, :data:`DIMS`) say how hard each search lo
 
 Beside the pipeline: claims with a step bound judged at fractions of it, with a control just past it
 (:func:`judge_bounded`, :func:`control_past_the_bound`); proofs attached to a searched verdict or its correction
-(:func:`correction_with_proof`, :func:`with_mask_proof`); a verdict overturned by a constructed instance
+(:func:`correction_with_proof`); a verdict overturned by a constructed instance
 (:func:`with_witness`); and the judged single edits of a false statement (:func:`with_repairs`, with edits judged
 by the searches, by a proof first, or already judged).
 """
@@ -34,7 +34,7 @@ __all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "se
            "generic_instance", "gradient_only_instance",
            "proof_strength", "searched_edit", "judged_edit", "with_repairs", "not_reduced",
            "attach_proof", "correction_with_proof", "with_witness", "proof_first",
-           "vacuous_if_never_met", "prove_for_mask", "with_mask_proof"]
+           "vacuous_if_never_met"]
 
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
     "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
@@ -363,34 +363,4 @@ def vacuous_if_never_met(verdict: Verdict, hypothesis: str) -> Verdict:
     verdict.summary = f"no drawn instance meets the hypothesis ({hypothesis}); " + verdict.summary
     verdict.strength = searched(f"no instance of the search met the hypothesis ({hypothesis})",
                                 **verdict.strength.coverage)
-    return verdict
-
-
-def prove_for_mask(margin, mask, statement):
-    """``margin <= 0`` for every d, u and g (free reals) with the user's mask, by reduction to one coordinate (open
-    when the mask couples the coordinates)."""
-    def build(ops, vector):
-        problem, w, u = gradient_only_instance(ops, vector)
-        return margin(ops, problem, w, u, ETA, {}, mask=mask).value
-    return coordinates.per_coordinate(build, "<= 0", (), statement)
-
-
-def with_mask_proof(verdict: Verdict, proof, correction=False) -> Verdict:
-    """A searched ``holds`` (of the verdict or its correction) made ``proved`` by ``proof``; a proof that is open
-    leaves it searched (recorded in the evidence). A proof of what the search refuted is a defect, raised."""
-    target = verdict.correction if correction else None
-    word = target.verdict if correction else verdict.word
-    evidence = target.evidence if correction else verdict.evidence
-    evidence["proof"] = proof.status
-    if not proof.proved:
-        return verdict
-    if word != "holds":
-        raise RuntimeError(f"the proof engine proves what the search finds {word}")
-    strength = proved(f"proof engine, per coordinate, for every d, u and g ({proof.seconds:.2f} s)", proof,
-                      search=(target.strength if correction else verdict.strength).to_json())
-    if correction:
-        target.strength = strength
-    else:
-        verdict.strength = strength
-        verdict.summary = "proved for every d; " + verdict.summary
     return verdict
