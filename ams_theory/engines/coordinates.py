@@ -726,6 +726,10 @@ def worst_case(build: Callable, loss_class: str, statement: str = "", hypotheses
                 if refuted is not None:
                     out_parts.append((label, refuted))
                     return proofs.Bundle(sub_proofs + [(label + ": refuted on " + ATTAINED_BY[kind], refuted)])
+            if res is not None and res.status == "refuted" and not attained:
+                why = "the reduced claim fails, but its bounds are not attained by one loss, so its model refutes " \
+                      "nothing"
+                res = None
             if res is None:
                 res = _open(label, "<= 0", hypotheses, reduction + f"open: {why}", why)
         out_parts.append((label, proofs.Bundle(sub_proofs + [(label + ": the reduced claim", res)])

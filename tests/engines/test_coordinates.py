@@ -154,3 +154,16 @@ def test_the_d3_comparison_is_not_proved_on_the_smooth_class():
 def test_the_loss_class_is_checked():
     with pytest.raises(ValueError):
         C.worst_case(lambda ops, vec, loss: 0, "upper")
+
+
+def test_a_failed_reduction_whose_bounds_no_loss_attains_is_open_not_refuted():
+    """L(w - eta g) <= L(w - eta relu(g)) on the smooth class: the engine takes the upper bound for the first value
+    and the lower bound for the second. The reduced claim fails at g > 0, where both points are the same and the
+    claim holds with equality: no loss attains both bounds there, so the answer is open, never a refutation (a
+    failing reduced claim without a step-bound hypothesis used to come out refuted)."""
+    def build(ops, vec, loss):
+        w, g = vec("w"), vec("g")
+        f = loss(w, g)
+        return f.value(w - ETA * g) - f.value(w - ETA * ops.relu(g))
+    p = C.worst_case(build, "smooth", "plain step no worse than the one on relu(g)")
+    assert p.status == "open" and p.model is None and "not attained by one loss" in p.reduction
