@@ -1,411 +1,417 @@
 r"""Continuous-time claims: Hamiltonian descent identities and monotonicity (Cautious paper §2, A.1-A.3;
 AMS/Grams paper Def. 5.6, Thm. E.2-E.4, Cor. 5.10).
 
-Each check states its claim as margins of the systems of :mod:`ams_theory.engines.dynamics`: an identity between a
-true rate and its stated closed form, or a sign condition on a rate, with the hyperparameters as symbols over their
-stated ranges. :mod:`ams_theory.claims.flows` judges them: proved for every dimension, state and hyperparameter in
-range, or refuted with an exactly re-checked counterexample, with a search over random states beside. The
-convergence claims (Cor. 2.2, 5.10) are judged by LaSalle's invariance principle, whose pointwise conditions the
-engine proves; trajectories are kept as illustrations.
+Each check states its claim as :class:`~ams_theory.claims.language.Flow` statements over the systems of
+:mod:`ams_theory.engines.dynamics` (:func:`dynamics_flow`): an identity between a true rate and its stated closed
+form, or a sign condition on a rate, with the hyperparameters as ranges; the claim language proves them for every
+dimension, state and hyperparameter in range, or refutes them with an exactly re-checked counterexample, and
+evaluates them exactly at drawn rational states beside. The convergence claims (Cor. 2.2, 5.10) are judged by
+LaSalle's invariance principle, whose pointwise conditions the engine proves (:mod:`ams_theory.claims.flows`);
+trajectories are kept as illustrations.
 """
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import sympy as sp
 
 from ams_theory.claims import language as cl
 from ams_theory.claims.flows import (
-    C_PHI, abstract_mask, allowance, convergence_verdict, engine_judge, for_every_d, holds_summary, identity,
-    identity_repairs, judge, judge_correction, lasalle_conditions, nonpositive, one_coordinate, prove,
-    rate_at_one_coordinate, search, symbolic_mask_system, trajectory_illustration, verdict_from)
+    C_PHI, abstract_mask, convergence_verdict, for_every_d, lasalle_conditions, trajectory_illustration)
 from ams_theory.claims.registry import register
 from ams_theory.core.ops import SympyOps
+from ams_theory.engines import coordinates, repairs
 from ams_theory.engines import dynamics as dyn
-from ams_theory.engines import proofs, repairs
 
-# hyperparameters of the symbolic systems, with the sign each ranges over (Phi, Psi: flows.C_PHI, flows.C_PSI)
-A, B = sp.symbols("a b", positive=True)                       # continuous Adam's rates (Example A.1)
-E = sp.Symbol("e", nonnegative=True)                          # Adam's epsilon
-ALPHA = sp.Symbol("alpha", positive=True)                     # Lion (§A.3.3)
-GAMMA = sp.Symbol("gamma", nonnegative=True)
-EPS = sp.Symbol("epsilon", positive=True)
-KA, KB = sp.symbols("a_K b_K", nonnegative=True)              # Lion-K (Example A.2): a >= 0, b in [0, 1)
-LION_RANGE = (EPS * GAMMA <= 1,)                               # H = alpha L + (1 - eps gamma)|m|_1 bounded below
 C_PSI_POS = sp.Symbol("c_psi", positive=True)                 # Cor. 2.2, 5.10: |.|_Psi positive definite
+
+
+# ----------------------------------------------------------------------------- the systems as Flows
+
+def _at(q, state=("s",)):
+    """The claim's state as the dynamics engine reads it: every differentiable loss, through its gradient ``q.g``,
+    and the state vectors ``state`` stacked (Adam: ``[m, v]``)."""
+    parts = [getattr(q, name) for name in state]
+    return q.ops, dyn.LinearLoss(q.g, q.ops), q.w, parts[0] if len(parts) == 1 else dyn.stack_state(parts)
+
+
+def dynamics_flow(name, make, conclusion, state=("s",), **claim):
+    """The system ``make(q)`` of the dynamics engine (its field and H, at the claim's hyperparameters) as a Flow
+    over the state vectors ``state``; ``conclusion(q, of)`` reads the system's stated forms and allowances by key
+    through ``of(key)``; ``claim``: the Flow's other fields (``hyper``, ``hypotheses``, ``positive``, ...)."""
+    def field(q):
+        dw, ds = make(q).field(*_at(q, state))
+        return dw, dyn.split_state(ds, len(state)) if len(state) > 1 else [ds]
+
+    def of(q):
+        system, at = make(q), _at(q, state)
+        return lambda key: (system.stated[key] if key in system.stated else system.params[key])(*at)
+    return cl.Flow(name, field=field, H=lambda q: make(q).H(*_at(q, state)),
+                   conclusion=lambda q: conclusion(q, of(q)), state=state, **claim)
+
+
+def _rate(q, which):
+    return q.dH if which == "H" else q.dL
+
+
+def rate_is(which, form=None):
+    """d<which>/dt == the system's stated form ``form`` (default ``d<which>``); ``which``: ``"H"`` or ``"L"``."""
+    return lambda q, of: q.equal(_rate(q, which), of(form or f"d{which}"))
+
+
+def rate_at_most(which, allowance=None):
+    """d<which>/dt <= -allowance (a system's parameter, e.g. ``delta_H``), or <= 0 without one."""
+    return lambda q, of: q.at_most(_rate(q, which), -of(allowance) if allowance else 0)
+
+
+def _one_coordinate(make, state, positive, hyper):
+    """``(q, squares)``: the claim's quantities at one coordinate (symbols ``g0``, ``w0``, ``<state>0``) for ``make``,
+    and the positive coordinates written as squares of their roots ``sqrt_<name>0``."""
+    one = coordinates.concrete_vectors(1)
+    vectors = {name: one(name, positive=True) if name in positive else one(name, real=True) for name in state}
+    roots = {name: one(f"sqrt_{name}", positive=True) for name in positive}
+    q = SimpleNamespace(ops=dyn.SYM, g=one("g", real=True), w=one("w", real=True),
+                        **{k: r.symbol(k) for k, r in hyper.items()}, **vectors)
+    return q, {vectors[name][0]: roots[name][0] ** 2 for name in positive}
+
+
+def term_edits(name, make, form, which, state=("s",), positive=(), eps=None, **claim):
+    """The single edits of a stated form (flip a term's sign, drop a term; with ``eps`` move it into or out of a
+    root: :func:`ams_theory.engines.repairs.expression_edits`), each a Flow ``d<which>/dt == edited form``. The form
+    is a sum over coordinates of one term: the term is edited at one coordinate and summed again."""
+    q1, squares = _one_coordinate(make, state, positive, claim.get("hyper", {}))
+    term = sp.sympify(make(q1).stated[form](*_at(q1, state))).xreplace(squares)
+    roots = [r.base for r in squares.values()]
+    reads = {q1.g[0]: lambda q: q.g, q1.w[0]: lambda q: q.w,
+             **{getattr(q1, n)[0]: (lambda q, n=n: getattr(q, n)) for n in state if n not in positive},
+             **{r: (lambda q, n=n: q.ops.sqrt(getattr(q, n))) for r, n in zip(roots, positive)}}
+
+    def summed(edited):
+        def total(q):
+            at = {x: read(q) for x, read in reads.items()}
+            if isinstance(q.g, coordinates.GenericVector):
+                return q.total(coordinates.GenericVector(edited.xreplace({x: v.t for x, v in at.items()})))
+            return sum(edited.xreplace({x: v[i] for x, v in at.items()}) for i in range(len(q.g)))
+        return lambda q, of: q.equal(_rate(q, which), total(q))
+    return [repairs.Edit(kind, text, dynamics_flow(f"{name}: {text}", make, summed(edited), state=state,
+                                                   positive=positive, **claim))
+            for kind, text, edited in repairs.expression_edits(term, eps=eps, roots=roots)]
 
 
 # ----------------------------------------------------------------------------- the Cautious paper
 
-MASKS_2_1 = {                                  # numeric system, symbolic mask: elementwise masks
-    "cautious_indicator": dyn.CAUTIOUS_GT,
-    "cautious_ge_l1": dyn.CAUTIOUS_GE,
-    "cautious_phi_c": dyn.SYSTEMS["cautious_phi_c"].params["phi"],
-}
+COEFFICIENTS = {"c_phi": cl.Range(0), "c_psi": cl.Range(0)}     # Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0
+ANY_MASK = "any mask"              # the mask's values free (the free vector q.phi): what holds, holds for every mask
+GRAMS = "Grams"                    # the Grams dynamics of Def. 5.6 of the AMS/Grams paper in place of a mask
 
 
-INNER_MASK = dyn.SYSTEMS["cautious_inner"].params["phi"]
+def general(q, name, K, mask, coefficients=None):
+    """System (5) of the Cautious paper (dynamics engine) with kinetic energy ``K`` and ``mask`` (a mask,
+    :data:`ANY_MASK` or :data:`GRAMS`), at the claim's c_phi, c_psi or at ``coefficients``."""
+    c_phi, c_psi = coefficients or (q.c_phi, q.c_psi)
+    if mask == GRAMS:
+        return dyn.general(name, K, None, c_phi=c_phi, c_psi=c_psi, grams=True)
+    return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, c_phi=c_phi, c_psi=c_psi)
+
+
+def system_5(name, K, mask, conclusion, coefficients=None):
+    """System (5) with ``mask`` (:func:`general`) as a Flow, for every c_phi, c_psi >= 0, or at ``coefficients``
+    (c_phi, c_psi)."""
+    return dynamics_flow(name, lambda q: general(q, name, K, mask, coefficients), conclusion,
+                         hyper={} if coefficients else COEFFICIENTS, vectors=("phi",) if mask == ANY_MASK else ())
+
+
+IDENTITIES_2_1 = (("dH identity", rate_is("H")), ("dL identity", rate_is("L")))
+CONSEQUENCES_2_1 = (("dH <= -Delta_H", rate_at_most("H", "delta_H")), ("dL <= -Delta_L", rate_at_most("L", "delta_L")),
+                    ("dL <= 0", rate_at_most("L")))
+# the paper's masks: (K, mask, one value per vector); eq. (1)'s rescaling and the inner-product mask are not sums of
+# coordinate terms, so their identities are the every-mask identity (mask values free)
+MASKS_2_1 = {"cautious_eq1": (dyn.K_QUADRATIC, dyn.EQ1_DEFAULT, True),
+             "cautious_indicator": (dyn.K_QUADRATIC, dyn.CAUTIOUS_GT, False),
+             "cautious_ge_l1": (dyn.K_L1, dyn.CAUTIOUS_GE, False),
+             "cautious_phi_c": (dyn.K_QUADRATIC, dyn.SYSTEMS["cautious_phi_c"].params["phi"], False),
+             "cautious_inner": (dyn.K_QUADRATIC, dyn.INNER_GE, True)}
 # the inner-product mask stays searched: its (Phi, Psi) = (c_phi x, c_psi x) swept over the boundary c = 0 and beyond
-INNER_SWEEP = {f"cautious_inner (c_phi={cp}, c_psi={cs})": dyn.general("cautious_inner", dyn.K_QUADRATIC, INNER_MASK,
-                                                                       c_phi=cp, c_psi=cs)
-               for cp, cs in ((0.0, 0.0), (0.1, 0.5), (2.0, 0.0), (0.0, 2.0))}
+INNER_SWEEP = ((0.0, 0.0), (0.1, 0.5), (2.0, 0.0), (0.0, 2.0))
 
 
-@register("cautious.2.1", source="Thm. 2.1", kind="continuous",
-          statement="System (5): dH/dt = x^T(1 - phi(x)) - Delta_H and dL/dt = -x^T phi(x) - |grad L|_Phi^2 = "
-          "x^T(1 - phi(x)) - Delta_L; with x^T(1-phi) <= 0 both decrease at least as fast as in (2), "
-          "with x^T phi >= 0 L decreases.")
-def check_2_1(budget="standard", seed=0, mask=None):
-    """Thm. 2.1 of the Cautious paper: the two identities for every mask phi (proved with the mask values
-    free), and the consequences for the elementwise masks 1(x > 0), 1(x >= 0) (K = |s|_1), phi_c (proved
-    per coordinate) and the inner-product mask (searched: it is not separable over coordinates).
+def identities_2_1(label, K, mask, per_vector):
+    """Thm. 2.1's identities for ``mask``; with the mask's values free when it gives ``per_vector`` values that are
+    not a sum of coordinate terms (eq. (1)'s rescaling, the inner-product mask): the every-mask identity."""
+    return [system_5(f"{label}: {what}", K, ANY_MASK if per_vector else mask, c) for what, c in IDENTITIES_2_1]
 
-    ``mask``: a user's mask ``mask(ops, u, s) -> phi`` (:mod:`ams_theory.claims.custom`) judged in place of the
-    paper's masks (:func:`_check_2_1_for_mask`); ``None``: the paper's."""
+
+def consequences_2_1(label, K, mask, coefficients=None):
+    """Thm. 2.1's consequences dH/dt <= -Delta_H, dL/dt <= -Delta_L and dL/dt <= 0 for ``mask``."""
+    return [system_5(f"{label}: {what}", K, mask, c, coefficients) for what, c in CONSEQUENCES_2_1]
+
+
+@cl.register("cautious.2.1", source="Thm. 2.1", kind="continuous",
+             statement="System (5): dH/dt = x^T(1 - phi(x)) - Delta_H and dL/dt = -x^T phi(x) - |grad L|_Phi^2 = "
+             "x^T(1 - phi(x)) - Delta_L; with x^T(1-phi) <= 0 both decrease at least as fast as in (2), "
+             "with x^T phi >= 0 L decreases.")
+def thm_2_1(mask=None):
+    """Thm. 2.1 of the Cautious paper, system (5) with Phi(x) = c_phi x, Psi(x) = c_psi x (c >= 0):
+    dH/dt = x^T(1 - phi(x)) - Delta_H, dL/dt = -x^T phi(x) - c_phi |g|^2 for the masks of eq. (1), 1(x > 0),
+    1(x >= 0) (K = |s|_1), phi_c and the inner-product mask; dH/dt <= -Delta_H, dL/dt <= -Delta_L, dL/dt <= 0 for
+    those with x^T(1 - phi) <= 0 (the inner-product mask's searched at four (c_phi, c_psi): it is not a sum of
+    coordinate terms). ``mask``: a user's mask ``mask(ops, u, s)`` (:mod:`ams_theory.claims.custom`) in place of
+    the paper's, for K = |s|^2/2 and |s|_1."""
     if mask is not None:
-        return _check_2_1_for_mask(mask, budget, seed)
-    parts = []
-    for name, K in (("cautious_eq1", dyn.K_QUADRATIC), ("cautious_ge_l1", dyn.K_L1)):
-        parts += [(f"{name}: dH identity (proof: every mask, K = {K.name})", name, identity("dH", "H"),
-                   abstract_mask(K), ()),
-                  (f"{name}: dL identity (proof: every mask, K = {K.name})", name, identity("dL", "L"),
-                   abstract_mask(K), ())]
-    for name in ("cautious_indicator", "cautious_phi_c", "cautious_inner"):      # numeric cross-checks of the same
-        parts += [(f"{name}: dH identity", name, identity("dH", "H"), abstract_mask(dyn.K_QUADRATIC), ()),
-                  (f"{name}: dL identity", name, identity("dL", "L"), abstract_mask(dyn.K_QUADRATIC), ())]
-    for name in ("cautious_indicator", "cautious_ge_l1", "cautious_phi_c", *INNER_SWEEP):  # x^T(1-phi) <= 0
-        K = dyn.K_L1 if name == "cautious_ge_l1" else dyn.K_QUADRATIC
-        make = symbolic_mask_system(MASKS_2_1[name], K) if name in MASKS_2_1 else None
-        system = INNER_SWEEP.get(name, name)
-        parts += [(f"{name}: dH <= -Delta_H", system, nonpositive("H", allowance("delta_H")), make, ()),
-                  (f"{name}: dL <= -Delta_L", system, nonpositive("L", allowance("delta_L")), make, ()),
-                  (f"{name}: dL <= 0", system, nonpositive("L"), make, ())]
-    results = judge(parts, budget, seed)
-    open_parts = [label for label, _, _, proof in results if proof is None or not proof.proved]
-    verdict = verdict_from(results, lambda n, level: holds_summary(n, level) + "; masks: eq. (1), 1(x>0), 1(x>=0) with "
-                           f"K = |s|_1, phi_c, inner-product mask; proved: {len(results) - len(open_parts)} of "
-                           f"{len(results)} parts (searched only: {', '.join(open_parts) or 'none'})",
-                           lambda label, st, c: f"{label} fails")
-    verdict.evidence["proof scope"] = ("identities proved for every mask (mask values free symbols), with "
-                                       "Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0; consequences proved per "
-                                       "coordinate for the elementwise masks; the inner-product mask is one "
-                                       "scalar per vector, not a sum of coordinate terms, and stays searched")
-    return verdict
+        name, per_vector = getattr(mask, "name", "mask"), getattr(mask, "kind", None) == "inner"
+        return [f for K in (dyn.K_QUADRATIC, dyn.K_L1) for label in [f"{name}, K = {K.name}"]
+                for f in identities_2_1(label, K, mask, per_vector) + consequences_2_1(label, K, mask)]
+    identities = [f for label, (K, phi, per_vector) in MASKS_2_1.items()
+                  for f in identities_2_1(label, K, phi, per_vector)]
+    consequences = [f for label, (K, phi, per_vector) in MASKS_2_1.items() if not per_vector
+                    for f in consequences_2_1(label, K, phi)]
+    K, inner, _ = MASKS_2_1["cautious_inner"]
+    sweep = [f for cp, cs in INNER_SWEEP for f in consequences_2_1(
+        f"cautious_inner (c_phi={cp}, c_psi={cs})", K, inner, (sp.Rational(str(cp)), sp.Rational(str(cs))))]
+    return cl.Judgement(identities + consequences + sweep, notes={"proof scope": (
+        "identities for every c_phi, c_psi >= 0, with the mask itself where it is a sum of coordinate terms, with "
+        "its values free otherwise (eq. (1)'s rescaling, the inner-product mask); consequences proved per "
+        "coordinate for the elementwise masks; the inner-product mask's searched exactly at four (c_phi, c_psi); "
+        "eq. (1)'s default mask violates x^T(1 - phi) <= 0 (cautious.eq6.default)")})
 
 
-RULE_C_PHI, RULE_C_PSI = 0.1, 0.5          # Phi, Psi of a user mask's numeric systems (those of the paper's)
+ADAM = {"a": cl.Range(0, lo_open=True), "b": cl.Range(0, lo_open=True), "e": cl.Range(0)}   # Example A.1's rates
+A, B, E = (ADAM[k].symbol(k) for k in ("a", "b", "e"))          # their symbols, as the proofs read them
 
 
-def _check_2_1_for_mask(mask, budget, seed):
-    """Thm. 2.1 with one mask in place of the paper's: system (5) with ``mask`` for K = |s|^2/2 and K = |s|_1; the
-    identities (proved for every mask, searched with this one) and the three consequences dH <= -Delta_H,
-    dL <= -Delta_L, dL <= 0, which hold exactly when the mask meets Thm. 2.1's conditions at the states reached
-    (proved per coordinate when the mask is a sum of coordinate terms, refuted with an exact model or an exactly
-    re-checked state, searched otherwise)."""
-    label = getattr(mask, "name", "mask")
-    parts = []
-    for K in (dyn.K_QUADRATIC, dyn.K_L1):
-        system = dyn.general(f"{label} (K = {K.name})", K, mask, c_phi=RULE_C_PHI, c_psi=RULE_C_PSI)
-        # a mask with one value per vector is not a sum of coordinate terms: searched only, as the paper's inner mask
-        make = None if getattr(mask, "kind", None) == "inner" else symbolic_mask_system(mask, K)
-        parts += [(f"{label}, K = {K.name}: dH identity (proof: every mask)", system, identity("dH", "H"),
-                   abstract_mask(K), ()),
-                  (f"{label}, K = {K.name}: dL identity (proof: every mask)", system, identity("dL", "L"),
-                   abstract_mask(K), ()),
-                  (f"{label}, K = {K.name}: dH <= -Delta_H", system, nonpositive("H", allowance("delta_H")), make, ()),
-                  (f"{label}, K = {K.name}: dL <= -Delta_L", system, nonpositive("L", allowance("delta_L")), make, ()),
-                  (f"{label}, K = {K.name}: dL <= 0", system, nonpositive("L"), make, ())]
-    results = judge(parts, budget, seed)
-    open_parts = [lbl for lbl, _, _, proof in results if proof is None or not proof.proved]
-    verdict = verdict_from(results, lambda n, level: holds_summary(n, level) + f"; mask: {label}; proved: "
-                           f"{len(results) - len(open_parts)} of {len(results)} parts (searched only: "
-                           f"{', '.join(open_parts) or 'none'})", lambda lbl, st, c: f"{lbl} fails")
-    verdict.evidence["proof scope"] = ("identities proved for every mask (mask values free symbols); the "
-                                       f"consequences with the mask {label} itself, Phi(x) = c_phi x, "
-                                       "Psi(x) = c_psi x, c >= 0, per coordinate where the mask is a sum of "
-                                       f"coordinate terms; searched at c_phi = {RULE_C_PHI}, c_psi = {RULE_C_PSI}")
-    return verdict
+def adam(e=None, **system):
+    """Continuous Adam (Example A.1 of the Cautious paper, :func:`ams_theory.engines.dynamics.adam`) at the claim's
+    a, b, e (``e``: at that value); ``system``: cautious, eps_in_sqrt."""
+    return lambda q: dyn.adam("adam", a=q.a, b=q.b, e=q.e if e is None else e, **system)
 
 
-@register("cautious.A1", source="Example A.1", kind="continuous",
-          statement="Continuous Adam with H = L + 1/(2a)<m/(sqrt(v)+e), m>: dH/dt <= 0 when a >= b/4.")
-def check_a1(budget="standard", seed=0):
-    """Example A.1 of the Cautious paper: dH/dt <= 0 for all a, b > 0 with a >= b/4 (the boundary a = b/4
-    included), e >= 0, v > 0; and the condition is needed: with a < b/4 the engine finds a state where
-    dH/dt > 0 (an exact witness)."""
-    symbolic = for_every_d(dyn.adam("adam", a=A, b=B, e=E))
-    results = judge([("adam: dH <= 0 (a >= b/4)", "adam", nonpositive("H"), symbolic, (A >= B / 4,))],
-                    budget, seed)
-    verdict = verdict_from(results, holds_summary, lambda label, st, c: f"{label}: dH/dt > 0")
-    below = prove(symbolic, nonpositive("H"), (A < B / 4,), "adam: dH <= 0 with a < b/4")
-    stats, cert = search("adam_small_a", nonpositive("H"), budget, seed)
-    verdict.evidence["a < b/4 (condition violated)"] = {
-        **stats, "exact_certificate": bool(cert), "proof engine": below.status,
-        "witness": below.model if below.status == "refuted" and below.certify() else None}
-    return verdict
+def adam_flow(name, conclusion, hypotheses=None, e=None, **system):
+    """Continuous Adam as a Flow over the state (m, v), v > 0, for every a, b > 0 and e >= 0 (``e``: at that
+    value)."""
+    hyper = ADAM if e is None else {k: r for k, r in ADAM.items() if k != "e"}
+    return dynamics_flow(name, adam(e, **system), conclusion, state=("m", "v"), positive=("v",), hyper=hyper,
+                         hypotheses=hypotheses)
 
 
-@register("cautious.A3.1.formula", source="§A.3.1", kind="continuous",
-          statement="dH/dt = -(b/4a)<m^2/(v^{3/2} + e), g^2> - (1 - b/4a)<m/(sqrt(v) + e), m> for continuous Adam.")
-def check_a31_formula(budget="standard", seed=0):
-    """§A.3.1 of the Cautious paper: the stated closed form of Adam's dH/dt, and the form derived here
-    with D = sqrt(v) + e (equal to the stated one at e = 0)."""
-    symbolic = for_every_d(dyn.adam("adam", a=A, b=B, e=E))
-    results = judge([("stated closed form", "adam", identity("dH", "H"), symbolic, ())], budget, seed)
-    fixed = judge([("derived closed form", "adam", identity("dH_with_e", "H"), symbolic, ())], budget, seed)
-    at_zero = prove(for_every_d(dyn.adam("adam", a=A, b=B, e=0)), identity("dH", "H"), (), "stated form at e = 0")
-    correction = judge_correction("with D = sqrt(v) + e: dH/dt = -<m^2, 1/D> + (b/4a)<m^2 sqrt(v), 1/D^2> - "
-                                  "(b/4a)<m^2 g^2, 1/(D^2 sqrt(v))>; it reduces to the stated form at e = 0", fixed)
-    correction.evidence["stated form at e = 0 (proof engine)"] = at_zero.status
-    given = lambda true, stated, at: [
-        repairs.Edit("add hypothesis", "e = 0", ("== 0", true - stated, (sp.Eq(E, 0),))),
-        repairs.Edit("hand-written correction", "the closed form derived with D = sqrt(v) + e (three terms)",
-                     ("== 0", true - at("dH_with_e"), ()), size=3)]
-    correction.with_repairs(identity_repairs(symbolic, "dH", "H", eps=E, given=given))
-    return verdict_from(results, holds_summary, lambda label, st, c: "the closed form places e wrongly (v^{3/2} + e "
-                        "and sqrt(v) + e in the second term); exact counterexample " + str(c.get("model") or ""),
-                        correction)
+def a_at_least_b_over(k):
+    """The hypothesis a >= b/k."""
+    return lambda q: [q.at_least(q.a, q.b / k)]
 
 
-@register("cautious.A3.1.cadam", source="§A.3.1", kind="continuous",
-          statement="Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) "
-                    "<= 0 "
-          "and H = L + 1/(2a)<m/sqrt(v + e), m> (as printed in the cautious paragraph) still decreases.")
-def check_a31_cadam(budget="standard", seed=0):
-    """§A.3.1 of the Cautious paper, cautious Adam. As printed, the paragraph's Hamiltonian is
-    L + <m/sqrt(v + e), m>/(2a), not (12)'s L + <m/(sqrt(v) + e), m>/(2a); both are judged, with and
-    without the condition a >= b/4 of the Adam paragraph (not restated for cautious Adam)."""
-    printed = for_every_d(dyn.adam("cadam_printed", a=A, b=B, e=E, cautious=True, eps_in_sqrt=True))
-    of_12 = for_every_d(dyn.adam("cadam_12", a=A, b=B, e=E, cautious=True))
-    literal = judge([("dL identity", "cautious_adam", identity("dL", "L"), of_12, ()),
-                     ("dL <= 0", "cautious_adam", nonpositive("L"), of_12, ()),
-                     ("dH <= 0, H with sqrt(v + e) as printed, a >= b/4", _CADAM_PRINTED, nonpositive("H"),
-                      printed, (A >= B / 4,))], budget, seed)
-    candidates = judge([("dH <= 0, H of (12), a >= b/4", "cautious_adam", nonpositive("H"), of_12,
-                         (A >= B / 4,))], budget, seed)
-    correction = judge_correction("with (12)'s Hamiltonian H = L + <m/(sqrt(v) + e), m>/(2a) and Adam's condition "
-                                  "a >= b/4, H decreases along cautious Adam; dL/dt identity and dL/dt <= 0 as printed",
-                                  candidates)
-    without = prove(of_12, nonpositive("H"), (A < B / 4,), "H of (12), a < b/4")
-    correction.evidence["H of (12), a < b/4"] = {"proof engine": without.status, "witness": without.model}
-    printed_rate, rate_12 = rate_at_one_coordinate(printed), rate_at_one_coordinate(of_12)
-    correction.with_repairs(repairs.search([
-        repairs.Edit("move eps", "move e out of the root in H: sqrt(v + e) -> sqrt(v) + e, which is (12)'s H",
-                     ("<= 0", rate_12, (A >= B / 4,))),
-        repairs.Edit("add hypothesis", "e = 0", ("<= 0", printed_rate, (A >= B / 4, sp.Eq(E, 0)))),
-        repairs.Edit("add hypothesis", "a >= b/2 (a stronger condition)", ("<= 0", printed_rate, (A >= B / 2,))),
-        repairs.Edit("move eps", "(12)'s H without Adam's condition a >= b/4", ("<= 0", rate_12, ())),
-    ], engine_judge))
-    verdict = verdict_from(literal, holds_summary, lambda label, st, c: f"{label} fails: exact counterexample "
-                           f"{c.get('model') or c.get('s')}; the printed sqrt(v + e) does not match the field's "
-                           "sqrt(v) + e", correction)
-    return verdict
+@cl.register("cautious.A1", source="Example A.1", kind="continuous",
+             statement="Continuous Adam with H = L + 1/(2a)<m/(sqrt(v)+e), m>: dH/dt <= 0 when a >= b/4.")
+def example_a1():
+    """Example A.1 of the Cautious paper: dH/dt <= 0 for all a, b > 0 with a >= b/4 (the boundary included),
+    e >= 0, v > 0; beside it, the condition is needed: with a <= b/4 dH/dt > 0 somewhere (exact witness)."""
+    return cl.Judgement(
+        adam_flow("adam: dH <= 0 (a >= b/4)", rate_at_most("H"), a_at_least_b_over(4)),
+        beside={"a <= b/4 (condition violated)": adam_flow("adam: dH <= 0 (a <= b/4)", rate_at_most("H"),
+                                                           lambda q: [q.at_most(q.a, q.b / 4)])})
 
 
-_CADAM_PRINTED = dyn.adam("cautious_adam_printed", a=0.9, b=0.999, e=1e-3, cautious=True, eps_in_sqrt=True)
+@cl.register("cautious.A3.1.formula", source="§A.3.1", kind="continuous",
+             statement="dH/dt = -(b/4a)<m^2/(v^{3/2} + e), g^2> - (1 - b/4a)<m/(sqrt(v) + e), m> for continuous "
+             "Adam.")
+def a31_formula():
+    """§A.3.1 of the Cautious paper: Adam's dH/dt = -(b/4a)<m^2/(v^{3/2} + e), g^2> - (1 - b/4a)<m/(sqrt(v) + e), m>;
+    corrected: with D = sqrt(v) + e, dH/dt = -<m^2, 1/D> + (b/4a)<m^2 sqrt(v), 1/D^2>
+    - (b/4a)<m^2 g^2, 1/(D^2 sqrt(v))>, equal to the stated form at e = 0."""
+    stated_at_e0 = adam_flow("stated closed form, e = 0", rate_is("H"), e=0)
+    derived = adam_flow("derived closed form", rate_is("H", "dH_with_e"))
+    return cl.Judgement(
+        adam_flow("stated closed form", rate_is("H")), correction=derived,
+        correction_statement="with D = sqrt(v) + e: dH/dt = -<m^2, 1/D> + (b/4a)<m^2 sqrt(v), 1/D^2> - "
+        "(b/4a)<m^2 g^2, 1/(D^2 sqrt(v))>; it reduces to the stated form at e = 0",
+        why="the closed form places e wrongly (v^{3/2} + e and sqrt(v) + e in the second term)",
+        beside={"stated form at e = 0": stated_at_e0},
+        repairs=(repairs.Edit("add hypothesis", "e = 0", stated_at_e0),
+                 repairs.Edit("hand-written correction", "the closed form derived with D = sqrt(v) + e (three terms)",
+                              derived, size=3),
+                 *term_edits("stated closed form", adam(), "dH", "H", state=("m", "v"), positive=("v",), eps=E,
+                             hyper=ADAM)))
 
 
-@register("cautious.A3.2", source="§A.3.2", kind="continuous",
-          statement="Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = -|g o 1(g o m > 0)|_1 "
-                    "and "
-          "H still decreases.")
-def check_a32(budget="standard", seed=0):
-    """§A.3.2 of the Cautious paper: signed momentum and its cautious form (no hyperparameters)."""
-    plain = for_every_d(dyn.SYSTEMS["signed_momentum"])
-    cautious = for_every_d(dyn.SYSTEMS["cautious_signed_momentum"])
-    parts = [("dH = -|m|_1", "signed_momentum", identity("dH", "H"), plain, ()),
-             ("cautious dL identity", "cautious_signed_momentum", identity("dL", "L"), cautious, ()),
-             ("cautious dH <= 0", "cautious_signed_momentum", nonpositive("H"), cautious, ())]
-    return verdict_from(judge(parts, budget, seed), holds_summary, lambda label, st, c: f"{label} fails")
+def cautious_adam(name, conclusion, hypotheses=None, printed_h=False):
+    """Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v) + e)) with H of (12), or with the cautious paragraph's
+    printed H = L + <m/sqrt(v + e), m>/(2a) (``printed_h``)."""
+    return adam_flow(name, conclusion, hypotheses, cautious=True, eps_in_sqrt=printed_h)
 
 
-LION_NUMERIC = {(reading, cautious): dyn.lion(f"{'cautious_' if cautious else ''}lion_{reading}", alpha=1.0,
-                                              gamma=0.5, eps=0.2, cautious=cautious, reading=reading)
-                for reading in dyn.LION_READINGS for cautious in (False, True)}
+@cl.register("cautious.A3.1.cadam", source="§A.3.1", kind="continuous",
+             statement="Cautious Adam (w' = -1(g o m > 0) o m/(sqrt(v)+e)): dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v)+e)) "
+             "<= 0 and H = L + 1/(2a)<m/sqrt(v + e), m> (as printed in the cautious paragraph) still decreases.")
+def a31_cautious_adam():
+    """§A.3.1 of the Cautious paper, cautious Adam: dL/dt = -g^T(1(g o m > 0) o m/(sqrt(v) + e)) <= 0, and
+    dH/dt <= 0 for H = L + <m/sqrt(v + e), m>/(2a) as printed (not (12)'s L + <m/(sqrt(v) + e), m>/(2a)), under
+    the Adam paragraph's a >= b/4."""
+    of_12 = cautious_adam("dH <= 0, H of (12), a >= b/4", rate_at_most("H"), a_at_least_b_over(4))
+    return cl.Judgement(
+        [cautious_adam("dL identity", rate_is("L")), cautious_adam("dL <= 0", rate_at_most("L")),
+         cautious_adam("dH <= 0, H with sqrt(v + e) as printed, a >= b/4", rate_at_most("H"), a_at_least_b_over(4),
+                       printed_h=True)],
+        correction=of_12,
+        correction_statement="with (12)'s Hamiltonian H = L + <m/(sqrt(v) + e), m>/(2a) and Adam's condition "
+        "a >= b/4, H decreases along cautious Adam; dL/dt identity and dL/dt <= 0 as printed",
+        why="the printed sqrt(v + e) does not match the field's sqrt(v) + e",
+        beside={"H of (12), a <= b/4": cautious_adam("dH <= 0, H of (12), a <= b/4", rate_at_most("H"),
+                                                     lambda q: [q.at_most(q.a, q.b / 4)])},
+        repairs=(repairs.Edit("move eps", "move e out of the root in H: sqrt(v + e) -> sqrt(v) + e, which is (12)'s H",
+                              of_12),
+                 repairs.Edit("add hypothesis", "e = 0", adam_flow(
+                     "printed H, e = 0", rate_at_most("H"), a_at_least_b_over(4), e=0, cautious=True,
+                     eps_in_sqrt=True)),
+                 repairs.Edit("add hypothesis", "a >= b/2 (a stronger condition)", cautious_adam(
+                     "printed H, a >= b/2", rate_at_most("H"), a_at_least_b_over(2), printed_h=True)),
+                 repairs.Edit("move eps", "(12)'s H without Adam's condition a >= b/4",
+                              cautious_adam("H of (12), any a", rate_at_most("H")))))
 
 
-def _lion(reading, cautious):
-    return for_every_d(dyn.lion("lion", ALPHA, GAMMA, EPS, cautious=cautious, reading=reading))
+def signed_momentum(name, conclusion, cautious=False):
+    """Signed momentum (§A.3.2 of the Cautious paper): w' = -sign(m) [o 1(g o m > 0)], m' = g - m, H = L + |m|_1
+    (the engine's ``signed_momentum`` and ``cautious_signed_momentum`` systems)."""
+    system = dyn.SYSTEMS["cautious_signed_momentum" if cautious else "signed_momentum"]
+    return dynamics_flow(name, lambda q: system, conclusion)
 
 
-@register("cautious.A3.3", source="§A.3.3", kind="continuous",
-          statement="Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; cautious "
-                    "Lion "
-          "keeps H decreasing and has dL/dt = -|g o 1(g o m~ > 0)|_1.")
-def check_a33(budget="standard", seed=0):
-    """§A.3.3 of the Cautious paper. As printed, m' = alpha g - gamma m while m~ = m - eps(alpha g + gamma m)
-    follows the other sign convention (there m~ = m + eps m' would need m' = -alpha g - gamma m). Every
-    reading of :data:`ams_theory.engines.dynamics.LION_READINGS` is judged: the stated rate, H's monotonicity for
-    Lion and cautious Lion, the cautious dL/dt identity, and the rate derived here; the range is
-    alpha > 0, gamma >= 0, eps > 0 with eps gamma <= 1 (H bounded below)."""
-    literal = judge([("stated dH/dt (as printed)", LION_NUMERIC[("printed", False)], identity("dH", "H"),
-                      _lion("printed", False), LION_RANGE),
-                     ("cautious Lion dL identity (as printed)", LION_NUMERIC[("printed", True)],
-                      identity("dL", "L"), _lion("printed", True), LION_RANGE)], budget, seed)
-    readings = {}
-    for reading in dyn.LION_READINGS:
-        rows = judge([
-            ("stated dH/dt", LION_NUMERIC[(reading, False)], identity("dH", "H"), _lion(reading, False), LION_RANGE),
-            ("Lion dH <= 0", LION_NUMERIC[(reading, False)], nonpositive("H"), _lion(reading, False), LION_RANGE),
-            ("cautious Lion dH <= 0", LION_NUMERIC[(reading, True)], nonpositive("H"), _lion(reading, True),
-             LION_RANGE),
-            ("cautious Lion dL identity", LION_NUMERIC[(reading, True)], identity("dL", "L"), _lion(reading, True),
-             LION_RANGE)], budget, seed)
-        readings[reading] = {label: (p.status if p else "searched", p.model if p else None)
-                             for label, _, _, p in rows}
-    corrected = judge([(f"{reading}: {label}", LION_NUMERIC[(reading, cautious)], margin, _lion(reading, cautious),
-                        LION_RANGE)
-                       for reading in ("m_tilde_ahead", "descent_momentum")
-                       for label, cautious, margin in (
-                           ("derived dH/dt", False, identity("dH_derived", "H")),
-                           ("Lion dH <= -gamma |m~|_1", False, nonpositive("H", allowance("gamma_m_tilde"))),
-                           ("cautious Lion dH <= 0", True, nonpositive("H")),
-                           ("cautious Lion dL identity", True, identity("dL", "L")))], budget, seed)
-    correction = judge_correction(
-        "read with m~ = m + eps m' (m' = alpha g - gamma m, w' = -sign(m~); or m' = -alpha g - gamma m, "
-        "w' = sign(m~)) and 0 <= eps gamma <= 1: dH/dt = -(1/eps)(|m~|_1 + c|m|_1 - c<m, sign(m~)> - "
+@cl.register("cautious.A3.2", source="§A.3.2", kind="continuous",
+             statement="Signed momentum: H = L + |m|_1 has dH/dt = -|m|_1; cautious form: dL/dt = "
+             "-|g o 1(g o m > 0)|_1 and H still decreases.")
+def a32():
+    """§A.3.2 of the Cautious paper: dH/dt = -|m|_1 for signed momentum; for its cautious form
+    dL/dt = -|g o 1(g o m > 0)|_1 and dH/dt <= 0."""
+    return [signed_momentum("dH = -|m|_1", rate_is("H")),
+            signed_momentum("cautious dL identity", rate_is("L"), cautious=True),
+            signed_momentum("cautious dH <= 0", rate_at_most("H"), cautious=True)]
+
+
+LION = {"alpha": cl.Range(0, lo_open=True), "gamma": cl.Range(0), "epsilon": cl.Range(0, lo_open=True)}
+
+
+def eps_gamma_at_most_1(q):
+    """eps gamma <= 1: H = alpha L + (1 - eps gamma)|m|_1 is bounded below."""
+    return [q.at_most(q.epsilon * q.gamma, 1)]
+
+
+def lion(reading="printed", cautious=False):
+    """Lion (§A.3.3 of the Cautious paper) at the claim's alpha, gamma, eps, under one reading of its sign convention
+    (:data:`ams_theory.engines.dynamics.LION_READINGS`)."""
+    return lambda q: dyn.lion("lion", q.alpha, q.gamma, q.epsilon, cautious=cautious, reading=reading)
+
+
+def lion_flow(name, conclusion, reading="printed", cautious=False):
+    """Lion as a Flow, for alpha > 0, gamma >= 0, eps > 0 with eps gamma <= 1."""
+    return dynamics_flow(name, lion(reading, cautious), conclusion, hyper=LION, hypotheses=eps_gamma_at_most_1)
+
+
+# what each reading is judged on: (label, cautious, conclusion)
+LION_STATEMENTS = (("stated dH/dt", False, rate_is("H")), ("Lion dH <= 0", False, rate_at_most("H")),
+                   ("cautious Lion dH <= 0", True, rate_at_most("H")),
+                   ("cautious Lion dL identity", True, rate_is("L")))
+LION_CORRECTED = (("derived dH/dt", False, rate_is("H", "dH_derived")),
+                  ("Lion dH <= -gamma |m~|_1", False, rate_at_most("H", "gamma_m_tilde")),
+                  ("cautious Lion dH <= 0", True, rate_at_most("H")), ("cautious Lion dL identity", True, rate_is("L")))
+CORRECTED_READINGS = ("m_tilde_ahead", "descent_momentum")       # m~ = m + eps m'
+
+
+@cl.register("cautious.A3.3", source="§A.3.3", kind="continuous",
+             statement="Lion: H = alpha L + (1 - eps gamma)|m|_1, dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1; "
+             "cautious Lion keeps H decreasing and has dL/dt = -|g o 1(g o m~ > 0)|_1.")
+def a33():
+    """§A.3.3 of the Cautious paper: dH/dt = -(1 - eps gamma)|m~|_1 - gamma|m|_1 and, for cautious Lion,
+    dL/dt = -|g o 1(g o m~ > 0)|_1. As printed m' = alpha g - gamma m while m~ = m - eps(alpha g + gamma m) follows
+    the other sign convention; every reading is judged beside (the stated rate, H's monotonicity for Lion and
+    cautious Lion, the cautious dL/dt identity); corrected: with m~ = m + eps m' and 0 <= eps gamma <= 1,
+    dH/dt = -(1/eps)(|m~|_1 + c|m|_1 - c<m, sign(m~)> - c<m~, sign(m)>) <= -gamma|m~|_1, c = 1 - eps gamma."""
+    given = [*(repairs.Edit("reading", f"read the dynamics as {reading}: stated dH/dt",
+                            lion_flow(f"{reading}: stated dH/dt", rate_is("H"), reading))
+               for reading in CORRECTED_READINGS),
+             *(repairs.Edit("reading", f"read the dynamics as {reading}: Lion's H decreases",
+                            lion_flow(f"{reading}: Lion dH <= 0", rate_at_most("H"), reading))
+               for reading in CORRECTED_READINGS),
+             repairs.Edit("add hypothesis", "as printed, with eps gamma <= 1: Lion's H decreases",
+                          lion_flow("printed: Lion dH <= 0", rate_at_most("H"))),
+             repairs.Edit("hand-written correction", "m~ = m + eps m' and the rate derived here",
+                          lion_flow("m_tilde_ahead: derived dH/dt", rate_is("H", "dH_derived"), "m_tilde_ahead"),
+                          size=2)]
+    return cl.Judgement(
+        [lion_flow("stated dH/dt (as printed)", rate_is("H")),
+         lion_flow("cautious Lion dL identity (as printed)", rate_is("L"), cautious=True)],
+        correction=[lion_flow(f"{reading}: {label}", c, reading, cautious)
+                    for reading in CORRECTED_READINGS for label, cautious, c in LION_CORRECTED],
+        correction_statement="read with m~ = m + eps m' (m' = alpha g - gamma m, w' = -sign(m~); or m' = -alpha g - "
+        "gamma m, w' = sign(m~)) and 0 <= eps gamma <= 1: dH/dt = -(1/eps)(|m~|_1 + c|m|_1 - c<m, sign(m~)> - "
         "c<m~, sign(m)>) <= -gamma|m~|_1 <= 0 with c = 1 - eps gamma, cautious Lion's H decreases, and "
-        "dL/dt = -|g o 1(g o m~ > 0)|_1 (the mask taken against the update direction)", corrected)
-    correction.evidence["readings"] = readings
-    printed = _lion("printed", False)
-    correction.with_repairs(identity_repairs(printed, "dH", "H", LION_RANGE,
-                                             given=lambda true, stated, at: [
-        *(repairs.Edit("reading", f"read the dynamics as {reading}: stated dH/dt",
-                       ("== 0", rate_at_one_coordinate(_lion(reading, False)) - stated, LION_RANGE))
-          for reading in dyn.LION_READINGS if reading != "printed"),
-        *(repairs.Edit("reading", f"read the dynamics as {reading}: Lion's H decreases",
-                       ("<= 0", rate_at_one_coordinate(_lion(reading, False)), LION_RANGE))
-          for reading in dyn.LION_READINGS if reading != "printed"),
-        repairs.Edit("add hypothesis", "as printed, with eps gamma <= 1: Lion's H decreases",
-                     ("<= 0", true, LION_RANGE)),
-        repairs.Edit("hand-written correction", "m~ = m + eps m' and the rate derived here",
-                     ("== 0", _lion_rate_minus_derived(), LION_RANGE), size=2)]))
-    verdict = verdict_from(literal, holds_summary, lambda label, st, c: f"{label} disagrees with the true rate: exact "
-                           f"counterexample {c.get('model') or c.get('s')}; " + _by_reading(readings), correction)
-    verdict.evidence["readings"] = readings
-    return verdict
+        "dL/dt = -|g o 1(g o m~ > 0)|_1 (the mask taken against the update direction)",
+        why="the stated dH/dt disagrees with the true rate as printed (each reading of the sign convention is "
+            "judged beside)",
+        beside={f"reading {reading}: {label}": lion_flow(f"{reading}: {label}", c, reading, cautious)
+                for reading in dyn.LION_READINGS for label, cautious, c in LION_STATEMENTS},
+        repairs=tuple(given + term_edits("printed", lion(), "dH", "H", hyper=LION, hypotheses=eps_gamma_at_most_1)))
 
 
-def _lion_rate_minus_derived():
-    """dH/dt of Lion read with m~ = m + eps m' minus the rate derived here, at one coordinate."""
-    (dH, _), at, _ = one_coordinate(_lion("m_tilde_ahead", False))
-    return dH - at("dH_derived")
+LION_K = {"a": cl.Range(0), "b": cl.Range(0, 1, hi_open=True)}    # Example A.2: a >= 0, b in [0, 1)
 
 
-def _by_reading(readings):
-    """One line: which reading refutes or proves each judged statement."""
-    labels = next(iter(readings.values())).keys()
-    parts = []
-    for label in labels:
-        by = {}
-        for reading, rows in readings.items():
-            by.setdefault(rows[label][0], []).append(reading)
-        parts.append(f"{label}: " + ", ".join(f"{status} ({'/'.join(rs)})" for status, rs in by.items()))
-    return "; ".join(parts)
-
-
-@register("cautious.A2", source="Example A.2", kind="continuous",
-          statement="Lion-K (w' = grad K((1-b)m - b g), m' = -a(g + m)) with H = aL + K((1-b)m)/(1-b) has dH/dt <= 0.")
-def check_a2(budget="standard", seed=0):
-    """Example A.2 of the Cautious paper for K = |.|_1 and K = |.|^2/2, every a >= 0 and b in [0, 1) (at b = 1
-    H divides by 0: the stated range [0, 1] is ill-posed at its upper end)."""
-    parts = [(f"K = {K.name}", f"lion_k_{tag}", nonpositive("H"), for_every_d(dyn.lion_k("lion_k", K, a=KA, b=KB)),
-              (KB < 1,)) for tag, K in (("l1", dyn.K_L1), ("l2", dyn.K_QUADRATIC))]
-    verdict = verdict_from(judge(parts, budget, seed), lambda n, level: holds_summary(n, level) + " (a >= 0, "
-                           "0 <= b < 1; searched at a = 1, b = 0.3)", lambda label, st, c: f"{label}: dH/dt > 0")
-    verdict.evidence["b = 1"] = "excluded: H = aL + K((1-b)m)/(1-b) is undefined there"
-    return verdict
+@cl.register("cautious.A2", source="Example A.2", kind="continuous",
+             statement="Lion-K (w' = grad K((1-b)m - b g), m' = -a(g + m)) with H = aL + K((1-b)m)/(1-b) has dH/dt <= "
+             "0.")
+def example_a2():
+    """Example A.2 of the Cautious paper: dH/dt <= 0 for K = |.|_1 and K = |.|^2/2, every a >= 0 and b in [0, 1)
+    (at b = 1 H divides by 0: the stated range [0, 1] is ill-posed at its upper end)."""
+    return cl.Judgement([dynamics_flow(f"K = {K.name}", lambda q, K=K: dyn.lion_k("lion_k", K, a=q.a, b=q.b),
+                                       rate_at_most("H"), hyper=LION_K) for K in (dyn.K_L1, dyn.K_QUADRATIC)],
+                        notes={"b = 1": "excluded: H = aL + K((1-b)m)/(1-b) is undefined there"})
 
 
 # ----------------------------------------------------------------------------- the AMS/Grams paper, Appendix E
 
-def _e2_literal_stated(system, ops, problem, w, s):
-    """<x, 1 - 1(x >= 0)> - Delta_H with Delta_H = <grad L, Phi(grad L)> + <K(s), Psi(K(s))> (eq. (16)).
-    K(s) is a scalar, so the term is well-formed for d = 1 only (where it is c_psi K(s)^2)."""
-    g = problem.grad(w)
-    c_phi, c_psi = system.params["c_phi"], system.params["c_psi"]
-    Kv = ops.total(ops.abs(s)) if system.params["K"] == "|s|_1" else ops.dot(s, s) / 2
-    k = ops.sign(s) if system.params["K"] == "|s|_1" else s
-    x = ops.mul(g, k)
-    ge = ops.indicator_(ops.copy(x), strict=False)
-    return ops.total(x * (1 - ge)) - (c_phi * ops.dot(g, g) + c_psi * Kv * Kv)
+def rate_with_eq_16(q, of):
+    """Thm. E.2's dH/dt = <x, 1 - 1(x >= 0)> - Delta_H with Delta_H as eq. (16) writes it,
+    <grad L, Phi(grad L)> + <K(s), Psi(K(s))>, K = |s|_1: K(s) is a number, so <K(s), Psi(K(s))> = c_psi K(s)^2,
+    well-formed for d = 1 (where it is what the paper writes)."""
+    k = q.sign(q.s)
+    x = q.g * k
+    delta_h = q.c_phi * q.norm2(q.g) + q.c_psi * q.total(q.abs(q.s)) ** 2
+    return q.equal(q.dH, q.total(x * (1 - q.indicator(x))) - delta_h)
 
 
-_E2_LITERAL = identity(_e2_literal_stated, "H")      # Thm. E.2's dH/dt with Delta_H as eq. (16) writes it
-
-
-@register("grams.E2", source="Thm. E.2", kind="continuous",
-          statement="Cautious dynamics with 1(x >= 0): dH/dt = <x, 1 - 1(x >= 0)> - Delta_H, dL/dt = -<x, 1(x >= 0)> - "
-          "<grad L, Phi(grad L)>, Delta_H as in eq. (16).")
-def check_e2(budget="standard", seed=0):
-    """Thm. E.2 of the AMS/Grams paper. Eq. (16) writes Delta_H with <K(s), Psi(K(s))>; K(s) is a scalar,
-    so the literal statement is well-formed for d = 1 only (ill-posed for d >= 2) and is judged there. With
-    grad K(s) in its place (eq. (3) of the Cautious paper) the identities are proved for every d."""
-    symbolic = symbolic_mask_system(dyn.CAUTIOUS_GE, dyn.K_L1)
-    stats, cert = search("cautious_ge_l1", _E2_LITERAL, budget, seed, dims=(1,))
-    (dH, _), at, _ = one_coordinate(symbolic)
-    literal_proof = proofs.decide(dH - at(_e2_literal_stated), "== 0", statement="dH with eq. (16) as written, d = 1")
-    literal = [("dH with eq. (16) as written (d = 1, where K(s) is a number)", stats, cert, literal_proof)]
-    fixed = judge([("dH identity", "cautious_ge_l1", identity("dH", "H"), symbolic, ()),
-                   ("dL identity", "cautious_ge_l1", identity("dL", "L"), symbolic, ())], budget, seed)
-    correction = judge_correction("with Delta_H = <grad L, Phi(grad L)> + <grad K(s), Psi(grad K(s))> (eq. (3) of "
-                                  "the Cautious paper) both identities hold; the 'hence' conditions "
-                                  "<x, 1 - 1(x >= 0)> <= 0 and the resulting bounds hold for every x", fixed)
-    verdict = verdict_from(literal, holds_summary, lambda label, st, c: "eq. (16) writes <K(s), Psi(K(s))> (K a "
-                           "scalar): ill-posed for d >= 2; at d = 1, where it is well-formed, the identity fails, e.g. "
-                           f"{c.get('model') or c.get('s')}", correction)
-    verdict.evidence["d >= 2"] = "ill-posed: <K(s), Psi(K(s))> pairs a scalar with a scalar where a vector is meant"
-    correction.with_repairs(identity_repairs(
-        symbolic, _e2_literal_stated, "H", given=lambda true, stated, at: [repairs.Edit(
-            "replace", "K(s) -> grad K(s) in Delta_H (the evident object; eq. (3) of the Cautious paper)",
-            ("== 0", true - at("dH"), ()))]))
-    return verdict
-
-
-COEFFICIENTS = {"c_phi": cl.Range(0), "c_psi": cl.Range(0)}     # Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0
-
-
-def _system(q, K, mask=None):
-    """System (5) of the Cautious paper at the claim's coefficients: the Grams dynamics of Def. 5.6 of the AMS/Grams
-    paper (``mask=None``), or the cautious system with ``mask``, with kinetic energy ``K`` (dynamics engine)."""
-    return dyn.general("grams" if mask is None else "cautious", K, mask, c_phi=q.c_phi, c_psi=q.c_psi,
-                       grams=mask is None)
-
-
-def _at(q):
-    """The state ``q`` as the dynamics engine reads it: every differentiable loss, through its gradient ``q.g``."""
-    return q.ops, dyn.LinearLoss(q.g, q.ops), q.w, q.s
-
-
-def _field(K, mask=None):
-    def field(q):
-        dw, ds = _system(q, K, mask).field(*_at(q))
-        return dw, [ds]
-    return field
+@cl.register("grams.E2", source="Thm. E.2", kind="continuous",
+             statement="Cautious dynamics with 1(x >= 0): dH/dt = <x, 1 - 1(x >= 0)> - Delta_H, dL/dt = "
+             "-<x, 1(x >= 0)> - <grad L, Phi(grad L)>, Delta_H as in eq. (16).")
+def e2():
+    """Thm. E.2 of the AMS/Grams paper, system (5) with 1(x >= 0) and K = |s|_1: dH/dt = <x, 1 - 1(x >= 0)> - Delta_H,
+    dL/dt = -<x, 1(x >= 0)> - c_phi |g|^2. Eq. (16) writes Delta_H with <K(s), Psi(K(s))>; K(s) is a scalar, so the
+    literal statement is well-formed for d = 1 only (ill-posed for d >= 2) and refuted there. With grad K(s) in its
+    place (eq. (3) of the Cautious paper) the identities hold for every d."""
+    K, mask = dyn.K_L1, dyn.CAUTIOUS_GE
+    dh = system_5("dH identity", K, mask, rate_is("H"))
+    return cl.Judgement(
+        system_5("dH with eq. (16) as written (d = 1, where K(s) is a number)", K, mask, rate_with_eq_16),
+        correction=[dh, system_5("dL identity", K, mask, rate_is("L"))],
+        correction_statement="with Delta_H = <grad L, Phi(grad L)> + <grad K(s), Psi(grad K(s))> (eq. (3) of the "
+        "Cautious paper) both identities hold; the 'hence' conditions <x, 1 - 1(x >= 0)> <= 0 and the resulting bounds "
+        "hold for every x",
+        why="eq. (16) writes <K(s), Psi(K(s))> (K a scalar): ill-posed for d >= 2; at d = 1, where it is well-formed, "
+            "the identity fails",
+        notes={"d >= 2": "ill-posed: <K(s), Psi(K(s))> pairs a scalar with a scalar where a vector is meant"},
+        repairs=(repairs.Edit("replace", "K(s) -> grad K(s) in Delta_H (the evident object; eq. (3) of the Cautious "
+                                         "paper)", dh),))
 
 
 def grams_flow(name, K, conclusion):
     """The Grams dynamics with kinetic energy ``K`` and ``H = L + K(s)``, for every c_phi, c_psi >= 0."""
-    return cl.Flow(f"{name}, K = {K.name}", field=_field(K), H=lambda q: _system(q, K).H(*_at(q)),
-                   conclusion=conclusion, hyper=COEFFICIENTS)
-
-
-def h_descends(q):
-    """dH/dt <= 0."""
-    return q.at_most(q.dH, 0)
-
-
-def l_descends_by_delta_l(K):
-    """dL/dt <= -Delta_L, Delta_L = <g, grad K(s)> + c_phi |g|^2."""
-    return lambda q: q.at_most(q.dL, -_system(q, K).params["delta_L"](*_at(q)))
+    return system_5(f"{name}, K = {K.name}", K, GRAMS, conclusion)
 
 
 def no_slower_than_cautious(K):
     """dL/dt of Grams <= dL/dt of the cautious system (mask 1(x >= 0)) with the same K, Phi, Psi, at the same
     state: <g, dw_Grams> <= <g, dw_cautious>."""
-    return lambda q: q.at_most(q.dL, q.dot(q.g, _field(K, dyn.CAUTIOUS_GE)(q)[0]))
+    return lambda q, of: q.at_most(q.dL, q.dot(q.g, general(q, "cautious", K, dyn.CAUTIOUS_GE).field(*_at(q))[0]))
 
 
-E3_H = [grams_flow("Thm. E.3, dH/dt <= 0", K, h_descends) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
-E3_L = [grams_flow("Thm. E.3, dL/dt <= -Delta_L", K, l_descends_by_delta_l(K)) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+E3_H = [grams_flow("Thm. E.3, dH/dt <= 0", K, rate_at_most("H")) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+E3_L = [grams_flow("Thm. E.3, dL/dt <= -Delta_L", K, rate_at_most("L", "delta_L"))
+        for K in (dyn.K_QUADRATIC, dyn.K_L1)]
 E4 = [grams_flow("Thm. E.4", dyn.K_QUADRATIC, no_slower_than_cautious(dyn.K_QUADRATIC))]
 
 
@@ -501,3 +507,4 @@ def check_5_10(budget="standard", seed=0):
     return convergence_verdict("holds", "bounded solutions of (15) and of the Grams dynamics converge to "
                                "stationary points of H (LaSalle, Filippov solutions; pointwise conditions proved "
                                "for K = |s|^2/2 and linear Phi, Psi)", parts, runs)
+

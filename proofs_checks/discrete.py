@@ -25,32 +25,21 @@ N = <u o g, 1(u o g < 0)> (the opposed part, <= 0), dL = L(w') - L(w).
 from __future__ import annotations
 
 import dataclasses
-import math
 from functools import partial
 
 import sympy as sp
 import torch
 
 from ams_theory.claims import language as cl
-from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound, descent_upper, eq6_sums,
-                                      first_order_lower, magnitude_part, smooth_lower, thm23_bound)
-from ams_theory.claims.judging import (ALL, CONVEX, correction_with_proof, ETA, F0,
-                                       generic_instance, gradient_only_instance, holds_text, judge, judge_bounded,
-                                       judged_edit, L_SMOOTH, margin_claim, not_reduced, proof_first, refutation_strength,
-                                       refuted_text, search, search_evidence, search_strength,
-                                       searched_edit, STEP_MULTIPLIERS, torch_bound, vacuous_if_never_met,
-                                       with_repairs, with_witness)
-from ams_theory.claims.registry import Correction, Verdict, exhaustive, proved, register, weakest
+from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound, d3_step_bounds, descent_upper,
+                                      eq6_sums, first_order_lower, magnitude_part, smooth_lower, thm23_bound)
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.masks import mask_name
-from ams_theory.core.ops import SympyOps
-from ams_theory.engines import coordinates, repairs, smooth
-from ams_theory.engines.descent import Draw, MarginClaim, Sampler, certify, step
-from ams_theory.engines.draws import direction, drawn_range, fraction_sampler, mixture, U_DRAW
-from ams_theory.engines.margins import (ABS, AND, combine, F, G, GT, Lc, LE, Margin, mask_values,
-                                        masked_step, MAX, MIN, neg_sum, pos_sum, sq, total, within)
-from ams_theory.engines.symbolic import LABELS, OPS, case_symbol, patterns
+from ams_theory.engines import repairs, smooth
+from ams_theory.engines.descent import Draw, step
+from ams_theory.engines.margins import (mask_values, masked_step, neg_sum)
+from ams_theory.engines.symbolic import OPS
 
 DT = torch.float64
 SIGN_PATTERN_DIMS = {"quick": 2, "standard": 4, "thorough": 5}     # exact sign-pattern checks: d = 1..this
@@ -162,57 +151,6 @@ D2_PART3 = _one_step("Lemma D.2 Part 3", GRAMS, descends, hyper=up_to(d2_step_bo
                                                                                       "D.2 Part 3)"))
 
 
-def d3_step_bounds(ops, problem, w, u, corrected=False, constant=2):
-    """The bounds whose minimum is Thm. D.3's step bound, ``[(2P, L|u|^2), (2N, L|u|^2)]`` (``corrected``: |N|;
-    ``constant`` replaces the 2, a repair edit)."""
-    x = ops.mul(u, G(problem, w))
-    N = neg_sum(ops, x)
-    den = Lc(problem) * sq(ops, u)
-    return [(constant * pos_sum(ops, x), den), (constant * (-N if corrected else N), den)]
-
-
-def d3_step_bound(ops, problem, w, u, corrected=False, constant=2):
-    """Thm. D.3's step bound eta <= 2/(L|u|^2) min{P, N}, as ``(2 min{P, N}, L|u|^2)``; N <= 0 as written, so
-    the bound is never positive."""
-    (p, den), (n, _) = d3_step_bounds(ops, problem, w, u, corrected, constant)
-    return MIN(p, n), den
-
-
-def d3_changes(ops, problem, w, u, eta):
-    """``(dL_Grams, dL_C, L(w))``: the one-step changes of the Grams step (Cor. 5.2) and the cautious step."""
-    g = G(problem, w)
-    f0 = F(problem, w)
-    dG = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
-    dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
-    return dG, dC, f0
-
-
-def _d3_margin(ops, problem, w, u, eta, corrected, side, constant):
-    dG, dC, f0 = d3_changes(ops, problem, w, u, eta)
-    applicable = AND(GT(eta, 0), side(eta, d3_step_bound(ops, problem, w, u, corrected, constant)))
-    return Margin(MAX(dG - dC, dC), applicable, ABS(f0))
-
-
-def m_d3(ops, problem, w, u, eta, extra):
-    """eta <= 2/(L|u|^2) min{P, N} with eta > 0  =>  dL_Grams <= dL_C <= 0 (N as written: <= 0)."""
-    return _d3_margin(ops, problem, w, u, eta, False, within, 2)
-
-
-def m_d3_corrected(ops, problem, w, u, eta, extra, side=within, constant=2):
-    """eta <= c/(L|u|^2) min{P, |N|} (c = ``constant``, 2 in the theorem) with eta > 0  =>  dL_Grams <= dL_C <= 0
-    (``side=beyond``: the control)."""
-    return _d3_margin(ops, problem, w, u, eta, True, side, constant)
-
-
-def m_r55(ops, problem, w, u, eta, extra):
-    """Strictly better: dL_Grams < dL_C for eta > 0 (margin >= 0 is a violation; shifted by a tiny amount)."""
-    g = G(problem, w)
-    f0 = F(problem, w)
-    dG = F(problem, step(ops, w, u, g, eta, GRAMS_MASK)) - f0
-    dC = F(problem, step(ops, w, u, g, eta, CAUTIOUS_GE)) - f0
-    return Margin(dG - dC, GT(eta, 0), ABS(f0))
-
-
 # ----------------------------------------------------------------------------- the Cautious paper
 
 PHI_VARIANTS = {  # the masks phi of the Cautious paper, as rule-core settings
@@ -289,79 +227,40 @@ def a5_claim(mask, losses="convex"):
 
 # ----------------------------------------------------------------------------- Thm. A.3 (T steps)
 
-def _fstar(problem):
-    """inf of f for the families A.3 is searched on (-inf where unbounded below)."""
-    if isinstance(problem, smooth.QuadraticProblem):
-        a, b = torch.diagonal(problem.A, dim1=-2, dim2=-1), problem.b
-        pos = a > 0
-        fs = problem.c - 0.5 * torch.where(pos, b * b / torch.where(pos, a, torch.ones_like(a)), 0 * b).sum(-1)
-        unbounded = ((~pos) & (b != 0)).any(-1)
-        return torch.where(unbounded, torch.full_like(fs, -math.inf), fs).reshape(-1, 1)
-    if isinstance(problem, smooth.SeparableProblem):          # logcosh >= 0 (min 0), softplus > 0 (inf 0)
-        return torch.zeros(problem.batch, 1, dtype=DT)
-    ex = problem.exact                                         # ExactProblem of a diagonal quadratic
-    total_ = ex.c
-    for j in range(ex.d):
-        a, b = ex.A[j, j], ex.b[j]
-        if a > 0:
-            total_ -= b * b / (2 * a)
-        elif b != 0:
-            return -sp.oo
-    return total_
-
-
 A3_PHI = PHI_VARIANTS["eq1_default"]
-A3_T = 8
-A3_FAMILIES = ("quadratic_diagonal_convex", "separable_logcosh", "separable_softplus")
 A3_STEP = ((1 / 8, "10^U", -9, -3), (7 / 8, "10^U", -3, 1))                      # times 1/L (eps > 0)
 A3_BETA = ((1 / 8, "exactly", 0), (1 / 4, "1-10^U", -4, -1), (5 / 8, "U", 0, 1))
+A3_HYPER = {"eps": cl.Step(positive=True, mixture=A3_STEP), "beta": cl.Range(0, 1, hi_open=True, mixture=A3_BETA)}
 
 
-def _a3(ops, problem, w, u, eta, extra, corrected=False, phi=A3_PHI, b_factor=1, mask_hypothesis=False):
-    """(1/T) sum_t x_t^T phi(x_t) <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), x_t = grad(w_t) o u_t, for the
-    cautious heavy-ball method (u_t = s_t = beta s_{t-1} + g_t, s_0 = u, beta = ``extra["beta"]``) with the mask
-    ``phi`` (eq. (1)'s by default); every prefix length T = 1..8 of one trajectory is an instance.
-    B_T = sum |u_t|^2 (corrected: sum |u_t o phi_t|^2); ``b_factor`` multiplies the B_T term (a repair edit).
-    ``mask_hypothesis``: the theorem's x phi(x) >= 0, per coordinate at every step so far, is part of the hypothesis
-    (for a user's mask; every mask of the paper meets it)."""
-    L = Lc(problem)
-    f1 = F(problem, w)
-    fstar = _fstar(problem)
-    s, lhs, B, parts, ok = u, 0, 0, [], True
-    for t in range(1, A3_T + 1):
-        g = G(problem, w)
-        ut, s = rules.heavy_ball_direction(ops, g, ops.copy(s), extra["beta"])
-        mask = mask_values(ops, ut, g, phi)
-        if mask_hypothesis:
-            ok = AND(ok, LE(0, neg_sum(ops, ops.mul(ops.mul(ut, g), mask))))
-        lhs = lhs + total(ops, ops.mul(ut, g) * mask)
-        B = B + (sq(ops, ops.mul(ut, mask)) if corrected else sq(ops, ut))
-        w = masked_step(ops, w, ut, g, eta, phi)
-        rhs = (f1 - fstar) / (t * eta) + b_factor * L * eta * B / (2 * t)
-        parts.append((lhs / t - rhs, ok))
-    return combine(parts, ABS(f1) / eta + ABS(lhs))
+def cautious_heavy_ball(mask):
+    """Thm. A.3's method: s <- beta s + g, u = s, w <- w - eps phi o u with phi the values of ``mask`` at (u, g)
+    (rule core); per step: x^T phi (x = u o g), |u|^2, |u o phi|^2 and sum_i min(x_i phi_i, 0)."""
+    def one_step(q):
+        u, s = rules.heavy_ball_direction(q.ops, q.g, q.ops.copy(q.s), q.beta)
+        phi = mask_values(q.ops, u, q.g, mask)
+        x_phi = u * q.g * phi
+        return masked_step(q.ops, q.w, u, q.g, q.eps, mask), {"s": s}, {
+            "x_phi": q.total(x_phi), "B": q.norm2(u), "B_masked": q.norm2(u * phi), "opposed": neg_sum(q.ops, x_phi)}
+    return one_step
 
 
-def m_a3(ops, problem, w, u, eta, extra):
-    return _a3(ops, problem, w, u, eta, extra)
+def a3_bound(corrected=False, b_factor=1):
+    """(1/T) sum_t x_t^T phi_t <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum |u_t|^2 (``corrected``:
+    sum |u_t o phi_t|^2; ``b_factor`` multiplies the B_T term, a repair edit)."""
+    def conclusion(q):
+        B = q.sums["B_masked" if corrected else "B"]
+        return q.at_most(q.sums["x_phi"] / q.t, (q.loss_start - q.loss_inf) / (q.t * q.eps)
+                         + b_factor * q.L * q.eps * B / (2 * q.t))
+    return conclusion
 
 
-def m_a3_corrected(ops, problem, w, u, eta, extra):
-    return _a3(ops, problem, w, u, eta, extra, corrected=True)
-
-
-def _a3_draw(problem, w, gen):
-    """s_0 = u, a constant step eps (:data:`A3_STEP` / L) and the heavy-ball beta (:data:`A3_BETA`)."""
-    B = w.shape[0]
-    u = direction(problem, w, gen)
-    eps = mixture(gen, B, A3_STEP) / problem.L.reshape(-1, 1)
-    return u, eps, {"beta": mixture(gen, B, A3_BETA)}
-
-
-_draw_a3 = Sampler(_a3_draw, {
-    "u": "s_0: " + U_DRAW, "step": drawn_range("eps > 0, constant; drawn in (0, 10/L]", A3_STEP, " / L"),
-    "beta": drawn_range("[0, 1) (heavy ball s <- beta s + g)", A3_BETA),
-    "T": f"every prefix T = 1..{A3_T} of one trajectory", "phi": "eq. (1) with xi = 1 (x phi(x) >= 0)"})
+def a3_claim(mask=A3_PHI, corrected=False, b_factor=1, mask_hypothesis=False):
+    """Thm. A.3 for the cautious heavy-ball method with ``mask`` (``mask_hypothesis``: the theorem's x phi(x) >= 0,
+    at every coordinate of every step so far, is a hypothesis: for a user's mask; the paper's masks meet it)."""
+    return cl.Trajectory(f"Thm. A.3, {mask_name(mask)}{', corrected B_T' if corrected else ''}",
+                         cautious_heavy_ball(mask), a3_bound(corrected, b_factor), hyper=A3_HYPER, state=("s",),
+                         hypotheses=(lambda q: [q.at_least(q.now["opposed"], 0)]) if mask_hypothesis else None)
 
 
 def _a6_problem(problem):
@@ -369,51 +268,6 @@ def _a6_problem(problem):
     if isinstance(problem, smooth.QuadraticProblem):
         return dataclasses.replace(problem, b=torch.zeros_like(problem.b), c=torch.zeros_like(problem.c))
     return problem
-
-
-# ----------------------------------------------------------------------------- Thm. D.3 from the smoothness bounds
-
-D3_BOUNDS_USED = {      # what a proof of D.3's comparison assumed, by loss class
-    "convex": "every convex L-smooth loss: the Grams step's loss value replaced by the L-smooth upper bound and the "
-              "cautious step's by the convex lower bound in the comparison (the engine proves the sides from "
-              "monotonicity), the upper bound in dL_C <= 0",
-    "smooth": "every L-smooth loss: the Grams step's loss value replaced by the L-smooth upper bound and the cautious "
-              "step's by the L-smooth lower bound in the comparison (the engine proves the sides from monotonicity), "
-              "the upper bound in dL_C <= 0"}
-
-
-def prove_d3(loss_class, constant=2):   # not cached: each claim binds its own proof (registry)
-    r"""Corrected Thm. D.3, ``eta <= c min{P, |N|}/(L|u|^2)  =>  dL_Grams <= dL_C <= 0``, for every dimension and
-    every loss of ``loss_class`` (``"convex"``: convex L-smooth; ``"smooth"``: L-smooth), in one call of the
-    worst-case-loss reduction on the check's own quantities (:func:`d3_changes`): the engine proves the comparison
-    nondecreasing in the Grams value and nonincreasing in the cautious value (so it takes the upper bound for the
-    first, the class's lower bound for the second) and ``dL_C`` nondecreasing in the cautious value. The step bound's
-    min gives one hypothesis per argument (:func:`d3_step_bounds`), each a sum over coordinates, closed by a
-    multiplier. The comparison's two bounds are not attained by one loss, so a failure to close it refutes nothing:
-    that part stays open."""
-    def build(ops, vector, loss):
-        problem, w, u = generic_instance(ops, vector, loss)
-        dG, dC, _ = d3_changes(ops, problem, w, u, ETA)
-        return MAX(dG - dC, dC), [num - ETA * den for num, den in
-                                  d3_step_bounds(ops, problem, w, u, True, constant)]
-    return coordinates.worst_case(build, loss_class, f"Thm. D.3 with |N| and constant {constant}, "
-                                  f"{D3_BOUNDS_USED[loss_class]}", multipliers=STEP_MULTIPLIERS, L=L_SMOOTH,
-                                  f0=F0)
-
-
-def prove_d3_vacuous():
-    """Thm. D.3 as written: its N = sum_i min(u_i g_i, 0) is <= 0 for every d (per coordinate), so the step bound's
-    min{P, N} <= N <= 0 and no eta > 0 meets it."""
-    def build(ops, vector):
-        problem, w, u = gradient_only_instance(ops, vector)
-        return d3_step_bounds(ops, problem, w, u)[1][0]
-    return coordinates.per_coordinate(build, "<= 0", (), "Thm. D.3's 2N <= 0")
-
-
-# why each remaining discrete claim stays searched (or certified by search alone)
-CHECK_A3_NOT_REDUCED = (
-    'a sum over T steps with the infimum of the loss: not a one-step pointwise statement')
-ONE_VALUE_PER_VECTOR = "a mask with one value per vector: not a sum of coordinate terms"
 
 
 @cl.register("grams.D1.part1", source="Lemma 3.4 / D.1 Part 1", kind="discrete",
@@ -459,166 +313,109 @@ def d2_part3():
     return D2_PART3
 
 
-def _nonpositive_opposed_part(d_max):
-    """N = sum_i min(u_i g_i, 0) <= 0 on every sign pattern of (u, g) with d <= d_max (exact, symbolic
-    magnitudes). Returns (whether it held everywhere, the number of patterns checked)."""
-    cases = [(a, b) for a in LABELS for b in LABELS]
-    n = 0
-    for d in range(1, d_max + 1):
-        for pat in patterns(cases, d):
-            n += 1
-            u = SympyOps.asarray([case_symbol(c[0], f"u{i}") for i, c in enumerate(pat)])
-            g = SympyOps.asarray([case_symbol(c[1], f"g{i}") for i, c in enumerate(pat)])
-            if sp.simplify(neg_sum(OPS, OPS.mul(u, g))).is_nonpositive is not True:
-                return False, n
-    return True, n
+# ----------------------------------------------------------------------------- Thm. D.3 and Remark 5.5
+
+GRAMS_FORM = grams_step(GRAMS_MASK)        # the Grams step as D.3 and Remark 5.5 compare it (Cor. 5.2's form)
 
 
-_CORRECTED_D3: dict = {}
+def d3_step(corrected=False, constant=2):
+    """Thm. D.3's step: eta > 0 up to c/(L|u|^2) min{P, N} (``corrected``: |N|; c = ``constant``, 2 as printed)."""
+    n = "|N|" if corrected else "N"
+    return {"eta": cl.UpTo(lambda q: d3_step_bounds(q.ops, q.g, q.u, q.L, corrected, constant),
+                           f"{constant} min{{P, {n}}}/(L|u|^2) (Thm. D.3)", positive=True)}
 
 
-def _corrected_d3(budget, seed, convex: bool, constant=2):
-    """The corrected D.3 (|N| in place of N, ``constant`` in place of the 2), judged once per (budget, seed) and
-    shared with Remark 5.5; the convex form (the one that holds) with its control past the bound."""
-    key = (budget, seed, convex, constant)
-    if key not in _CORRECTED_D3:
-        margin = partial(m_d3_corrected, constant=constant)
-        verdict = judge_bounded(
-            margin, torch_bound(partial(d3_step_bound, corrected=True, constant=constant)),
-            f"{constant} min{{P, |N|}}/(L|u|^2) (Thm. D.3 with |N|)", budget, seed, holds_text,
-            refuted_text("corrected bound, " + ("convex" if convex else "nonconvex") + " loss"),
-            families=CONVEX if convex else ALL, control=convex)
-        if not convex and constant == 2 and verdict.word == "holds":
-            verdict = with_witness(verdict, margin_claim(margin), d3_indefinite_witness())
-        _CORRECTED_D3[key] = verdict
-    return _CORRECTED_D3[key]
+def grams_no_worse(q):
+    """L(w_Grams) <= L(w_C): the Grams step taken decreases the loss at least as much as the cautious step."""
+    return q.at_most(q.loss_at(q.w_next), q.loss_at(cautious_step(q)))
+
+
+def grams_strictly_better(q):
+    """L(w_Grams) < L(w_C)."""
+    return q.less_than(q.loss_at(q.w_next), q.loss_at(cautious_step(q)))
 
 
 def d3_indefinite_witness() -> Draw:
     r"""Corrected D.3 (|N|, constant 2) fails without convexity: ``f(x) = x^T A x/2 + <(1, 1), x>`` with
     ``A = [[-1/2, 13/16], [13/16, 1/2]]`` (eigenvalues +-sqrt(233)/16, so L = 1), ``w = 0``, ``u = (1, -1)``: the
-    bound 2 min{P, |N|}/(L|u|^2) is 1 (P = |N| = 1) and ``eta = 1023/1024`` is inside it, also for the slightly
-    inflated L the exact check certifies. The Grams step is ``eta (-1, -1)``, the cautious step ``eta (-1, 0)``:
-    with ``a = eta (-1, 0)``, ``b = eta (0, -1)``, ``dL_Grams - dL_C = <g, b> + a^T A b + b^T A b/2
-    = eta (17 eta/16 - 1) > 0``. (The cross term ``a^T A b`` is what the convex lower bound rules out; the
-    search meets such instances only at the larger budgets.)"""
+    bound 2 min{P, |N|}/(L|u|^2) is 1 (P = |N| = 1) and ``eta = 1023/1024`` is inside it. The Grams step is
+    ``eta (-1, -1)``, the cautious step ``eta (-1, 0)``: with ``a = eta (-1, 0)``, ``b = eta (0, -1)``,
+    ``dL_Grams - dL_C = <g, b> + a^T A b + b^T A b/2 = eta (17 eta/16 - 1) > 0``. (The cross term ``a^T A b`` is
+    what the convex lower bound rules out; the search meets such instances only at the larger budgets.)"""
     A = torch.tensor([[[-0.5, 13 / 16], [13 / 16, 0.5]]], dtype=DT)
     problem = smooth.QuadraticProblem("quadratic_indefinite", False, torch.ones(1, dtype=DT), A,
                                       torch.ones(1, 2, dtype=DT), torch.zeros(1, dtype=DT))
-    return Draw(problem, torch.zeros(1, 2, dtype=DT), torch.tensor([[1.0, -1.0]], dtype=DT),
-                torch.full((1, 1), 1023 / 1024, dtype=DT), {})
+    u, eta = torch.tensor([[1.0, -1.0]], dtype=DT), torch.full((1, 1), 1023 / 1024, dtype=DT)
+    return Draw(problem, torch.zeros(1, 2, dtype=DT), u, eta, {"u": u, "eta": eta})
 
 
-D3_CORRECTED = ("with |N| in place of N (the proof's last line drops a minus sign) and L convex: "
-                "eta <= 2/(L|u|^2) min{P, |N|} implies dL_Grams <= dL_C <= 0")
-
-
-@register("grams.D3", source="Thm. 5.4 / D.3", kind="discrete",
-          statement="eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
-def check_d3(budget="standard", seed=0):
-    """The bound as written: N <= 0 is proved for every d, so no eta > 0 meets it (vacuous), and the search confirms
-    no drawn instance does; the correction (|N|, L convex) and the repairs are proved by the worst-case-loss reduction or
-    refuted exactly."""
-    d_max = SIGN_PATTERN_DIMS[budget]
-    nonpos, n_patterns = _nonpositive_opposed_part(d_max)
-    claim = margin_claim(m_d3, fraction_sampler(torch_bound(d3_step_bound), within,
-                                      "2 min{P, N}/(L|u|^2) as written (never positive: every step is free)"))
-    rs, found, tried = search(claim, budget, seed)
-    if not nonpos or rs.applicable:
-        raise AssertionError("the vacuity argument failed: N > 0 on a sign pattern, or an instance with eta > 0 "
-                             "met the bound as written")
-    evidence = {**search_evidence(rs, tried, seed, budget), "N_nonpositive_on_all_sign_patterns": nonpos,
-                "sign_patterns": n_patterns}
-    corr_all = _corrected_d3(budget, seed, convex=False)
-    corr_convex = _corrected_d3(budget, seed, convex=True)
-    correction = Correction.of(
-        D3_CORRECTED, corr_convex,
-        {**corr_convex.evidence, "convex_families": corr_convex.summary,
-         "without_convexity": {"verdict": corr_all.word, "summary": corr_all.summary,
-                               "counterexample": corr_all.counterexample},
-         "proof_notes": "the proof uses D.1 Part 2 (true only for convex L) and index sets I+ = {u_i, g_i >= 0}, "
-                        "I- = {u_i, g_i < 0} that do not cover coordinates where u_i and g_i differ in sign"})
-    searched_ = weakest(
-        exhaustive("N = sum_i min(u_i g_i, 0) <= 0 exactly (sympy) on every sign pattern of (u, g), symbolic "
-                   "magnitudes", dimensions=f"1..{d_max}", sign_patterns=n_patterns),
-        search_strength(claim, rs, tried, seed, basis="no drawn instance with eta > 0 met the bound as written"),
-        basis="the bound 2 min{P, N}/(L|u|^2) is never positive: N <= 0 on every sign pattern (exact, "
-              f"d <= {d_max}) and no drawn instance with eta > 0 met it")
-    vacuity = prove_d3_vacuous()
-    strength = (proved(f"2N <= 0 for every d, per coordinate ({vacuity.seconds:.2f} s), so min{{2P, 2N}} <= 0 and "
-                       "no eta > 0 meets the bound", vacuity, search=searched_.to_json())
-                if vacuity.proved else searched_)
-    verdict = Verdict("vacuous", "N <= 0 always (proved for every d), so the step bound forces eta <= 0: "
-                      f"no instance with eta > 0 meets it ({rs.instances:,} tried); corrected form: "
-                      f"{correction.verdict} for convex L, {corr_all.word} without convexity", evidence,
-                      correction=correction, strength=strength)
-    convex_proof = prove_d3("convex")
-    correction_with_proof(verdict, convex_proof, D3_BOUNDS_USED["convex"])
-    with_repairs(verdict, [
-        repairs.Edit("hand-written correction", "|N| in place of N, and L convex", judged_edit(correction), size=2),
-        repairs.Edit("flip sign", "|N| = -N in place of N (any L-smooth loss)",
-                     proof_first(prove_d3("smooth"), D3_BOUNDS_USED["smooth"], lambda: corr_all)),
-        repairs.Edit("flip sign and replace constant", "|N| in place of N, and 1 in place of the 2 (any L-smooth "
-                     "loss)", proof_first(prove_d3("smooth", 1), D3_BOUNDS_USED["smooth"],
-                                           lambda: _corrected_d3(budget, seed, convex=False, constant=1)), size=2),
-        repairs.Edit("add hypothesis", "L convex (N as written)", searched_edit(
-            margin_claim(m_d3, claim.draw, CONVEX), budget, seed, CONVEX))])
-    verdict.evidence["proof from smoothness"] = (
-        "the statement as written is vacuous (proved above); its corrections are proved by the worst-case-loss reduction: "
-        + "; ".join(D3_BOUNDS_USED.values()))
-    return verdict
-
-
-@register("grams.R5.5", source="Remark 5.5", kind="discrete",
-          statement="Grams' one-step loss decrease is strictly larger than the cautious one.")
-def check_r55(budget="standard", seed=0):
-    """An exact certificate of equal decrease (every coordinate aligned) refutes the strict claim; the search counts
-    instances where Grams is strictly worse; the non-strict forms under D.3's corrected bound are proved."""
-    # an instance where every coordinate is aligned: both steps coincide, so the decrease is equal, not larger
+def aligned_witness(seed=0) -> Draw:
+    """Every coordinate aligned (u_i g_i > 0): the Grams and cautious steps coincide, so the two decreases are equal
+    (a convex diagonal quadratic, w = (1, -2), u = g o (1/2, 2), eta = 1/(2L))."""
     problem = smooth.LOSS_FAMILIES["quadratic_diagonal_convex"](1, 2, torch.Generator().manual_seed(seed))
     w = torch.tensor([[1.0, -2.0]], dtype=DT)
-    g = problem.grad(w)
-    u = g * torch.tensor([[0.5, 2.0]], dtype=DT)              # u_i g_i > 0 for every i
+    u = problem.grad(w) * torch.tensor([[0.5, 2.0]], dtype=DT)
     eta = (0.5 / problem.L).reshape(1, 1)
-    claim = margin_claim(m_r55)
-    cert, recheck = _try_certify_nonneg(claim, Draw(problem, w, u, eta, {}))
-    rs, found, tried = search(claim, budget, seed)       # violations: Grams strictly worse than cautious
-    corr = _corrected_d3(budget, seed, convex=True)
-    correction = Correction.of("no strict improvement in general; under convexity and the corrected step bound "
-                               "of D.3 (|N| in place of N), dL_Grams <= dL_C (not strictly)", corr,
-                               {"summary": corr.summary})
-    evidence = {**search_evidence(rs, tried, seed, budget), "float_violations_mean": "Grams strictly worse"}
-    corr_all = _corrected_d3(budget, seed, convex=False)
-    verdict = Verdict("refuted", "equal decrease when every coordinate is aligned (the two steps coincide); "
-                      f"Grams is even strictly worse on {rs.violations:,} of {rs.instances:,} random instances",
-                      evidence, cert, correction, recheck, strength=refutation_strength(cert))
-    correction_with_proof(verdict, prove_d3("convex"), D3_BOUNDS_USED["convex"])
-    with_repairs(verdict, [
-        repairs.Edit("weaken and add hypotheses", "<= in place of <, under D.3's corrected bound and L convex",
-                     judged_edit(correction), size=3),
-        repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound (any L-smooth loss)",
-                     proof_first(prove_d3("smooth"), D3_BOUNDS_USED["smooth"], lambda: corr_all), size=2),
-        repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound with 1 in place of "
-                     "the 2 (any L-smooth loss)", proof_first(prove_d3("smooth", 1), D3_BOUNDS_USED["smooth"],
-                                                               lambda: _corrected_d3(budget, seed, False, 1)), size=3)])
-    verdict.evidence["proof from smoothness"] = (
-        "the strict claim is refuted exactly; the non-strict comparison under D.3's corrected bound is part 1 of "
-        "D.3's worst-case-loss proof")
-    return verdict
+    return Draw(problem, w, u, eta, {"u": u, "eta": eta})
 
 
-def _try_certify_nonneg(claim, draw):
-    """Certificate for 'strictly better' failing: exact margin dL_G - dL_C >= 0 at an instance."""
-    cert = certify(claim, draw, 0)
-    if cert is None or not cert["applicable"] or not (sp.sympify(cert["margin"]) >= 0):
-        raise AssertionError("the equal-decrease instance did not certify")
-    cert = {**cert, "margin": str(cert["margin"]), "meaning": "dL_Grams - dL_C >= 0 exactly"}
+def d3_claims(losses="smooth", corrected=False, constant=2, witnesses=()):
+    """Thm. D.3 under its step bound (:func:`d3_step`): dL_Grams <= dL_C and dL_C <= 0."""
+    name = f"Thm. D.3 ({'|N|' if corrected else 'N'}, {constant}, {cl.LOSS_CLASSES[losses]})"
+    hyper = d3_step(corrected, constant)
+    return [cl.OneStep(f"{name}: dL_Grams <= dL_C", step=GRAMS_FORM, conclusion=grams_no_worse, losses=losses,
+                       hyper=hyper, state=("u",), witnesses=witnesses),
+            cl.OneStep(f"{name}: dL_C <= 0", step=cautious_step, conclusion=descends, losses=losses, hyper=hyper,
+                       state=("u",))]
 
-    def recheck():
-        again = certify(claim, draw, 0)
-        return bool(again["applicable"]) and bool(sp.sympify(again["margin"]) >= 0)
 
-    return cert, recheck
+INDEFINITE = (d3_indefinite_witness(),)
+
+
+@cl.register("grams.D3", source="Thm. 5.4 / D.3", kind="discrete",
+             statement="eta <= 2/(L|u|^2) min{P, N} with N = <u o g, 1(u o g < 0)> implies dL_Grams <= dL_C <= 0.")
+def d3():
+    """Thm. D.3 of the AMS/Grams paper: N <= 0 for every state, so no eta > 0 meets the bound as printed (vacuous);
+    the correction |N| for convex L; beside it, |N| without convexity, broken by a constructed indefinite
+    quadratic (:func:`d3_indefinite_witness`); the single edits of sign, constant and class."""
+    return cl.Judgement(
+        d3_claims(), d3_claims("convex", True),
+        "with |N| in place of N (the proof's last line drops a minus sign) and L convex: eta <= 2/(L|u|^2) "
+        "min{P, |N|} implies dL_Grams <= dL_C <= 0",
+        repairs=(repairs.Edit("hand-written correction", "|N| in place of N, and L convex",
+                              d3_claims("convex", True), size=2),
+                 repairs.Edit("flip sign", "|N| = -N in place of N (any L-smooth loss)",
+                              d3_claims("smooth", True, witnesses=INDEFINITE)),
+                 repairs.Edit("flip sign and replace constant", "|N| in place of N, and 1 in place of the 2 (any "
+                              "L-smooth loss)", d3_claims("smooth", True, 1, witnesses=INDEFINITE), size=2),
+                 repairs.Edit("add hypothesis", "L convex (N as written)", d3_claims("convex"))),
+        beside={"|N| without convexity": d3_claims("smooth", True, witnesses=INDEFINITE)},
+        notes={"proof_notes": "the proof uses D.1 Part 2 (true only for convex L) and index sets I+ = {u_i, g_i >= 0}, "
+                              "I- = {u_i, g_i < 0} that do not cover coordinates where u_i and g_i differ in sign"})
+
+
+@cl.register("grams.R5.5", source="Remark 5.5", kind="discrete",
+             statement="Grams' one-step loss decrease is strictly larger than the cautious one.")
+def r55():
+    """Remark 5.5 of the AMS/Grams paper: L(w_Grams) < L(w_C) for every step eta > 0; an aligned instance (both steps
+    coincide, :func:`aligned_witness`) gives equal decrease; the non-strict forms under D.3's corrected bound as the
+    correction and the edits."""
+    comparison = lambda *a, **k: d3_claims(*a, **k)[0]
+    return cl.Judgement(
+        cl.OneStep("Remark 5.5", step=GRAMS_FORM, conclusion=grams_strictly_better, hyper={"eta": cl.Step(True)},
+                   state=("u",), witnesses=(aligned_witness(),)),
+        comparison("convex", True),
+        "no strict improvement in general; under convexity and the corrected step bound of D.3 (|N| in place of N), "
+        "dL_Grams <= dL_C (not strictly)",
+        repairs=(repairs.Edit("weaken and add hypotheses", "<= in place of <, under D.3's corrected bound and L "
+                              "convex", comparison("convex", True), size=3),
+                 repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound (any "
+                              "L-smooth loss)", comparison("smooth", True, witnesses=INDEFINITE), size=2),
+                 repairs.Edit("weaken and add hypothesis", "<= in place of <, under D.3's corrected bound with 1 in "
+                              "place of the 2 (any L-smooth loss)", comparison("smooth", True, 1,
+                                                                              witnesses=INDEFINITE), size=3)),
+        why="Grams is no better where every coordinate is aligned (the two steps coincide), and strictly worse on "
+            "some instances")
 
 
 def thm23_claim(mask, label):
@@ -650,53 +447,31 @@ def thm24(mask=None):
     return threshold_judgement("Thm. 2.4", "elementwise", mask, alpha="alpha_k")
 
 
-@register("cautious.A3", source="Thm. A.3", kind="discrete",
-          statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum "
-                    "|u_t|^2, "
-          "for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
-def check_a3(budget="standard", seed=0, mask=None):
-    """Searched over cautious heavy-ball trajectories (T = 1..8, beta in [0, 1), steps up to 10/L) on losses with a
-    known infimum; an exact counterexample with eq. (1)'s phi; the corrected B_T and the repairs searched the same
-    way. ``mask``: a user's mask in place of eq. (1)'s (:func:`_check_a3_for_mask`)."""
+@cl.register("cautious.A3", source="Thm. A.3", kind="discrete",
+             statement="(1/T) sum_t <grad L(w_t) o u_t, phi> <= (L(w_1) - L*)/(T eps) + mu eps B_T/(2T), B_T = sum "
+                       "|u_t|^2, for x phi(x) >= 0 (here: cautious heavy ball with eq. (1)'s phi).")
+def a3(mask=None):
+    """Thm. A.3 of the Cautious paper for the cautious heavy-ball method, every prefix T = 1..8 of a run (beta in
+    [0, 1), constant steps up to 10/L) on losses with a known infimum; the corrected B_T and the single edits.
+    ``mask``: a user's mask in place of eq. (1)'s, with x phi(x) >= 0 along the run as the hypothesis."""
     if mask is not None:
-        return _check_a3_for_mask(mask, budget, seed)
-    claim = MarginClaim(m_a3, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
-    corrected = MarginClaim(m_a3_corrected, _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",))
-    # eight steps per instance: a quarter of the batch size keeps the cost of the other claims
-    verdict = judge(claim, budget, seed, holds_text, refuted_text("phi > 1 (eq. (1) rescales by d/(nnz+1)) makes "
-                    "|u o phi|^2 exceed |u|^2"), correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated "
-                    "B_T when |phi| <= 1)", corrected, A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
-
-    def edited(**kw):
-        return searched_edit(MarginClaim(partial(_a3, **kw), _draw_a3, A3_FAMILIES, ("quadratic_diagonal_convex",)),
-                              budget, seed, A3_FAMILIES, size_factor=0.25)
-    with_repairs(verdict, [
-        repairs.Edit("replace object", "B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2",
-                     judged_edit(verdict.correction)),
-        repairs.Edit("add hypothesis", "phi <= 1 (searched with phi = 1(x > 0), eq. (1) without its rescaling)",
-                     edited(phi=PHI_VARIANTS["indicator"])),
-        repairs.Edit("add hypothesis", "phi <= 1 (searched with phi_c, c = 0.1: phi = -c where x < 0)",
-                     edited(phi=PHI_VARIANTS["phi_c_0.1"])),
-        repairs.Edit("replace constant", "mu eps B_T/T in place of mu eps B_T/(2T)", edited(b_factor=2)),
-        repairs.Edit("replace constant", "xi = 0 in eq. (1) (alpha = d/nnz >= 1)",
-                     edited(phi=dataclasses.replace(A3_PHI, xi=0)))])
-    return not_reduced(verdict, CHECK_A3_NOT_REDUCED)
-
-
-def _check_a3_for_mask(mask, budget, seed):
-    """Thm. A.3 with a user's mask: the literal bound and the corrected B_T = sum |u_t o phi_t|^2, judged like the
-    paper's, with the theorem's hypothesis x phi(x) >= 0 (per coordinate, at every step so far) part of the
-    applicability; the repairs that replace the mask do not apply and are not judged."""
-    def claim(corrected):
-        return MarginClaim(partial(_a3, corrected=corrected, phi=mask, mask_hypothesis=True), _draw_a3, A3_FAMILIES,
-                           ("quadratic_diagonal_convex",))
-    verdict = judge(claim(False), budget, seed, holds_text,
-                    refuted_text(f"the averaged bound fails with {mask_name(mask)}"),
-                    correction=("with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
-                                claim(True), A3_FAMILIES), families=A3_FAMILIES, size_factor=0.25)
-    verdict.evidence["mask hypothesis"] = "x_t o phi(x_t) >= 0 per coordinate at every step t' <= T (instances " \
-                                          "that break it are not applicable)"
-    return not_reduced(vacuous_if_never_met(verdict, "x phi(x) >= 0 along the trajectory"), CHECK_A3_NOT_REDUCED)
+        return cl.Judgement(a3_claim(mask, mask_hypothesis=True), a3_claim(mask, True, mask_hypothesis=True),
+                            "with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
+                            why=f"the averaged bound fails with {mask_name(mask)}",
+                            notes={"mask hypothesis": "x_t o phi(x_t) >= 0 per coordinate at every step t' <= T "
+                                                      "(instances that break it are not applicable)"})
+    return cl.Judgement(
+        a3_claim(), a3_claim(corrected=True), "with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
+        repairs=(repairs.Edit("replace object", "B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2",
+                              a3_claim(corrected=True)),
+                 repairs.Edit("add hypothesis", "phi <= 1 (searched with phi = 1(x > 0), eq. (1) without its "
+                              "rescaling)", a3_claim(PHI_VARIANTS["indicator"])),
+                 repairs.Edit("add hypothesis", "phi <= 1 (searched with phi_c, c = 0.1: phi = -c where x < 0)",
+                              a3_claim(PHI_VARIANTS["phi_c_0.1"])),
+                 repairs.Edit("replace constant", "mu eps B_T/T in place of mu eps B_T/(2T)", a3_claim(b_factor=2)),
+                 repairs.Edit("replace constant", "xi = 0 in eq. (1) (alpha = d/nnz >= 1)",
+                              a3_claim(dataclasses.replace(A3_PHI, xi=0)))),
+        why="phi > 1 (eq. (1) rescales by d/(nnz+1)) makes |u o phi|^2 exceed |u|^2")
 
 
 @cl.register("cautious.A5", source="Thm. A.5", kind="discrete",

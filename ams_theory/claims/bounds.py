@@ -7,11 +7,11 @@ mu), ``eta`` the step (its eps).
 """
 from __future__ import annotations
 
-from ams_theory.engines.margins import mask_values, pos_sum, sq, sqrt, total
+from ams_theory.engines.margins import mask_values, neg_sum, pos_sum, sq, sqrt, total
 from ams_theory.engines.symbolic import OPS
 
 __all__ = ["descent_upper", "first_order_lower", "smooth_lower", "aligned_part", "magnitude_part", "d1_step_bound",
-           "d2_step_bound", "thm23_bound", "eq6_sums"]
+           "d2_step_bound", "d3_step_bounds", "thm23_bound", "eq6_sums"]
 
 
 def descent_upper(P, L, eta, uu):
@@ -48,6 +48,15 @@ def d1_step_bound(ops, g, u, L):
 def d2_step_bound(ops, g, u, L):
     """Lemma D.2 Part 3's step bound eta <= 2<|g|,|u|>/(L|u|^2), as ``(2<|g|,|u|>, L|u|^2)``."""
     return 2 * magnitude_part(ops, g, u), L * sq(ops, u)
+
+
+def d3_step_bounds(ops, g, u, L, corrected=False, constant=2):
+    """Thm. D.3's step bound eta <= 2/(L|u|^2) min{P, N}, N = sum_i min(u_i g_i, 0) <= 0, as the pairs
+    ``[(2P, L|u|^2), (2N, L|u|^2)]`` of the minimum (``corrected``: |N| = -N; ``constant`` in place of the 2)."""
+    x = ops.mul(u, g)
+    N = neg_sum(ops, x)
+    den = L * sq(ops, u)
+    return [(constant * pos_sum(ops, x), den), (constant * (-N if corrected else N), den)]
 
 
 def thm23_bound(ops, g, u, L, mask):

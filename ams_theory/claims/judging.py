@@ -105,10 +105,14 @@ def exact_text(value) -> str:
                 "long to write out; the re-check recomputes it exactly)")
 
 
-def try_certify(claim, draw, i, engine, undecided=None):
-    """A certificate that instance ``i`` violates ``claim`` (its exact margin > 0, applicable) and its exact
-    re-check, or None; an instance whose margin sympy cannot sign, or that cannot be made exact, goes into
-    ``undecided`` with the reason."""
+def try_certify(claim, draw, i, engine, undecided=None, strict=False):
+    """A certificate that instance ``i`` violates ``claim`` (its exact margin > 0, applicable; ``strict``: a claim
+    ``value < 0``, broken already where the margin is 0) and its exact re-check, or None; an instance whose margin
+    sympy cannot sign, or that cannot be made exact, goes into ``undecided`` with the reason."""
+    def violated(margin):
+        sign = positive(margin)
+        return True if strict and sign is False and sp.sympify(margin).is_zero else sign
+
     try:
         cert = certify(claim, draw, i)
     except (TypeError, ValueError) as err:
@@ -117,7 +121,7 @@ def try_certify(claim, draw, i, engine, undecided=None):
         return None
     if cert is None or not cert["applicable"]:
         return None
-    sign = positive(cert["margin"])
+    sign = violated(cert["margin"])
     if sign is None and undecided is not None:
         undecided.append(f"{engine}: sympy cannot decide the sign of the exact margin "
                          f"{exact_text(cert['margin'])[:200]}")
@@ -127,7 +131,7 @@ def try_certify(claim, draw, i, engine, undecided=None):
 
     def recheck():
         again = certify(claim, draw, i)
-        return bool(again["applicable"]) and positive(again["margin"]) is True
+        return bool(again["applicable"]) and violated(again["margin"]) is True
 
     return cert, recheck
 
@@ -332,13 +336,15 @@ def correction_with_proof(verdict: Verdict, proof, bounds_used) -> Verdict:
     return verdict
 
 
-def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw) -> Verdict:
-    """A searched ``holds`` overturned by a constructed instance, when it certifies exactly (else unchanged)."""
-    found = try_certify(claim, witness, 0, "constructed instance")
+def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw, strict=False) -> Verdict:
+    """A searched ``holds`` overturned by a constructed instance, when it certifies exactly (else unchanged;
+    ``strict``: a margin of exactly 0 breaks the claim too)."""
+    found = try_certify(claim, witness, 0, "constructed instance", strict=strict)
     if found is None:
         return verdict
     cert, recheck = found
-    return Verdict("refuted", f"an exact counterexample (a constructed indefinite quadratic, margin {cert['margin']}); "
+    return Verdict("refuted", f"an exact counterexample (a constructed instance on a {cert['family']} loss, margin "
+                   f"{cert['margin']}); "
                    f"the search alone: {verdict.summary}", {**verdict.evidence, "search verdict": verdict.word},
                    cert, None, recheck, strength=refutation_strength(cert))
 

@@ -27,7 +27,7 @@ from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, smooth
 
 __all__ = ["System", "SYSTEMS", "true_rates", "exact_rates", "symbolic_rates", "generic_rates", "LinearLoss", "K_QUADRATIC", "K_L1",
-           "trajectory"]
+           "trajectory", "split_state", "stack_state"]
 
 T1 = TorchOps(batch_dims=1)
 SYM = SympyOps()
@@ -73,7 +73,8 @@ class System:
     switching: Callable | None = None       # (ops, problem, w, s) -> quantities whose sign changes switch the field
 
 
-def _split(s, blocks):
+def split_state(s, blocks):
+    """The vectors stacked in a state ``s`` of ``blocks`` blocks (Adam: ``[m, v]``), on any back end."""
     if isinstance(s, coordinates.GenericBlocks):            # a dimension-generic stacked state
         return coordinates.GenericOps.split(s, blocks)
     if _torch(s):
@@ -82,7 +83,8 @@ def _split(s, blocks):
     return [s[i * n:(i + 1) * n] for i in range(blocks)]
 
 
-def _cat(parts):
+def stack_state(parts):
+    """Vectors of one dimension stacked into one state (the inverse of :func:`split_state`), on any back end."""
     if any(isinstance(p, coordinates.GenericVector) for p in parts):
         return coordinates.GenericOps.cat(parts)
     return torch.cat(parts, dim=-1) if _torch(parts[0]) else np.concatenate(parts)
@@ -152,20 +154,20 @@ def adam(name, a, b, e, cautious=False, eps_in_sqrt=False):
     """w' = -m/(sqrt(v)+e) [o 1(g o m > 0) when cautious], m' = a(g - m), v' = b(g^2 - v);
     H = L + 1/(2a) <m/(sqrt(v)+e), m> (``eps_in_sqrt``: sqrt(v+e), as §A.3.1's cautious paragraph writes it)."""
     def fld(ops, problem, w, s):
-        m, v = _split(s, 2)
+        m, v = split_state(s, 2)
         g = _grad(problem, w)
         u = ops.div(m, ops.sqrt(v) + e)
         if cautious:
             u, _ = rules.cautious_update(ops, u, g, CAUTIOUS_GT)
-        return -u, _cat([a * (g - m), b * (ops.mul(g, g) - v)])
+        return -u, stack_state([a * (g - m), b * (ops.mul(g, g) - v)])
 
     def H(ops, problem, w, s):
-        m, v = _split(s, 2)
+        m, v = split_state(s, 2)
         den = ops.sqrt(v + e) if eps_in_sqrt else ops.sqrt(v) + e
         return _value(problem, w) + _sum(ops, ops.div(ops.mul(m, m), den)) / (2 * a)
 
     def dH_stated(ops, problem, w, s):      # §A.3.1's closed form
-        m, v = _split(s, 2)
+        m, v = split_state(s, 2)
         g = _grad(problem, w)
         m2 = ops.mul(m, m)
         first = _sum(ops, ops.div(m2, ops.mul(v, ops.sqrt(v)) + e) * ops.mul(g, g))
@@ -173,7 +175,7 @@ def adam(name, a, b, e, cautious=False, eps_in_sqrt=False):
         return -(b / (4 * a)) * first - (1 - b / (4 * a)) * second
 
     def dH_exact_form(ops, problem, w, s):  # the derivative with e placed as in H (derived; checked like the stated one)
-        m, v = _split(s, 2)
+        m, v = split_state(s, 2)
         g = _grad(problem, w)
         m2 = ops.mul(m, m)
         D = ops.sqrt(v) + e
@@ -182,7 +184,7 @@ def adam(name, a, b, e, cautious=False, eps_in_sqrt=False):
                 - (b / (4 * a)) * _sum(ops, ops.div(ops.mul(m2, ops.mul(g, g)), ops.mul(D2, ops.sqrt(v)))))
 
     def dL_cautious(ops, problem, w, s):    # §A.3.1: dL/dt = -g^T (1(g o m > 0) o m)/(sqrt(v)+e)
-        m, v = _split(s, 2)
+        m, v = split_state(s, 2)
         g = _grad(problem, w)
         u, _ = rules.cautious_update(ops, ops.div(m, ops.sqrt(v) + e), g, CAUTIOUS_GT)
         return -ops.dot(g, u)
@@ -190,7 +192,7 @@ def adam(name, a, b, e, cautious=False, eps_in_sqrt=False):
     stated = {"dH": dH_stated, "dH_with_e": dH_exact_form}
     if cautious:
         stated["dL"] = dL_cautious
-    domain = lambda s: (_split(s, 2)[1] > 0).all(-1, keepdim=True)
+    domain = lambda s: (split_state(s, 2)[1] > 0).all(-1, keepdim=True)
     return System(name, 2, fld, H, stated, domain, {"a": a, "b": b, "e": e, "cautious": cautious})
 
 

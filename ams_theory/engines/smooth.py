@@ -426,6 +426,37 @@ CONVEX_FAMILIES = ["quadratic_convex", "quadratic_diagonal_convex", "separable_s
                    "logistic"]
 
 
+INFIMUM_FAMILIES = ("quadratic_diagonal_convex", "quadratic_diagonal", "separable_logcosh", "separable_softplus")
+
+
+def infimum(problem):
+    """``inf_w f(w)`` for the families where it has a closed form (:data:`INFIMUM_FAMILIES`): a diagonal quadratic
+    ``sum_i (a_i w_i^2/2 + b_i w_i) + c`` has ``c - sum_{a_i > 0} b_i^2/(2 a_i)`` (-inf where some ``a_i <= 0`` has
+    ``b_i != 0``); convex softplus and log-cosh sums have 0. A ``(B, 1)`` tensor, or exact for an exact diagonal
+    quadratic (an object with ``.exact``, as the certificates pass)."""
+    if hasattr(problem, "exact"):
+        ex, out = problem.exact, problem.exact.c
+        if any(ex.A[i, j] != 0 for i in range(ex.d) for j in range(ex.d) if i != j):
+            raise ValueError("infimum: an exact quadratic that is not diagonal")
+        for j in range(ex.d):
+            a, b = ex.A[j, j], ex.b[j]
+            if a > 0:
+                out -= b * b / (2 * a)
+            elif b != 0:
+                return -sp.oo
+        return out
+    if problem.family not in INFIMUM_FAMILIES:
+        raise ValueError(f"infimum: no closed form for the family {problem.family!r} (known: "
+                         f"{', '.join(INFIMUM_FAMILIES)})")
+    if isinstance(problem, SeparableProblem):                # c > 0: log cosh >= 0 (min 0), softplus > 0 (inf 0)
+        return torch.zeros(problem.batch, 1, dtype=problem.c.dtype)
+    a, b = torch.diagonal(problem.A, dim1=-2, dim2=-1), problem.b
+    pos = a > 0
+    value = problem.c - 0.5 * torch.where(pos, b * b / torch.where(pos, a, torch.ones_like(a)), 0 * b).sum(-1)
+    unbounded = ((~pos) & (b != 0)).any(-1)
+    return torch.where(unbounded, torch.full_like(value, -math.inf), value).reshape(-1, 1)
+
+
 def sample(family: str, batch: int, d: int, generator: torch.Generator, scale: float = 1.0, **kw) -> Problem:
     """``LOSS_FAMILIES[family](batch, d, generator, scale, **kw)``."""
     try:

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sympy as sp
 
+from ams_theory.core import rules
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs
 
-__all__ = ["LABELS", "Hyper", "hyper", "case_symbol", "patterns", "ams_inputs", "compare", "Mismatch",
-           "concrete_values", "exact_number", "exact_nonzero"]
+__all__ = ["LABELS", "Hyper", "hyper", "case_symbol", "patterns", "ams_inputs", "compare", "Comparison",
+           "CLASS_COUNTS", "scale_for_counts", "concrete_values", "exact_number", "exact_nonzero"]
 
 LABELS = ("+", "0", "-")
 OPS = SympyOps()
@@ -106,30 +107,47 @@ def ams_inputs(pattern: Sequence[dict], h: Hyper, reference: str = "g"):
 
 
 @dataclass
-class Mismatch:
+class Comparison:
+    """Two rules run on one pattern's symbolic inputs: their new parameters and ``left - right`` per coordinate
+    (``sp.cancel``'s canonical form, so a zero difference is exactly 0)."""
+
     pattern: tuple
     inputs: tuple          # (w, g, state) used
     left: list
     right: list
-    differences: list      # canonical form of left - right, per coordinate
+    differences: list
+
+    @property
+    def equal(self) -> bool:
+        return all(dd == 0 for dd in self.differences)
 
 
-def compare(patterns_: Iterable[tuple], make_inputs: Callable, left: Callable, right: Callable,
-            keep: int = 1):
-    """Run ``left(w, g, state)`` and ``right(w, g, state)`` (each returning the new
-    parameter vector) on every pattern; return ``(n_patterns, mismatches)`` with
-    at most ``keep`` mismatches kept in full (all are counted)."""
-    n, bad, kept = 0, 0, []
+def compare(patterns_: Iterable[tuple], make_inputs: Callable, left: Callable, right: Callable
+            ) -> Iterator[Comparison]:
+    """Run ``left(w, g, state)`` and ``right(w, g, state)`` (each returning the new parameter vector) on every
+    pattern's inputs ``make_inputs(pattern)``, one :class:`Comparison` per pattern."""
     for pat in patterns_:
-        n += 1
         w, g, state = make_inputs(pat)
-        a, b = left(w, g, state), right(w, g, state)
-        diff = [sp.cancel(x - y) for x, y in zip(a, b)]
-        if any(dd != 0 for dd in diff):
-            bad += 1
-            if len(kept) < keep:
-                kept.append(Mismatch(pat, (w, g, state), list(a), list(b), diff))
-    return n, bad, kept
+        a, b = list(left(w, g, state)), list(right(w, g, state))
+        yield Comparison(pat, (w, g, state), a, b, [sp.cancel(x - y) for x, y in zip(a, b)])
+
+
+CLASS_COUNTS = sp.symbols("n_a n_o n_z", integer=True, nonnegative=True)    # aligned, opposed, tied coordinates
+
+
+def scale_for_counts(caution, n_phi: Callable, n_psi: Callable):
+    """The step-size factor :func:`ams_theory.core.rules.mask_scale` of ``caution`` for symbolic class counts
+    ``(n_a, n_o, n_z)`` = :data:`CLASS_COUNTS`, ``d = n_a + n_o + n_z >= 1``, with ``n_phi(n_a, n_o, n_z)`` and
+    ``n_psi(...)`` coordinates in the rule's two classes; simplified (``None``, no rescaling, is 1)."""
+    d = sum(CLASS_COUNTS)
+    scale = rules.mask_scale(OPS, caution, d, n_phi(*CLASS_COUNTS), n_psi(*CLASS_COUNTS))
+    if scale is None:
+        return sp.Integer(1)
+    if isinstance(scale, sp.Piecewise):                   # the d = 0 branch set aside
+        scale = scale.subs(sp.Eq(d, 0), False)
+    if isinstance(scale, sp.Piecewise):                   # what is left: the branch for d >= 1, last
+        scale = sp.piecewise_fold(scale).args[-1][0]
+    return sp.simplify(scale)
 
 
 def concrete_values(exprs: Iterable, h: Hyper, extra: dict | None = None) -> dict:

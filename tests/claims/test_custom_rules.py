@@ -300,14 +300,15 @@ RAISES_IN_A_CHECK = """import torch
 
 
 def fragile(ops, u, s):
-    if torch.is_tensor(u) and u.shape[0] > 6:
+    if u.shape[0] > 6 if torch.is_tensor(u) else len(u) == 1:
         raise RuntimeError("no batch larger than the probe's\\nsecond line")
     return ops.indicator_(ops.mul(u, s), True)
 """
 
 
 def test_a_rule_that_raises_inside_a_check_gives_crashed_rows_of_one_line(tmp_path, capsys):
-    """The rule passes the probe (6 pairs) and raises in every search: each applicable claim is a crashed row with
+    """The rule passes the probe (6 pairs in torch, d = 3 and d = 2 exactly) and raises in every search (a larger
+    batch, or an exact vector of one coordinate): each applicable claim is a crashed row with
     the exception in one line, where it was raised, and the run goes on (exit 1, no traceback)."""
     path = _write(tmp_path, RAISES_IN_A_CHECK, "fragile.py")
     js = tmp_path / "fragile.json"

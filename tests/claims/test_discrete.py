@@ -287,11 +287,13 @@ BETA = st.one_of(st.just(0.0), st.floats(0.0, 0.999), st.floats(0.999, 0.9999))
 def test_a3_corrected_trajectory_bound():
     """Cautious Thm. A.3 corrected (B_T = sum |u_t o phi_t|^2): cautious heavy ball with eq. (1)'s phi, every
     prefix T = 1..8, beta from 0 to near 1."""
+    corrected = cl.margin_claim(D.a3_claim(corrected=True)).margin
+
     def margin(ex):
         (problem, w, u), e, beta = ex
-        return evaluate(D.m_a3_corrected, problem, w, u, over_L(problem, e),
-                        {"beta": torch.tensor([[beta]], dtype=F64)})
-    run_property(st.tuples(instances(D.A3_FAMILIES), log_eta(), BETA), margin, min_applicable=0.5)
+        eps = over_L(problem, e)
+        return evaluate(corrected, problem, w, u, eps, {"beta": torch.tensor([[beta]], dtype=F64), "s": u, "eps": eps})
+    run_property(st.tuples(instances(cl.TRAJECTORY_FAMILIES), log_eta(), BETA), margin, min_applicable=0.5)
 
 
 # ----------------------------------------------------------------------------- refuted literal claims
@@ -300,7 +302,7 @@ REFUTED = {
     "D1.part2": MarginClaim(REGISTRY["grams.D1.part2"].margin, draws.draw_free, QUAD),
     "D2.part2": MarginClaim(REGISTRY["grams.D2.part2"].margin, draws.draw_free, QUAD),
     "thm2.4": dataclasses.replace(cl.margin_claim(D.threshold_claim("Thm. 2.4", "elementwise", None)), families=QUAD),
-    "A3": MarginClaim(D.m_a3, D._draw_a3, ("quadratic_diagonal_convex",)),    # L* is exact for diagonal A only
+    "A3": dataclasses.replace(cl.margin_claim(D.a3_claim()), families=("quadratic_diagonal_convex",)),
 }
 
 
@@ -518,10 +520,10 @@ def test_mixture_stays_in_its_range_and_draws_its_boundary_values_with_their_sha
             assert abs(float((x == args[0]).double().mean()) - share) < 0.01, (name, args[0])
 
 
-@pytest.mark.parametrize("name", ["grams.D1.part1", "grams.D2.part3", "m_d3", "m_r55", "cautious.2.3", "cautious.A5",
-                                  "cautious.A6"])
+@pytest.mark.parametrize("name", ["grams.D1.part1", "grams.D2.part3", "grams.D3", "grams.R5.5", "cautious.2.3",
+                                  "cautious.A5", "cautious.A6"])
 def test_a_margin_function_returns_a_margin_with_one_applicable_per_instance(name):
-    margin = REGISTRY[name].margin if name in REGISTRY else getattr(D, name)
+    margin = REGISTRY[name].margin
     problem, w = descent._sample("quadratic_convex", 3, 500, 0, 0)
     u, eta, extra = draws.draw_free(problem, w, torch.Generator().manual_seed(0))
     result = margin(T1, problem, w, u, eta, extra)
@@ -551,7 +553,6 @@ def picked(bounds, extra):
     ("D1.part3", REGISTRY["grams.D1.part3"].margin, one(at_instance(bounds.d1_step_bound))),
     ("D2.part3", REGISTRY["grams.D2.part3"].margin, one(at_instance(bounds.d2_step_bound))),
     ("Thm. 2.3", REGISTRY["cautious.2.3"].margin, thm23_bounds),
-    ("corrected D3", D.m_d3_corrected, one(lambda *a: D.d3_step_bound(*a, corrected=True))),
 ])
 def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, bound_fn):
     sampler = draws.fraction_sampler(torch_bounds(bound_fn, lambda b: b), margins.within, name)
@@ -565,6 +566,29 @@ def test_theta_one_is_the_largest_step_the_hypothesis_accepts(name, margin, boun
         up = torch.nextafter(eta, torch.full_like(eta, math.inf))
         assert not bool(margins.within(up, bound)[at_bound].any())
         assert bool(margin(T1, problem, w, u, eta, extra).applicable[at_bound].all()), (name, fam)
+
+
+def test_a_minimum_of_bounds_is_drawn_against_its_tightest_pair():
+    """Corrected D.3's step bound 2 min{P, |N|}/(L|u|^2), two pairs: at theta = 1 the drawn step meets both, the next
+    float up breaks one, and the claim's margin applies there."""
+    mc = cl.margin_claim(D.d3_claims("convex", True)[0])
+    for fam, d in (("quadratic_convex", 3), ("quadratic_diagonal_convex", 4)):
+        problem, w = descent._sample(fam, d, 4_000, 0, 0)
+        _, _, extra = mc.draw(problem, w, torch.Generator().manual_seed(0))
+        eta = extra["eta"]
+        pairs = bounds.d3_step_bounds(T1, problem.grad(w), extra["u"], margins.Lc(problem), corrected=True)
+        positive = torch.ones_like(eta, dtype=torch.bool)
+        for num, den in pairs:
+            positive &= (num > 0) & (den > 0)
+        at_bound = (extra["theta"] == 1) & positive
+        assert int(at_bound.sum()) > 50, fam
+        assert all(bool(margins.within(eta, pair)[at_bound].all()) for pair in pairs)
+        up = torch.nextafter(eta, torch.full_like(eta, math.inf))
+        broken = torch.zeros_like(at_bound)
+        for pair in pairs:
+            broken |= ~margins.within(up, pair)
+        assert bool(broken[at_bound].all())
+        assert bool(mc.margin(T1, problem, w, torch.zeros_like(w), eta, extra).applicable[at_bound].all())
 
 
 def test_direction_is_drawn_once_per_batch_and_changes_nothing():
@@ -622,8 +646,8 @@ def test_registry_quick_verdict(quick_verdicts, cid):
     searched = v.evidence.get("random_search")
     if v.word == "holds" and searched is not None:
         assert searched["float_violations"] == 0 and searched["applicable"] > 0, searched
-    if v.word == "vacuous":
-        assert searched["applicable"] == 0 and v.evidence["N_nonpositive_on_all_sign_patterns"] is True
+    if v.word == "vacuous":                # D.3 as printed: N <= 0 proved, and no drawn step meets the bound
+        assert searched["applicable"] == 0 and "argument 2" in v.strength.basis and v.strength.proof.recheck()
     if v.word == "conditional":
         assert v.correction.verdict == "holds"
     level, correction_level = STRENGTH[cid]
@@ -663,7 +687,8 @@ def test_searched_coverage_matches_the_search(quick_verdicts, cid, part):
     assert sum(f["instances"] for f in cov["loss_families"].values()) == cov["instances"]
     assert cov["dimensions"] == list(judging.DIMS["quick"]) and cov["seeds"]["search"] == 0
     assert cov["hypothesis_search"]["examples"] == evidence["hypothesis_examples"] > 0
-    assert cov["w"] == descent.W_DRAW and "u" in cov and ("step" in cov or "eta" in cov)    # eta: a language claim
+    # the direction is u, or the start s of a trajectory (Thm. A.3); eta: the step of a language claim
+    assert cov["w"] == descent.W_DRAW and ("u" in cov or "s" in cov) and ("step" in cov or "eta" in cov)
 
 
 @pytest.mark.parametrize("cid, part", [
@@ -717,9 +742,10 @@ def test_sign_pattern_coverage(quick_verdicts):
     # eq. (1) with xi = 0: every sign pattern of x up to d = 2 at the quick budget, each of the three facts
     assert coverage_of(quick_verdicts, "cautious.eq6.default", "correction")["dimensions"] == "1..2"
     assert quick_verdicts["cautious.eq6.default"].verdict.counterexample["values"] == {"x0": "1"}
-    d3 = quick_verdicts["grams.D3"].verdict.strength.coverage["search"]["coverage"]["parts"]
-    assert [p["level"] for p in d3] == ["exhaustive", "searched"]
-    assert d3[0]["coverage"]["sign_patterns"] == quick_verdicts["grams.D3"].verdict.evidence["sign_patterns"]
+    # D.3 as printed: vacuous by the proof that N <= 0; the search beside it met no instance with eta > 0
+    d3 = quick_verdicts["grams.D3"].verdict
+    assert d3.strength.level == "proved" and d3.strength.coverage["search"]["level"] == "searched"
+    assert d3.strength.coverage["search"]["coverage"]["applicable"] == 0
 
 
 def test_eq6_default_fails_for_every_positive_xi(quick_verdicts):
@@ -746,4 +772,4 @@ def test_registry_refutations_carry_positive_exact_margins(quick_verdicts):
         cex = quick_verdicts[cid].verdict.counterexample
         margin = sp.Rational(cex["margin"])
         assert (margin >= 0) if cid == "grams.R5.5" else (margin > 0), (cid, margin)
-        assert cex["applicable"] is True and cex["family"] in QUAD
+        assert cex["family"] in QUAD and quick_verdicts[cid].verdict.recheck() is True

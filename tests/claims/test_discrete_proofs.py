@@ -13,6 +13,7 @@ from conftest import shared_run
 from ams_theory.claims import bounds
 from ams_theory.claims import judging
 from ams_theory.claims import language as cl
+from ams_theory.claims.language._one_step import _prove_one_step
 from ams_theory.engines import symbolic
 from ams_theory.engines import coordinates, proofs
 from proofs_checks import discrete as D
@@ -125,31 +126,42 @@ def test_a_claim_beyond_the_reduction_is_not_proved():
 
 
 def test_d3_proofs_close_where_true_and_stay_open_where_false():
-    """Corrected D.3 is proved for convex losses (constant 2) and for every L-smooth loss at half the bound
-    (constant 1); for L-smooth losses at 2, or a doubled constant, the comparison's bounds (upper for the Grams value,
-    lower for the cautious one, chosen by the engine) fail: open, never a refutation (they are different losses)."""
+    """Corrected D.3 (both parts) is proved for convex losses (constant 2) and for every L-smooth loss at half the
+    bound (constant 1); for L-smooth losses at 2, or a doubled constant, the comparison's bounds (upper for the Grams
+    value, lower for the cautious one, chosen by the engine) fail: open, never a refutation (they are different
+    losses)."""
     for cls, constant in (("convex", 2), ("smooth", 1), ("convex", 1)):
-        p = D.prove_d3(cls, constant)
-        assert p.proved and p.recheck(), (cls, constant)
+        for claim in D.d3_claims(cls, True, constant):
+            p, verdict = _prove_one_step(claim)
+            assert p.proved and p.recheck() and verdict.word == "holds", (cls, constant, claim.name)
     for cls, constant in (("smooth", 2), ("convex", 4)):
-        p = D.prove_d3(cls, constant)
+        p, verdict = _prove_one_step(D.d3_claims(cls, True, constant)[0])
         assert p.status == "open" and p.model is None and "not attained by one loss" in p.reduction, (cls, constant)
+        assert verdict is None
 
 
 def test_the_indefinite_witness_refutes_corrected_d3_without_convexity_exactly():
-    from functools import partial
-
     from ams_theory.engines.descent import certify
-    claim = judging.margin_claim(partial(D.m_d3_corrected, constant=2))
-    cert = certify(claim, D.d3_indefinite_witness(), 0)
+    comparison = lambda constant: cl.margin_claim(D.d3_claims("smooth", True, constant)[0])
+    cert = certify(comparison(2), D.d3_indefinite_witness(), 0)
     assert cert["applicable"] is True and sp.Rational(cert["margin"]) > 0
-    halved = certify(judging.margin_claim(partial(D.m_d3_corrected, constant=1)), D.d3_indefinite_witness(), 0)
+    halved = certify(comparison(1), D.d3_indefinite_witness(), 0)
     assert halved["applicable"] is False                  # eta = 1023/1024 is past half the bound
 
 
 def test_d3_as_written_is_proved_vacuous():
-    p = D.prove_d3_vacuous()
-    assert p.proved and p.recheck()
+    """N <= 0 for every state, so no eta > 0 meets 2 min{P, N}/(L|u|^2): vacuous, with the proof of N's sign."""
+    for claim in D.d3_claims():
+        p, verdict = _prove_one_step(claim)
+        assert p.proved and p.recheck() and verdict.word == "vacuous" and "argument 2" in verdict.summary
+
+
+def test_remark_55s_equal_decrease_instance_breaks_the_strict_claim_exactly():
+    """Every coordinate aligned: the two steps coincide, the margin L(w_Grams) - L(w_C) is exactly 0, which a strict
+    claim counts as a violation and a non-strict one does not."""
+    strict = cl.margin_claim(D.r55().literal)
+    assert judging.try_certify(strict, D.aligned_witness(), 0, "witness", strict=True) is not None
+    assert judging.try_certify(strict, D.aligned_witness(), 0, "witness") is None
 
 
 def test_a_sufficient_bound_that_fails_is_open_not_refuted():

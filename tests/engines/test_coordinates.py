@@ -144,11 +144,12 @@ def test_the_d3_comparison_is_not_proved_on_the_smooth_class():
     """(d) dL_Grams <= dL_C under D.3's corrected bound: the witness refutes it for smooth losses; the engine takes
     upper for the Grams value and lower for the cautious one (not one loss): open, never proved; the convex class
     proves."""
+    from ams_theory.claims.language._one_step import _prove_one_step
     from proofs_checks import discrete as D
-    p = D.prove_d3("smooth", 2)
-    assert p.status == "open" and not p.proved and p.model is None
-    q = D.prove_d3("convex", 2)
-    assert q.proved and q.recheck() and _rederives(q)
+    p, verdict = _prove_one_step(D.d3_claims("smooth", True)[0])
+    assert p.status == "open" and not p.proved and p.model is None and verdict is None
+    q, verdict = _prove_one_step(D.d3_claims("convex", True)[0])
+    assert q.proved and q.recheck() and _rederives(q) and verdict.word == "holds"
 
 
 def test_the_loss_class_is_checked():

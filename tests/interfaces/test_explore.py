@@ -221,7 +221,7 @@ def test_violated_semantics():
     with pytest.raises(ValueError):
         ex.violated([0.0], 0.0, "both")
     with pytest.raises(ValueError):
-        ex.claim_margins("grams.D3", *_isotropic_aligned(), [1.0])
+        ex.claim_margins("cautious.A3", *_isotropic_aligned(), [1.0])        # T steps: no one-step margin
 
 
 def test_thm23_bound_special_cases():

@@ -92,13 +92,19 @@ class UpTo:
     ``eta den <= num`` (a sum over coordinates, closed by a multiplier); the search draws ``eta = theta num/den``
     with theta exactly 1 (the largest float the hypothesis accepts), just below 1 and inside (0, 1]
     (:func:`ams_theory.engines.draws.bounded_step`), and runs a control just past the bound (theta in (1, 1.1]),
-    reported in the evidence and never part of the verdict. One per claim."""
+    reported in the evidence and never part of the verdict. One per claim.
+
+    ``bound`` may return several pairs: ``eta <= min_k num_k/den_k`` (Thm. D.3's ``2 min{P, N}/(L|u|^2)``), one
+    hypothesis per pair for the proof, the tightest pair for the search. ``positive``: the step is ``eta > 0`` (a
+    step that moves); where some ``num_k <= 0`` is proved for every state, no step meets the bound and the claim is
+    ``vacuous``."""
 
     bound: Callable
     text: str = ""
+    positive: bool = False
 
     def symbol(self, name: str) -> sp.Symbol:
-        return sp.Symbol(name, nonnegative=True)
+        return sp.Symbol(name, positive=True) if self.positive else sp.Symbol(name, nonnegative=True)
 
     def hypotheses(self, x) -> list:
         return []
@@ -109,13 +115,27 @@ class Step:
     """Any step size ``eta >= 0`` (a one-step lemma's "for every step"): the proof takes every ``eta >= 0``; the
     search draws the steps of the papers' one-step claims, relative to the loss's L
     (:data:`ams_theory.engines.draws.ETA_FREE`: exactly 0, the small end 1e-9/L to 1e-3/L, and 1e-3/L to 10/L).
-    One per claim (or an :class:`UpTo` instead)."""
+    One per claim (or an :class:`UpTo` instead). ``positive``: every ``eta > 0`` (a drawn 0 does not apply);
+    ``mixture``: how the search draws it instead, in units of 1/L (:func:`ams_theory.engines.draws.mixture`)."""
+
+    positive: bool = False
+    mixture: tuple | None = None
 
     def symbol(self, name: str) -> sp.Symbol:
-        return sp.Symbol(name, nonnegative=True)
+        return sp.Symbol(name, positive=True) if self.positive else sp.Symbol(name, nonnegative=True)
 
     def hypotheses(self, x) -> list:
         return []
+
+    def draw(self, problem, gen, batch: int) -> torch.Tensor:
+        """``(batch, 1)`` steps: the :attr:`mixture` (or the papers' free steps, ``draws.ETA_FREE``) over the L of
+        each drawn loss."""
+        return draws.mixture(gen, batch, self.mixture or draws.ETA_FREE) / problem.L.reshape(-1, 1)
+
+    def coverage(self) -> dict:
+        if self.mixture is None:
+            return draws.FREE_STEP
+        return draws.drawn_range(f"any step eta {'>' if self.positive else '>='} 0", self.mixture, " / L")
 
 
 @dataclass(frozen=True)
@@ -143,10 +163,12 @@ def _q(x):
 
 @dataclass(frozen=True)
 class Relation:
-    """``value <= 0`` or ``value == 0`` (``relation``): the one form every conclusion and hypothesis takes."""
+    """``value <= 0``, ``value < 0`` or ``value == 0`` (``relation``): the one form every conclusion and hypothesis
+    takes; ``sides``: the two sides it compares, ``(a, b)``, for the size of a float margin."""
 
     value: object
     relation: str
+    sides: tuple = ()
 
 
 class Quantities:
@@ -204,35 +226,51 @@ class Quantities:
 
     # relations
     def at_most(self, a, b) -> Relation:
-        return Relation(a - b, "<= 0")
+        return Relation(a - b, "<= 0", (a, b))
 
     def at_least(self, a, b) -> Relation:
-        return Relation(b - a, "<= 0")
+        return Relation(b - a, "<= 0", (a, b))
 
     def equal(self, a, b) -> Relation:
-        return Relation(a - b, "== 0")
+        return Relation(a - b, "== 0", (a, b))
+
+    def less_than(self, a, b) -> Relation:
+        """``a < b`` (a ``OneStep``'s conclusion or hypothesis)."""
+        return Relation(a - b, "< 0", (a, b))
+
+    def greater_than(self, a, b) -> Relation:
+        """``a > b`` (a ``OneStep``'s conclusion or hypothesis)."""
+        return Relation(b - a, "< 0", (a, b))
 
 
 class ClaimError(TypeError):
     """A claim's function returned something the language cannot read (the message names the claim and what)."""
 
 
-def _conclusion(claim, q) -> Relation:
-    """``claim.conclusion(q)``, which must be a relation."""
+def _conclusion(claim, q, strict=False) -> Relation:
+    """``claim.conclusion(q)``, which must be a relation (a strict one where ``strict``)."""
     r = claim.conclusion(q)
     if not isinstance(r, Relation):
         raise ClaimError(f"{claim.name}: the conclusion must be a relation (q.at_most, q.at_least or q.equal), got "
                          f"{type(r).__name__}")
+    _no_strict(claim, [r], strict)
     return r
 
 
-def _stated_hypotheses(claim, q) -> list:
-    """``claim.hypotheses(q)``, which must be a list of relations."""
+def _no_strict(claim, relations, strict):
+    if not strict and any(r.relation == "< 0" for r in relations):
+        raise ClaimError(f"{claim.name}: a strict relation (q.less_than, q.greater_than) belongs to a OneStep only; "
+                         "state a Flow or a Fact with at_most, at_least or equal")
+
+
+def _stated_hypotheses(claim, q, strict=False) -> list:
+    """``claim.hypotheses(q)``, which must be a list of relations (strict ones too where ``strict``)."""
     hyps = list(claim.hypotheses(q)) if claim.hypotheses else []
     bad = [h for h in hyps if not isinstance(h, Relation)]
     if bad:
         raise ClaimError(f"{claim.name}: every hypothesis must be a relation (q.at_most, q.at_least or q.equal), got "
                          f"{type(bad[0]).__name__}")
+    _no_strict(claim, hyps, strict)
     return hyps
 
 
@@ -277,11 +315,36 @@ def _verdict_from_proof(claim, proof, what):
 def _keep_search(claim, verdict, proof, search):
     """A proved verdict with the search run beside it kept in its evidence and coverage; a search that refutes
     what the engine proved is a defect of the tool, raised."""
-    if search.word == "refuted":
-        raise RuntimeError(f"{claim.name}: the proof engine proves what the search refutes exactly")
+    if search.word == "refuted" or (verdict.word == "vacuous" and search.word != "vacuous"):
+        found = "refutes exactly" if search.word == "refuted" else f"finds {search.word}"
+        raise RuntimeError(f"{claim.name}: the proof engine proves what the search {found}")
     verdict.evidence.update(search.evidence, proof=proof.status)
     verdict.strength = proved(verdict.strength.basis, proof, search=search.strength.to_json())
     verdict.summary += f"; {search.summary.split(' (proof')[0]}"
+
+
+def _verdict_from_search(found, evidence, names, proof_status) -> Verdict:
+    """A search's decision (:func:`ams_theory.claims.judging.decide_margin`) as a verdict: ``refuted`` with the exact
+    certificate's instance (the values of ``names``), ``not-checkable``, ``vacuous`` where no drawn instance met
+    the hypotheses, or ``holds`` (searched)."""
+    rs = found.rs
+    if found.word == "refuted":
+        cert = found.certificate
+        cex = {"source": f"{cert['engine']}, re-checked in exact rationals", "family": cert["family"],
+               "values": {"w": cert["w"], **{k: cert["extra"][k] for k in names}},
+               "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]},
+               "margin": cert["margin"], "margin_approx": cert["margin_approx"]}
+        return Verdict("refuted", f"exact counterexample on a {cert['family']} loss, margin "
+                                  f"{float(cert['margin_approx']):.3g}; {rs.violations:,} of {rs.applicable:,} "
+                                  "applicable float instances violate", evidence, cex, recheck=found.recheck,
+                       strength=found.strength)
+    if found.word == "not-checkable":
+        return Verdict("not-checkable", f"{rs.violations} float violations, none reproduced exactly on a quadratic",
+                       evidence, strength=found.strength)
+    if rs.applicable == 0:
+        return _never_met(f"none of {rs.instances:,} drawn instances", evidence, found.strength)
+    return Verdict("holds", f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
+                            f"(proof: {proof_status})", evidence, strength=found.strength)
 
 
 def _never_met(what, evidence, strength) -> Verdict:
@@ -316,6 +379,6 @@ def _proof_or_search(claim, proof, verdict, search, search_beside):
     """The proof's verdict, with ``search()`` kept beside it (``search_beside``), or the search's when it is open."""
     if verdict is None:
         return search()
-    if search_beside and verdict.word == "holds":
+    if search_beside and verdict.word in ("holds", "vacuous"):
         _keep_search(claim, verdict, proof, search())
     return verdict

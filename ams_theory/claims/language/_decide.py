@@ -11,10 +11,22 @@ from ams_theory.engines import proofs, repairs
 from ams_theory.claims.language._common import BUDGETS
 from ams_theory.claims.language._fact import Fact, _decide_fact
 from ams_theory.claims.language._flow import Flow, _decide_flow
+from ams_theory.claims.language import _one_step, _trajectory
 from ams_theory.claims.language._one_step import OneStep, _decide_one_step, as_margin
+from ams_theory.claims.language._reduction import SameStep, _decide_same_step
+from ams_theory.claims.language._trajectory import Trajectory, _decide_trajectory
 
 # how each kind of claim is decided: decide(claim, budget, seed, search_beside) -> Verdict
-DECIDERS = {OneStep: _decide_one_step, Flow: _decide_flow, Fact: _decide_fact}
+DECIDERS = {OneStep: _decide_one_step, Flow: _decide_flow, Fact: _decide_fact, SameStep: _decide_same_step,
+            Trajectory: _decide_trajectory}
+
+
+def margin_claim(claim, **kw):
+    """A ``OneStep`` or a ``Trajectory`` in the discrete searches' form (:class:`ams_theory.engines.descent.MarginClaim`:
+    its margin, sampler and families)."""
+    if isinstance(claim, Trajectory):
+        return _trajectory.margin_claim(claim, **kw)
+    return _one_step.margin_claim(claim, **kw)
 
 
 # ----------------------------------------------------------------------------- decide
@@ -46,13 +58,30 @@ def decide_all(claims, budget: str = "standard", seed: int = 0, search_beside: b
         v.summary = f"{c.name}: {v.summary}"
         return v
     evidence = {c.name: v.evidence for c, v in zip(claims, verdicts)}
-    summary = "; ".join(f"{c.name}: {v.summary}" for c, v in zip(claims, verdicts))
+    summary = _summary_of_parts(claims, verdicts)
     parts = [v.strength.to_json() for v in verdicts]
     if all(v.strength.level == "proved" for v in verdicts):
         bundle = proofs.Bundle([(c.name, v.strength.proof) for c, v in zip(claims, verdicts)])
         return Verdict("holds", summary, evidence, strength=proved(f"proof engine, {len(claims)} parts", bundle,
                                                                    parts=parts))
-    return Verdict("holds", summary, evidence, strength=weakest(*[v.strength for v in verdicts]))
+    named = [registry.Strength(v.strength.level, f"{c.name}: {v.strength.basis}", v.strength.coverage,
+                               v.strength.proof) for c, v in zip(claims, verdicts)]      # each part says which
+    return Verdict("holds", summary, evidence, strength=weakest(*named))
+
+
+SUMMARY_PARTS = 4        # a statement of more parts than this is summarised by counts (each part stays in the evidence)
+
+
+def _summary_of_parts(claims, verdicts) -> str:
+    """Each part's summary, or, for many parts, how many hold at each strength and which are not proved."""
+    if len(claims) <= SUMMARY_PARTS:
+        return "; ".join(f"{c.name}: {v.summary}" for c, v in zip(claims, verdicts))
+    levels = {}
+    for v in verdicts:
+        levels[v.strength.level] = levels.get(v.strength.level, 0) + 1
+    weaker = [c.name for c, v in zip(claims, verdicts) if v.strength.level != "proved"]
+    return (f"all {len(claims)} parts hold (" + ", ".join(f"{n} {level}" for level, n in levels.items()) + ")"
+            + (f"; not proved: {', '.join(weaker)}" if weaker else ""))
 
 
 @dataclass
@@ -100,7 +129,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                 verdict.evidence[name] = {"verdict": v.word, "strength": v.strength.level, "summary": v.summary}
             if verdict.word == "refuted" and judged.why:
                 verdict.summary = f"{judged.why}; {verdict.summary}"
-            if judged.correction is not None:
+            if judged.correction is not None and verdict.word != "holds":     # nothing to correct otherwise
                 c = decide_all(judged.correction, budget, seed, search_beside=True)
                 verdict.correction = Correction.of(judged.correction_statement, c)
                 if judged.repairs:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 import torch
 
 from ams_theory.claims.registry import Verdict, proved, searched
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs
-from ams_theory.claims.language._common import (_EXACT, Quantities, _check_claim, _conclusion, _never_met,
-    _per_coordinate, _proof_or_search, _q, _stated_hypotheses, _symbols)
+from ams_theory.claims.language._common import (_EXACT, ClaimError, Quantities, Relation, _check_claim, _conclusion,
+    _never_met, _per_coordinate, _proof_or_search, _q, _stated_hypotheses, _symbols)
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
 
 
@@ -21,7 +22,14 @@ class Flow:
     """A continuous-time system: ``field(q) -> (dw, [ds_1, ...])`` for the parameters and the state vectors named in
     ``state``, ``H(q)`` a per-instance scalar (or None) that may read ``q.loss`` (the loss at ``w``),
     ``conclusion(q) -> Relation`` reading ``q.dH`` and ``q.dL`` (``L`` any differentiable loss: a rate at a state
-    reads it only through its gradient ``q.g``), ``hypotheses``, ``hyper``."""
+    reads it only through its gradient ``q.g``), ``hypotheses``, ``hyper``.
+
+    ``positive``: the state vectors whose coordinates are positive (Adam's ``v``); after differentiation each
+    coordinate is written as the square of a positive root, so ``q.ops.sqrt(q.v)`` stays exact (proof and search).
+    ``vectors``: vectors the field may read besides the state, free at every coordinate (a mask's values: what is
+    proved with them free holds for every mask).
+    ``hypotheses(q)``: relations between hyperparameters (``q.at_least(q.a, q.b / 4)``) or elementwise ones (a vector
+    relation: at every coordinate) are assumed by the proof; one that reads a sum over coordinates is searched."""
 
     name: str
     field: Callable
@@ -31,9 +39,21 @@ class Flow:
     state: tuple = ("s",)
     hypotheses: Callable | None = None
     source: str = ""
+    positive: tuple = ()
+    vectors: tuple = ()
 
     def __post_init__(self):
         _check_claim(self, ("field", "conclusion"))
+        for name, fn in (("H", self.H), ("hypotheses", self.hypotheses)):
+            if fn is not None and not callable(fn):
+                raise ClaimError(f"{self.name}: {name} must be a function of q")
+        both = set(self.state) & set(self.vectors)
+        if both:
+            raise ClaimError(f"{self.name}: {sorted(both)[0]!r} is named both a state vector and a free vector")
+        unknown = [n for n in self.positive if n not in self.state]
+        if unknown:
+            raise ClaimError(f"{self.name}: positive names {unknown[0]!r}, which is not a state vector (state: "
+                             f"{', '.join(self.state)})")
 
 
 # -- flows
@@ -53,65 +73,123 @@ def _flow_rates(claim, ops, q, w, state):
     return sp.Add(*[sp.diff(H, xi) * dxi for xi, dxi in pairs]), dL
 
 
+def _squares(claim, vector, state):
+    """``{coordinate of a positive state vector: its root^2}``, the roots positive symbols ``sqrt_<name>``."""
+    out = {}
+    for name, x in zip(claim.state, state):
+        if name in claim.positive:
+            root = vector(f"sqrt_{name}", positive=True)
+            out.update({x.t: root.t ** 2} if isinstance(x, coordinates.GenericVector) else
+                       {xi: ri ** 2 for xi, ri in zip(x, root)})
+    return out
+
+
+def _put(value, squares):
+    """``value`` (a scalar or a vector) with the positive coordinates written as squares."""
+    if not squares:
+        return value
+    if isinstance(value, coordinates.GenericVector):
+        return coordinates.GenericVector(sp.sympify(value.t).xreplace(squares))
+    if isinstance(value, np.ndarray):
+        return SympyOps.asarray([sp.sympify(x).xreplace(squares) for x in value])
+    return sp.sympify(value).xreplace(squares)
+
+
 def _flow_margin(claim, ops, vector, hp):
     w, g = vector("w", real=True), vector("g", real=True)
-    state = [vector(s, real=True) for s in claim.state]
+    state = [vector(s, positive=True) if s in claim.positive else vector(s, real=True) for s in claim.state]
     # L(w) stands as <g, w>: a rate at a state reads the loss only through its gradient there
-    q = Quantities(ops, {"w": w, "g": g, "loss": ops.dot(g, w), **hp, **dict(zip(claim.state, state))})
+    free = {name: vector(name, real=True) for name in claim.vectors}
+    q = Quantities(ops, {"w": w, "g": g, "loss": ops.dot(g, w), **hp, **free, **dict(zip(claim.state, state))})
     dH, dL = _flow_rates(claim, ops, q, w, state)
     q._set(dL=dL, **({"dH": dH} if dH is not None else {}))
-    conclusion = _conclusion(claim, q)
-    hyps = _stated_hypotheses(claim, q)
-    return conclusion, hyps
+    squares = _squares(claim, vector, state)
+    conclusion, hyps = _conclusion(claim, q), _stated_hypotheses(claim, q)
+    return (Relation(_put(conclusion.value, squares), conclusion.relation),
+            [Relation(_put(h.value, squares), h.relation) for h in hyps])
+
+
+def _proof_hypotheses(claim, hp):
+    """``(hypotheses, None)``: the claim's hypotheses as the proof assumes them (sympy relations; an elementwise one
+    in the template's coordinate symbols, so at every coordinate); or ``(None, why)`` when the proof cannot assume
+    them (one reads a sum over coordinates, or they have no generic trace): the claim is then searched."""
+    if claim.hypotheses is None:
+        return [], None
+    try:
+        _, hyps = _flow_margin(claim, coordinates.GENERIC, coordinates.generic_vector, hp)
+    except ClaimError:
+        raise
+    except Exception as e:
+        return None, f"no generic trace of the hypotheses ({type(e).__name__}: {e})"
+    out = []
+    for h in hyps:
+        value = sp.sympify(h.value.t if isinstance(h.value, coordinates.GenericVector) else h.value)
+        if value.has(coordinates.CoordSum):
+            return None, "a hypothesis reads a sum over coordinates: searched, not reduced"
+        out.append(_readable(value, h.relation))
+    return out, None
+
+
+def _readable(value, relation):
+    """``value <= 0`` (or ``== 0``) as ``N >= P``, the terms with a minus sign on the left: ``a >= b/4``."""
+    terms = sp.Add.make_args(sp.expand(value))
+    minus = [t for t in terms if t.could_extract_minus_sign()]
+    left, right = -sp.Add(*minus), sp.Add(*[t for t in terms if t not in minus])
+    return sp.Ge(left, right) if relation == "<= 0" else sp.Eq(left, right)
 
 
 def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
+    assumed, unassumable = _proof_hypotheses(claim, hp)
 
     def relation_at(ops, vector):
-        conclusion, hyps = _flow_margin(claim, ops, vector, hp)
-        if hyps:
-            raise coordinates.GenericAccessError("hypotheses on the state are searched, not reduced")
-        return conclusion
+        if unassumable:
+            raise coordinates.GenericAccessError(unassumable)
+        return _flow_margin(claim, ops, vector, hp)[0]
 
-    proof, verdict, _ = _per_coordinate(claim, relation_at, ranges,
+    proof, verdict, _ = _per_coordinate(claim, relation_at, ranges + (assumed or []),
                                         "per coordinate, chain rule through the sums over coordinates")
     return _proof_or_search(claim, proof, verdict, lambda: _search_flow(claim, budget, seed, hp, proof),
                             search_beside)
 
 
+def _entries(value) -> list:
+    """A scalar relation's value, or an elementwise one's coordinates."""
+    return list(value) if isinstance(value, np.ndarray) else [value]
+
+
 def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
-    """Exact evaluation at drawn rational states (d = 1, 2, 3): a violation found is a counterexample as it stands."""
+    """Exact evaluation at drawn rational states (d = 1, 2, 3): the claim is built once per dimension in symbols and
+    evaluated at each drawn state and hyperparameter point; a violation found is a counterexample as it stands."""
     n = FLOW_STATES[budget]
     gen = torch.Generator().manual_seed(seed)
     tried = applicable = 0
     for d in (1, 2, 3):
+        conclusion, hyps = _flow_margin(claim, _EXACT, coordinates.concrete_vectors(d), hp)
+        read = set().union(*(sp.sympify(x).free_symbols for x in [conclusion.value] + [e for h in hyps
+                                                                                      for e in _entries(h.value)]))
+        state = sorted(read - set(hp.values()), key=sp.default_sort_key)
         for _ in range(n // 3):
-            values = {}
-
-            def vector(name, **_):
-                syms = sp.symbols(f"{name}0:{d}", real=True)
-                for s in syms:
-                    values[s] = sp.Rational(round(float(torch.randn(1, generator=gen)) * 8)) / 4
-                return SympyOps.asarray(syms)
+            drawn = [sp.Rational(round(float(x) * 8)) / 4 for x in torch.randn(len(state), generator=gen)]
+            values = {x: abs(v) + sp.Rational(1, 4) if x.is_positive else v for x, v in zip(state, drawn)}
             point_hp = {k: _q(float(claim.hyper[k].draw(gen, 1))) for k in hp}
-            conclusion, hyps = _flow_margin(claim, _EXACT, vector, point_hp)
+            values.update({hp[k]: v for k, v in point_hp.items()})
             tried += 1
             at = lambda e: sp.sympify(e).xreplace(values)
-            if not all(proofs.exact_sign(at(h.value)) in ((-1, 0) if h.relation == "<= 0" else (0,)) for h in hyps):
+            if not all(proofs.exact_sign(at(x)) in ((-1, 0) if h.relation == "<= 0" else (0,))
+                       for h in hyps for x in _entries(h.value)):
                 continue
             applicable += 1
             if proofs.violates(conclusion.value, conclusion.relation, (), values):
-                cex = {"source": "exact search", "d": d, "values": {**{str(k): str(v) for k, v in values.items()},
-                                                                     **{k: str(v) for k, v in point_hp.items()}},
-                       "state": {str(k): str(v) for k, v in values.items()},
+                cex = {"source": "exact search", "d": d, "values": {str(k): str(v) for k, v in values.items()},
+                       "state": {str(k): str(v) for k, v in values.items() if k in state},
                        "hyperparameters": {k: str(v) for k, v in point_hp.items()}, "value": str(at(conclusion.value))}
                 recheck = lambda c=conclusion, v=dict(values): proofs.violates(c.value, c.relation, (), v)
                 return Verdict("refuted", f"exact counterexample at d = {d}: {cex['value']}", {"tried": tried}, cex,
                                recheck=recheck, strength=proved("exact counterexample (rational state)"))
     coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
                 "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
-                "state_values": "multiples of 1/4 in about [-16, 16], zeros included",
+                "state_values": "multiples of 1/4 in about [-16, 16], zeros included; positive coordinates from 1/4",
                 "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
     strength = searched("exact evaluation at drawn rational states, d = 1..3", **coverage)
     if applicable == 0:

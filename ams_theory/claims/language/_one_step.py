@@ -10,14 +10,15 @@ import sympy as sp
 import torch
 
 from ams_theory.claims import judging
-from ams_theory.claims.registry import Verdict
+from ams_theory.claims.registry import Verdict, proved
 from ams_theory.core.ops import SympyOps, TorchOps
 from ams_theory.engines import coordinates, smooth
 from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
-from ams_theory.engines.margins import ABS, AND, MAX, F, Lc, Margin, beyond, combine, within
+from ams_theory.engines.margins import ABS, AND, GT, MAX, F, Lc, Margin, beyond, combine, within
 from ams_theory.claims.language._common import (AtLeast, ClaimError, Quantities, Range, Relation, Step, UpTo,
-    _check_claim, _conclusion, _never_met, _proof_or_search, _stated_hypotheses, _symbols, _verdict_from_proof)
+    _check_claim, _conclusion, _proof_or_search, _stated_hypotheses, _symbols, _verdict_from_proof,
+    _verdict_from_search)
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
 _T1 = TorchOps(batch_dims=1)
@@ -40,7 +41,9 @@ class LossFamily:
 class OneStep:
     """One step of a method on every loss of a class: ``step(q) -> w'``, ``conclusion(q) -> Relation`` (reads
     ``q.dL``, ``q.w_next``), ``hypotheses(q) -> [Relation]`` (``<= 0`` relations), ``hyper``: the hyperparameters'
-    ranges, ``state``: names of state vectors the step reads (drawn freely: any real vectors)."""
+    ranges, ``state``: names of state vectors the step reads (drawn freely: any real vectors); ``witnesses``:
+    instances to try exactly beside the search (:class:`ams_theory.engines.descent.Draw` on a quadratic loss, its
+    ``extra`` naming every hyperparameter and state vector), for counterexamples a search meets only rarely."""
 
     name: str
     step: Callable
@@ -50,6 +53,7 @@ class OneStep:
     state: tuple = ()
     hypotheses: Callable | None = None
     source: str = ""
+    witnesses: tuple = ()
 
     def __post_init__(self):
         _check_claim(self, ("step", "conclusion"), (Range, Step, UpTo, AtLeast), "a Range, a Step, an UpTo or an AtLeast")
@@ -58,13 +62,47 @@ class OneStep:
                              "LossFamily")
 
 
-def _bound(claim, name, q):
-    """The ``(num, den)`` of the claim's :class:`UpTo` ``name``."""
+def _bound(claim, name, q) -> list:
+    """The pairs ``(num, den)`` of the claim's :class:`UpTo` ``name`` (one pair, or several for a minimum)."""
     bound = claim.hyper[name].bound(q)
-    if not (isinstance(bound, (tuple, list)) and len(bound) == 2):
+    is_pair = lambda b: isinstance(b, (tuple, list)) and len(b) == 2 and not isinstance(b[0], (tuple, list))
+    pairs = [bound] if is_pair(bound) else list(bound) if isinstance(bound, (tuple, list)) else []
+    if not pairs or not all(is_pair(p) for p in pairs):
         raise ClaimError(f"{claim.name}: the bound of UpTo {name!r} must return a pair (num, den) for "
-                         f"{name} <= num/den, got {type(bound).__name__}")
-    return tuple(bound)
+                         f"{name} <= num/den, or a list of pairs for the minimum, got {type(bound).__name__}")
+    return [tuple(p) for p in pairs]
+
+
+def _tightest(pairs):
+    """The pair of smallest ratio ``num/den`` at each instance (batched torch), for drawing a step against a minimum:
+    where some ``num_k <= 0`` the bound is not positive, and that pair is taken."""
+    num, den = pairs[0]
+    for n, d in pairs[1:]:
+        tighter = n * den < num * d          # n/d < num/den, dens positive; a non-positive bound wins
+        num, den = torch.where(tighter, n, num), torch.where(tighter, d, den)
+    return num, den
+
+
+def _on_side(side, eta, pairs):
+    """``side`` (:func:`~ams_theory.engines.margins.within` or ``beyond``) of the minimum of the pairs: within every
+    one of them, or past a positive minimum (every bound positive, past at least one)."""
+    if side is within:
+        out = True
+        for pair in pairs:
+            out = AND(out, within(eta, pair))
+        return out
+    positive, past = True, False
+    for num, den in pairs:
+        positive = AND(positive, AND(GT(den, 0), GT(num, 0)))
+        past = _either(past, GT(eta * den, num))
+    return AND(positive, past)
+
+
+def _either(a, b):
+    """``a or b`` on the back ends' booleans."""
+    if a is False:
+        return b
+    return a | b if torch.is_tensor(a) or torch.is_tensor(b) else sp.Or(a, b)
 
 
 # -- one step
@@ -81,13 +119,13 @@ def _step_bound(claim, q):
 
 
 def _hypotheses(claim, q) -> list:
-    """The claim's hypotheses, its step bound ``eta den - num <= 0`` (an :class:`UpTo`) last."""
-    hyps = _stated_hypotheses(claim, q)
+    """The claim's hypotheses, its step bound ``eta den_k - num_k <= 0`` (an :class:`UpTo`, one per pair) last."""
+    hyps = _stated_hypotheses(claim, q, strict=True)
     hyps += [Relation(r.base(q) - getattr(q, k), "<= 0") for k, r in claim.hyper.items() if isinstance(r, AtLeast)]
     bound = _step_bound(claim, q)
     if bound is not None:
-        eta, (num, den) = bound
-        hyps.append(Relation(eta * den - num, "<= 0"))
+        eta, pairs = bound
+        hyps += [Relation(eta * den - num, "<= 0") for num, den in pairs]
     return hyps
 
 
@@ -97,23 +135,41 @@ def _one_step_margin(claim, q, value, f0):
     so that a conclusion may compare the loss at two points (the step taken and another one)."""
     w_next = claim.step(q)
     q._set(w_next=w_next, dw=w_next - q.w, dL=value(w_next) - f0, loss_at=value)
-    return _conclusion(claim, q), _hypotheses(claim, q)
+    return _conclusion(claim, q, strict=True), _hypotheses(claim, q)
 
 
 def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdict:
+    proof, verdict = _prove_one_step(claim)
+    return _proof_or_search(claim, proof, verdict, lambda: _search_one_step(claim, budget, seed, proof), search_beside)
+
+
+def _prove_one_step(claim: OneStep):
+    """``(proof, verdict)``: the proof engine's answer for the claim, and its verdict (None when the proof is open or
+    set aside, and the claim is then searched). A positive step whose bound is never positive is ``vacuous``."""
     hp, ranges = _symbols(claim)
     L, f0 = sp.Symbol("L", positive=True), sp.Symbol("f0", real=True)
+    vacuity = _never_positive_bound(claim, hp, L, ranges)
+    if vacuity is not None:
+        proof, text = vacuity
+        return proof, Verdict("vacuous", f"no step eta > 0 meets the bound: {text} for every state (proved for "
+                              "every dimension), so the bound is never positive", {"proof": proof.status},
+                              strength=proved(f"proof engine: {text} per coordinate, so no eta > 0 meets the bound",
+                                              proof))
     shared, per_coordinate = _split_hypotheses(claim, hp, L)
     by_multiplier = _has_hypotheses(claim) and (per_coordinate is None or bool(per_coordinate))
+
+    strict = {}
 
     def build(ops, vector, loss):
         w, g = vector("w", real=True), vector("g", real=True)
         lossobj = loss(w, g)
         q = Quantities(ops, {"w": w, "g": g, "L": L, **hp, **{s: vector(s, real=True) for s in claim.state}})
         conclusion, hyps = _one_step_margin(claim, q, lossobj.value, lossobj.value(w))
-        if conclusion.relation != "<= 0":
+        if conclusion.relation == "== 0":
             raise coordinates.GenericAccessError("an identity about a loss change is searched, not reduced")
-        H = [-h.value for k, h in enumerate(hyps) if per_coordinate is None or k in per_coordinate]
+        relaxed = [h for k, h in enumerate(hyps) if per_coordinate is None or k in per_coordinate]
+        strict.update(conclusion=conclusion.relation == "< 0", relaxed=any(h.relation == "< 0" for h in relaxed))
+        H = [-h.value for h in relaxed]
         return (conclusion.value, H) if by_multiplier else conclusion.value
 
     if isinstance(claim.losses, LossFamily):
@@ -123,8 +179,47 @@ def _decide_one_step(claim: OneStep, budget, seed, search_beside=False) -> Verdi
                                        hypotheses=ranges + shared, L=L, f0=f0,
                                        multipliers=_multipliers(hp) if by_multiplier else None)
         what = f"{LOSS_CLASSES[claim.losses]}, worst-case reduction"
-    return _proof_or_search(claim, proof, _verdict_from_proof(claim, proof, what),
-                            lambda: _search_one_step(claim, budget, seed, proof), search_beside)
+    verdict = _verdict_from_proof(claim, proof, what)
+    if verdict is not None and _strict_sets_aside(verdict.word, strict):
+        proof.reason = (f"the engine answered {proof.status} for the non-strict form; "
+                        + ("a proof of <= does not give <" if verdict.word == "holds" else
+                           "its point may sit where a strict hypothesis is an equality"))
+        verdict = None
+    return proof, verdict
+
+
+def _strict_sets_aside(word, strict) -> bool:
+    """Whether a proof of a strict claim's non-strict form (the engine proves ``<=``) must be set aside: a proof of
+    ``<= 0`` does not prove ``< 0``, and a model of a strict hypothesis relaxed to ``<= 0`` may not meet it."""
+    return (word == "holds" and strict.get("conclusion")) or (word == "refuted" and strict.get("relaxed"))
+
+
+def _never_positive_bound(claim, hp, L, ranges):
+    """For a positive step (``UpTo(positive=True)``): ``(proof, text)`` when some argument ``num_k`` of its bound is
+    proved ``<= 0`` for every state, per coordinate (then no ``eta > 0`` meets ``eta <= num_k/den_k``); else None."""
+    bounded = _bounded(claim)
+    if bounded is None or not bounded[1].positive:
+        return None
+    vec = coordinates.generic_vector
+
+    def numerator(k):
+        def build(ops, vector):
+            q = Quantities(ops, {"w": vector("w", real=True), "g": vector("g", real=True), "L": L, **hp,
+                                 **{s: vector(s, real=True) for s in claim.state}})
+            return _bound(claim, bounded[0], q)[k][0]
+        return build
+    try:
+        count = len(_bound(claim, bounded[0], Quantities(coordinates.GENERIC, {
+            "w": vec("w", real=True), "g": vec("g", real=True), "L": L, **hp,
+            **{s: vec(s, real=True) for s in claim.state}})))
+    except coordinates.GenericAccessError:
+        return None
+    for k in range(count):
+        text = f"argument {k + 1} of {bounded[1].text or 'the bound'} is <= 0"
+        proof = coordinates.per_coordinate(numerator(k), "<= 0", ranges, f"{claim.name}: {text}")
+        if proof.proved:
+            return proof, text
+    return None
 
 
 def _prove_on_family(claim, hp, ranges):
@@ -157,8 +252,8 @@ def _split_hypotheses(claim, hp, L):
     shared, others = [], set()
     for k, h in enumerate(hyps):
         value = sp.sympify(h.value)
-        if h.relation == "<= 0" and not value.has(coordinates.CoordSum) and value.free_symbols <= set(hp.values()) | {L}:
-            shared.append(value <= 0)
+        if h.relation != "== 0" and not value.has(coordinates.CoordSum) and value.free_symbols <= set(hp.values()) | {L}:
+            shared.append(value < 0 if h.relation == "< 0" else value <= 0)
         else:
             others.add(k)
     return shared, others
@@ -189,15 +284,15 @@ def _sampler(claim, side=within):
             extra[s] = draws.draw_direction(problem, w, gen)
         for k, r in claim.hyper.items():
             if isinstance(r, Step):
-                extra[k] = draws.eta_free(problem, gen, B)
+                extra[k] = r.draw(problem, gen, B)
         for k, r in claim.hyper.items():
             if isinstance(r, AtLeast):
                 slack = draws.mixture(gen, B, r.mixture)
                 extra[k] = r.base(drawn()) + (slack / L if r.per_L else slack)
         if bounded is not None:
             with torch.no_grad():
-                num, den = _bound(claim, bounded[0], drawn())
-            extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, (num, den), side)
+                pair = _tightest(_bound(claim, bounded[0], drawn()))
+            extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, pair, side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
     ranges = {k: ({"range": r.text(), "boundaries": r.boundaries()} if r.mixture is None else
                   draws.drawn_range(r.text(), r.mixture)) for k, r in claim.hyper.items() if isinstance(r, Range)}
@@ -205,8 +300,7 @@ def _sampler(claim, side=within):
         "slack", r.mixture, " / L" if r.per_L else "", **{"0": f"{k} at its base exactly"})}
         for k, r in claim.hyper.items() if isinstance(r, AtLeast)})
     ranges.update({s: "any real vector: " + draws.U_DRAW.replace("u = ", "", 1) for s in claim.state})
-    if any(isinstance(r, Step) for r in claim.hyper.values()):
-        ranges["step"] = draws.FREE_STEP
+    ranges.update({"step": r.coverage() for r in claim.hyper.values() if isinstance(r, Step)})
     if bounded is not None:
         ranges["step"] = draws.bounded_step_ranges(side, bounded[1].text or bounded[0] + "'s bound")
     return ds.Sampler(draw, ranges)
@@ -219,6 +313,8 @@ def margin_function(claim: OneStep, side=within):
     :class:`UpTo` step applies where ``side(eta, (num, den))`` holds (:func:`ams_theory.engines.margins.within`,
     or ``beyond`` for the control)."""
     bounded = _bounded(claim) is not None
+    step_name, step_size = next(((k, r) for k, r in claim.hyper.items() if isinstance(r, (Step, UpTo))), (None, None))
+    positive = step_size is not None and step_size.positive
     mixed = [(k, r) for k, r in claim.hyper.items() if isinstance(r, Range) and r.mixture is not None]
 
     def margin(ops, problem, w, u, eta, extra):
@@ -232,13 +328,19 @@ def margin_function(claim: OneStep, side=within):
             read.append(F(problem, x))
             return read[-1]
         conclusion, hyps = _one_step_margin(claim, q, value, value(w))
-        margin = conclusion.value if conclusion.relation == "<= 0" else ABS(conclusion.value)
-        applicable = _all_hold(hyps[:-1]) if bounded else _all_hold(hyps)
-        if bounded:
-            applicable = AND(applicable, side(*_step_bound(claim, q)))
+        margin.relations.add(conclusion.relation)
+        value = ABS(conclusion.value) if conclusion.relation == "== 0" else conclusion.value
+        if bounded:                             # the step bound's own test, on the side asked for
+            eta, pairs = _step_bound(claim, q)
+            applicable = AND(_all_hold(hyps[:len(hyps) - len(pairs)]), _on_side(side, eta, pairs))
+        else:
+            applicable = _all_hold(hyps)
+        if positive:                          # a drawn step of 0 is not a step of the claim
+            applicable = AND(applicable, GT(getattr(q, step_name), 0))
         for k, r in mixed:                    # a mixture may draw outside the range: those instances do not apply
             applicable = AND(applicable, r.contains(extra[k]))
-        return Margin(margin, applicable, 1 + sum(ABS(v) for v in read))
+        return Margin(value, applicable, 1 + sum(ABS(v) for v in read))
+    margin.relations = set()                  # the conclusion's relations met so far (a strict one is searched so)
     return margin
 
 
@@ -265,7 +367,7 @@ def as_margin(*claims):
 def _all_hold(hyps):
     out = True
     for h in hyps:
-        ok = (h.value <= 0) if h.relation == "<= 0" else (h.value == 0)
+        ok = {"<= 0": lambda v: v <= 0, "< 0": lambda v: v < 0, "== 0": lambda v: v == 0}[h.relation](h.value)
         out = ok if out is True else (out & ok if torch.is_tensor(ok) else sp.And(out, ok))
     return out
 
@@ -296,20 +398,15 @@ def _search_one_step(claim, budget, seed, proof) -> Verdict:
         control = margin_claim(claim, beyond, dims=judging.DIMS[budget])
         control = dataclasses.replace(control, families=control.certify_families)
         evidence["control_past_the_bound"] = judging.control_past_the_bound(control, budget, seed)
-    rs = found.rs
-    if found.word == "refuted":
-        cert = found.certificate
-        cex = {"source": f"{cert['engine']}, re-checked in exact rationals", "family": cert["family"],
-               "values": {"w": cert["w"], **{k: cert["extra"][k] for k in (*claim.hyper, *claim.state)}},
-               "loss": {"A": cert["A"], "b": cert["b"], "c": cert["c"], "L": cert["L"]},
-               "margin": cert["margin"], "margin_approx": cert["margin_approx"]}
-        return Verdict("refuted", f"exact counterexample on a {cert['family']} loss, margin "
-                                  f"{float(cert['margin_approx']):.3g}", evidence, cex, recheck=found.recheck,
-                       strength=found.strength)
-    if found.word == "not-checkable":
-        return Verdict("not-checkable", f"{rs.violations} float violations, none reproduced exactly on a quadratic",
-                       evidence, strength=found.strength)
-    if rs.applicable == 0 and found.word == "holds":
-        return _never_met(f"none of {rs.instances:,} drawn instances", evidence, found.strength)
-    return Verdict("holds", f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
-                            f"(proof: {proof.status})", evidence, strength=found.strength)
+    verdict = _verdict_from_search(found, evidence, (*claim.hyper, *claim.state), proof.status)
+    if verdict.word in ("refuted", "not-checkable"):
+        return verdict
+    strict = "< 0" in mc.margin.relations
+    if strict and verdict.word == "holds":
+        verdict.summary += "; strict: the search looks for value > 0, the witnesses for value >= 0"
+        verdict.evidence["strict"] = ("the conclusion is strict (value < 0): the float search counts value > 0 as a "
+                                      "violation, so an instance where value = 0 exactly is found only among the "
+                                      f"witnesses ({len(claim.witnesses)} given)")
+    for witness in claim.witnesses:          # instances the author constructed, evaluated exactly
+        verdict = judging.with_witness(verdict, mc, witness, strict)
+    return verdict
