@@ -233,14 +233,21 @@ A3_BETA = ((1 / 8, "exactly", 0), (1 / 4, "1-10^U", -4, -1), (5 / 8, "U", 0, 1))
 A3_HYPER = {"eps": cl.Step(positive=True, mixture=A3_STEP), "beta": cl.Range(0, 1, hi_open=True, mixture=A3_BETA)}
 
 
+def bounded_mask(p):
+    """phi(x)_i = sign(x_i) min(1, |p_i|) at x = u o s: one mask with x phi(x) >= 0 and |phi| <= 1 per vector p."""
+    return lambda ops, u, s: ops.mul(ops.sign(ops.mul(u, s)), 1 - ops.relu(1 - ops.abs(p)))
+
+
 def cautious_heavy_ball(mask):
     """Thm. A.3's method: s <- beta s + g, u = s, w <- w - eps phi o u with phi the values of ``mask`` at (u, g)
-    (rule core); per step: x^T phi (x = u o g), |u|^2, |u o phi|^2 and sum_i min(x_i phi_i, 0)."""
+    (rule core; ``mask=None``: :func:`bounded_mask` of the run's drawn vector ``q.p``); per step: x^T phi
+    (x = u o g), |u|^2, |u o phi|^2 and sum_i min(x_i phi_i, 0)."""
     def one_step(q):
         u, s = rules.heavy_ball_direction(q.ops, q.g, q.ops.copy(q.s), q.beta)
-        phi = mask_values(q.ops, u, q.g, mask)
+        mask_now = bounded_mask(q.p) if mask is None else mask
+        phi = mask_values(q.ops, u, q.g, mask_now)
         x_phi = u * q.g * phi
-        return masked_step(q.ops, q.w, u, q.g, q.eps, mask), {"s": s}, {
+        return masked_step(q.ops, q.w, u, q.g, q.eps, mask_now), {"s": s}, {
             "x_phi": q.total(x_phi), "B": q.norm2(u), "B_masked": q.norm2(u * phi), "opposed": neg_sum(q.ops, x_phi)}
     return one_step
 
@@ -255,11 +262,15 @@ def a3_bound(corrected=False, b_factor=1):
     return conclusion
 
 
-def a3_claim(mask=A3_PHI, corrected=False, b_factor=1, mask_hypothesis=False):
-    """Thm. A.3 for the cautious heavy-ball method with ``mask`` (``mask_hypothesis``: the theorem's x phi(x) >= 0,
-    at every coordinate of every step so far, is a hypothesis: for a user's mask; the paper's masks meet it)."""
-    return cl.Trajectory(f"Thm. A.3, {mask_name(mask)}{', corrected B_T' if corrected else ''}",
-                         cautious_heavy_ball(mask), a3_bound(corrected, b_factor), hyper=A3_HYPER, state=("s",),
+def a3_claim(mask=A3_PHI, corrected=False, b_factor=1, mask_hypothesis=False, label=None):
+    """Thm. A.3 for the cautious heavy-ball method with ``mask`` (``None``: every mask with |phi| <= 1 and
+    x phi(x) >= 0, searched over :func:`bounded_mask` with p drawn per run; ``mask_hypothesis``: the theorem's
+    x phi(x) >= 0, at every coordinate of every step so far, is a hypothesis: for a user's mask; the paper's masks
+    meet it)."""
+    name = label or ("every mask with |phi| <= 1" if mask is None else mask_name(mask))
+    return cl.Trajectory(f"Thm. A.3, {name}{', corrected B_T' if corrected else ''}",
+                         cautious_heavy_ball(mask), a3_bound(corrected, b_factor), hyper=A3_HYPER,
+                         state=("s",) if mask is not None else ("s", "p"),
                          hypotheses=(lambda q: [q.at_least(q.now["opposed"], 0)]) if mask_hypothesis else None)
 
 
@@ -315,7 +326,8 @@ def d2_part3():
 
 # ----------------------------------------------------------------------------- Thm. D.3 and Remark 5.5
 
-GRAMS_FORM = grams_step(GRAMS_MASK)        # the Grams step as D.3 and Remark 5.5 compare it (Cor. 5.2's form)
+GRAMS_FORM = grams_step(GRAMS_DEF51)       # the Grams step D.3 and Remark 5.5 name: Def. 5.1's, w - eta sign(g) o |u|
+COR52_FORM = grams_step(GRAMS_MASK)        # Cor. 5.2's form of it, which also moves coordinates where g_i = 0
 
 
 def d3_step(corrected=False, constant=2):
@@ -359,11 +371,13 @@ def aligned_witness(seed=0) -> Draw:
     return Draw(problem, w, u, eta, {"u": u, "eta": eta})
 
 
-def d3_claims(losses="smooth", corrected=False, constant=2, witnesses=()):
-    """Thm. D.3 under its step bound (:func:`d3_step`): dL_Grams <= dL_C and dL_C <= 0."""
-    name = f"Thm. D.3 ({'|N|' if corrected else 'N'}, {constant}, {cl.LOSS_CLASSES[losses]})"
+def d3_claims(losses="smooth", corrected=False, constant=2, witnesses=(), grams=GRAMS_FORM):
+    """Thm. D.3 under its step bound (:func:`d3_step`): dL_Grams <= dL_C and dL_C <= 0 (``grams``: the Grams step
+    compared, Def. 5.1's as printed)."""
+    form = "" if grams is GRAMS_FORM else ", Cor. 5.2's step"
+    name = f"Thm. D.3 ({'|N|' if corrected else 'N'}, {constant}, {cl.LOSS_CLASSES[losses]}{form})"
     hyper = d3_step(corrected, constant)
-    return [cl.OneStep(f"{name}: dL_Grams <= dL_C", step=GRAMS_FORM, conclusion=grams_no_worse, losses=losses,
+    return [cl.OneStep(f"{name}: dL_Grams <= dL_C", step=grams, conclusion=grams_no_worse, losses=losses,
                        hyper=hyper, state=("u",), witnesses=witnesses),
             cl.OneStep(f"{name}: dL_C <= 0", step=cautious_step, conclusion=descends, losses=losses, hyper=hyper,
                        state=("u",))]
@@ -389,7 +403,8 @@ def d3():
                  repairs.Edit("flip sign and replace constant", "|N| in place of N, and 1 in place of the 2 (any "
                               "L-smooth loss)", d3_claims("smooth", True, 1, witnesses=INDEFINITE), size=2),
                  repairs.Edit("add hypothesis", "L convex (N as written)", d3_claims("convex"))),
-        beside={"|N| without convexity": d3_claims("smooth", True, witnesses=INDEFINITE)},
+        beside={"|N| without convexity": d3_claims("smooth", True, witnesses=INDEFINITE),
+                "the correction with Cor. 5.2's form of the Grams step": d3_claims("convex", True, grams=COR52_FORM)},
         notes={"proof_notes": "the proof uses D.1 Part 2 (true only for convex L) and index sets I+ = {u_i, g_i >= 0}, "
                               "I- = {u_i, g_i < 0} that do not cover coordinates where u_i and g_i differ in sign"})
 
@@ -464,10 +479,10 @@ def a3(mask=None):
         a3_claim(), a3_claim(corrected=True), "with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
         repairs=(repairs.Edit("replace object", "B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2",
                               a3_claim(corrected=True)),
-                 repairs.Edit("add hypothesis", "phi <= 1 (searched with phi = 1(x > 0), eq. (1) without its "
-                              "rescaling)", a3_claim(PHI_VARIANTS["indicator"])),
-                 repairs.Edit("add hypothesis", "phi <= 1 (searched with phi_c, c = 0.1: phi = -c where x < 0)",
-                              a3_claim(PHI_VARIANTS["phi_c_0.1"])),
+                 repairs.Edit("add hypothesis", "phi <= 1 (searched with phi_c, c = 5: phi = -5 where x < 0, which "
+                              "meets phi <= 1 and x phi(x) >= 0)", a3_claim(phi_c(5), label="phi_c, c = 5")),
+                 repairs.Edit("add hypothesis", "|phi| <= 1 (searched over every mask sign(x) o min(1, |p|), p drawn "
+                              "per run)", a3_claim(None)),
                  repairs.Edit("replace constant", "mu eps B_T/T in place of mu eps B_T/(2T)", a3_claim(b_factor=2)),
                  repairs.Edit("replace constant", "xi = 0 in eq. (1) (alpha = d/nnz >= 1)",
                               a3_claim(dataclasses.replace(A3_PHI, xi=0)))),
@@ -542,11 +557,11 @@ def eq6_phi(q):
     return positive * (1 + q.abs(q.p)) - (1 - nonnegative) * q.abs(q.p) + (nonnegative - positive) * q.p
 
 
-def thm21_conditions(phi, vectors, label):
+def thm21_conditions(phi, vectors, label, hyper=None):
     """Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0 for ``phi(q) -> (x, phi)``, as Facts."""
     sums = lambda q: eq6_sums(*phi(q), q.ops)
-    return [cl.Fact(f"{label}: x^T(1 - phi) <= 0", lambda q: q.at_most(sums(q)[0], 0), vectors),
-            cl.Fact(f"{label}: x^T phi >= 0", lambda q: q.at_least(sums(q)[1], 0), vectors)]
+    return [cl.Fact(f"{label}: x^T(1 - phi) <= 0", lambda q: q.at_most(sums(q)[0], 0), vectors, hyper or {}),
+            cl.Fact(f"{label}: x^T phi >= 0", lambda q: q.at_least(sums(q)[1], 0), vectors, hyper or {})]
 
 
 def obeys_eq6(mask):
@@ -580,35 +595,53 @@ def _eq1_scale(xi):
     return (alpha.args[-1][0] if isinstance(alpha, sp.Piecewise) else alpha), d, n
 
 
-def eq1_facts(xi):
-    """Eq. (1)'s mask phi(x) = alpha(x) 1(x > 0), alpha = dim(x)/(nnz(x > 0) + xi) (rule core, at (u, s) = (x, 1)):
-    alpha >= 1 wherever it is used (sum_i 1(x_i > 0) relu(1 - phi_i) = 0), and Thm. 2.1's conditions
-    x^T(1 - phi) <= 0 and x^T phi >= 0, for every x of every dimension."""
+def eq1_facts(xi, at_least_one=False):
+    """Eq. (1)'s mask phi(x) = alpha(x) 1(x > 0), alpha = dim(x)/(nnz(x > 0) + xi) (rule core, at (u, s) = (x, 1);
+    ``at_least_one``: max(alpha, 1) in place of alpha): alpha >= 1 wherever it is used (sum_i 1(x_i > 0)
+    relu(1 - phi_i) = 0), and Thm. 2.1's conditions x^T(1 - phi) <= 0 and x^T phi >= 0, for every x of every
+    dimension."""
     mask = dataclasses.replace(EQ1_DEFAULT, xi=xi)
-    phi = lambda q: mask_values(q.ops, q.x, q.x * 0 + 1, mask)
-    name = f"eq. (1), xi = {xi}"
+
+    def phi(q):
+        values = mask_values(q.ops, q.x, q.x * 0 + 1, mask)
+        return values + q.relu(q.indicator(q.x, strict=True) - values) if at_least_one else values
+    name = f"eq. (1), xi = {xi}" + (", max(alpha, 1)" if at_least_one else "")
     return [cl.Fact(f"{name}: alpha >= 1", lambda q: q.at_most(q.total(q.indicator(q.x, strict=True)
                                                                        * q.relu(1 - phi(q))), 0), ("x",)),
             *thm21_conditions(lambda q: (q.x, phi(q)), ("x",), name)]
+
+
+def any_alpha_at_least_one():
+    """The other reading of the sentence: phi(x) = alpha 1(x >= 0) with any alpha >= 1 (a hypothesis on alpha, not a
+    property of eq. (1)'s) meets Thm. 2.1's conditions."""
+    return thm21_conditions(lambda q: (q.x, q.alpha * q.indicator(q.x)), ("x",), "alpha 1(x >= 0), any alpha >= 1",
+                            hyper={"alpha": cl.Range(1)})
 
 
 @cl.register("cautious.eq6.default", source="after eq. (6), eq. (1)", kind="discrete",
              statement="The default phi(x) = alpha(x) 1(x >= 0), alpha(x) = dim(x)/(nnz(x > 0) + xi), xi = 1, has "
                        "alpha >= 1 and satisfies the conditions of Thm. 2.1.")
 def eq6_default():
-    """Eq. (1)'s default mask (xi = 1) has alpha >= 1 and meets Thm. 2.1's conditions (:func:`eq1_facts`); the
-    correction xi = 0, and the single edits of the constant xi. Every sign pattern of x is checked exactly (alpha
-    depends on the count nnz(x > 0), so the facts are not sums of coordinate terms)."""
+    """Read as printed, a property of eq. (1)'s default mask (xi = 1): it has alpha >= 1 and meets Thm. 2.1's
+    conditions (:func:`eq1_facts`), refuted; read as a hypothesis on alpha (any alpha >= 1), it holds, decided
+    beside. The correction max(alpha, 1) (defined for every x), and the single edits of the constant xi (xi = 0
+    is undefined where no x_i > 0; the rule core takes phi = 0 there). Every sign pattern of x is checked exactly
+    (alpha depends on the count nnz(x > 0), so the facts are not sums of coordinate terms)."""
     alpha, d, nnz = _eq1_scale(1)
     any_xi, _, _ = _eq1_scale(sp.Symbol("xi", positive=True))
-    edit = lambda xi: repairs.Edit("replace constant", f"xi = {xi}", eq1_facts(xi))
+    edit = lambda xi: repairs.Edit("replace constant", f"xi = {xi}" + (" (undefined where no x_i > 0)" if xi == 0
+                                                                         else ""), eq1_facts(xi))
     return cl.Judgement(
-        eq1_facts(1), eq1_facts(0),
-        "alpha(x) = dim(x)/nnz(x > 0) (xi = 0), or max(alpha, 1), gives alpha >= 1 whenever some x_i > 0, and then "
-        "phi meets (6) and both conditions of Thm. 2.1",
-        repairs=tuple(edit(xi) for xi in (0, sp.Rational(1, 2), 2)),
+        eq1_facts(1), eq1_facts(1, at_least_one=True),
+        "max(alpha, 1) in place of alpha (alpha = dim(x)/(nnz(x > 0) + 1)) gives alpha >= 1, and then phi meets (6) "
+        "and both conditions of Thm. 2.1; so does xi = 0 where some x_i > 0",
+        repairs=(repairs.Edit("replace object", "max(alpha, 1) in place of alpha", eq1_facts(1, at_least_one=True)),
+                 *(edit(xi) for xi in (0, sp.Rational(1, 2), 2))),
         why=f"alpha = d/(nnz + 1) < 1 when every x_i > 0 (alpha = {sp.simplify(alpha.subs(nnz, d))})",
-        notes={"alpha": str(alpha), "every_xi_above_0_fails": {
+        beside={"reading: alpha >= 1 as a hypothesis (any alpha >= 1), not a property of eq. (1)'s alpha":
+                any_alpha_at_least_one()},
+        notes={"reading": "as printed: 'the default phi has alpha >= 1', a property of eq. (1)'s alpha with xi = 1",
+               "alpha": str(alpha), "every_xi_above_0_fails": {
             "alpha_when_all_positive": str(any_xi.subs(nnz, d)),
             "below_1_for_all_d_and_xi_positive (sympy)": sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True},
             "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"})
