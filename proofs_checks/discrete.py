@@ -640,8 +640,8 @@ def eq6_default():
         why=f"alpha = d/(nnz + 1) < 1 when every x_i > 0 (alpha = {sp.simplify(alpha.subs(nnz, d))})",
         beside={"reading: alpha >= 1 as a hypothesis (any alpha >= 1), not a property of eq. (1)'s alpha":
                 any_alpha_at_least_one()},
-        notes={"reading": "as printed: 'the default phi has alpha >= 1', a property of eq. (1)'s alpha with xi = 1",
-               "alpha": str(alpha), "every_xi_above_0_fails": {
+        reading="a property of eq. (1)'s alpha (xi = 1): 'the default phi has alpha >= 1'",
+        notes={"alpha": str(alpha), "every_xi_above_0_fails": {
             "alpha_when_all_positive": str(any_xi.subs(nnz, d)),
             "below_1_for_all_d_and_xi_positive (sympy)": sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True},
             "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"})

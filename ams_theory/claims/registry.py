@@ -145,7 +145,8 @@ class Verdict:
     failure is real. ``correction``: the nearest correct statement, judged (a :class:`Correction`).
     ``strength``: how strong the evidence for the verdict is. ``figures``: ``{name: (caption, draw)}``
     with ``draw(path)`` writing a PNG there; reports call it (figures are drawn
-    only when a report is written).
+    only when a report is written). ``reading``: which reading of the statement the verdict judges, where it
+    reads more than one way (None: the statement has one reading, :data:`AS_PRINTED`).
     """
 
     word: str
@@ -156,6 +157,10 @@ class Verdict:
     recheck: Callable[[], bool] | None = None
     figures: dict = field(default_factory=dict)
     strength: Strength | None = None
+    reading: str | None = None
+
+
+AS_PRINTED = "as printed (one reading)"
 
 
 @dataclass
@@ -187,6 +192,7 @@ class Result:
             "id": e.id, "paper": e.paper, "where": self.claim.where, "family": e.family, "kind": self.claim.kind,
             "statement": self.claim.statement,
             "status": self.status, "verdict": v.word if v else None,
+            "reading": (v.reading or AS_PRINTED) if v else None,
             "summary": v.summary if v else (self.error or self.claim.not_applicable or "no check attached yet"),
             "not_applicable": self.claim.not_applicable,
             "evidence": v.evidence if v else None,
@@ -261,6 +267,8 @@ def _validate(claim: Claim, v: Verdict) -> None:
         raise TypeError(f"check returned {type(v).__name__}, not a Verdict")
     if v.word not in VERDICTS:
         raise ValueError(f"verdict word {v.word!r} is not one of {VERDICTS}")
+    if v.reading is not None and not (isinstance(v.reading, str) and v.reading.strip()):
+        raise ValueError("a verdict's reading names the reading judged in words (or is None: one reading)")
     if v.word == "refuted":
         if not v.counterexample or v.recheck is None:
             raise ValueError("a refutation needs a counterexample and an exact re-check")

@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Iterable
 
 from ams_theory import __version__
-from ams_theory.claims.registry import Result
+from ams_theory.claims.registry import AS_PRINTED, Result
 
 __all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals",
            "render_claim"]
@@ -31,7 +31,13 @@ def _cells(r: Result):
     verdict = d["verdict"] or d["status"]
     if d["correction"]:
         verdict += f" (corrected: {d['correction']['verdict']})"
-    return d["id"], verdict, strength_of(d), d["summary"]
+    return d["id"], verdict, strength_of(d), _with_reading(d)
+
+
+def _with_reading(d: dict) -> str:
+    """The summary, after the reading judged where the statement reads more than one way."""
+    named = d.get("reading") and d["reading"] != AS_PRINTED
+    return f"[{d['reading']}] {d['summary']}" if named else str(d["summary"])
 
 
 def table(results: Iterable[Result], width: int = 120) -> str:
@@ -85,7 +91,7 @@ def detail(r: Result) -> str:
              f"statement: {d['statement']}", f"status: {d['status']}   verdict: {d['verdict']}",
              f"strength: {_strength_line(d['strength'])}"
              + (f"   correction: {_strength_line(d['correction'].get('strength'))}" if d["correction"] else ""),
-             f"summary: {d['summary']}"]
+             f"reading: {d.get('reading')}", f"summary: {d['summary']}"]
     for key in ("evidence", "counterexample", "correction", "error"):
         if d[key]:
             parts.append(f"{key}:\n{_json_block(d[key])}")
@@ -125,13 +131,14 @@ def markdown(doc: dict) -> str:
     for c in doc["claims"]:
         corr = c["correction"]["verdict"] if c["correction"] else ""
         lines.append(f"| `{c['id']}` | {c['verdict'] or c['status']} | {strength_of(c)} | {corr} | "
-                     f"{esc(c['summary'])} |")
+                     f"{esc(_with_reading(c))} |")
     lines.append("")
     for c in doc["claims"]:
         if c["status"] in ("unchecked", "not applicable"):          # the table's row says all there is
             continue
         lines += [f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "",
-                  f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", esc(c["summary"]), ""]
+                  f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", f"reading judged: {esc(c.get('reading'))}",
+                  "", esc(c["summary"]), ""]
         for key in ("strength", "evidence", "counterexample", "correction", "error"):
             if c[key]:
                 lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
@@ -154,7 +161,7 @@ def html_page(doc: dict) -> str:
         corr = c["correction"]["verdict"] if c["correction"] else ""
         rows.append(f"<tr class='{e(word.replace(' ', '-'))}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code>"
                     f"</a></td>"
-                    f"<td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}</td><td>{e(c['summary'])}</td></tr>")
+                    f"<td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}</td><td>{e(_with_reading(c))}</td></tr>")
     sections = []
     for c in doc["claims"]:
         if c["status"] in ("unchecked", "not applicable"):
@@ -164,7 +171,7 @@ def html_page(doc: dict) -> str:
         sections.append(f"<section id='{e(c['id'])}'><h3><code>{e(c['id'])}</code> — {e(c['verdict'] or c['status'])}"
                         f" ({e(strength_of(c))})"
                         f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
-                        f"<p>{e(c['summary'])}</p>{blocks}</section>")
+                        f"<p>reading judged: {e(str(c.get('reading')))}</p><p>{e(c['summary'])}</p>{blocks}</section>")
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
     figure = "".join(
         f"<section><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' alt='{e(f['caption'])}' "
@@ -460,6 +467,8 @@ def render_claim(r) -> str:
     lines += [f"statement: {x}" if i == 0 else "           " + x
               for i, x in enumerate(_wrap(str(d.get("statement") or "-"), 11))]
     lines.append(f"verdict: {verdict}   strength: {st.get('level', '-')}   status: {d.get('status')}")
+    if d.get("reading"):
+        lines += [f"reading: {x}" if i == 0 else "         " + x for i, x in enumerate(_wrap(str(d["reading"]), 9))]
     lines += [f"in short: {x}" if i == 0 else "          " + x for i, x in enumerate(_wrap(str(d.get("summary")), 10))]
     if d.get("error"):
         lines += _section("Error") + ["  " + x for x in _wrap(str(d["error"]), 2)]
@@ -507,8 +516,8 @@ def render_claim(r) -> str:
             else:
                 lines.append(f"  {k}:")
                 lines += _nested(k, v, 4, exact=True)
-    known = {"id", "paper", "where", "family", "kind", "statement", "status", "verdict", "summary", "evidence",
-             "counterexample", "strength", "correction", "error", "seconds", "not_applicable"}
+    known = {"id", "paper", "where", "family", "kind", "statement", "status", "verdict", "reading", "summary",
+             "evidence", "counterexample", "strength", "correction", "error", "seconds", "not_applicable"}
     extra = {k: v for k, v in d.items() if k not in known and v not in (None, {}, [])}
     if extra:
         lines += _section("Other")

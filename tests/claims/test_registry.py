@@ -219,3 +219,21 @@ def test_a_weakened_fact_is_proved_by_the_engine_and_a_strengthened_one_refuted(
     assert weakened.word == "holds" and weakened.strength.level == "proved"
     strengthened = cl.decide(c3_with(+1), "quick")
     assert strengthened.word == "refuted" and strengthened.recheck() is True
+
+
+def test_a_verdict_names_its_reading_in_the_json_the_table_and_show():
+    """eq6.default reads two ways: its verdict names the one it judges (a property of eq. (1)'s alpha), in the JSON
+    (``reading``), in the table's evidence cell and in ``show``; a claim with one reading says so."""
+    from ams_theory.claims import report
+    from ams_theory.claims.registry import AS_PRINTED
+    two = shared_run("cautious.eq6.default")
+    assert "property of eq. (1)'s alpha" in two.to_json()["reading"]
+    assert "[a property of eq. (1)'s alpha" in report.table([two])
+    assert "reading: a property of eq. (1)'s alpha" in report.render_claim(two)
+    assert shared_run("grams.C1").to_json()["reading"] == AS_PRINTED
+
+
+def test_an_empty_reading_is_refused():
+    from ams_theory.claims.registry import Verdict, _validate, proved
+    with pytest.raises(ValueError, match="reading"):
+        _validate(REGISTRY["grams.C1"], Verdict("holds", "x", strength=proved("x"), reading=" "))

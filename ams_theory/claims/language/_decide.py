@@ -97,6 +97,7 @@ class Judgement:
     beside: dict = field(default_factory=dict)   # name -> claim: decided beside the statement, evidence only
     notes: dict = field(default_factory=dict)    # remarks on the statement or its printed proof, into the evidence
     conditional: str = ""            # a hypothesis left open: refuted without it, correction holds -> conditional
+    reading: str | None = None       # the reading judged, where the statement reads more than one way
 
 
 def _as_list(claims) -> list:
@@ -123,6 +124,7 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                 raise TypeError(f"{claim_id} is not stated for a mask of your own")
             judged = _judged(make(mask) if mask is not None else make())
             verdict = decide_all(judged.literal, budget, seed, search_beside=True)
+            verdict.reading = judged.reading
             verdict.evidence.update(judged.notes)
             for name, claim in judged.beside.items():
                 v = decide_all(claim, budget, seed)
