@@ -28,6 +28,12 @@ ALL_IN_PHI = cl.ScaleForCounts(phi=lambda a, o, z: a + o + z)
 OPPOSED_IN_PSI = cl.ScaleForCounts(phi=lambda a, o, z: a + z, psi=lambda a, o, z: o)
 
 
+WEIGHT_DECAY_NOTE = ("Cor. 4.1 names Adam as Def. A.4 writes it, without weight decay; the check compares with the "
+                     "weight decay gamma of Algorithm 2 kept symbolic, so its equality for every gamma includes "
+                     "gamma = 0, Def. A.4's Adam, and says more: the two steps also agree with decay applied after "
+                     "the step as Algorithm 2 does")
+
+
 def grams_step(ops, w, g, state):
     """Cor. 5.2 / B.3: ``w - eta sign(g) o |u|``, Adam's ``u = m/den`` from the rule core. ``|u| = sign(m) u``
     because ``den = (1 - beta1^t)(sqrt(v/(1 - beta2^t)) + eps) > 0`` (t >= 1, beta in (0, 1), eps > 0), which
@@ -46,7 +52,8 @@ def b1_beta3():
         cl.SameStep("B.1, beta3 = beta1", cl.ams_rule(lam, beta3=H.beta1, weight_decay=H.gamma), ADAM_ALG2, MG,
                     reference="m", scale_every_d=ALL_IN_PHI, why="AMS and Adam steps differ"),
         notes={"note": "u o s = m^2/den >= 0, so every coordinate is in phi and eta_hat = eta d/d. Against "
-                       "torch.optim.AdamW, which decays before the step, the steps differ by lr^2 gamma u."})
+                       "torch.optim.AdamW, which decays before the step, the steps differ by lr^2 gamma u.",
+               "weight decay": WEIGHT_DECAY_NOTE})
 
 
 @cl.register("grams.B1.lambda", source="Cor. 4.1 / B.1 case 2", kind="symbolic",
@@ -54,8 +61,10 @@ def b1_beta3():
              "included.")
 def b1_lambda():
     """Cor. 4.1 / B.1 case 2: AMS(lambda = 1, any beta3) = Adam (Alg. 2), weight decay included."""
-    return cl.SameStep("B.1, lambda = 1", cl.ams_rule(1, beta3=H.beta3, weight_decay=H.gamma), ADAM_ALG2, MS,
-                       reference="s", scale_every_d=OPPOSED_IN_PSI, why="AMS and Adam steps differ")
+    return cl.Judgement(
+        cl.SameStep("B.1, lambda = 1", cl.ams_rule(1, beta3=H.beta3, weight_decay=H.gamma), ADAM_ALG2, MS,
+                    reference="s", scale_every_d=OPPOSED_IN_PSI, why="AMS and Adam steps differ"),
+        notes={"weight decay": WEIGHT_DECAY_NOTE})
 
 
 @cl.register("grams.B2", source="Cor. 4.2 / B.2", kind="symbolic",
@@ -138,7 +147,8 @@ def check_alg1(budget="standard", seed=0):
     correction = Correction(
         "1/(n/d + eps) = d/(n + 1) exactly when eps = 1/d; for eps*d <= 1 their ratio (n + 1)/(n + eps d) lies in "
         "[1, 1 + 1/n]. Both mask u*g > 0 alike. Algorithm 1 counts per parameter tensor, Algorithm 2 over the whole "
-        "vector (d = dim phi).",
+        "vector (d = dim phi). This concerns the masked step only: Algorithm 2 then decays every coordinate by "
+        "eps_bar gamma w (the scaled step), Algorithm 1 adds no decay of its own.",
         "holds" if holds else "refuted",
         proved("sympy solves the equality for eps; the engine proves both bounds for every real n >= 1, d > 0, "
                "eps > 0 with eps d <= 1", bounds) if holds else
