@@ -237,3 +237,17 @@ def test_an_empty_reading_is_refused():
     from ams_theory.claims.registry import Verdict, _validate, proved
     with pytest.raises(ValueError, match="reading"):
         _validate(REGISTRY["grams.C1"], Verdict("holds", "x", strength=proved("x"), reading=" "))
+
+
+DOCUMENTED = {c["id"]: c for c in __import__("json").loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "verdicts.json").read_text(encoding="utf-8"))["claims"]}
+
+
+@pytest.mark.parametrize("cid", sorted(cid for cid, c in DOCUMENTED.items()
+                                       if c["strength"] == "proved" and c["verdict"] in ("holds", "refuted", "vacuous")))
+def test_a_proved_verdict_is_the_same_at_every_budget(cid):
+    """A verdict proved at the standard budget (docs/verdicts.json) is the quick budget's too: a proof or an exact
+    counterexample does not depend on how hard the searches look (only its searched coverage does)."""
+    result = shared_run(cid)
+    assert result.status == "checked", result.error
+    assert (result.verdict.word, result.verdict.strength.level) == (DOCUMENTED[cid]["verdict"], "proved"), cid
