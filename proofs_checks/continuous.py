@@ -1,5 +1,5 @@
-r"""Continuous-time claims: Hamiltonian descent identities and monotonicity (Cautious paper §2, A.1-A.3;
-AMS/Grams paper Def. 5.6, Thm. E.2-E.4, Cor. 5.10).
+r"""Continuous-time claims: Hamiltonian descent identities and monotonicity (Cautious paper §1, §2, A.1-A.3;
+AMS/Grams paper §5.3, Def. 5.6, Remark 5.9, Def. E.1, Thm. E.2-E.4, Cor. 5.10).
 
 Each check states its claim as :class:`~ams_theory.claims.language.Flow` statements over the systems of
 :mod:`ams_theory.engines.dynamics` (:func:`dynamics_flow`): an identity between a true rate and its stated closed
@@ -114,11 +114,12 @@ def general(q, name, K, mask, coefficients=None):
     return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, c_phi=c_phi, c_psi=c_psi)
 
 
-def system_5(name, K, mask, conclusion, coefficients=None):
-    """System (5) with ``mask`` (:func:`general`) as a Flow, for every c_phi, c_psi >= 0, or at ``coefficients``
-    (c_phi, c_psi)."""
+def system_5(name, K, mask, conclusion, coefficients=None, hypotheses=None, vectors=()):
+    """System (5) with ``mask`` (:func:`general`; ``None``: system (2)) as a Flow, for every c_phi, c_psi >= 0, or at
+    ``coefficients`` (c_phi, c_psi); ``hypotheses`` and free ``vectors`` besides the mask's values: the Flow's."""
     return dynamics_flow(name, lambda q: general(q, name, K, mask, coefficients), conclusion,
-                         hyper={} if coefficients else COEFFICIENTS, vectors=("phi",) if mask == ANY_MASK else ())
+                         hyper={} if coefficients else COEFFICIENTS, hypotheses=hypotheses,
+                         vectors=(("phi",) if mask == ANY_MASK else ()) + vectors)
 
 
 IDENTITIES_2_1 = (("dH identity", rate_is("H")), ("dL identity", rate_is("L")))
@@ -365,14 +366,26 @@ def example_a2():
 
 # ----------------------------------------------------------------------------- the AMS/Grams paper, Appendix E
 
+def x_of(q, K):
+    """x = grad L o grad K(s), the product the masks read."""
+    return q.g * K.grad(q.ops, q.s)
+
+
+def below_zero(q, x):
+    """<x, 1 - 1(x >= 0)>: the sum of the negative x_i."""
+    return q.total(x * (1 - q.indicator(x)))
+
+
+def delta_h_eq_16(q, K):
+    """Delta_H as eq. (16) of the AMS/Grams paper writes it, <grad L, Phi(grad L)> + <K(s), Psi(K(s))>: K(s) is a
+    number, so <K(s), Psi(K(s))> = c_psi K(s)^2, well-formed for d = 1 (where it is what the paper writes)."""
+    return q.c_phi * q.norm2(q.g) + q.c_psi * K.value(q.ops, q.s) ** 2
+
+
 def rate_with_eq_16(q, of):
-    """Thm. E.2's dH/dt = <x, 1 - 1(x >= 0)> - Delta_H with Delta_H as eq. (16) writes it,
-    <grad L, Phi(grad L)> + <K(s), Psi(K(s))>, K = |s|_1: K(s) is a number, so <K(s), Psi(K(s))> = c_psi K(s)^2,
-    well-formed for d = 1 (where it is what the paper writes)."""
-    k = q.sign(q.s)
-    x = q.g * k
-    delta_h = q.c_phi * q.norm2(q.g) + q.c_psi * q.total(q.abs(q.s)) ** 2
-    return q.equal(q.dH, q.total(x * (1 - q.indicator(x))) - delta_h)
+    """Thm. E.2's dH/dt = <x, 1 - 1(x >= 0)> - Delta_H with Delta_H as eq. (16) writes it (:func:`delta_h_eq_16`),
+    K = |s|_1."""
+    return q.equal(q.dH, below_zero(q, x_of(q, dyn.K_L1)) - delta_h_eq_16(q, dyn.K_L1))
 
 
 @cl.register("grams.E2", source="Thm. E.2", kind="continuous",
@@ -403,10 +416,15 @@ def grams_flow(name, K, conclusion):
     return system_5(f"{name}, K = {K.name}", K, GRAMS, conclusion)
 
 
+def cautious_rate(q, K):
+    """dL/dt of (5) with 1(x >= 0) and kinetic energy ``K`` at the claim's state: <g, dw_cautious>."""
+    return q.dot(q.g, general(q, "cautious", K, dyn.CAUTIOUS_GE).field(*_at(q))[0])
+
+
 def no_slower_than_cautious(K):
     """dL/dt of Grams <= dL/dt of the cautious system (mask 1(x >= 0)) with the same K, Phi, Psi, at the same
     state: <g, dw_Grams> <= <g, dw_cautious>."""
-    return lambda q, of: q.at_most(q.dL, q.dot(q.g, general(q, "cautious", K, dyn.CAUTIOUS_GE).field(*_at(q))[0]))
+    return lambda q, of: q.at_most(q.dL, cautious_rate(q, K))
 
 
 E3_H = [grams_flow("Thm. E.3, dH/dt <= 0", K, rate_at_most("H")) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
@@ -508,3 +526,257 @@ def check_5_10(budget="standard", seed=0):
                                "stationary points of H (LaSalle, Filippov solutions; pointwise conditions proved "
                                "for K = |s|^2/2 and linear Phi, Psi)", parts, runs)
 
+
+# ----------------------------------------------------------------------------- system (2) / (15) and the text around
+# Thm. 2.1 of the Cautious paper and Thms. E.2, 5.7, 5.8 of the AMS/Grams paper
+
+KINETIC = (dyn.K_QUADRATIC, dyn.K_L1)          # the kinetic energies every claim below is proved for
+
+
+def scope(systems):
+    """The note saying what a proof below covers: ``systems``, for every dimension and state, K = |s|^2/2 and
+    |s|_1, Phi(x) = c_phi x, Psi(x) = c_psi x with every c_phi, c_psi >= 0."""
+    return {"proof scope": f"{systems}; every dimension and state; K = |s|^2/2 and |s|_1; Phi(x) = c_phi x, "
+                           "Psi(x) = c_psi x for every c_phi, c_psi >= 0"}
+
+
+def system_2(name, K, conclusion, coefficients=None):
+    """System (2) of the Cautious paper (= (15) of the AMS/Grams paper) with kinetic energy ``K`` as a Flow, for
+    every c_phi, c_psi >= 0 or at ``coefficients``."""
+    return system_5(f"{name}, K = {K.name}", K, None, conclusion, coefficients)
+
+
+def rate_is_minus(which, allowance):
+    """d<which>/dt == -allowance (a system's parameter, e.g. ``delta_H``)."""
+    return lambda q, of: q.equal(_rate(q, which), -of(allowance))
+
+
+def h_constant_without_damping(K):
+    """With Phi = Psi = 0, H is constant along (2): dH/dt = 0."""
+    return system_2("Phi = Psi = 0: dH = 0", K, lambda q, of: q.equal(q.dH, 0), coefficients=(0, 0))
+
+
+@cl.register("cautious.eq3", source="eq. (3)", kind="continuous",
+             statement="Along system (2), H changes at the rate -Delta_H, Delta_H = |grad L|_Phi^2 + "
+             "|grad K(s)|_Psi^2, which is never positive.")
+def eq_3():
+    """Eq. (3) of the Cautious paper, system (2): dH/dt = -Delta_H <= 0, Delta_H = |g|_Phi^2 + |grad K(s)|_Psi^2,
+    for K = |s|^2/2 and |s|_1, Phi(x) = c_phi x, Psi(x) = c_psi x, every c_phi, c_psi >= 0."""
+    return cl.Judgement([f for K in KINETIC for f in (system_2("dH = -Delta_H", K, rate_is_minus("H", "delta_H")),
+                                                      system_2("dH <= 0", K, rate_at_most("H")))],
+                        notes=scope("system (2)"))
+
+
+@cl.register("cautious.eq4", source="eq. (4)", kind="continuous",
+             statement="Along system (2), L changes at the rate -Delta_L, Delta_L = <grad L, grad K(s)> + "
+             "|grad L|_Phi^2, which may be negative.")
+def eq_4():
+    """Eq. (4) of the Cautious paper, system (2): dL/dt = -Delta_L, Delta_L = <g, grad K(s)> + |g|_Phi^2, for
+    K = |s|^2/2 and |s|_1, Phi(x) = c_phi x, Psi(x) = c_psi x, every c_phi, c_psi >= 0; beside, the text's remark
+    that Delta_L may be negative: dL/dt <= 0 fails."""
+    return cl.Judgement([system_2("dL = -Delta_L", K, rate_is_minus("L", "delta_L")) for K in KINETIC],
+                        beside={f"Delta_L may be negative: dL <= 0 fails, K = {K.name}":
+                                system_2("dL <= 0", K, rate_at_most("L")) for K in KINETIC},
+                        notes=scope("system (2)"))
+
+
+@cl.register("cautious.2.1.text", source="§2.1, text after (2)", kind="continuous",
+             statement="With the damping terms Phi, Psi added, system (2) makes H monotonically non-decreasing "
+             "(as printed).")
+def text_2_1():
+    """§2.1 of the Cautious paper, as printed: along (2), H is 'monotonically non-decreasing', dH/dt >= 0; refuted;
+    corrected ('non-increasing'): dH/dt <= 0 (K = |s|^2/2 and |s|_1, Phi, Psi linear with c >= 0)."""
+    increasing = [system_2("dH >= 0", K, lambda q, of: q.at_least(q.dH, 0)) for K in KINETIC]
+    decreasing = [system_2("dH <= 0", K, rate_at_most("H")) for K in KINETIC]
+    return cl.Judgement(
+        increasing, correction=decreasing,
+        correction_statement="H is monotonically non-increasing along (2): dH/dt = -Delta_H <= 0 (eq. (3))",
+        why="'non-decreasing' says dH/dt >= 0, but the damping makes dH/dt = -Delta_H < 0 wherever Delta_H > 0",
+        reading="the word as printed, 'non-decreasing' (dH/dt >= 0); eq. (3), printed after it, is cautious.eq3",
+        beside={f"Phi = Psi = 0: H constant, K = {K.name}": h_constant_without_damping(K) for K in KINETIC},
+        notes=scope("system (2)"),
+        repairs=(repairs.Edit("replace", "'non-decreasing' -> 'non-increasing'", decreasing),))
+
+
+def phi_condition(K, strict=True):
+    """The introduction's condition on the mask's values at the state, x o phi > max(x, 0) (``strict``) or
+    x o phi >= max(x, 0) (eq. (6))."""
+    def hypotheses(q):
+        x = x_of(q, K)
+        return [q.greater_than(x * q.phi, q.relu(x)) if strict else q.at_least(x * q.phi, q.relu(x))]
+    return hypotheses
+
+
+def phi_condition_everywhere(K):
+    """The condition as one on the function phi, for every x in R^d: at the state, and at the point z = 0, where
+    phi takes the values ``phi_z``."""
+    return lambda q: phi_condition(K)(q) + [q.equal(q.z, 0), q.greater_than(q.z * q.phi_z, q.relu(q.z))]
+
+
+INTRO_CONCLUSIONS = (CONSEQUENCES_2_1[0], CONSEQUENCES_2_1[2])      # H keeps decreasing (dH <= -Delta_H), dL <= 0
+
+
+def under_condition(label, hypotheses, vectors=()):
+    """dH/dt <= -Delta_H and dL/dt <= 0 along (5), the mask's values free, under ``hypotheses(K)``."""
+    return [system_5(f"{label}, K = {K.name}: {what}", K, ANY_MASK, c, hypotheses=hypotheses(K), vectors=vectors)
+            for K in KINETIC for what, c in INTRO_CONCLUSIONS]
+
+
+@cl.register("cautious.intro.condition", source="§1", kind="continuous",
+             statement="A mask phi with x phi(x) > max(x, 0) keeps the base method's H decreasing and also makes the "
+             "loss decrease.")
+def intro_condition():
+    """§1 of the Cautious paper: for phi with x phi(x) > max(x, 0) (for every x), system (5) keeps dH/dt <= -Delta_H
+    and dL/dt <= 0. At x = 0 the condition reads 0 > 0: no phi meets it, so the statement is vacuous (proved).
+    Corrected with '>=' (eq. (6)): both bounds hold for every mask meeting it (K = |s|^2/2 and |s|_1, Phi, Psi
+    linear with c >= 0); beside, the condition read at the state only (where it needs every x_i != 0) holds too."""
+    corrected = under_condition("x phi >= max(x, 0)", lambda K: phi_condition(K, strict=False))
+    return cl.Judgement(
+        under_condition("x phi(x) > max(x, 0) for every x", phi_condition_everywhere, ("z", "phi_z")),
+        correction=corrected,
+        correction_statement="with x phi(x) >= max(x, 0) per coordinate (eq. (6)): dH/dt <= -Delta_H <= 0 and "
+        "dL/dt <= 0 along (5)",
+        reading="a condition on the function phi, for every x in R^d (x = 0 included)",
+        beside={"read at the state only (every x_i != 0 there)": under_condition("x phi > max(x, 0) at the state",
+                                                                                   phi_condition)},
+        notes={**scope("system (5), every mask (its values free)"),
+               "vacuous": "at x = 0 the condition reads 0 > max(0, 0) = 0, which no value phi(0) meets"},
+        repairs=(repairs.Edit("replace", "'>' -> '>=' (eq. (6))", corrected),))
+
+
+# ----------------------------------------------------------------------------- the AMS/Grams paper, Def. E.1 and
+# the text around Thms. E.2, 5.7 and 5.8
+
+@cl.register("grams.E1", source="Def. E.1", kind="continuous",
+             statement="Along (15), H is constant without damping and, with it, changes at the rate -Delta_H <= 0, "
+             "Delta_H as eq. (16) writes it.")
+def e1():
+    """Def. E.1 of the AMS/Grams paper, system (15) = (2): dH/dt = 0 when Phi = Psi = 0, dH/dt = -Delta_H <= 0 with
+    Delta_H of eq. (16), <grad L, Phi(grad L)> + <K(s), Psi(K(s))> (:func:`delta_h_eq_16`); K = |s|^2/2 and |s|_1,
+    Phi, Psi linear with c >= 0. Refuted at d = 1 (ill-posed for d >= 2); corrected with grad K(s) in (16)."""
+    constant = [h_constant_without_damping(K) for K in KINETIC]
+    at_most_0 = [system_2("dH <= 0", K, rate_at_most("H")) for K in KINETIC]
+    corrected = constant + [system_2("dH = -Delta_H", K, rate_is_minus("H", "delta_H")) for K in KINETIC] + at_most_0
+    return cl.Judgement(
+        constant + [system_2("dH = -Delta_H of eq. (16) as written", K,
+                             lambda q, of, K=K: q.equal(q.dH, -delta_h_eq_16(q, K))) for K in KINETIC] + at_most_0,
+        correction=corrected,
+        correction_statement="with Delta_H = <grad L, Phi(grad L)> + <grad K(s), Psi(grad K(s))> (eq. (3) of the "
+        "Cautious paper): H is constant without damping and dH/dt = -Delta_H <= 0",
+        why="eq. (16) writes <K(s), Psi(K(s))> (K a scalar): ill-posed for d >= 2; at d = 1, where it is well-formed, "
+            "the identity fails",
+        reading="eq. (16) as printed, <K(s), Psi(K(s))>, well-formed at d = 1 only (grad K(s) is the correction)",
+        notes=scope("system (15) = (2)"),
+        repairs=(repairs.Edit("replace", "K(s) -> grad K(s) in Delta_H of eq. (16)", corrected),))
+
+
+def loss_rises():
+    """Along (15) with K = |s|^2/2, wherever s opposes grad L by at least (1 + c_phi) grad L at every coordinate
+    (g_i s_i <= -(1 + c_phi) g_i^2): dL/dt >= |grad L|^2, > 0 where grad L != 0; every c_phi, c_psi >= 0."""
+    return dynamics_flow("(15), K = 0.5|s|^2, g o s <= -(1 + c_phi) g^2: dL >= |grad L|^2",
+                         lambda q: general(q, "(15)", dyn.K_QUADRATIC, None),
+                         lambda q, of: q.at_least(q.dL, q.norm2(q.g)), hyper=COEFFICIENTS,
+                         hypotheses=lambda q: [q.at_most(q.g * q.s, -(1 + q.c_phi) * q.g * q.g)])
+
+
+@cl.register("grams.E1.L", source="Def. E.1", kind="continuous",
+             statement="Along (15), L changes at the rate -Delta_L of eq. (17) and need not decrease monotonically.")
+def e1_l():
+    """Def. E.1 of the AMS/Grams paper: along (15), dL/dt = -Delta_L (eq. (17)) for K = |s|^2/2 and |s|_1, Phi, Psi
+    linear with c >= 0, and L is not monotone: for every c_phi, c_psi >= 0 and K = |s|^2/2, wherever
+    g o s <= -(1 + c_phi) g^2, dL/dt >= |g|^2 > 0 at g != 0 (proved); beside, dL/dt <= 0 at every state, refuted."""
+    return cl.Judgement(
+        [system_2("dL = -Delta_L", K, rate_is_minus("L", "delta_L")) for K in KINETIC] + [loss_rises()],
+        reading="'not necessarily decreasing': some state of (15) has dL/dt > 0, for every Phi = c_phi x",
+        beside={f"dL <= 0 at every state, K = {K.name}": system_2("dL <= 0", K, rate_at_most("L")) for K in KINETIC},
+        notes=scope("system (15) = (2); the states where L rises for K = |s|^2/2"))
+
+
+def sign_condition_any_mask(label, condition, conclusions):
+    """Thm. E.2's 'Hence' condition as printed (sign in place of the mask) read as a condition on a mask: the
+    mask's values free, ``condition(q, x)`` a hypothesis at the state, K = |s|^2/2."""
+    K = dyn.K_QUADRATIC
+    return [system_5(f"{label}: {what}", K, ANY_MASK, c, hypotheses=lambda q: [condition(q, x_of(q, K))])
+            for what, c in conclusions]
+
+
+SIGN_CONDITION_1 = cl.Fact("<x, 1 - sign(x)> <= 0 for every x",
+                           lambda q: q.at_most(q.dot(q.x, 1 - q.sign(q.x)), 0), ("x",))
+
+
+@cl.register("grams.E2.hence1", source="Thm. E.2", kind="continuous",
+             statement="Under the condition <x, 1 - sign(x)> <= 0, the cautious dynamics lower H and L at least as "
+             "fast as (15): dH/dt <= -Delta_H <= 0, dL/dt <= -Delta_L.")
+def e2_hence1():
+    """Thm. E.2 of the AMS/Grams paper, first 'Hence': the printed condition <x, 1 - sign(x)> <= 0 holds for every x
+    (a Fact), and along (5) with 1(x >= 0) dH/dt <= -Delta_H, dL/dt <= -Delta_L at every state (K = |s|^2/2 and
+    |s|_1, Phi, Psi linear with c >= 0), Delta_H with grad K(s) (eq. (16) as printed: grams.E1, grams.E2). Beside:
+    the strict reading of 'faster' (refuted where x >= 0), eq. (16) as printed, the condition on a free mask."""
+    less = lambda q, of: q.less_than(q.dH, -of("delta_H"))
+    return cl.Judgement(
+        [SIGN_CONDITION_1] + [system_5(f"1(x >= 0), K = {K.name}: {what}", K, dyn.CAUTIOUS_GE, c)
+                              for K in KINETIC for what, c in CONSEQUENCES_2_1[:2]],
+        reading="'faster' as the displayed non-strict bounds, Delta_H and Delta_L of Def. E.1 with grad K(s)",
+        beside={**{f"strictly faster: dH < -Delta_H, K = {K.name}": system_5("dH < -Delta_H", K, dyn.CAUTIOUS_GE, less)
+                   for K in KINETIC},
+                "Delta_H of eq. (16) as printed (d = 1)": system_5(
+                    "dH <= -Delta_H of eq. (16)", dyn.K_L1, dyn.CAUTIOUS_GE,
+                    lambda q, of: q.at_most(q.dH, -delta_h_eq_16(q, dyn.K_L1))),
+                "the condition on a free mask": sign_condition_any_mask(
+                    "<x, 1 - sign(x)> <= 0, any mask", lambda q, x: q.at_most(q.dot(x, 1 - q.sign(x)), 0),
+                    CONSEQUENCES_2_1[:2])},
+        notes={**scope("system (5) with 1(x >= 0)"),
+               "condition": "printed with sign(x) where Thm. 2.1 of the Cautious paper has phi(x) = 1(x >= 0): it "
+                            "holds for every x, and the bounds hold for the mask 1(x >= 0) at every state"})
+
+
+@cl.register("grams.E2.hence2", source="Thm. E.2", kind="continuous",
+             statement="Under the condition <x, sign(grad L)> >= 0, the loss decreases along the cautious dynamics.")
+def e2_hence2():
+    """Thm. E.2 of the AMS/Grams paper, second 'Hence': along (5) with 1(x >= 0), dL/dt <= 0 at every state, so
+    under the printed condition <x, sign(grad L)> >= 0 too (K = |s|^2/2 and |s|_1, Phi, Psi linear with c >= 0);
+    'for any x in R^d' forces grad L = 0, where dL/dt = 0. Beside: the condition on a free mask does not give it."""
+    return cl.Judgement(
+        [system_5(f"1(x >= 0), K = {K.name}: dL <= 0", K, dyn.CAUTIOUS_GE, rate_at_most("L")) for K in KINETIC],
+        reading="the condition read at the state, x = grad L o grad K(s); proved without it, so under it",
+        beside={"the condition on a free mask": sign_condition_any_mask(
+            "<x, sign(grad L)> >= 0, any mask", lambda q, x: q.at_least(q.dot(x, q.sign(q.g)), 0),
+            (("dL <= 0", rate_at_most("L")),))},
+        notes={**scope("system (5) with 1(x >= 0)"),
+               "condition": "printed with sign(grad L) where Thm. 2.1 of the Cautious paper has phi(x): not needed "
+                            "for 1(x >= 0), and not sufficient for a mask in general (beside)"})
+
+
+@cl.register("grams.5.3.intro", source="§5.3", kind="continuous",
+             statement="The Grams dynamics lower H and L monotonically, and L at least as fast as the cautious "
+                       "(C-Adam) dynamics.")
+def grams_5_3_intro():
+    """§5.3 of the AMS/Grams paper, first paragraph: along the Grams dynamics (Def. 5.6) dH/dt <= 0, dL/dt <= 0, and
+    dL/dt <= dL/dt of (5) with 1(x >= 0) at the same state, K, Phi, Psi (K = |s|^2/2 and |s|_1, Phi, Psi linear
+    with c >= 0)."""
+    return cl.Judgement(
+        E3_H + [grams_flow("dL <= 0", K, rate_at_most("L")) for K in KINETIC]
+        + [grams_flow("no slower than cautious", K, no_slower_than_cautious(K)) for K in KINETIC],
+        reading="C-Adam as the cautious dynamics (5) with 1(x >= 0) and the same K, Phi, Psi, the system Thm. 5.8 "
+                "compares with", notes=scope("the Grams dynamics (Def. 5.6) and (5) with 1(x >= 0)"))
+
+
+@cl.register("grams.R5.9", source="Remark 5.9", kind="continuous",
+             statement="Thm. 5.8 shows the Grams dynamics lowering the loss faster than the cautious dynamics.")
+def remark_5_9():
+    """Remark 5.9 of the AMS/Grams paper, 'faster' read strictly: dL/dt(Grams) < dL/dt(cautious, 1(x >= 0)) at every
+    state; refuted (equal where x >= 0). Corrected: dL/dt(Grams) = dL/dt(cautious) + <x, 1 - 1(x >= 0)>, at least as
+    fast everywhere and strictly faster exactly where some x_i < 0 (K = |s|^2/2 and |s|_1, Phi, Psi linear, c >= 0)."""
+    faster = lambda K: lambda q, of: q.less_than(q.dL, cautious_rate(q, K))
+    gap = lambda K: lambda q, of: q.equal(q.dL, cautious_rate(q, K) + below_zero(q, x_of(q, K)))
+    no_slower = [grams_flow("no slower than cautious", K, no_slower_than_cautious(K)) for K in KINETIC]
+    return cl.Judgement(
+        [grams_flow("strictly faster than cautious", K, faster(K)) for K in KINETIC],
+        correction=[grams_flow("dL = cautious dL + <x, 1 - 1(x >= 0)>", K, gap(K)) for K in KINETIC],
+        correction_statement="dL/dt(Grams) = dL/dt(cautious) + <x, 1 - 1(x >= 0)> <= dL/dt(cautious): at least as fast "
+        "at every state (Thm. 5.8), strictly faster exactly where some x_i = g_i grad K(s)_i < 0",
+        why="where every x_i >= 0 (g = 0, say) the two rates are equal",
+        reading="'faster' strictly, at every state",
+        beside={"'faster' as 'at least as fast' (Thm. 5.8)": no_slower},
+        notes=scope("the Grams dynamics (Def. 5.6) and (5) with 1(x >= 0)"),
+        repairs=(repairs.Edit("replace", "'faster' -> 'at least as fast'", no_slower),))

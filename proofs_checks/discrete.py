@@ -1,7 +1,8 @@
 r"""Discrete-time claims: descent lemmas and one-step comparisons on L-smooth losses.
 
 Sources: Lemma D.1, D.2, Thm. D.3 and Remark 5.5 of the AMS/Grams paper; Thm. 2.3,
-2.4 (= A.4), A.3, A.5, Cor. A.6, Thm. A.7, eq. (6) and its default phi of the
+2.4 (= A.4), A.3, A.5, Cor. A.6 and its extension to convex separable losses, Thm.
+A.7, eq. (6) and its default phi, and §3.2's range of eq. (1)'s factor of the
 Cautious paper (there the smoothness constant is called mu and the step eps).
 
 Each claim is a margin function (see :mod:`ams_theory.engines.descent`): positive
@@ -31,12 +32,13 @@ import sympy as sp
 import torch
 
 from ams_theory.claims import language as cl
+from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, register
 from ams_theory.claims.bounds import (aligned_part, d1_step_bound, d2_step_bound, d3_step_bounds, descent_upper,
                                       eq6_sums, first_order_lower, magnitude_part, smooth_lower, thm23_bound)
 from ams_theory.core import rules
 from ams_theory.core.cautions import CAUTIOUS_GE, CAUTIOUS_GT, EQ1_DEFAULT, GRAMS_DEF51, GRAMS_MASK, INNER_GE, phi_c
 from ams_theory.core.masks import mask_name
-from ams_theory.engines import repairs, smooth
+from ams_theory.engines import proofs, repairs, smooth
 from ams_theory.engines.descent import Draw, step
 from ams_theory.engines.margins import (mask_values, masked_step, neg_sum)
 from ams_theory.engines.symbolic import OPS
@@ -521,9 +523,10 @@ A6_LOSS = cl.LossFamily("0.5 sum_i a_i w_i^2, a_i >= 0 (searched: quadratic_diag
                         ("quadratic_diagonal_convex",), _a6_problem)
 
 
-def a6_claim(mask):
-    """Cor. A.6: L(w - eta phi o u) <= L(w - eta u) for every eta >= 0 on 0.5 sum_i a_i w_i^2, phi = ``mask``."""
-    return cl.OneStep("Cor. A.6", step=masked(mask), conclusion=no_worse_than_unmasked, losses=A6_LOSS,
+def a6_claim(mask, losses=A6_LOSS, name="Cor. A.6"):
+    """Cor. A.6: L(w - eta phi o u) <= L(w - eta u) for every eta >= 0 on 0.5 sum_i a_i w_i^2 (``losses``: another
+    family), phi = ``mask``."""
+    return cl.OneStep(name, step=masked(mask), conclusion=no_worse_than_unmasked, losses=losses,
                       hyper=STEP_SIZE, state=("u",))
 
 
@@ -538,6 +541,57 @@ def a6(mask=None):
         return a6_claim(mask)
     return cl.Judgement(a6_claim(CAUTIOUS_GE), beside={"with eq. (1)'s rescaled mask": a6_claim(PHI_VARIANTS[
         "eq1_default"])})
+
+
+class SeparableQuadraticLinear(SeparableQuadratic):
+    """``sum_i (a_i w_i^2/2 + b_i w_i)``, symbolic ``a_i`` (``convex``: ``a_i >= 0``) and real ``b_i``. With a_i >= 0 it
+    meets any convex L_i at the two points a one-step comparison reads, with L_i's slope at w_i (b_i = L_i'(w_i) -
+    a_i w_i, a_i from the gap above the tangent, >= 0 by convexity): a claim proved on it holds for every convex
+    separable loss."""
+
+    def __init__(self, a, b, ops=None, convex=True):
+        super().__init__(a, ops)
+        self.b, self.convex = b, convex
+
+    def value(self, w):
+        return super().value(w) + self.ops.total(self.b * w)
+
+    def grad(self, w):
+        return super().grad(w) + self.b
+
+
+def separable_losses(text, families, convex=True):
+    """The separable losses sum_i L_i(w_i) (``convex``: each L_i convex) as a loss family: proved on
+    :class:`SeparableQuadraticLinear`, searched on ``families``."""
+    a = {"nonnegative": True} if convex else {"real": True}
+    return cl.LossFamily(text, lambda ops, vector: SeparableQuadraticLinear(vector("a", **a), vector("b", real=True),
+                                                                            ops, convex), families)
+
+
+A6_EXT_LOSS = separable_losses(
+    "sum_i L_i(w_i), each L_i convex (proved on sum_i a_i w_i^2/2 + b_i w_i, a_i >= 0, for every dimension; every "
+    "convex L_i reduces to it because per coordinate the comparison reads L_i at w_i and w_i - eta u_i and its slope "
+    "at w_i, which such a quadratic matches with a_i >= 0: an argument, not machine-checked; searched: "
+    "quadratic_diagonal_convex, separable_softplus, separable_logcosh)",
+    ("quadratic_diagonal_convex", "separable_softplus", "separable_logcosh"))
+A6_EXT_NONCONVEX = separable_losses(
+    "sum_i L_i(w_i), L_i not convex (proof: a_i of any sign; searched: quadratic_diagonal, separable_sin)",
+    ("quadratic_diagonal", "separable_sin"), convex=False)
+
+
+@cl.register("cautious.A6.ext", source="text after Cor. A.6", kind="discrete",
+             statement="Separable L = sum_i L_i(w_i), each L_i convex, element-wise mask 1(u o g >= 0): "
+                       "L(w - eta phi o u) <= L(w - eta u) for every step eta >= 0.")
+def a6_ext():
+    """The text after Cor. A.6: its element-wise comparison on every convex separable loss (proved per coordinate on
+    :class:`SeparableQuadraticLinear`, which stands for them all; searched on softplus and log-cosh sums); the same
+    comparison on separable losses that are not convex is decided beside it."""
+    return cl.Judgement(
+        a6_claim(CAUTIOUS_GE, A6_EXT_LOSS, "Cor. A.6 on convex separable losses"),
+        beside={"separable, not convex": a6_claim(CAUTIOUS_GE, A6_EXT_NONCONVEX, "Cor. A.6 on non-convex separable "
+                                                                                  "losses")},
+        reading="the element-wise mask, the case the extension is about: the inner-product mask of Cor. A.6 is "
+                "Thm. A.5, which holds on every convex loss (cautious.A5)")
 
 
 @cl.register("cautious.A7", source="Thm. A.7", kind="discrete",
@@ -645,3 +699,95 @@ def eq6_default():
             "alpha_when_all_positive": str(any_xi.subs(nnz, d)),
             "below_1_for_all_d_and_xi_positive (sympy)": sp.simplify(1 - any_xi.subs(nnz, d)).is_positive is True},
             "note": "the text writes 1(x >= 0) where eq. (1) has 1(x > 0); at x_i = 0 the term is 0 either way"})
+
+
+FIG4_R = sp.Rational(11, 20)                          # Figure 4's stable active ratio r = nnz/d
+FIG4_RANGE = (sp.Integer(1), sp.Rational(31, 20))     # the range the text gives eq. (1)'s factor
+
+
+def fig4_bounds(alpha, d, n, r, lo=1):
+    """For real d > 0 and r d <= nnz <= d - 1: alpha = d/(nnz + 1) >= ``lo`` and alpha <= d/(r d + 1) <= 1/r (proof
+    engine); d/(r d + 1) stays strictly below 1/r and tends to it as d grows (sympy). Returns (bundle, strict)."""
+    top = alpha.subs(n, r * d)
+    bundle = proofs.Bundle([
+        (f"alpha >= {lo}", proofs.decide(lo - alpha, "<= 0", (n <= d - 1,), f"d/(nnz + 1) >= {lo}, nnz <= d - 1")),
+        ("alpha <= d/(r d + 1)", proofs.decide(alpha - top, "<= 0", (n >= r * d,), f"d/(nnz + 1) <= {sp.simplify(top)}"
+                                                                                   f", nnz >= {r} d")),
+        ("d/(r d + 1) <= 1/r", proofs.decide(top - 1 / r, "<= 0", (), f"{sp.simplify(top)} <= {1 / r}"))])
+    return bundle, sp.simplify(1 / r - top).is_positive is True and sp.limit(top, d, sp.oo) == 1 / r
+
+
+def _fig4_judged(bundle, strict):
+    """A range's proof as a repair's verdict: (word, strength, detail)."""
+    detail = "; ".join(f"{label}: {p.status}" for label, p in bundle.parts)
+    return ("holds", "proved", detail) if bundle.proved and strict else ("not-checkable", "none", detail)
+
+
+def fig4_correction(alpha, d, n, r_printed, hi):
+    """The nearest correct range, [1, 1/r) for r d <= nnz <= d - 1 (proved), with two single edits of the printed
+    statement: 1/r in place of its upper end, and the ratio its range needs (r >= 20/31 for 1.55) in place of r."""
+    correct, strict = fig4_bounds(alpha, d, n, r_printed)
+    word, strength = (("holds", proved("the proof engine, for every real d > 0 and nnz in [r d, d - 1]; sympy for the "
+                                       "strict bound and its limit", correct)) if correct.proved and strict else
+                      ("not-checkable", no_evidence("a part of the proof stayed open")))
+    r = sp.Symbol("r", positive=True)
+    needed = sp.limit(sp.solve(alpha.subs(n, r * d) - hi, r)[0], d, sp.oo)     # alpha <= hi for every d iff r >= it
+    correction = Correction(
+        f"for {r_printed} d <= nnz <= d - 1, 1 <= alpha <= {sp.simplify(alpha.subs(n, r_printed * d))} < "
+        f"{1 / r_printed} (about {float(1 / r_printed):.2f}): the factor lies within [1, {1 / r_printed}), whose upper "
+        "end it approaches as d grows; at r = 1 (the start of the run) alpha = d/(d + 1) < 1", word, strength,
+        {"bounds": {label: p.status for label, p in correct.parts}})
+    return correction.with_repairs(repairs.search([
+        repairs.Edit("replace constant", f"{1 / r_printed} (= 1/r) in place of {hi} (nnz <= d - 1)",
+                     lambda: _fig4_judged(correct, strict)),
+        repairs.Edit("replace constant", f"r >= {needed} in place of {r_printed}, the printed range kept (nnz <= d - "
+                     "1)", lambda: _fig4_judged(*fig4_bounds(alpha, d, n, needed)))], lambda thunk: thunk()))
+
+
+@register("cautious.fig4.range", source="§3.2, text on Figure 4", kind="empirical",
+          statement="With the active ratio r = nnz(x > 0)/dim(x) at its stable 0.55, eq. (1)'s scaling factor alpha "
+                    "= dim/(nnz + xi) lies within [1, 1.55].")
+def check_fig4_range(budget="standard", seed=0):
+    """Eq. (1)'s factor alpha = d/(nnz + 1) (rule core) at r = 0.55 as a function of d, exactly: where it leaves the
+    printed range, a counterexample with nnz = 0.55 d (or, below it, nnz = d - 1); otherwise the range proved for every
+    real d and 0.55 d <= nnz <= d - 1. The corrected range [1, 20/11) and the ratio the printed range needs (r >=
+    20/31) proved; Alg. 1's factor and xi = 0 compared at r = 0.55. (``budget``, ``seed``: unused, the check is
+    exact.)"""
+    (lo, hi), r_printed = FIG4_RANGE, FIG4_R
+    alpha, d, n = _eq1_scale(1)
+    x = sp.Symbol("x", positive=True)                                   # d as a real number
+    at_stable = sp.simplify(alpha.subs(n, r_printed * d))
+    past = [v for v in sp.solve(at_stable.subs(d, x) - hi, x) if v.is_positive]  # alpha(d, r d) > hi beyond it
+    low = sp.simplify(alpha.subs(n, d - 1))                             # the least factor for nnz <= d - 1
+    step = sp.denom(r_printed)                                          # r d is a count when step divides d
+    scales = {"eq. (1), xi = 1 (d -> oo)": sp.limit(at_stable, d, sp.oo),
+              "eq. (1), xi = 0 (1/r)": _eq1_scale(0)[0].subs(n, r_printed * d),
+              "Alg. 1, 1/(r + 1e-8)": rules.mask_scale(OPS, rules.Caution(normalize="mean_eps",
+                                                                            mask_eps=sp.Rational(1, 10 ** 8)),
+                                                       d, n, None).subs(n, r_printed * d)}
+    evidence = {"alpha": str(alpha), "alpha_at_r": str(at_stable),
+                "above_range_at_r_for_d_above": [str(v) for v in past],
+                "factor_at_r_0.55_by_formula": {key: str(v) for key, v in scales.items()},
+                "at_r_1": "alpha = d/(d + 1) < 1 for every d",
+                "note": "1.55 = 1 + 0.55; the factor at r = 0.55 is 1/r - O(1/d), about 1.82"}
+    reading = ("alpha of eq. (1) with xi = 1, d/(nnz + 1), for every tensor size d; 'near 0.55' as the stable ratio "
+               "itself, nnz = 0.55 d (a counterexample there refutes every reading that covers r = 0.55); Alg. 1's "
+               "1/(r + 1e-8) and xi = 0 give about 1.82 there too")
+    outside = [((sp.floor(past[0] / step) + 1) * step, r_printed, f"at r = {r_printed} alpha = {at_stable}, above {hi} "
+                f"for every d > {past[0]} and tending to {1 / r_printed}")] if past else []
+    if bool(low < lo):
+        outside.append((sp.ceiling(1 / (1 - r_printed)), None, f"alpha = {low} at nnz = d - 1, below {lo}"))
+    if not outside:
+        literal, strict = fig4_bounds(alpha, d, n, r_printed, lo)
+        ok = literal.proved and strict and 1 / r_printed <= hi
+        return Verdict("holds" if ok else "not-checkable", f"alpha in [{lo}, {hi}] for nnz >= {r_printed} d: "
+                       + _fig4_judged(literal, ok)[2], evidence, reading=reading,
+                       strength=proved("the proof engine, for every real d > 0 and nnz in [r d, d - 1]", literal)
+                       if ok else no_evidence("a part of the proof stayed open"))
+    k, ratio, why = outside[0]
+    m = ratio * k if ratio is not None else k - 1
+    a = alpha.subs({d: k, n: m})
+    return Verdict("refuted", f"{why}; e.g. d = {k}, nnz = {m}: alpha = {a}", evidence,
+                   {"d": int(k), "nnz": int(m), "alpha": str(a), "r": str(sp.Rational(m, k))},
+                   fig4_correction(alpha, d, n, r_printed, hi), lambda: not bool(lo <= alpha.subs({d: k, n: m}) <= hi),
+                   strength=proved("exact counterexample, re-checked in rationals"), reading=reading)

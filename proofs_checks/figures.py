@@ -5,8 +5,9 @@ over starts or over a hyperparameter grid, see :mod:`ams_theory.engines.toys`). 
 failure of a step-by-step statement (a loss that goes up, one method above
 another) is re-checked by re-running the same rule on that setting in exact
 rational arithmetic. Figure 8's best rates are refined locally from the
-grid's best point and re-estimated over a long horizon; Figure 1 runs every
-reading of C-Adam. The tables need models and compute far beyond this
+grid's best point and re-estimated over a long horizon; its caption's phi_0 is
+judged per coordinate against the rule core (claim language). Figure 1 runs
+every reading of C-Adam. The tables need models and compute far beyond this
 machine: they are ``not-checkable``, with a small real-data comparison
 (:mod:`ams_theory.engines.experiments`) attached as evidence at small scale.
 """
@@ -17,8 +18,12 @@ from functools import lru_cache
 
 import torch
 
+from ams_theory.claims import language as cl
 from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, register, searched
+from ams_theory.core import rules
+from ams_theory.core.cautions import phi_c
 from ams_theory.engines import experiments, repairs, toys
+from ams_theory.engines.margins import mask_values
 
 DT = torch.float64
 RTOL = 1e-12            # a float increase smaller than this relative amount is not counted
@@ -398,6 +403,43 @@ def check_fig8(budget="standard", seed=0, masks=None):
     return Verdict("refuted", f"{worst}'s best rate {refined[worst]:.3f} is not below 1/3", evidence,
                    counterexample=point, correction=correction, figures=figures, strength=strength,
                    recheck=lambda: _exact_rate(worst, point["eps"], point["beta"], masks=masks) >= goh["rate_w"])
+
+
+def heavy_ball(q, caution):
+    """One GDM / C-GDM step of §3.1 (rule core) from parameters ``q.p``, gradient ``q.grad`` and momentum ``q.s``:
+    s' = beta s + grad, p' = p - lr phi(s' o grad) o s' (``caution=None``: GDM, p' = p - lr s')."""
+    hp = {"lr": q.lr, "beta": q.beta, "weight_decay": 0, "weight_decay_mode": "after",
+          **(caution.to_hp() if caution is not None else {"mask": None})}
+    return rules.heavy_ball_step(q.ops, q.p, q.grad, {"s": q.s}, hp)[0]
+
+
+def constant_mask_facts(c):
+    """phi_c = 1(x > 0) - c 1(x <= 0) of eq. (13) (rule core) is constant, phi_c(x) = phi_c(y) for all x, y, and C-GDM
+    with it takes GDM's step for every parameters, gradient, momentum, lr >= 0 and beta in [0, 1]."""
+    mask = phi_c(c)
+    phi = lambda q, x: mask_values(q.ops, x, x * 0 + 1, mask)
+    return [cl.Fact(f"phi_c, c = {c}, is constant", lambda q: q.equal(q.total(q.abs(phi(q, q.x) - phi(q, q.y))), 0),
+                    ("x", "y")),
+            cl.Fact(f"C-GDM with phi_c, c = {c}, is GDM", lambda q: q.equal(q.norm2(heavy_ball(q, mask)
+                                                                                    - heavy_ball(q, None)), 0),
+                    ("p", "grad", "s"), {"lr": cl.Range(0), "beta": cl.Range(0, 1)})]
+
+
+@cl.register("cautious.fig8.caption", source="Figure 8 caption, eq. (13)", kind="empirical",
+             statement="phi_0 of eq. (13) (phi_c = 1(x > 0) - c 1(x <= 0) at c = 0) is a constant function, and C-GDM "
+                       "with it is GDM (s <- beta s + g, w <- w - eps s).")
+def fig8_caption():
+    """The caption read with eq. (13): phi_c at c = 0 is the bare indicator 1(x > 0), neither constant nor GDM
+    (refuted, per coordinate for every dimension); c = -1 gives phi = 1 and GDM exactly (the correction, and the
+    other reading: phi_0 as the figure's own name for the constant mask)."""
+    return cl.Judgement(
+        constant_mask_facts(0), constant_mask_facts(-1),
+        "phi_c with c = -1 (1(x > 0) + 1(x <= 0) = 1) is the constant mask, and C-GDM with it is GDM; phi_0 = 1(x > 0) "
+        "is §3.1's C-GDM mask",
+        why="phi_0 of eq. (13) is 1(x > 0): 1 where x > 0, 0 elsewhere",
+        beside={"reading: phi_0 as the figure's name for the constant mask phi = 1 (phi_c at c = -1)":
+                constant_mask_facts(-1)},
+        reading="phi_0 as eq. (13)'s phi_c at c = 0")
 
 
 # ---------------------------------------------------------------------------------------------- Figure 1

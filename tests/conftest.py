@@ -46,13 +46,6 @@ def batch(t: int):
 _RUNS: dict = {}
 
 
-# catalogued for the completeness issue and registered unchecked until that issue judges them
-AWAITING_CHECKS = {"grams.5.3.intro", "grams.R5.9", "grams.E1", "grams.E1.L", "grams.E2.hence1", "grams.E2.hence2",
-                   "grams.table1.text", "grams.table2.text", "cautious.intro.condition", "cautious.2.1.text",
-                   "cautious.eq3", "cautious.eq4", "cautious.A6.ext", "cautious.fig4.range", "cautious.fig8.caption",
-                   "cautious.table1.text", "cautious.table2.text"}
-
-
 def shared_run(cid: str, budget: str = "quick", seed: int = 0):
     """``run_claim(REGISTRY[cid], budget, seed)``, computed once per test process and shared by every test that
     asks for the same unpatched claim (the checks are deterministic in ``budget`` and ``seed``; several modules

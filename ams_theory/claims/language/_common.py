@@ -259,8 +259,8 @@ def _conclusion(claim, q, strict=False) -> Relation:
 
 def _no_strict(claim, relations, strict):
     if not strict and any(r.relation == "< 0" for r in relations):
-        raise ClaimError(f"{claim.name}: a strict relation (q.less_than, q.greater_than) belongs to a OneStep only; "
-                         "state a Flow or a Fact with at_most, at_least or equal")
+        raise ClaimError(f"{claim.name}: a strict relation (q.less_than, q.greater_than) belongs to a OneStep or a "
+                         "Flow; state a Fact with at_most, at_least or equal")
 
 
 def _stated_hypotheses(claim, q, strict=False) -> list:

@@ -29,7 +29,10 @@ class Flow:
     ``vectors``: vectors the field may read besides the state, free at every coordinate (a mask's values: what is
     proved with them free holds for every mask).
     ``hypotheses(q)``: relations between hyperparameters (``q.at_least(q.a, q.b / 4)``) or elementwise ones (a vector
-    relation: at every coordinate) are assumed by the proof; one that reads a sum over coordinates is searched."""
+    relation: at every coordinate) are assumed by the proof; one that reads a sum over coordinates is searched.
+    Conclusion and hypotheses may be strict (``q.less_than``, ``q.greater_than``): a strict hypothesis is assumed as it
+    stands; a strict conclusion is proved only as far as its non-strict form is refuted, and is otherwise searched
+    (an exact state where its value is >= 0 refutes it)."""
 
     name: str
     field: Callable
@@ -104,7 +107,7 @@ def _flow_margin(claim, ops, vector, hp):
     dH, dL = _flow_rates(claim, ops, q, w, state)
     q._set(dL=dL, **({"dH": dH} if dH is not None else {}))
     squares = _squares(claim, vector, state)
-    conclusion, hyps = _conclusion(claim, q), _stated_hypotheses(claim, q)
+    conclusion, hyps = _conclusion(claim, q, strict=True), _stated_hypotheses(claim, q, strict=True)
     return (Relation(_put(conclusion.value, squares), conclusion.relation),
             [Relation(_put(h.value, squares), h.relation) for h in hyps])
 
@@ -131,26 +134,43 @@ def _proof_hypotheses(claim, hp):
 
 
 def _readable(value, relation):
-    """``value <= 0`` (or ``== 0``) as ``N >= P``, the terms with a minus sign on the left: ``a >= b/4``."""
+    """``value <= 0`` (``< 0``, ``== 0``) as ``N >= P`` (``>``, ``==``), the terms with a minus sign on the left:
+    ``a >= b/4``."""
     terms = sp.Add.make_args(sp.expand(value))
     minus = [t for t in terms if t.could_extract_minus_sign()]
     left, right = -sp.Add(*minus), sp.Add(*[t for t in terms if t not in minus])
-    return sp.Ge(left, right) if relation == "<= 0" else sp.Eq(left, right)
+    return {"<= 0": sp.Ge, "< 0": sp.Gt, "== 0": sp.Eq}[relation](left, right)
+
+
+ALLOWED_SIGNS = {"<= 0": (-1, 0), "< 0": (-1,), "== 0": (0,)}     # the exact signs a relation's value may take
+
+
+def _violates(relation, values) -> bool:
+    """Whether ``relation`` fails exactly at the point ``values`` (an undecidable value is no violation)."""
+    if relation.relation != "< 0":
+        return proofs.violates(relation.value, relation.relation, (), values)
+    s = proofs.exact_sign(sp.sympify(relation.value).xreplace(values))
+    return s is not None and s >= 0
 
 
 def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
     assumed, unassumable = _proof_hypotheses(claim, hp)
 
-    def relation_at(ops, vector):
+    strict = []
+
+    def relation_at(ops, vector):               # a strict conclusion is proved in its non-strict form
         if unassumable:
             raise coordinates.GenericAccessError(unassumable)
-        return _flow_margin(claim, ops, vector, hp)[0]
+        r = _flow_margin(claim, ops, vector, hp)[0]
+        strict.append(r.relation == "< 0")
+        return Relation(r.value, "<= 0") if strict[-1] else r
 
     proof, verdict, _ = _per_coordinate(claim, relation_at, ranges + (assumed or []),
                                         "per coordinate, chain rule through the sums over coordinates")
-    return _proof_or_search(claim, proof, verdict, lambda: _search_flow(claim, budget, seed, hp, proof),
-                            search_beside)
+    non_strict = verdict is not None and verdict.word == "holds" and any(strict)
+    return _proof_or_search(claim, proof, None if non_strict else verdict,
+                            lambda: _search_flow(claim, budget, seed, hp, proof, non_strict), search_beside)
 
 
 def _entries(value) -> list:
@@ -158,7 +178,7 @@ def _entries(value) -> list:
     return list(value) if isinstance(value, np.ndarray) else [value]
 
 
-def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
+def _search_flow(claim, budget, seed, hp, proof, non_strict=False) -> Verdict:
     """Exact evaluation at drawn rational states (d = 1, 2, 3): the claim is built once per dimension in symbols and
     evaluated at each drawn state and hyperparameter point; a violation found is a counterexample as it stands."""
     n = FLOW_STATES[budget]
@@ -176,23 +196,24 @@ def _search_flow(claim, budget, seed, hp, proof) -> Verdict:
             values.update({hp[k]: v for k, v in point_hp.items()})
             tried += 1
             at = lambda e: sp.sympify(e).xreplace(values)
-            if not all(proofs.exact_sign(at(x)) in ((-1, 0) if h.relation == "<= 0" else (0,))
-                       for h in hyps for x in _entries(h.value)):
+            if not all(proofs.exact_sign(at(x)) in ALLOWED_SIGNS[h.relation] for h in hyps for x in _entries(h.value)):
                 continue
             applicable += 1
-            if proofs.violates(conclusion.value, conclusion.relation, (), values):
+            if _violates(conclusion, values):
                 cex = {"source": "exact search", "d": d, "values": {str(k): str(v) for k, v in values.items()},
                        "state": {str(k): str(v) for k, v in values.items() if k in state},
                        "hyperparameters": {k: str(v) for k, v in point_hp.items()}, "value": str(at(conclusion.value))}
-                recheck = lambda c=conclusion, v=dict(values): proofs.violates(c.value, c.relation, (), v)
+                recheck = lambda c=conclusion, v=dict(values): _violates(c, v)
                 return Verdict("refuted", f"exact counterexample at d = {d}: {cex['value']}", {"tried": tried}, cex,
                                recheck=recheck, strength=proved("exact counterexample (rational state)"))
     coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
                 "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
                 "state_values": "multiples of 1/4 in about [-16, 16], zeros included; positive coordinates from 1/4",
-                "proof": f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}"}
+                "proof": ("proved for the non-strict form only" if non_strict else
+                          f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}")}
     strength = searched("exact evaluation at drawn rational states, d = 1..3", **coverage)
     if applicable == 0:
         return _never_met(f"none of {tried:,} exact states", coverage, strength)
-    return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {proof.status})", coverage,
+    status = "non-strict form proved" if non_strict else proof.status
+    return Verdict("holds", f"no violation at {applicable:,} exact states (proof: {status})", coverage,
                    strength=strength)
