@@ -179,6 +179,14 @@ LASALLE = ("LaSalle's invariance principle, in its form for Filippov solutions o
            "the limits of the field at a discontinuity.")
 
 
+SET_READING = ("'converge to stationary points' as convergence to the set of stationary points of H (the distance "
+               "to it tends to 0), which is what LaSalle's principle gives")
+SET_NOT_POINT = ("LaSalle's principle gives convergence to the set of stationary points, not to one of them: a bounded "
+                 "solution may approach a continuum of stationary points without a limit. Convergence to a single "
+                 "stationary point needs more, e.g. isolated stationary points, or an analytic H with a "
+                 "Lojasiewicz inequality; the papers assume neither, and this is not proved here")
+
+
 def _velocity_at_rest_value(system, mode, problem, w, s):
     """|ds/dt - g|^2 at s = 0: on a solution with s(t) = 0 for all t, ds/dt = 0 forces g = grad L(w) = 0."""
     ops = ops_of(mode)
@@ -260,7 +268,7 @@ def convergence_verdict(word, summary, parts, runs):
                        {"trajectories (illustration)": runs}, strength=no_evidence("open pointwise conditions"))
     evidence = {"argument": LASALLE, "conditions": {label: p.status for label, p in parts},
                 "scope": "K = |s|^2/2, Phi(x) = c_phi x with c_phi >= 0, Psi(x) = c_psi x with c_psi > 0; L C^1",
-                "trajectories (illustration, t = 60)": runs}
-    return Verdict(word, summary, evidence,
+                "point or set": SET_NOT_POINT, "trajectories (illustration, t = 60)": runs}
+    return Verdict(word, summary, evidence, reading=SET_READING,
                    strength=proved(f"LaSalle's invariance principle (cited) with its pointwise conditions proved "
                                    f"by the engine ({bundle.seconds:.2f} s)", bundle))
