@@ -103,14 +103,15 @@ def term_edits(name, make, form, which, state=("s",), positive=(), eps=None, **c
 COEFFICIENTS = {"c_phi": cl.Range(0), "c_psi": cl.Range(0)}     # Phi(x) = c_phi x, Psi(x) = c_psi x, c >= 0
 ANY_MASK = "any mask"              # the mask's values free (the free vector q.phi): what holds, holds for every mask
 GRAMS = "Grams"                    # the Grams dynamics of Def. 5.6 of the AMS/Grams paper in place of a mask
+GRAMS_OTHER = "sign(g o |grad K|)"  # Def. 5.6's other reading (dyn.GRAMS_READINGS)
 
 
 def general(q, name, K, mask, coefficients=None):
     """System (5) of the Cautious paper (dynamics engine) with kinetic energy ``K`` and ``mask`` (a mask,
     :data:`ANY_MASK` or :data:`GRAMS`), at the claim's c_phi, c_psi or at ``coefficients``."""
     c_phi, c_psi = coefficients or (q.c_phi, q.c_psi)
-    if mask == GRAMS:
-        return dyn.general(name, K, None, c_phi=c_phi, c_psi=c_psi, grams=True)
+    if mask in (GRAMS, GRAMS_OTHER):
+        return dyn.general(name, K, None, c_phi=c_phi, c_psi=c_psi, grams=True if mask == GRAMS else mask)
     return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, c_phi=c_phi, c_psi=c_psi)
 
 
@@ -411,9 +412,18 @@ def e2():
                                          "paper)", dh),))
 
 
-def grams_flow(name, K, conclusion):
-    """The Grams dynamics with kinetic energy ``K`` and ``H = L + K(s)``, for every c_phi, c_psi >= 0."""
-    return system_5(f"{name}, K = {K.name}", K, GRAMS, conclusion)
+def grams_flow(name, K, conclusion, reading=GRAMS):
+    """The Grams dynamics with kinetic energy ``K`` and ``H = L + K(s)``, for every c_phi, c_psi >= 0 (``reading``:
+    :data:`GRAMS_OTHER` for Def. 5.6's other reading)."""
+    return system_5(f"{name}, K = {K.name}" + ("" if reading == GRAMS else f", {reading}"), K, reading, conclusion)
+
+
+GRAMS_READING = dyn.GRAMS_READINGS["sign(g) o |grad K|"]
+
+
+def other_reading(claims_of):
+    """Def. 5.6 read the other way (sign(g o |grad K|)), decided beside: ``claims_of(reading)`` -> the claims."""
+    return {f"Def. 5.6 read as {dyn.GRAMS_READINGS[GRAMS_OTHER]}": claims_of(GRAMS_OTHER)}
 
 
 def cautious_rate(q, K):
@@ -427,31 +437,41 @@ def no_slower_than_cautious(K):
     return lambda q, of: q.at_most(q.dL, cautious_rate(q, K))
 
 
-E3_H = [grams_flow("Thm. E.3, dH/dt <= 0", K, rate_at_most("H")) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
-E3_L = [grams_flow("Thm. E.3, dL/dt <= -Delta_L", K, rate_at_most("L", "delta_L"))
-        for K in (dyn.K_QUADRATIC, dyn.K_L1)]
-E4 = [grams_flow("Thm. E.4", dyn.K_QUADRATIC, no_slower_than_cautious(dyn.K_QUADRATIC))]
+def e3_h(reading=GRAMS):
+    return [grams_flow("Thm. E.3, dH/dt <= 0", K, rate_at_most("H"), reading) for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+
+
+def e3_l(reading=GRAMS):
+    return [grams_flow("Thm. E.3, dL/dt <= -Delta_L", K, rate_at_most("L", "delta_L"), reading)
+            for K in (dyn.K_QUADRATIC, dyn.K_L1)]
+
+
+def e4_claims(reading=GRAMS):
+    return [grams_flow("Thm. E.4", dyn.K_QUADRATIC, no_slower_than_cautious(dyn.K_QUADRATIC), reading)]
+
+
+E3_H, E3_L, E4 = e3_h(), e3_l(), e4_claims()
 
 
 @cl.register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",
              statement="Grams Hamiltonian dynamics (Def. 5.6): dH/dt <= 0.")
 def e3h():
     """Thm. 5.7 / E.3 of the AMS/Grams paper, for K = |s|^2/2 and |s|_1, every c_phi, c_psi >= 0."""
-    return E3_H
+    return cl.Judgement(E3_H, reading=GRAMS_READING, beside=other_reading(e3_h))
 
 
 @cl.register("grams.E3.L", source="Thm. 5.7 / E.3", kind="continuous",
              statement="Grams Hamiltonian dynamics: dL/dt <= -Delta_L.")
 def e3l():
     """Thm. 5.7 / E.3 of the AMS/Grams paper: dL/dt <= -<g, grad K(s)> - c_phi |g|^2."""
-    return E3_L
+    return cl.Judgement(E3_L, reading=GRAMS_READING, beside=other_reading(e3_l))
 
 
 @cl.register("grams.E4", source="Thm. 5.8 / E.4", kind="continuous",
              statement="At every state, dL/dt of Grams dynamics <= dL/dt of cautious dynamics.")
 def e4():
     """Thm. E.4 of the AMS/Grams paper: dL/dt(Grams) <= dL/dt(cautious, 1(x >= 0)) at every state, K = |s|^2/2."""
-    return E4
+    return cl.Judgement(E4, reading=GRAMS_READING, beside=other_reading(e4_claims))
 
 
 # ----------------------------------------------------------------------------- convergence (LaSalle)

@@ -92,8 +92,16 @@ def stack_state(parts):
 
 # ----------------------------------------------------------------------------- general Hamiltonian descent (2) / (5)
 
+GRAMS_READINGS = {  # Def. 5.6 of the AMS/Grams paper leaves a parenthesis open in -sign(grad L o |grad K(s)| ...
+    "sign(g) o |grad K|": "-sign(grad L) o |grad K(s)|, the parenthesis closed after grad L (the Grams step of "
+                          "Def. 5.1)",
+    "sign(g o |grad K|)": "-sign(grad L o |grad K(s)|), the parenthesis closed after |grad K(s)|",
+}
+
+
 def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
-    """System (2) (``phi=None``), the cautious system (5) with mask ``phi``, or Grams (Def. 5.6).
+    """System (2) (``phi=None``), the cautious system (5) with mask ``phi``, or Grams (Def. 5.6; ``grams``: True or
+    a key of :data:`GRAMS_READINGS`, True being the first).
 
     ``phi``: a :class:`~ams_theory.core.rules.Caution` (the mask of the rule core), or a function
     ``(ops, grad_K, g) -> vector`` giving the mask values directly (the proof engine passes free symbols,
@@ -108,7 +116,9 @@ def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
 
     def fld(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)
-        if grams:
+        if grams == "sign(g o |grad K|)":
+            move = ops.sign(ops.mul(g, ops.abs(k)))
+        elif grams:
             move, _ = rules.cautious_update(ops, ops.copy(k), g, GRAMS_MASK)          # sign(g) o |k|
         elif phi is None:
             move = k

@@ -126,3 +126,14 @@ def test_a_reversed_comparison_of_grams_and_cautious_is_refuted():
                                     conclusion=lambda q: cl.Relation(-claim.conclusion(q).value, "<= 0"))
     v = cl.decide(reversed_, "quick")
     assert v.word == "refuted" and v.recheck() is True
+
+
+@pytest.mark.parametrize("cid", ["grams.E3.H", "grams.E3.L", "grams.E4"])
+def test_def_56s_open_parenthesis_is_read_one_way_and_the_other_reading_fails(cid):
+    """Def. 5.6 leaves a parenthesis open: the theorems hold (proved) with -sign(g) o |grad K(s)|, the reading each
+    verdict names; with -sign(g o |grad K(s)|) each is refuted exactly (decided beside)."""
+    r = shared_run(cid)
+    assert (r.verdict.word, r.verdict.strength.level) == ("holds", "proved")
+    assert r.to_json()["reading"].startswith("-sign(grad L) o |grad K(s)|")
+    other = next(v for k, v in r.verdict.evidence.items() if k.startswith("Def. 5.6 read as -sign(grad L o"))
+    assert (other["verdict"], other["strength"]) == ("refuted", "proved")
