@@ -123,6 +123,44 @@ def system_5(name, K, mask, conclusion, coefficients=None, hypotheses=None, vect
                          vectors=(("phi",) if mask == ANY_MASK else ()) + vectors)
 
 
+def any_energy_flow(name, mask, conclusion):
+    """System (5) with ``mask`` (a mask, :data:`ANY_MASK` or :data:`GRAMS`) for every K, Phi, Psi the theorems allow:
+    grad K(s), Phi(grad L) and Psi(grad K(s)) are the free vectors k, p, r with <g, p> >= 0 and <k, r> >= 0 (what
+    the papers ask of Phi and Psi; the claims are pointwise, so a free value at the state covers every such map).
+    ``conclusion(q, system)`` reads dH/dt through the chain rule, <g, dw> + <k, ds> (:func:`any_energy_rate`)."""
+    def make(q):
+        K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
+        maps = dict(Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
+        if mask == GRAMS:
+            return dyn.general(name, K, None, grams=True, **maps)
+        return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, **maps)
+
+    def field(q):
+        dw, ds = make(q).field(*_at(q))
+        return dw, [ds]
+    return cl.Flow(f"{name}, every K, Phi, Psi", field=field, conclusion=lambda q: conclusion(q, make(q)),
+                   state=("s",), vectors=("k", "p", "r") + (("phi",) if mask == ANY_MASK else ()),
+                   hypotheses=lambda q: [q.at_least(q.dot(q.g, q.p), 0), q.at_least(q.dot(q.k, q.r), 0)])
+
+
+def any_energy_rate(q):
+    """dH/dt = <grad L, dw> + <grad K(s), ds> with grad K(s) the free vector k."""
+    return q.dot(q.g, q.dw) + q.dot(q.k, q.ds[0])
+
+
+def _stated(q, system, key):
+    return system.stated[key](*_at(q)) if key in system.stated else system.params[key](*_at(q))
+
+
+ANY_ENERGY_2_1 = [
+    any_energy_flow("Thm. 2.1, dH identity", ANY_MASK, lambda q, sys: q.equal(any_energy_rate(q), _stated(q, sys, "dH"))),
+    any_energy_flow("Thm. 2.1, dL identity", ANY_MASK, lambda q, sys: q.equal(q.dL, _stated(q, sys, "dL"))),
+    any_energy_flow("Thm. 2.1, dH <= -Delta_H with 1(x >= 0)", dyn.CAUTIOUS_GE,
+                    lambda q, sys: q.at_most(any_energy_rate(q), -_stated(q, sys, "delta_H"))),
+    any_energy_flow("Thm. 2.1, dL <= -Delta_L with 1(x >= 0)", dyn.CAUTIOUS_GE,
+                    lambda q, sys: q.at_most(q.dL, -_stated(q, sys, "delta_L")))]
+
+
 IDENTITIES_2_1 = (("dH identity", rate_is("H")), ("dL identity", rate_is("L")))
 CONSEQUENCES_2_1 = (("dH <= -Delta_H", rate_at_most("H", "delta_H")), ("dL <= -Delta_L", rate_at_most("L", "delta_L")),
                     ("dL <= 0", rate_at_most("L")))
@@ -170,11 +208,13 @@ def thm_2_1(mask=None):
     K, inner, _ = MASKS_2_1["cautious_inner"]
     sweep = [f for cp, cs in INNER_SWEEP for f in consequences_2_1(
         f"cautious_inner (c_phi={cp}, c_psi={cs})", K, inner, (sp.Rational(str(cp)), sp.Rational(str(cs))))]
-    return cl.Judgement(identities + consequences + sweep, notes={"proof scope": (
+    return cl.Judgement(identities + consequences + sweep + ANY_ENERGY_2_1, notes={"proof scope": (
         "identities for every c_phi, c_psi >= 0, with the mask itself where it is a sum of coordinate terms, with "
         "its values free otherwise (eq. (1)'s rescaling, the inner-product mask); consequences proved per "
         "coordinate for the elementwise masks; the inner-product mask's searched exactly at four (c_phi, c_psi); "
-        "eq. (1)'s default mask violates x^T(1 - phi) <= 0 (cautious.eq6.default)")})
+        "eq. (1)'s default mask violates x^T(1 - phi) <= 0 (cautious.eq6.default). Beyond K = |s|^2/2, |s|_1 and "
+        "linear Phi, Psi: the identities for every mask and the consequences for 1(x >= 0) are proved for every K, "
+        "Phi, Psi with <x, Phi(x)> >= 0, <x, Psi(x)> >= 0 (grad K(s), Phi, Psi free at the state)")})
 
 
 ADAM = {"a": cl.Range(0, lo_open=True), "b": cl.Range(0, lo_open=True), "e": cl.Range(0)}   # Example A.1's rates
@@ -450,7 +490,23 @@ def e4_claims(reading=GRAMS):
     return [grams_flow("Thm. E.4", dyn.K_QUADRATIC, no_slower_than_cautious(dyn.K_QUADRATIC), reading)]
 
 
-E3_H, E3_L, E4 = e3_h(), e3_l(), e4_claims()
+def e3_any_energy():
+    """Thm. E.3 for every K, Phi, Psi the theorem allows (:func:`any_energy_flow`): dH/dt <= 0, dL/dt <= -Delta_L."""
+    return (any_energy_flow("Thm. E.3, dH/dt <= 0", GRAMS, lambda q, sys: q.at_most(any_energy_rate(q), 0)),
+            any_energy_flow("Thm. E.3, dL/dt <= -Delta_L", GRAMS,
+                            lambda q, sys: q.at_most(q.dL, -_stated(q, sys, "delta_L"))))
+
+
+def e4_any_energy():
+    """Thm. E.4 for every K, Phi, Psi: dL/dt of Grams <= dL/dt of (5) with 1(x >= 0), the same grad K(s) and Phi."""
+    def cautious(q):
+        K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
+        system = dyn.general("cautious", K, dyn.CAUTIOUS_GE, Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
+        return q.dot(q.g, system.field(*_at(q))[0])
+    return any_energy_flow("Thm. E.4", GRAMS, lambda q, sys: q.at_most(q.dL, cautious(q)))
+
+
+E3_H, E3_L, E4 = e3_h() + [e3_any_energy()[0]], e3_l() + [e3_any_energy()[1]], e4_claims() + [e4_any_energy()]
 
 
 @cl.register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",

@@ -99,7 +99,7 @@ GRAMS_READINGS = {  # Def. 5.6 of the AMS/Grams paper leaves a parenthesis open 
 }
 
 
-def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
+def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False, Phi=None, Psi=None):
     """System (2) (``phi=None``), the cautious system (5) with mask ``phi``, or Grams (Def. 5.6; ``grams``: True or
     a key of :data:`GRAMS_READINGS`, True being the first).
 
@@ -109,6 +109,8 @@ def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
     <x, Phi(x)> >= 0 for c >= 0).
     """
     mask = phi if callable(phi) else (lambda ops, k, g: rules.mask_vector(ops, k, g, phi))
+    Phi = Phi or (lambda ops, x: c_phi * x)          # ``Phi``, ``Psi``: (ops, x) -> vector, in place of the linear maps
+    Psi = Psi or (lambda ops, x: c_psi * x)
 
     def parts(ops, problem, w, s):
         g, k = _grad(problem, w), K.grad(ops, s)
@@ -124,18 +126,18 @@ def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
             move = k
         else:
             move = ops.mul(mask(ops, k, g), k)                                     # phi(x) o grad K
-        return -move - c_phi * g, g - c_psi * k
+        return -move - Phi(ops, g), g - Psi(ops, k)
 
     def H(ops, problem, w, s):
         return _value(problem, w) + K.value(ops, s)
 
     def delta_H(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)
-        return c_phi * ops.dot(g, g) + c_psi * ops.dot(k, k)
+        return ops.dot(g, Phi(ops, g)) + ops.dot(k, Psi(ops, k))
 
     def delta_L(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)
-        return ops.dot(g, k) + c_phi * ops.dot(g, g)
+        return ops.dot(g, k) + ops.dot(g, Phi(ops, g))
 
     stated = {}
     if phi is not None and not grams:
@@ -147,7 +149,7 @@ def general(name, K: Kinetic, phi, c_phi=0.0, c_psi=0.0, grams=False):
         def dL(ops, problem, w, s):          # Thm. 2.1: -x^T phi(x) - |grad L|_Phi^2
             g, k = parts(ops, problem, w, s)
             x = ops.mul(g, k)
-            return -_sum(ops, x * mask(ops, k, g)) - c_phi * ops.dot(g, g)
+            return -_sum(ops, x * mask(ops, k, g)) - ops.dot(g, Phi(ops, g))
         stated = {"dH": dH, "dL": dL}
     def switching(ops, problem, w, s):
         g, k = parts(ops, problem, w, s)

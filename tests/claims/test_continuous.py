@@ -137,3 +137,21 @@ def test_def_56s_open_parenthesis_is_read_one_way_and_the_other_reading_fails(ci
     assert r.to_json()["reading"].startswith("-sign(grad L) o |grad K(s)|")
     other = next(v for k, v in r.verdict.evidence.items() if k.startswith("Def. 5.6 read as -sign(grad L o"))
     assert (other["verdict"], other["strength"]) == ("refuted", "proved")
+
+
+def test_the_grams_theorems_are_proved_for_every_energy_and_damping():
+    """Thm. E.3 and E.4 with grad K(s), Phi(grad L) and Psi(grad K(s)) free vectors, <g, Phi> >= 0 and <k, Psi> >= 0
+    (sums over coordinates, closed by a multiplier): proved for every dimension."""
+    for claim in (*C.e3_any_energy(), C.e4_any_energy()):
+        v = cl.decide(claim, "quick")
+        assert (v.word, v.strength.level) == ("holds", "proved"), (claim.name, v.summary)
+
+
+def test_a_refutation_under_hypotheses_over_coordinates_meets_them():
+    """Planted: dH/dt with the wrong sign on <grad K, ds>. The counterexample, decided on one coordinate, must meet
+    the hypotheses <g, Phi> >= 0 and <k, Psi> >= 0 (a refutation that ignored them would be no counterexample)."""
+    bad = C.any_energy_flow("planted", C.GRAMS, lambda q, sys: q.at_most(q.dot(q.g, q.dw) - q.dot(q.k, q.ds[0]), 0))
+    v = cl.decide(bad, "quick")
+    assert v.word == "refuted" and v.recheck() is True
+    x = {k: sp.Rational(val) for k, val in v.counterexample["values"].items()}
+    assert x["g0"] * x["p0"] >= 0 and x["k0"] * x["r0"] >= 0

@@ -13,7 +13,7 @@ from ams_theory.claims.registry import Verdict, proved, searched
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, proofs
 from ams_theory.claims.language._common import (_EXACT, ClaimError, Quantities, Relation, _check_claim, _conclusion,
-    _never_met, _per_coordinate, _proof_or_search, _q, _stated_hypotheses, _symbols)
+    _never_met, _per_coordinate, _proof_or_search, _q, _stated_hypotheses, _symbols, _verdict_from_proof)
 FLOW_STATES = {"quick": 200, "standard": 2_000, "thorough": 10_000}     # exact states a Flow's search evaluates
 
 
@@ -29,7 +29,8 @@ class Flow:
     ``vectors``: vectors the field may read besides the state, free at every coordinate (a mask's values: what is
     proved with them free holds for every mask).
     ``hypotheses(q)``: relations between hyperparameters (``q.at_least(q.a, q.b / 4)``) or elementwise ones (a vector
-    relation: at every coordinate) are assumed by the proof; one that reads a sum over coordinates is searched.
+    relation: at every coordinate) are assumed by the proof; ``<=`` ones that read a sum over coordinates are closed
+    by a multiplier (one of them, or their sum), otherwise the claim is searched.
     Conclusion and hypotheses may be strict (``q.less_than``, ``q.greater_than``): a strict hypothesis is assumed as it
     stands; a strict conclusion is proved only as far as its non-strict form is refuted, and is otherwise searched
     (an exact state where its value is >= 0 refutes it)."""
@@ -63,8 +64,10 @@ class Flow:
 
 def _flow_rates(claim, ops, q, w, state):
     """``(dH, dL)`` along the field: dimension-generic by the chain rule through the sums over coordinates, exact
-    by differentiating in each coordinate's symbols."""
+    by differentiating in each coordinate's symbols. ``q`` gains ``dw`` and ``ds`` (the field's parts), so that a
+    conclusion may write the chain rule itself for an energy given only through its gradient (a free vector)."""
     dw, dstate = claim.field(q)
+    q._set(dw=dw, ds=list(dstate))
     dL = ops.dot(q.g, dw)
     if claim.H is None:
         return None, dL
@@ -128,9 +131,32 @@ def _proof_hypotheses(claim, hp):
     for h in hyps:
         value = sp.sympify(h.value.t if isinstance(h.value, coordinates.GenericVector) else h.value)
         if value.has(coordinates.CoordSum):
-            return None, "a hypothesis reads a sum over coordinates: searched, not reduced"
+            if h.relation != "<= 0":
+                return None, "a strict or equality hypothesis reads a sum over coordinates: searched, not reduced"
+            continue                        # a sum: closed by a multiplier (:func:`_sum_hypotheses`)
         out.append(_readable(value, h.relation))
     return out, None
+
+
+SUM_MULTIPLIERS = (sp.Integer(0), sp.Integer(1), sp.Rational(1, 2), sp.Integer(2))     # 0: no hypothesis needed
+
+
+def _sum_indices(claim, hp) -> list:
+    """The positions of the claim's ``<=`` hypotheses that read a sum over coordinates (from the generic trace)."""
+    if claim.hypotheses is None:
+        return []
+    _, hyps = _flow_margin(claim, coordinates.GENERIC, coordinates.generic_vector, hp)
+    return [k for k, h in enumerate(hyps)
+            if h.relation == "<= 0" and sp.sympify(getattr(h.value, "t", h.value)).has(coordinates.CoordSum)]
+
+
+def _sum_hypotheses(claim, ops, vector, hp, indices):
+    """The hypotheses at ``indices`` (:func:`_sum_indices`) as ``H >= 0`` (``H = -value``) on any back end, the
+    concrete instance a refutation is decided on included, and their sum (implied by them all, so a proof under it
+    is a proof under them): the candidates a multiplier closes the conclusion with."""
+    _, hyps = _flow_margin(claim, ops, vector, hp)
+    sums = [-sp.sympify(hyps[k].value) for k in indices]
+    return sums + ([sp.Add(*sums)] if len(sums) > 1 else [])
 
 
 def _readable(value, relation):
@@ -166,8 +192,16 @@ def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
         strict.append(r.relation == "< 0")
         return Relation(r.value, "<= 0") if strict[-1] else r
 
-    proof, verdict, _ = _per_coordinate(claim, relation_at, ranges + (assumed or []),
-                                        "per coordinate, chain rule through the sums over coordinates")
+    indices = _sum_indices(claim, hp) if assumed is not None else []
+    if indices:
+        def build(ops, vector):                 # the conclusion and the sum hypotheses, closed by a multiplier
+            return sp.sympify(relation_at(ops, vector).value), _sum_hypotheses(claim, ops, vector, hp, indices)
+        proof = coordinates.with_multiplier(build, SUM_MULTIPLIERS, ranges + assumed, f"{claim.name}, every dimension")
+        verdict = _verdict_from_proof(claim, proof, "per coordinate, the hypotheses over coordinates closed by a "
+                                                    "multiplier")
+    else:
+        proof, verdict, _ = _per_coordinate(claim, relation_at, ranges + (assumed or []),
+                                            "per coordinate, chain rule through the sums over coordinates")
     non_strict = verdict is not None and verdict.word == "holds" and any(strict)
     return _proof_or_search(claim, proof, None if non_strict else verdict,
                             lambda: _search_flow(claim, budget, seed, hp, proof, non_strict), search_beside)
