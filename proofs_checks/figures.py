@@ -455,7 +455,7 @@ def constant_mask_facts(c):
                     ("x", "y")),
             cl.Fact(f"C-GDM with phi_c, c = {c}, is GDM", lambda q: q.equal(q.norm2(heavy_ball(q, mask)
                                                                                     - heavy_ball(q, None)), 0),
-                    ("p", "grad", "s"), {"lr": cl.Range(0), "beta": cl.Range(0, 1)})]
+                    ("p", "grad", "s"), {"lr": cl.Range(0), "beta": cl.Range(0, 1)}, max_d=2)]
 
 
 @cl.register("cautious.fig8.caption", source="Figure 8 caption, eq. (13)", kind="empirical",

@@ -207,3 +207,12 @@ def test_a_fact_sympy_cannot_settle_on_a_sign_pattern_is_searched_not_exhaustive
     assert holds.strength.coverage["undecided_patterns"] == 2 and "++" in holds.strength.coverage["first_undecided"]
     wrong = cl.decide(cl.Fact("without d", lambda q: q.at_most(q.total(q.a) ** 2, q.norm2(q.a))), "quick")
     assert wrong.word == "refuted" and wrong.recheck()
+
+
+def test_a_facts_sign_patterns_stop_at_its_max_d():
+    f = cl.Fact("C.1 to d = 2", lambda q: q.equal(q.dot(q.a, q.b * q.c), q.dot(q.a * q.b, q.c)), ("a", "b", "c"),
+                max_d=2)
+    v = cl.decide(f, "standard", search_beside=True)
+    assert v.strength.coverage["search"]["coverage"]["dimensions"] == "1..2"
+    with pytest.raises(cl.ClaimError, match="max_d"):
+        cl.Fact("bad", lambda q: q.equal(q.total(q.a), 0), max_d=0)

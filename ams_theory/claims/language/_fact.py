@@ -13,7 +13,7 @@ from ams_theory.claims.registry import Verdict, exhaustive, proved, searched
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
-from ams_theory.claims.language._common import (_EXACT, Quantities, _check_claim, _conclusion, _per_coordinate,
+from ams_theory.claims.language._common import (_EXACT, ClaimError, Quantities, _check_claim, _conclusion, _per_coordinate,
     _proof_or_search, _symbols)
 
 
@@ -23,16 +23,19 @@ class Fact:
     ``conclusion(q) -> Relation`` reading the vectors named in ``vectors`` (``q.a``, ``q.b``) and hyperparameters in
     ``hyper``. Proved per coordinate for every dimension; beside the proof (or in its place when it stays open),
     exact on every pattern of entry signs (> 0, = 0, < 0, magnitudes symbolic) up to :data:`FACT_DIMS`
-    coordinates."""
+    coordinates, or ``max_d`` when smaller (a fact each of whose evaluations runs a whole optimizer step)."""
 
     name: str
     conclusion: Callable
     vectors: tuple = ("a",)
     hyper: dict = field(default_factory=dict)
     source: str = ""
+    max_d: int | None = None
 
     def __post_init__(self):
         _check_claim(self, ("conclusion",))
+        if self.max_d is not None and (not isinstance(self.max_d, int) or self.max_d < 1):
+            raise ClaimError(f"{self.name}: max_d must be a positive number of coordinates, got {self.max_d!r}")
 
 
 FACT_DIMS = {"quick": 2, "standard": 4, "thorough": 5}      # a Fact's sign patterns: d = 1..this
@@ -61,7 +64,7 @@ def _sign_patterns(claim: Fact, budget, hp, symmetric) -> Verdict:
     (exhaustive) when sympy settles every pattern, or ``refuted`` at exact numbers with the failing pattern's signs
     (entry i: +-(i + 2)/2 or 0). A pattern sympy cannot settle whose numbers do not break it is tried at that one
     point only: then the verdict is ``searched``, with the count of such patterns."""
-    d_max = FACT_DIMS[budget]
+    d_max = min(FACT_DIMS[budget], claim.max_d or FACT_DIMS[budget])
     cases = list(itertools.product(LABELS, repeat=len(claim.vectors)))
     number = lambda label, i: {"+": 1, "0": 0, "-": -1}[label] * sp.Rational(i + 2, 2)
     n, undecided = 0, []
