@@ -111,12 +111,14 @@ def test_a_flow_is_proved_and_a_planted_wrong_rate_refuted():
     assert bad.word == "refuted" and bad.recheck() is True
 
 
-def test_a_flow_with_hypotheses_on_the_state_is_searched_exactly():
+def test_a_flow_with_a_hypothesis_over_coordinates_is_proved_by_a_multiplier():
+    """dL/dt = -<g, s> <= 0 under <g, s> >= 0: the hypothesis reads a sum over coordinates and closes the conclusion
+    with the multiplier 1 (proved for every dimension); the planted ascent is refuted exactly."""
     claim = cl.Flow(name="gradient flow descends where the gradient is aligned", field=lambda q: (-q.s, [q.s * 0]),
                     conclusion=lambda q: q.at_most(q.dL, 0),
                     hypotheses=lambda q: [q.at_least(q.dot(q.g, q.s), 0)])
     v = cl.decide(claim, "quick")
-    assert (v.word, v.strength.level) == ("holds", "searched") and v.evidence["applicable"] > 0
+    assert (v.word, v.strength.level) == ("holds", "proved") and v.strength.proof.recheck()
     flipped = cl.Flow(name="planted: ascent", field=lambda q: (q.s, [q.s * 0]), conclusion=lambda q: q.at_most(q.dL, 0),
                       hypotheses=lambda q: [q.at_least(q.dot(q.g, q.s), 0)])
     bad = cl.decide(flipped, "quick")
