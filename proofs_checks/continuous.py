@@ -616,6 +616,12 @@ def scope(systems):
                            "Psi(x) = c_psi x for every c_phi, c_psi >= 0"}
 
 
+EVERY_ENERGY = {"proof scope": "system (2): every dimension and state, for K = |s|^2/2 and |s|_1 with Phi(x) = c_phi x, "
+                               "Psi(x) = c_psi x (every c >= 0), and for every K, Phi, Psi with <x, Phi(x)> >= 0, "
+                               "<x, Psi(x)> >= 0 (grad K(s), Phi, Psi free at the state, the rate of H by the chain "
+                               "rule)"}
+
+
 def system_2(name, K, conclusion, coefficients=None):
     """System (2) of the Cautious paper (= (15) of the AMS/Grams paper) with kinetic energy ``K`` as a Flow, for
     every c_phi, c_psi >= 0 or at ``coefficients``."""
@@ -639,8 +645,11 @@ def eq_3():
     """Eq. (3) of the Cautious paper, system (2): dH/dt = -Delta_H <= 0, Delta_H = |g|_Phi^2 + |grad K(s)|_Psi^2,
     for K = |s|^2/2 and |s|_1, Phi(x) = c_phi x, Psi(x) = c_psi x, every c_phi, c_psi >= 0."""
     return cl.Judgement([f for K in KINETIC for f in (system_2("dH = -Delta_H", K, rate_is_minus("H", "delta_H")),
-                                                      system_2("dH <= 0", K, rate_at_most("H")))],
-                        notes=scope("system (2)"))
+                                                      system_2("dH <= 0", K, rate_at_most("H")))]
+                        + [any_energy_flow("eq. (3), dH = -Delta_H", None, lambda q, sys: q.equal(
+                            any_energy_rate(q), -_stated(q, sys, "delta_H"))),
+                           any_energy_flow("eq. (3), dH <= 0", None, lambda q, sys: q.at_most(any_energy_rate(q), 0))],
+                        notes=EVERY_ENERGY)
 
 
 @cl.register("cautious.eq4", source="eq. (4)", kind="continuous",
@@ -650,10 +659,12 @@ def eq_4():
     """Eq. (4) of the Cautious paper, system (2): dL/dt = -Delta_L, Delta_L = <g, grad K(s)> + |g|_Phi^2, for
     K = |s|^2/2 and |s|_1, Phi(x) = c_phi x, Psi(x) = c_psi x, every c_phi, c_psi >= 0; beside, the text's remark
     that Delta_L may be negative: dL/dt <= 0 fails."""
-    return cl.Judgement([system_2("dL = -Delta_L", K, rate_is_minus("L", "delta_L")) for K in KINETIC],
+    return cl.Judgement([system_2("dL = -Delta_L", K, rate_is_minus("L", "delta_L")) for K in KINETIC]
+                        + [any_energy_flow("eq. (4), dL = -Delta_L", None, lambda q, sys: q.equal(
+                            q.dL, -_stated(q, sys, "delta_L")))],
                         beside={f"Delta_L may be negative: dL <= 0 fails, K = {K.name}":
                                 system_2("dL <= 0", K, rate_at_most("L")) for K in KINETIC},
-                        notes=scope("system (2)"))
+                        notes=EVERY_ENERGY)
 
 
 @cl.register("cautious.2.1.text", source="§2.1, text after (2)", kind="continuous",

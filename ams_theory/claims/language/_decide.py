@@ -70,6 +70,7 @@ def decide_all(claims, budget: str = "standard", seed: int = 0, search_beside: b
 
 
 SUMMARY_PARTS = 4        # a statement of more parts than this is summarised by counts (each part stays in the evidence)
+SUMMARY_NAMES = 12       # and, when every part is proved, by the names of its first parts (what each one proved)
 
 
 def _summary_of_parts(claims, verdicts) -> str:
@@ -80,8 +81,10 @@ def _summary_of_parts(claims, verdicts) -> str:
     for v in verdicts:
         levels[v.strength.level] = levels.get(v.strength.level, 0) + 1
     weaker = [c.name for c, v in zip(claims, verdicts) if v.strength.level != "proved"]
+    names = [c.name for c in claims]
+    listed = "; ".join(names) if len(names) <= SUMMARY_NAMES else f"{'; '.join(names[:SUMMARY_NAMES])}; ..."
     return (f"all {len(claims)} parts hold (" + ", ".join(f"{n} {level}" for level, n in levels.items()) + ")"
-            + (f"; not proved: {', '.join(weaker)}" if weaker else ""))
+            + (f"; not proved: {', '.join(weaker)}" if weaker else f": {listed}"))
 
 
 @dataclass
