@@ -123,22 +123,26 @@ def system_5(name, K, mask, conclusion, coefficients=None, hypotheses=None, vect
                          vectors=(("phi",) if mask == ANY_MASK else ()) + vectors)
 
 
+def any_energy_system(q, name, mask):
+    """System (5) with ``mask`` (a mask, :data:`ANY_MASK` or :data:`GRAMS`) at the claim's state, with grad K(s),
+    Phi(grad L) and Psi(grad K(s)) the free vectors q.k, q.p, q.r (:func:`any_energy_flow`)."""
+    K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
+    maps = dict(Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
+    if mask == GRAMS:
+        return dyn.general(name, K, None, grams=True, **maps)
+    return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, **maps)
+
+
 def any_energy_flow(name, mask, conclusion):
     """System (5) with ``mask`` (a mask, :data:`ANY_MASK` or :data:`GRAMS`) for every K, Phi, Psi the theorems allow:
     grad K(s), Phi(grad L) and Psi(grad K(s)) are the free vectors k, p, r with <g, p> >= 0 and <k, r> >= 0 (what
     the papers ask of Phi and Psi; the claims are pointwise, so a free value at the state covers every such map).
     ``conclusion(q, system)`` reads dH/dt through the chain rule, <g, dw> + <k, ds> (:func:`any_energy_rate`)."""
-    def make(q):
-        K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
-        maps = dict(Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
-        if mask == GRAMS:
-            return dyn.general(name, K, None, grams=True, **maps)
-        return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, **maps)
-
     def field(q):
-        dw, ds = make(q).field(*_at(q))
+        dw, ds = any_energy_system(q, name, mask).field(*_at(q))
         return dw, [ds]
-    return cl.Flow(f"{name}, every K, Phi, Psi", field=field, conclusion=lambda q: conclusion(q, make(q)),
+    return cl.Flow(f"{name}, every K, Phi, Psi", field=field,
+                   conclusion=lambda q: conclusion(q, any_energy_system(q, name, mask)),
                    state=("s",), vectors=("k", "p", "r") + (("phi",) if mask == ANY_MASK else ()),
                    hypotheses=lambda q: [q.at_least(q.dot(q.g, q.p), 0), q.at_least(q.dot(q.k, q.r), 0)])
 
@@ -153,7 +157,8 @@ def _stated(q, system, key):
 
 
 ANY_ENERGY_2_1 = [
-    any_energy_flow("Thm. 2.1, dH identity", ANY_MASK, lambda q, sys: q.equal(any_energy_rate(q), _stated(q, sys, "dH"))),
+    any_energy_flow("Thm. 2.1, dH identity", ANY_MASK,
+                    lambda q, sys: q.equal(any_energy_rate(q), _stated(q, sys, "dH"))),
     any_energy_flow("Thm. 2.1, dL identity", ANY_MASK, lambda q, sys: q.equal(q.dL, _stated(q, sys, "dL"))),
     any_energy_flow("Thm. 2.1, dH <= -Delta_H with 1(x >= 0)", dyn.CAUTIOUS_GE,
                     lambda q, sys: q.at_most(any_energy_rate(q), -_stated(q, sys, "delta_H"))),
@@ -500,13 +505,12 @@ def e3_any_energy():
 def e4_any_energy():
     """Thm. E.4 for every K, Phi, Psi: dL/dt of Grams <= dL/dt of (5) with 1(x >= 0), the same grad K(s) and Phi."""
     def cautious(q):
-        K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
-        system = dyn.general("cautious", K, dyn.CAUTIOUS_GE, Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
-        return q.dot(q.g, system.field(*_at(q))[0])
+        return q.dot(q.g, any_energy_system(q, "cautious", dyn.CAUTIOUS_GE).field(*_at(q))[0])
     return any_energy_flow("Thm. E.4", GRAMS, lambda q, sys: q.at_most(q.dL, cautious(q)))
 
 
-E3_H, E3_L, E4 = e3_h() + [e3_any_energy()[0]], e3_l() + [e3_any_energy()[1]], e4_claims() + [e4_any_energy()]
+E3_ANY_H, E3_ANY_L = e3_any_energy()
+E3_H, E3_L, E4 = e3_h() + [E3_ANY_H], e3_l() + [E3_ANY_L], e4_claims() + [e4_any_energy()]
 
 
 @cl.register("grams.E3.H", source="Thm. 5.7 / E.3", kind="continuous",
@@ -616,8 +620,9 @@ def scope(systems):
                            "Psi(x) = c_psi x for every c_phi, c_psi >= 0"}
 
 
-EVERY_ENERGY = {"proof scope": "system (2): every dimension and state, for K = |s|^2/2 and |s|_1 with Phi(x) = c_phi x, "
-                               "Psi(x) = c_psi x (every c >= 0), and for every K, Phi, Psi with <x, Phi(x)> >= 0, "
+EVERY_ENERGY = {"proof scope": "system (2): every dimension and state, for K = |s|^2/2 and |s|_1 with "
+                               "Phi(x) = c_phi x, Psi(x) = c_psi x (every c >= 0), and for every K, Phi, Psi with "
+                               "<x, Phi(x)> >= 0, "
                                "<x, Psi(x)> >= 0 (grad K(s), Phi, Psi free at the state, the rate of H by the chain "
                                "rule)"}
 

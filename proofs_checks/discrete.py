@@ -478,7 +478,8 @@ def a3(mask=None):
                             notes={"mask hypothesis": "x_t o phi(x_t) >= 0 per coordinate at every step t' <= T "
                                                       "(instances that break it are not applicable)"})
     return cl.Judgement(
-        a3_claim(), a3_claim(corrected=True), "with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
+        a3_claim(), a3_claim(corrected=True),
+        "with B_T = sum |u_t o phi_t|^2 (equal to the stated B_T when |phi| <= 1)",
         repairs=(repairs.Edit("replace object", "B_T = sum |u_t o phi_t|^2 in place of sum |u_t|^2",
                               a3_claim(corrected=True)),
                  repairs.Edit("add hypothesis", "phi <= 1 (searched with phi_c, c = 5: phi = -5 where x < 0, which "

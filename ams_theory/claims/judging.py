@@ -1,15 +1,13 @@
 """One verdict pipeline for a claim given as a margin (``descent.MarginClaim``): search it with both engines, re-check a
 violation in exact arithmetic, and judge it, with the strength of the evidence and what the search covered.
 
-Used by the papers' discrete checks (``proofs_checks/discrete.py``) and by the claim language
-(:mod:`ams_theory.claims.language`), so a user's claim and a paper's get the same searches, certificates and
-coverage. The budgets (:data:`BUDGET`, :data:`DIMS`) say how hard each search looks.
+Used by the claim language (:mod:`ams_theory.claims.language`), which states the papers' discrete claims and a
+user's, so both get the same searches, certificates and coverage. The budgets (:data:`BUDGET`, :data:`DIMS`) say
+how hard each search looks.
 
 Beside the pipeline: claims with a step bound judged at fractions of it, with a control just past it
-(:func:`judge_bounded`, :func:`control_past_the_bound`); proofs attached to a searched verdict or its correction
-(:func:`correction_with_proof`); a verdict overturned by a constructed instance
-(:func:`with_witness`); and the judged single edits of a false statement (:func:`with_repairs`, with edits judged
-by the searches, by a proof first, or already judged).
+(:func:`judge_bounded`, :func:`control_past_the_bound`), and a verdict overturned by a constructed instance
+(:func:`with_witness`).
 """
 from __future__ import annotations
 
@@ -20,9 +18,8 @@ import sympy as sp
 import torch
 
 from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, searched
-from ams_theory.engines import coordinates, proofs, repairs, smooth
-from ams_theory.engines.descent import (T1, Draw, MarginClaim, certify, hypothesis_search, random_search,
-                                        search_coverage)
+from ams_theory.engines import proofs, smooth
+from ams_theory.engines.descent import (Draw, MarginClaim, certify, hypothesis_search, random_search, search_coverage)
 from ams_theory.engines.draws import draw_free, fraction_sampler
 from ams_theory.engines.margins import beyond, within
 
@@ -30,11 +27,7 @@ __all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "se
            "certified", "positive", "EXACT_DIGITS", "exact_text", "try_certify", "search_evidence",
            "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin", "judge",
            "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
-           "holds_text", "refuted_text", "margin_claim", "torch_bound", "ETA", "L_SMOOTH", "F0", "STEP_MULTIPLIERS",
-           "generic_instance", "gradient_only_instance",
-           "proof_strength", "searched_edit", "judged_edit", "with_repairs", "not_reduced",
-           "attach_proof", "correction_with_proof", "with_witness", "proof_first",
-           "vacuous_if_never_met"]
+           "holds_text", "refuted_text", "margin_claim", "with_witness"]
 
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
     "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
@@ -210,7 +203,6 @@ def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction
 # ----------------------------------------------------------------------------- step bounds, proofs, repairs
 
 
-
 CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search
 
 
@@ -255,87 +247,6 @@ def margin_claim(margin, draw=draw_free, families=ALL):
     return MarginClaim(margin, draw, families, QUAD)
 
 
-def torch_bound(bound):
-    """``bound(ops, problem, w, u) -> (num, den)`` as the sampler's ``bounds(problem, w, u) -> [(num, den)]``."""
-    return lambda problem, w, u: [bound(T1, problem, w, u)]
-
-
-ETA = sp.Symbol("eta", nonnegative=True)
-
-
-L_SMOOTH = sp.Symbol("L", positive=True)
-
-
-F0 = sp.Symbol("f0", real=True)
-
-
-STEP_MULTIPLIERS = (ETA / 2, ETA, sp.Rational(1, 2), 1)     # candidate lambda for a step-bound hypothesis
-
-
-def generic_instance(ops, vector, loss):
-    """One generic (or concrete) instance: parameters w, direction u, gradient g (free reals), and the loss of the
-    reduction known at w (:func:`ams_theory.engines.coordinates.worst_case`)."""
-    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
-    return loss(w, g), w, u
-
-
-def gradient_only_instance(ops, vector):
-    """An instance whose loss is read only through its gradient g at w (any loss with that gradient)."""
-    w, u, g = vector("w", real=True), vector("u", real=True), vector("g", real=True)
-    return coordinates.ExtremalLoss(ops, w, g, L_SMOOTH, F0, "convex"), w, u
-
-
-def proof_strength(proof, bounds_used, search):
-    """Proved from the bounds ``bounds_used`` (their text) for every d, eta >= 0 and L > 0, the search kept."""
-    return proved(f"for {bounds_used}, for every dimension, eta >= 0 and L > 0 "
-                  f"({proof.seconds:.2f} s)", proof, search=search.to_json())
-
-
-def searched_edit(claim: MarginClaim, budget, seed, families=None, size_factor=1.0):
-    """A repair edit judged by both engines: ``vacuous`` when no drawn instance meets its hypothesis."""
-    def judge_edit():
-        d = decide_margin(claim, budget, seed, families, size_factor)
-        word = "vacuous" if d.word == "holds" and not d.rs.applicable else d.word
-        return word, d.strength.level, f"{d.rs.violations:,} float violations in {d.rs.applicable:,} applicable"
-    return judge_edit
-
-
-def judged_edit(correction: Correction):
-    """A repair edit already judged (the hand-written correction)."""
-    return lambda: (correction.verdict, correction.strength.level, "the correction above")
-
-
-def with_repairs(verdict: Verdict, edits) -> Verdict:
-    """Attach the judged neighbourhood ``edits`` (``repairs.Edit`` whose ``apply`` is a thunk returning
-    ``(word, strength level, detail)``) to the verdict's correction."""
-    verdict.correction.with_repairs(repairs.search(edits, lambda thunk: thunk()))
-    return verdict
-
-
-def not_reduced(verdict: Verdict, reason: str) -> Verdict:
-    """A verdict the smoothness proofs do not reach: why, in the evidence (its strength stays as judged)."""
-    verdict.evidence["proof from smoothness"] = "not attempted: " + reason
-    return verdict
-
-
-def attach_proof(evidence, strength, word, proof, bounds_used):
-    """Record ``proof`` in ``evidence``; return the strength upgraded to proved when it closes. The engine and the
-    search must agree: a proof of what the search refuted is a defect of the tool, raised as such."""
-    evidence["proof from smoothness"] = {"status": proof.status, "bound used": bounds_used}
-    if not proof.proved:
-        return strength
-    if word not in ("holds", "conditional"):
-        raise RuntimeError(f"the proof engine proves what the search finds {word}")
-    return proof_strength(proof, bounds_used, strength)
-
-
-def correction_with_proof(verdict: Verdict, proof, bounds_used) -> Verdict:
-    """A verdict's correction upgraded to proved by ``proof`` from ``bounds_used`` (their text) when it closes."""
-    corr = verdict.correction
-    corr.strength = attach_proof(corr.evidence, corr.strength, corr.verdict, proof, bounds_used)
-    return verdict
-
-
 def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw, strict=False) -> Verdict:
     """A searched ``holds`` overturned by a constructed instance, when it certifies exactly (else unchanged;
     ``strict``: a margin of exactly 0 breaks the claim too)."""
@@ -349,24 +260,3 @@ def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw, strict=Fal
                    cert, None, recheck, strength=refutation_strength(cert))
 
 
-def proof_first(proof, bounds_used, search):
-    """A repair edit judged by the proof engine first (``proof`` from the bounds ``bounds_used`` names) and, when
-    the proof stays open, by ``search`` (a thunk returning the searched :class:`Verdict`)."""
-    def judge_edit():
-        if proof.proved:
-            return "holds", "proved", f"proved from {bounds_used} for every d ({proof.seconds:.2f} s)"
-        v = search()
-        return v.word, v.strength.level, f"proof open ({proof.reduction}); searched: {v.summary}"
-    return judge_edit
-
-
-def vacuous_if_never_met(verdict: Verdict, hypothesis: str) -> Verdict:
-    """A user mask's searched ``holds`` where no drawn instance met the hypothesis: ``vacuous`` (searched), as the
-    repairs judge an edit no instance meets."""
-    if verdict.word != "holds" or verdict.evidence["random_search"]["applicable"]:
-        return verdict
-    verdict.word = "vacuous"
-    verdict.summary = f"no drawn instance meets the hypothesis ({hypothesis}); " + verdict.summary
-    verdict.strength = searched(f"no instance of the search met the hypothesis ({hypothesis})",
-                                **verdict.strength.coverage)
-    return verdict

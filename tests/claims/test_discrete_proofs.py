@@ -166,7 +166,7 @@ def test_remark_55s_equal_decrease_instance_breaks_the_strict_claim_exactly():
 
 def test_a_sufficient_bound_that_fails_is_open_not_refuted():
     """with_multiplier(sufficient=True): a model of the sufficient bound refutes nothing."""
-    eta = judging.ETA
+    eta = sp.Symbol("eta", nonnegative=True)
 
     def build(ops, vec):
         return ops.total(vec("x", real=True)), [sp.Integer(0) * eta]

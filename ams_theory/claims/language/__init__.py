@@ -42,7 +42,8 @@ from ams_theory.claims.language._reduction import (HYPER, SAME_STEP_DIMS, AMSRul
                                                    ams_rule, convention_edits, sign_cases)
 
 __all__ = ["Range", "Step", "UpTo", "AtLeast", "Relation", "ClaimError", "Quantities", "LossFamily", "OneStep",
-           "Flow", "Fact", "FACT_DIMS", "Trajectory", "TRAJECTORY_FAMILIES", "SameStep", "SAME_STEP_DIMS", "HYPER", "AMSRule", "ams_rule", "sign_cases",
+           "Flow", "Fact", "FACT_DIMS", "Trajectory", "TRAJECTORY_FAMILIES", "SameStep", "SAME_STEP_DIMS", "HYPER",
+           "AMSRule", "ams_rule", "sign_cases",
            "Where", "ScaleForCounts", "convention_edits", "Judgement", "decide", "decide_all", "register",
            "margin_function", "margin_claim", "as_margin", "LOSS_CLASSES"]
 

@@ -79,10 +79,17 @@ class Range:
     def text(self) -> str:
         lo = "-inf" if self.lo is None else f"{self.lo:g}"
         hi = "inf" if self.hi is None else f"{self.hi:g}"
-        return f"{'(' if self.lo_open or self.lo is None else '['}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
+        left = "(" if self.lo_open or self.lo is None else "["
+        return f"{left}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
 
     def boundaries(self) -> list:
         return [b for b, is_open in ((self.lo, self.lo_open), (self.hi, self.hi_open)) if b is not None and not is_open]
+
+    def coverage(self) -> dict:
+        """What the search drew: the range and its closed boundaries, or the parts of the :attr:`mixture`."""
+        if self.mixture is None:
+            return {"range": self.text(), "boundaries": self.boundaries()}
+        return draws.drawn_range(self.text(), self.mixture)
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,12 @@ def _stated_hypotheses(claim, q, strict=False) -> list:
                          f"{type(bad[0]).__name__}")
     _no_strict(claim, hyps, strict)
     return hyps
+
+
+def _exact_extra(claim, extra) -> dict:
+    """``extra`` with each of the claim's state vectors an array: the exact re-check passes a one-entry vector as a
+    number."""
+    return {k: (SympyOps.asarray([v]) if k in claim.state and not hasattr(v, "shape") else v) for k, v in extra.items()}
 
 
 def _check_claim(claim, functions, kinds=(Range,), kinds_text="a Range (steps and bounds belong to a OneStep)"):

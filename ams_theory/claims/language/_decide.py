@@ -22,8 +22,8 @@ DECIDERS = {OneStep: _decide_one_step, Flow: _decide_flow, Fact: _decide_fact, S
 
 
 def margin_claim(claim, **kw):
-    """A ``OneStep`` or a ``Trajectory`` in the discrete searches' form (:class:`ams_theory.engines.descent.MarginClaim`:
-    its margin, sampler and families)."""
+    """A ``OneStep`` or a ``Trajectory`` in the discrete searches' form
+    (:class:`ams_theory.engines.descent.MarginClaim`: its margin, sampler and families)."""
     if isinstance(claim, Trajectory):
         return _trajectory.margin_claim(claim, **kw)
     return _one_step.margin_claim(claim, **kw)

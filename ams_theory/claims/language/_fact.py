@@ -13,7 +13,8 @@ from ams_theory.claims.registry import Verdict, exhaustive, proved, searched
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs
 from ams_theory.engines.symbolic import LABELS, case_symbol, patterns
-from ams_theory.claims.language._common import (_EXACT, ClaimError, Quantities, _check_claim, _conclusion, _per_coordinate,
+from ams_theory.claims.language._common import (_EXACT, ClaimError, Quantities, _check_claim, _conclusion,
+    _per_coordinate,
     _proof_or_search, _symbols)
 
 

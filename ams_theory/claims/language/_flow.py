@@ -116,42 +116,36 @@ def _flow_margin(claim, ops, vector, hp):
 
 
 def _proof_hypotheses(claim, hp):
-    """``(hypotheses, None)``: the claim's hypotheses as the proof assumes them (sympy relations; an elementwise one
-    in the template's coordinate symbols, so at every coordinate); or ``(None, why)`` when the proof cannot assume
-    them (one reads a sum over coordinates, or they have no generic trace): the claim is then searched."""
+    """``(hypotheses, sums, None)``: the claim's hypotheses as the proof assumes them (sympy relations; an
+    elementwise one in the template's coordinate symbols, so at every coordinate), and the positions of the ``<=``
+    ones that read a sum over coordinates (closed by a multiplier, :func:`_sum_hypotheses`); or
+    ``(None, [], why)`` when the proof cannot assume them (a strict or equality one reads a sum, or they have no
+    generic trace): the claim is then searched."""
     if claim.hypotheses is None:
-        return [], None
+        return [], [], None
     try:
         _, hyps = _flow_margin(claim, coordinates.GENERIC, coordinates.generic_vector, hp)
     except ClaimError:
         raise
     except Exception as e:
-        return None, f"no generic trace of the hypotheses ({type(e).__name__}: {e})"
-    out = []
-    for h in hyps:
+        return None, [], f"no generic trace of the hypotheses ({type(e).__name__}: {e})"
+    out, sums = [], []
+    for k, h in enumerate(hyps):
         value = sp.sympify(h.value.t if isinstance(h.value, coordinates.GenericVector) else h.value)
         if value.has(coordinates.CoordSum):
             if h.relation != "<= 0":
-                return None, "a strict or equality hypothesis reads a sum over coordinates: searched, not reduced"
-            continue                        # a sum: closed by a multiplier (:func:`_sum_hypotheses`)
-        out.append(_readable(value, h.relation))
-    return out, None
+                return None, [], "a strict or equality hypothesis reads a sum over coordinates: searched, not reduced"
+            sums.append(k)
+        else:
+            out.append(_readable(value, h.relation))
+    return out, sums, None
 
 
 SUM_MULTIPLIERS = (sp.Integer(0), sp.Integer(1), sp.Rational(1, 2), sp.Integer(2))     # 0: no hypothesis needed
 
 
-def _sum_indices(claim, hp) -> list:
-    """The positions of the claim's ``<=`` hypotheses that read a sum over coordinates (from the generic trace)."""
-    if claim.hypotheses is None:
-        return []
-    _, hyps = _flow_margin(claim, coordinates.GENERIC, coordinates.generic_vector, hp)
-    return [k for k, h in enumerate(hyps)
-            if h.relation == "<= 0" and sp.sympify(getattr(h.value, "t", h.value)).has(coordinates.CoordSum)]
-
-
 def _sum_hypotheses(claim, ops, vector, hp, indices):
-    """The hypotheses at ``indices`` (:func:`_sum_indices`) as ``H >= 0`` (``H = -value``) on any back end, the
+    """The hypotheses at ``indices`` (:func:`_proof_hypotheses`) as ``H >= 0`` (``H = -value``) on any back end, the
     concrete instance a refutation is decided on included, and their sum (implied by them all, so a proof under it
     is a proof under them): the candidates a multiplier closes the conclusion with."""
     _, hyps = _flow_margin(claim, ops, vector, hp)
@@ -181,7 +175,7 @@ def _violates(relation, values) -> bool:
 
 def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
     hp, ranges = _symbols(claim)
-    assumed, unassumable = _proof_hypotheses(claim, hp)
+    assumed, indices, unassumable = _proof_hypotheses(claim, hp)
 
     strict = []
 
@@ -192,7 +186,6 @@ def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
         strict.append(r.relation == "< 0")
         return Relation(r.value, "<= 0") if strict[-1] else r
 
-    indices = _sum_indices(claim, hp) if assumed is not None else []
     if indices:
         def build(ops, vector):                 # the conclusion and the sum hypotheses, closed by a multiplier
             return sp.sympify(relation_at(ops, vector).value), _sum_hypotheses(claim, ops, vector, hp, indices)
@@ -241,7 +234,7 @@ def _search_flow(claim, budget, seed, hp, proof, non_strict=False) -> Verdict:
                 return Verdict("refuted", f"exact counterexample at d = {d}: {cex['value']}", {"tried": tried}, cex,
                                recheck=recheck, strength=proved("exact counterexample (rational state)"))
     coverage = {"dimensions": [1, 2, 3], "states": tried, "applicable": applicable,
-                "ranges": {k: {"range": r.text(), "boundaries": r.boundaries()} for k, r in claim.hyper.items()},
+                "ranges": {k: r.coverage() for k, r in claim.hyper.items()},
                 "state_values": "multiples of 1/4 in about [-16, 16], zeros included; positive coordinates from 1/4",
                 "proof": ("proved for the non-strict form only" if non_strict else
                           f"{proof.status}: {getattr(proof, 'reason', '') or proof.reduction}")}

@@ -17,7 +17,7 @@ from ams_theory.engines import descent as ds
 from ams_theory.engines import draws
 from ams_theory.engines.margins import ABS, AND, GT, MAX, F, Lc, Margin, beyond, combine, within
 from ams_theory.claims.language._common import (AtLeast, ClaimError, Quantities, Range, Relation, Step, UpTo,
-    _check_claim, _conclusion, _proof_or_search, _stated_hypotheses, _symbols, _verdict_from_proof,
+    _check_claim, _conclusion, _exact_extra, _proof_or_search, _stated_hypotheses, _symbols, _verdict_from_proof,
     _verdict_from_search)
 
 LOSS_CLASSES = {"smooth": "every L-smooth loss", "convex": "every convex L-smooth loss"}
@@ -56,7 +56,8 @@ class OneStep:
     witnesses: tuple = ()
 
     def __post_init__(self):
-        _check_claim(self, ("step", "conclusion"), (Range, Step, UpTo, AtLeast), "a Range, a Step, an UpTo or an AtLeast")
+        _check_claim(self, ("step", "conclusion"), (Range, Step, UpTo, AtLeast),
+                     "a Range, a Step, an UpTo or an AtLeast")
         if not isinstance(self.losses, LossFamily) and self.losses not in LOSS_CLASSES:
             raise ValueError(f"{self.name}: losses={self.losses!r}, expected one of {', '.join(LOSS_CLASSES)} or a "
                              "LossFamily")
@@ -252,7 +253,8 @@ def _split_hypotheses(claim, hp, L):
     shared, others = [], set()
     for k, h in enumerate(hyps):
         value = sp.sympify(h.value)
-        if h.relation != "== 0" and not value.has(coordinates.CoordSum) and value.free_symbols <= set(hp.values()) | {L}:
+        reads_only_hyperparameters = value.free_symbols <= set(hp.values()) | {L}
+        if h.relation != "== 0" and not value.has(coordinates.CoordSum) and reads_only_hyperparameters:
             shared.append(value < 0 if h.relation == "< 0" else value <= 0)
         else:
             others.add(k)
@@ -294,8 +296,7 @@ def _sampler(claim, side=within):
                 pair = _tightest(_bound(claim, bounded[0], drawn()))
             extra[bounded[0]], extra["theta"] = draws.bounded_step(problem, gen, pair, side)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
-    ranges = {k: ({"range": r.text(), "boundaries": r.boundaries()} if r.mixture is None else
-                  draws.drawn_range(r.text(), r.mixture)) for k, r in claim.hyper.items() if isinstance(r, Range)}
+    ranges = {k: r.coverage() for k, r in claim.hyper.items() if isinstance(r, Range)}
     ranges.update({k: {"interval": f"{k} >= {r.text or 'its base'}", f"{k} - {r.text or 'base'}": draws.drawn_range(
         "slack", r.mixture, " / L" if r.per_L else "", **{"0": f"{k} at its base exactly"})}
         for k, r in claim.hyper.items() if isinstance(r, AtLeast)})
@@ -318,9 +319,8 @@ def margin_function(claim: OneStep, side=within):
     mixed = [(k, r) for k, r in claim.hyper.items() if isinstance(r, Range) and r.mixture is not None]
 
     def margin(ops, problem, w, u, eta, extra):
-        if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
-            extra = {k: (SympyOps.asarray([v]) if k in claim.state and isinstance(v, (sp.Basic, int, float)) else v)
-                     for k, v in extra.items()}
+        if isinstance(ops, SympyOps):
+            extra = _exact_extra(claim, extra)
         q = Quantities(ops, {"w": w, "g": problem.grad(w), "L": Lc(problem), **extra})
         read = []
 

@@ -15,6 +15,7 @@ from ams_theory.engines import descent as ds
 from ams_theory.engines import draws, smooth
 from ams_theory.engines.margins import ABS, AND, MAX, F, G, Lc, combine
 from ams_theory.claims.language._common import (ClaimError, Quantities, Range, Step, _check_claim, _conclusion,
+                                                _exact_extra,
                                                 _stated_hypotheses, _verdict_from_search)
 from ams_theory.claims.language._one_step import _all_hold
 
@@ -75,9 +76,8 @@ def margin_function(claim: Trajectory):
     mixed = [(k, r) for k, r in claim.hyper.items() if isinstance(r, Range) and r.mixture is not None]
 
     def margin(ops, problem, w, u, eta, extra):
-        if isinstance(ops, SympyOps):           # the exact re-check passes a one-entry vector as a number
-            extra = {k: (SympyOps.asarray([v]) if k in claim.state and not hasattr(v, "shape") else v)
-                     for k, v in extra.items()}
+        if isinstance(ops, SympyOps):
+            extra = _exact_extra(claim, extra)
         hyper = {k: extra[k] for k in claim.hyper}
         state = {s: extra[s] for s in claim.state}
         start, inf, L = F(problem, w), smooth.infimum(problem), Lc(problem)
@@ -112,9 +112,7 @@ def _sampler(claim):
         extra.update({s: draws.draw_direction(problem, w, gen) for s in claim.state})
         extra[name] = claim.hyper[name].draw(problem, gen, B)
         return torch.zeros_like(w), torch.zeros(B, 1, dtype=torch.float64), extra
-    ranges = {k: draws.drawn_range(r.text(), r.mixture) if r.mixture else {"range": r.text(),
-                                                                            "boundaries": r.boundaries()}
-              for k, r in claim.hyper.items() if isinstance(r, Range)}
+    ranges = {k: r.coverage() for k, r in claim.hyper.items() if isinstance(r, Range)}
     ranges.update({s: "the start: any real vector: " + draws.U_DRAW.replace("u = ", "", 1) for s in claim.state})
     ranges.update(step=claim.hyper[name].coverage(), T=f"every prefix T = 1..{claim.T} of one trajectory")
     return ds.Sampler(draw, ranges)
