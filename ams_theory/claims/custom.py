@@ -138,10 +138,28 @@ class Rule:
         self.fn, self.name, self.spec, self.kind = fn, name, spec, kind
 
     def __call__(self, ops, u, s):
-        return _as_vector(self.fn(ops, u, s), u)
+        phi = _as_vector(self.fn(ops, u, s), u)
+        return _exact_floats(phi) if isinstance(ops, SympyOps) else phi
 
     def __repr__(self):
         return f"Rule({self.spec!r}, kind={self.kind!r})"
+
+
+def _exact_floats(phi):
+    """``phi`` of the exact back end with its float constants (a mask written ``... + 0.5``) as the binary rationals
+    they are, as the rule core takes a Caution's floats (:func:`ams_theory.core.masks.exact_caution`): a float there
+    would round the exact rates, and an identity would seem to fail by 1e-17."""
+    def exact(x):
+        if isinstance(x, float):
+            return sp.Rational(x)
+        return x.xreplace({f: sp.Rational(f) for f in x.atoms(sp.Float)}) if isinstance(x, sp.Basic) else x
+    if isinstance(phi, np.ndarray):
+        out = phi.copy()
+        out.flat = [exact(x) for x in phi.flat]
+        return out
+    if hasattr(phi, "t"):                     # a dimension-generic vector (the proofs' trace)
+        return type(phi)(exact(phi.t))
+    return exact(phi)
 
 
 def _as_vector(phi, u):

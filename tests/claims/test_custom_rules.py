@@ -17,6 +17,7 @@ from ams_theory.claims import custom, judging
 from ams_theory.claims.catalogue import CATALOGUE, VERDICTS
 from ams_theory.claims.registry import REGISTRY, STRENGTHS
 from ams_theory.claims.report import document, html_page, markdown, table
+from ams_theory.core.ops import SympyOps
 from ams_theory.engines import proofs
 from ams_theory.cli import main
 
@@ -322,3 +323,21 @@ def test_a_rule_that_raises_inside_a_check_gives_crashed_rows_of_one_line(tmp_pa
         assert c["error"] == "RuntimeError: no batch larger than the probe's (fragile.py:6)", c
     assert "Traceback" not in err and err.count("\n") == len(crashed)
     assert all(line.startswith("ams-theory: check of rule:fragile/") for line in err.splitlines())
+
+
+def half_mask(ops, u, s):
+    """A constant mask written with a float, phi = 1/2 (0.5)."""
+    return ops.mul(u, 0) + 0.5
+
+
+def test_a_rule_written_with_a_float_constant_stays_exact():
+    """On the exact back end the rule's 0.5 is the rational 1/2 (as a Caution's floats are): Thm. 2.1's identities hold
+    for it and its consequence dH <= -Delta_H is refuted exactly (phi = 1/2 < 1 where x > 0). With the float kept,
+    the rounded exact rates made the search refute the identity the engine proves, and the check crashed."""
+    rule = custom.load_rule(half_mask)
+    phi = rule(SympyOps(), SympyOps.asarray([sp.Rational(1, 3), sp.Integer(-2)]), SympyOps.asarray([1, 1]))
+    assert all(isinstance(x, sp.Rational) and x == sp.Rational(1, 2) for x in phi)
+    result = {r.claim.entry.base: r for r in custom.verify_rule(rule, "quick", 0, checks=["cautious.2.1"])}[
+        "cautious.2.1"]
+    assert result.status == "checked", result.error
+    assert result.verdict.word == "refuted" and result.verdict.recheck() is True
