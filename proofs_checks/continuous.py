@@ -399,15 +399,68 @@ def a33():
 LION_K = {"a": cl.Range(0), "b": cl.Range(0, 1, hi_open=True)}    # Example A.2: a >= 0, b in [0, 1)
 
 
+ANY_CONVEX_K = "any convex K with its minimum at 0 (its gradient free)"
+
+
+def lion_k_any(b, conclusion, name, weights):
+    """Example A.2's Lion-K (the dynamics engine's field) for every convex K with its minimum at 0; ``b``: a Range,
+    or the number 0 or 1. grad K is read at y = (1-b)m - b g (the field) and, where the energy reads K, at
+    z = (1-b)m, as the free vectors ``ky`` and ``kz`` (one vector ``kz`` at b = 0, where y = z; ``ky`` alone at
+    b = 1, where z = 0). They satisfy what convexity with the minimum at 0 gives at the points read, and nothing
+    else: <k_p, p> >= 0 at each (K(0) >= K(p) + <grad K(p), 0 - p>) and <kz - ky, z - y> >= 0 (a monotone
+    gradient). ``conclusion(q)`` reads the field (``q.dw``, ``q.ds``); ``weights(hp)``: one multiplier per
+    hypothesis, in the order monotone gradient (two points only), at y, at z
+    (:class:`~ams_theory.claims.language.Flow`)."""
+    b_of = (lambda q: q.b) if isinstance(b, cl.Range) else (lambda q: sp.Integer(b))
+    vectors = {0: ("kz",), 1: ("ky",)}.get(b, ("ky", "kz")) if not isinstance(b, cl.Range) else ("ky", "kz")
+    at_y = "kz" if vectors == ("kz",) else "ky"
+
+    def points(q):
+        z = (1 - b_of(q)) * q.s
+        return {"kz": z, "ky": z - b_of(q) * q.g}
+
+    def hypotheses(q):
+        p = points(q)
+        out = [q.at_least(q.dot(getattr(q, k), p[k]), 0) for k in vectors]
+        if len(vectors) == 2:
+            out.insert(0, q.at_least(q.dot(q.kz - q.ky, p["kz"] - p["ky"]), 0))
+        return out
+
+    def field(q):
+        K = dyn.Kinetic(ANY_CONVEX_K, None, lambda ops, x: getattr(q, at_y))
+        dw, ds = dyn.lion_k("lion_k", K, a=q.a, b=b_of(q)).field(*_at(q))
+        return dw, [ds]
+    return cl.Flow(name, field=field, conclusion=conclusion, state=("s",), vectors=vectors,
+                   hyper={"a": cl.Range(0)} | ({"b": b} if isinstance(b, cl.Range) else {}), hypotheses=hypotheses,
+                   weights=weights)
+
+
+def lion_k_rate(q):
+    """dH/dt for H = aL + K((1-b)m)/(1-b), by the chain rule: a<grad L, w'> + <grad K((1-b)m), m'> (grad K((1-b)m)
+    the free vector kz)."""
+    return q.a * q.dot(q.g, q.dw) + q.dot(q.kz, q.ds[0])
+
+
 @cl.register("cautious.A2", source="Example A.2", kind="continuous",
              statement="Lion-K (w' = grad K((1-b)m - b g), m' = -a(g + m)) with H = aL + K((1-b)m)/(1-b) has dH/dt <= "
-             "0.")
+             "0, for a >= 0, b in [0, 1] and K convex with its minimum at 0.")
 def example_a2():
-    """Example A.2 of the Cautious paper: dH/dt <= 0 for K = |.|_1 and K = |.|^2/2, every a >= 0 and b in [0, 1)
-    (at b = 1 H divides by 0: the stated range [0, 1] is ill-posed at its upper end)."""
-    return cl.Judgement([dynamics_flow(f"K = {K.name}", lambda q, K=K: dyn.lion_k("lion_k", K, a=q.a, b=q.b),
-                                       rate_at_most("H"), hyper=LION_K) for K in (dyn.K_L1, dyn.K_QUADRATIC)],
-                        notes={"b = 1": "excluded: H = aL + K((1-b)m)/(1-b) is undefined there"})
+    """Example A.2 of the Cautious paper: dH/dt = -a<grad K(z) - grad K(y), g> - (a/(1-b))<grad K(z), z> <= 0 with
+    z = (1-b)m, y = z - b g, for every convex K with its minimum at 0, a >= 0 and b in [0, 1); at b = 1, which the
+    printed range includes, H divides by 0, and H = aL takes its place (dH/dt = a<g, grad K(-g)> <= 0)."""
+    descent = lambda q: q.at_most(lion_k_rate(q), 0)
+    return cl.Judgement(
+        [lion_k_any(cl.Range(0, 1, lo_open=True, hi_open=True), descent, "every convex K, b in (0, 1)",
+                    lambda hp: (hp.a / hp.b, 0, hp.a / (1 - hp.b))),
+         lion_k_any(0, descent, "every convex K, b = 0", lambda hp: (hp.a,))],
+        undefined=("b < 1", "at b = 1 (in the printed range [0, 1]) H = aL + K((1-b)m)/(1-b) divides by 0"),
+        correction=lion_k_any(1, lambda q: q.at_most(q.a * q.dot(q.g, q.dw), 0), "every convex K, b = 1, H = aL",
+                              lambda hp: (hp.a,)),
+        correction_statement="at b = 1 take H = aL: dH/dt = a<grad L, grad K(-grad L)> <= 0 for every convex K with "
+        "its minimum at 0 (on [0, 1) the printed H, proved for every such K)",
+        beside={f"K = {K.name}, b in [0, 1)": dynamics_flow(
+            f"K = {K.name}", lambda q, K=K: dyn.lion_k("lion_k", K, a=q.a, b=q.b), rate_at_most("H"), hyper=LION_K)
+            for K in (dyn.K_L1, dyn.K_QUADRATIC)})
 
 
 # ----------------------------------------------------------------------------- the AMS/Grams paper, Appendix E

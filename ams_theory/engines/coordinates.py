@@ -470,41 +470,49 @@ def _hyp_list(h):
     return [sp.sympify(x) for x in h] if isinstance(h, (list, tuple)) else [sp.sympify(h)]
 
 
+def _candidates(multipliers, n):
+    """``(hypothesis indices, weights, label)`` to try: each of the ``n`` hypotheses with each number of
+    ``multipliers``, then each tuple of ``n`` weights with all of them at once (a weighted sum)."""
+    numbers = [lam for lam in multipliers if not isinstance(lam, tuple)]
+    for k in range(n):
+        for lam in numbers:
+            yield (k,), (sp.sympify(lam),), f"hypothesis {k + 1} of {n}, lambda = {lam}"
+    for lam in multipliers:
+        if isinstance(lam, tuple) and len(lam) == n:
+            yield tuple(range(n)), tuple(sp.sympify(x) for x in lam), f"weights {', '.join(map(str, lam))}"
+
+
 def _multiplier_parts(trace: Callable, multipliers, hypotheses, statement):
-    """Close every max part of the conclusion of ``trace() -> (E, [H_k])`` by a multiplier; returns
-    ``(Bundle or None, detail)``."""
+    """Close every max part of the conclusion of ``trace() -> (E, [H_k])`` by a multiplier: a number ``lambda`` with
+    one hypothesis, or a tuple of weights ``lambda_k`` with all of them (``E + sum_k lambda_k H_k <= 0``), each proved
+    ``>= 0`` under the shared hypotheses (weights may read hyperparameters); returns ``(Bundle or None, detail)``."""
     E, H = trace()
     parts, hyps = max_parts(E), _hyp_list(H)
     shared, _ = _hyp_split(hypotheses)
     closed, detail = [], ""
     for j in range(len(parts)):
         done = None
-        for k in range(len(hyps)):
-            for lam in multipliers:
-                lam = sp.sympify(lam)
-                nonneg = _decide(lambda lam=lam: (-lam, "<= 0", shared), f"lambda = {lam} >= 0", "none")
-                if not nonneg.proved:
-                    continue
+        for ks, lams, which in _candidates(multipliers, len(hyps)):
+            nonneg = [(f"lambda = {lam} >= 0", _decide(lambda lam=lam: (-lam, "<= 0", shared), f"lambda = {lam} >= 0",
+                                                       "none")) for lam in lams]
+            if not all(p.proved for _, p in nonneg):
+                continue
 
-                def q(j=j, k=k, lam=lam):
-                    E2, H2 = trace()
-                    return max_parts(E2)[j] + lam * _hyp_list(H2)[k]
-                label = (f"{statement} [conclusion part {j + 1} of {len(parts)}, hypothesis {k + 1} of {len(hyps)}]: "
-                         f"E + ({lam}) H <= 0")
-                res, why = _close_part(q, "<= 0", hypotheses, label,
-                                       f"multiplier lambda = {lam} >= 0 with hypothesis H_{k + 1} >= 0 (a sum over "
-                                       "coordinates): E <= E + lambda H; ")
-                if res is None:
-                    detail = f"conclusion part {j + 1} + lambda H_{k + 1} not separable: {why}"
-                    continue
-                if res.proved:
-                    done = (f"conclusion part {j + 1} of {len(parts)} (max), from hypothesis {k + 1} of {len(hyps)}, "
-                            f"lambda = {lam}", proofs.Bundle([(f"lambda = {lam} >= 0", nonneg),
-                                                              ("E + lambda H <= 0 for every d", res)]))
-                    break
-                detail = f"conclusion part {j + 1}: last attempt {res.status}"
-            if done:
+            def q(j=j, ks=ks, lams=lams):
+                E2, H2 = trace()
+                return max_parts(E2)[j] + sp.Add(*[lam * _hyp_list(H2)[k] for k, lam in zip(ks, lams)])
+            label = f"{statement} [conclusion part {j + 1} of {len(parts)}, {which}]: E + sum lambda_k H_k <= 0"
+            res, why = _close_part(q, "<= 0", hypotheses, label,
+                                   f"multipliers lambda_k >= 0 with hypotheses H_k >= 0 (sums over coordinates), {which}: "
+                                   "E <= E + sum lambda_k H_k; ")
+            if res is None:
+                detail = f"conclusion part {j + 1} with {which} not separable: {why}"
+                continue
+            if res.proved:
+                done = (f"conclusion part {j + 1} of {len(parts)} (max), {which}",
+                        proofs.Bundle(nonneg + [("E + sum lambda_k H_k <= 0 for every d", res)]))
                 break
+            detail = f"conclusion part {j + 1}: last attempt {res.status}"
         if done is None:
             return None, detail or f"conclusion part {j + 1} of {len(parts)} closed with no hypothesis and multiplier"
         closed.append(done)
@@ -515,7 +523,8 @@ def with_multiplier(build: Callable, multipliers: Sequence, hypotheses: Sequence
                     sufficient: bool = False, concrete_d: int = 1):
     r"""Prove ``E_d <= 0`` for every d under hypotheses ``H_k >= 0`` that are sums over coordinates (step bounds
     ``num - eta den >= 0``), by a multiplier ``lambda >= 0``: ``build(ops, vector) -> (E, H or [H_1, ...])``, both
-    traced generically. Each max part of ``E`` is paired with the first hypothesis and multiplier that closes it.
+    traced generically. Each max part of ``E`` is paired with the first hypothesis and multiplier that closes it
+    (``multipliers``: numbers, each tried with each hypothesis, or tuples of one weight per hypothesis).
     If none closes, the claim at ``d = concrete_d`` (an instance, hypotheses included) is decided: a refutation
     there is a counterexample, unless ``sufficient`` (E only bounds the claim's quantity from above, so a model of
     it refutes nothing; the proof stays open)."""

@@ -16,7 +16,7 @@ proofs_checks.load()
 # the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
 pytestmark = pytest.mark.xdist_group("claims")
 IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "holds",
-       "cautious.A2": "holds", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
+       "cautious.A2": "conditional", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
        "cautious.A3.2": "holds", "cautious.A3.3": "refuted", "grams.E2": "refuted", "grams.E3.H": "holds",
        "grams.E3.L": "holds", "grams.E4": "holds", "grams.5.10": "holds"}
 
@@ -72,6 +72,40 @@ def test_e2_literal_is_refuted_at_d1_and_called_ill_posed_beyond(results):
     v = results["grams.E2"].verdict
     assert set(v.counterexample["values"]) == {"c_phi", "c_psi", "g0", "s0"}
     assert "ill-posed" in v.evidence["d >= 2"]
+
+
+def test_lion_k_is_proved_for_every_convex_k_and_judged_at_b_equal_1(results):
+    """Example A.2: proved on [0, 1) for every convex K with its minimum at 0 (the gradient free at the two points the
+    flow reads it, constrained only by convexity); at b = 1, in the printed range, H divides by 0: conditional on
+    b < 1, and H = aL proved there in its place."""
+    v = results["cautious.A2"].verdict
+    assert (v.word, v.strength.level) == ("conditional", "proved") and "b < 1" in v.summary
+    assert v.strength.proof.recheck() is True
+    assert (v.correction.verdict, v.correction.strength.level) == ("holds", "proved")
+    assert "every convex K, b in (0, 1)" in v.summary and "every convex K, b = 0" in v.summary
+
+
+@pytest.mark.parametrize("weights, hypotheses", [
+    (lambda hp: (hp.a / hp.b, 0, hp.a / (1 - hp.b)), ("at y", "at z")),          # monotone gradient dropped
+    (lambda hp: (hp.a / hp.b, 0, hp.a / (1 - hp.b)), ("monotone", "at y")),        # minimum at 0 (at z) dropped
+])
+def test_lion_k_without_a_consequence_of_convexity_is_refuted(weights, hypotheses):
+    """Each hypothesis the any-K proof uses is needed: without it a gradient that breaks it refutes dH/dt <= 0."""
+    flow = C.lion_k_any(cl.Range(0, 1, lo_open=True, hi_open=True), lambda q: q.at_most(C.lion_k_rate(q), 0),
+                        "planted", weights)
+    full = flow.hypotheses
+    keep = {"monotone": 0, "at y": 1, "at z": 2}
+    planted = dataclasses.replace(flow, weights=None,
+                                  hypotheses=lambda q: [full(q)[keep[h]] for h in hypotheses])
+    v = cl.decide(planted, "quick")
+    assert v.word == "refuted" and v.recheck() is True
+
+
+def test_lion_k_weights_that_cannot_be_shown_nonnegative_prove_nothing():
+    flow = C.lion_k_any(cl.Range(0, 1, lo_open=True, hi_open=True), lambda q: q.at_most(C.lion_k_rate(q), 0),
+                        "planted", lambda hp: (-hp.a / hp.b, 0, hp.a / (1 - hp.b)))
+    v = cl.decide(flow, "quick")
+    assert v.strength.level != "proved"
 
 
 def test_adam_condition_is_proved_sufficient_and_shown_needed(results):

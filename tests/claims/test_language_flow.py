@@ -89,3 +89,17 @@ def test_a_malformed_flow_is_refused_in_one_line(make, message):
     with pytest.raises(cl.ClaimError, match=re.escape(message)) as err:
         make()
     assert "\n" not in str(err.value) and str(err.value).startswith("x: ")
+
+
+def test_weights_close_hypotheses_over_coordinates_together_and_a_wrong_count_is_refused():
+    """w' = -s, s' = -g: dL/dt = -<g, s>; with <g, s> >= c |g|^2 / c (two hypotheses), weights (1, 0) prove it, and
+    a weight tuple of the wrong length is refused in one line."""
+    def claim(weights):
+        return cl.Flow("weighted", field=lambda q: (-q.c * q.s, [q.s * 0]), conclusion=lambda q: q.at_most(q.dL, 0),
+                       hyper={"c": cl.Range(0, lo_open=True)}, weights=weights,
+                       hypotheses=lambda q: [q.at_least(q.dot(q.g, q.s), 0), q.at_least(q.norm2(q.s), 0)])
+    v = cl.decide(claim(lambda hp: (hp.c, 0)), "quick")
+    assert (v.word, v.strength.level) == ("holds", "proved") and "weights c, 0" in v.evidence["reduction"]
+    with pytest.raises(cl.ClaimError, match=r"weights gives 1 multipliers for 2 hypotheses") as err:
+        cl.decide(claim(lambda hp: (hp.c,)), "quick")
+    assert "\n" not in str(err.value)

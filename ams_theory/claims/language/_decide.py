@@ -101,6 +101,8 @@ class Judgement:
     notes: dict = field(default_factory=dict)    # remarks on the statement or its printed proof, into the evidence
     conditional: str = ""            # a hypothesis left open: refuted without it, correction holds -> conditional
     reading: str | None = None       # the reading judged, where the statement reads more than one way
+    undefined: tuple = ()            # (condition, why): the statement is undefined outside the condition, which the
+    #                                  printed range does not exclude; the literal claims are judged under it
 
 
 def _as_list(claims) -> list:
@@ -134,6 +136,10 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                 verdict.evidence[name] = {"verdict": v.word, "strength": v.strength.level, "summary": v.summary}
             if verdict.word == "refuted" and judged.why:
                 verdict.summary = f"{judged.why}; {verdict.summary}"
+            if judged.undefined and verdict.word == "holds":
+                condition, why = judged.undefined
+                verdict.word, verdict.summary = "conditional", (f"holds when {condition} (not stated: {why}); "
+                                                                + verdict.summary)
             if judged.correction is not None and verdict.word != "holds":     # nothing to correct otherwise
                 c = decide_all(judged.correction, budget, seed, search_beside=True)
                 verdict.correction = Correction.of(judged.correction_statement, c)

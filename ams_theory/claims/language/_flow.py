@@ -3,6 +3,7 @@ exactly at drawn rational states."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -31,6 +32,8 @@ class Flow:
     ``hypotheses(q)``: relations between hyperparameters (``q.at_least(q.a, q.b / 4)``) or elementwise ones (a vector
     relation: at every coordinate) are assumed by the proof; ``<=`` ones that read a sum over coordinates are closed
     by a multiplier (one of them, or their sum), otherwise the claim is searched.
+    ``weights(q) -> (lambda_1, ...)``: one multiplier per hypothesis read over coordinates, in the hyperparameters
+    (``q.a / q.b``), tried as ``conclusion + sum_k lambda_k H_k <= 0`` once each is proved ``>= 0`` in range.
     Conclusion and hypotheses may be strict (``q.less_than``, ``q.greater_than``): a strict hypothesis is assumed as it
     stands; a strict conclusion is proved only as far as its non-strict form is refuted, and is otherwise searched
     (an exact state where its value is >= 0 refutes it)."""
@@ -45,10 +48,11 @@ class Flow:
     source: str = ""
     positive: tuple = ()
     vectors: tuple = ()
+    weights: Callable | None = None
 
     def __post_init__(self):
         _check_claim(self, ("field", "conclusion"))
-        for name, fn in (("H", self.H), ("hypotheses", self.hypotheses)):
+        for name, fn in (("H", self.H), ("hypotheses", self.hypotheses), ("weights", self.weights)):
             if fn is not None and not callable(fn):
                 raise ClaimError(f"{self.name}: {name} must be a function of q")
         both = set(self.state) & set(self.vectors)
@@ -153,6 +157,17 @@ def _sum_hypotheses(claim, ops, vector, hp, indices):
     return sums + ([sp.Add(*sums)] if len(sums) > 1 else [])
 
 
+def _weights(claim, hp, n) -> tuple:
+    """The claim's ``weights`` as one candidate of :func:`ams_theory.engines.coordinates.with_multiplier`: a tuple
+    with one weight per hypothesis read over coordinates (and 0 for their sum, the last candidate hypothesis)."""
+    if claim.weights is None:
+        return ()
+    lams = tuple(claim.weights(SimpleNamespace(**hp)))
+    if len(lams) != n:
+        raise ClaimError(f"{claim.name}: weights gives {len(lams)} multipliers for {n} hypotheses over coordinates")
+    return (lams + ((sp.Integer(0),) if n > 1 else ()),)
+
+
 def _readable(value, relation):
     """``value <= 0`` (``< 0``, ``== 0``) as ``N >= P`` (``>``, ``==``), the terms with a minus sign on the left:
     ``a >= b/4``."""
@@ -187,9 +202,11 @@ def _decide_flow(claim: Flow, budget, seed, search_beside=False) -> Verdict:
         return Relation(r.value, "<= 0") if strict[-1] else r
 
     if indices:
+        multipliers = SUM_MULTIPLIERS + _weights(claim, hp, len(indices))
+
         def build(ops, vector):                 # the conclusion and the sum hypotheses, closed by a multiplier
             return sp.sympify(relation_at(ops, vector).value), _sum_hypotheses(claim, ops, vector, hp, indices)
-        proof = coordinates.with_multiplier(build, SUM_MULTIPLIERS, ranges + assumed, f"{claim.name}, every dimension")
+        proof = coordinates.with_multiplier(build, multipliers, ranges + assumed, f"{claim.name}, every dimension")
         verdict = _verdict_from_proof(claim, proof, "per coordinate, the hypotheses over coordinates closed by a "
                                                     "multiplier")
     else:
