@@ -11,19 +11,18 @@ trajectories are kept as illustrations.
 """
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import sympy as sp
 
 from ams_theory.claims import language as cl
-from ams_theory.claims.flows import (
-    C_PHI, abstract_mask, convergence_verdict, for_every_d, lasalle_conditions, trajectory_illustration)
+from ams_theory.claims.flows import SET_READING, convergence_verdict, trajectory_illustration
 from ams_theory.claims.registry import register
 from ams_theory.core.ops import SympyOps
 from ams_theory.engines import coordinates, repairs
 from ams_theory.engines import dynamics as dyn
 
-C_PSI_POS = sp.Symbol("c_psi", positive=True)                 # Cor. 2.2, 5.10: |.|_Psi positive definite
 
 
 # ----------------------------------------------------------------------------- the systems as Flows
@@ -128,23 +127,25 @@ def any_energy_system(q, name, mask):
     Phi(grad L) and Psi(grad K(s)) the free vectors q.k, q.p, q.r (:func:`any_energy_flow`)."""
     K = dyn.Kinetic("any K (grad K(s) free)", None, lambda ops, s: q.k)
     maps = dict(Phi=lambda ops, x: q.p, Psi=lambda ops, x: q.r)
-    if mask == GRAMS:
-        return dyn.general(name, K, None, grams=True, **maps)
+    if mask in (GRAMS, GRAMS_OTHER):
+        return dyn.general(name, K, None, grams=True if mask == GRAMS else mask, **maps)
     return dyn.general(name, K, (lambda ops, k, g: q.phi) if mask == ANY_MASK else mask, **maps)
 
 
-def any_energy_flow(name, mask, conclusion):
+def any_energy_flow(name, mask, conclusion, hypotheses=None, weights=None):
     """System (5) with ``mask`` (a mask, :data:`ANY_MASK` or :data:`GRAMS`) for every K, Phi, Psi the theorems allow:
     grad K(s), Phi(grad L) and Psi(grad K(s)) are the free vectors k, p, r with <g, p> >= 0 and <k, r> >= 0 (what
     the papers ask of Phi and Psi; the claims are pointwise, so a free value at the state covers every such map).
-    ``conclusion(q, system)`` reads dH/dt through the chain rule, <g, dw> + <k, ds> (:func:`any_energy_rate`)."""
+    ``conclusion(q, system)`` reads dH/dt through the chain rule, <g, dw> + <k, ds> (:func:`any_energy_rate`);
+    ``hypotheses(q)``: more hypotheses, after those two; ``weights``: the Flow's (one multiplier per hypothesis)."""
     def field(q):
         dw, ds = any_energy_system(q, name, mask).field(*_at(q))
         return dw, [ds]
     return cl.Flow(f"{name}, every K, Phi, Psi", field=field,
                    conclusion=lambda q: conclusion(q, any_energy_system(q, name, mask)),
                    state=("s",), vectors=("k", "p", "r") + (("phi",) if mask == ANY_MASK else ()),
-                   hypotheses=lambda q: [q.at_least(q.dot(q.g, q.p), 0), q.at_least(q.dot(q.k, q.r), 0)])
+                   hypotheses=lambda q: [q.at_least(q.dot(q.g, q.p), 0), q.at_least(q.dot(q.k, q.r), 0)]
+                   + (hypotheses(q) if hypotheses else []), weights=weights)
 
 
 def any_energy_rate(q):
@@ -589,6 +590,70 @@ def e4():
 
 # ----------------------------------------------------------------------------- convergence (LaSalle)
 
+MASK_CONDITION = "x^T(1 - phi(x)) <= 0"          # Thm. 2.1's condition on the mask, which Cor. 2.2 does not restate
+EITHER_CONDITION = ("(i) grad K(s) = 0 only at s = 0, or (ii) Phi(x) = 0 wherever <x, Phi(x)> = 0")
+LASALLE_SCOPE = ("every dimension; every K, Phi, Psi with <x, Phi(x)> >= 0, <x, Psi(x)> > 0 for x != 0, Psi(0) = 0 "
+                 "and " + EITHER_CONDITION + " (K = |s|^2/2 meets (i); Phi(x) = c_phi x, c_phi >= 0, meets (ii)); "
+                 "H C^1 and Phi, Psi continuous, masked fields in Filippov's sense")
+ARGUMENT = ("On the omega-limit set of a bounded solution (compact, invariant), dH/dt = 0 (H decreases and is bounded "
+            "below there). By (a) both terms of Delta_H vanish: <grad K(s), Psi(grad K(s))> = 0, so grad K(s) = 0, "
+            "and <grad L, Phi(grad L)> = 0. By (b) the field there is w' = -Phi(grad L), s' = grad L. Under (i), "
+            "grad K(s) = 0 forces s = 0 along the solution, so grad L = s' = 0. Under (ii), Phi(grad L) = 0, so w "
+            "stays put and s(t) = s(0) + t grad L(w) stays bounded only if grad L(w) = 0. Either way every limit point "
+            "has grad L = 0 and grad K(s) = 0: a stationary point of H.")
+
+
+def lasalle_descent(label, mask, hypotheses=None, weights=None):
+    """Condition (a) of the invariance argument for every K, Phi, Psi: dH/dt <= -Delta_H = -<grad L, Phi(grad L)>
+    - <grad K(s), Psi(grad K(s))>, both terms >= 0, so dH/dt = 0 only where both vanish; ``hypotheses``,
+    ``weights``: the mask condition of (5) and the multipliers that close it (:func:`any_energy_flow`)."""
+    return any_energy_flow(f"{label}: dH/dt <= -Delta_H", mask, lambda q, sys: q.at_most(
+        any_energy_rate(q), -q.dot(q.g, q.p) - q.dot(q.k, q.r)), hypotheses, weights)
+
+
+def lasalle_rest(label, mask):
+    """Condition (b): where grad K(s) = 0 (so Psi(grad K(s)) = Psi(0) = 0) the field is w' = -Phi(grad L),
+    s' = grad L, for every K, Phi, Psi and every mask value."""
+    def at_rest(q):
+        return [q.equal(q.k, 0), q.equal(q.r, 0)]
+    flow = any_energy_flow(f"{label}: at grad K(s) = 0, w' = -Phi(g) and s' = g", mask, lambda q, sys: q.equal(
+        q.norm2(q.dw + q.p) + q.norm2(q.ds[0] - q.g), 0))
+    return dataclasses.replace(flow, hypotheses=at_rest)
+
+
+def masked_descent(label):
+    """Condition (a) for (5) with every mask meeting Thm. 2.1's condition <g o grad K(s), 1 - phi> <= 0."""
+    return lasalle_descent(label, ANY_MASK, lambda q: [q.at_most(q.total(q.g * q.k * (1 - q.phi)), 0)],
+                           lambda hp: (0, 0, 1))
+
+
+def lasalle_flows(systems):
+    """``[(label, Flow)]``: conditions (a) and (b) for each of ``systems`` (label -> mask: None for (2),
+    :data:`GRAMS`, or :data:`ANY_MASK` for (5) with every mask meeting :data:`MASK_CONDITION`)."""
+    return [(f"{label}: (a)", masked_descent(label) if mask == ANY_MASK else lasalle_descent(label, mask))
+            for label, mask in systems.items()] + [(f"{label}: (b)", lasalle_rest(label, mask))
+                                                   for label, mask in systems.items()]
+
+
+def lasalle_parts(systems, budget, seed):
+    """The conditions of :func:`lasalle_flows` decided by the claim language: ``[(label, proof or None)]``."""
+    out = []
+    for label, flow in lasalle_flows(systems):
+        v = cl.decide(flow, budget, seed)
+        out.append((label, v.strength.proof if v.word == "holds" and v.strength.level == "proved" else None))
+    return out
+
+
+class _HalfSquare:
+    """L(w) = |w|^2/2, exact (sympy)."""
+
+    def value(self, w):
+        return sum(x * x for x in w) / 2
+
+    def grad(self, w):
+        return SympyOps.asarray(list(w))
+
+
 def _zero_mask_counterexample():
     """System (5) with the mask phi = 0, Phi = 0, Psi(x) = x, on L(w) = w^2/2 from (w, s) = (1, 0): the solution
     is w(t) = 1, s(t) = 1 - exp(-t) (checked exactly against the field), bounded, with limit (1, 1), where
@@ -610,39 +675,94 @@ def _zero_mask_counterexample():
     return cert, recheck
 
 
-class _HalfSquare:
-    """L(w) = |w|^2/2, exact (sympy)."""
-
-    def value(self, w):
-        return sum(x * x for x in w) / 2
-
-    def grad(self, w):
-        return SympyOps.asarray(list(w))
+FLAT_RADIUS = sp.Integer(2)
 
 
-def _heavy_ball():
-    """System (2) / (15): K = |s|^2/2, Phi(x) = c_phi x, Psi(x) = c_psi x with c_psi > 0."""
-    return for_every_d(dyn.general("heavy_ball", dyn.K_QUADRATIC, None, c_phi=C_PHI, c_psi=C_PSI_POS))
+def _flat_norm(ops, s):
+    return sp.sqrt(sp.trigsimp(ops.dot(s, s)))
+
+
+# K(s) = max(|s| - 2, 0)^2 / 2: convex (a nondecreasing convex function of the norm), C^1, minimum 0 on |s| <= 2
+K_FLAT = dyn.Kinetic("max(|s| - 2, 0)^2/2", lambda ops, s: sp.Max(0, _flat_norm(ops, s) - FLAT_RADIUS) ** 2 / 2,
+                     lambda ops, s: s * (sp.Max(0, _flat_norm(ops, s) - FLAT_RADIUS) / _flat_norm(ops, s)))
+
+
+def _rotation(ops, x):
+    """Phi(x) = (x_2, -x_1): monotone and <x, Phi(x)> = 0 >= 0, as the papers ask, yet Phi(x) != 0 for x != 0."""
+    return SympyOps.asarray([x[1], -x[0]])
+
+
+def periodic_counterexample(Phi=None):
+    """Cor. 2.2 / 5.10 without (i) or (ii): K = :data:`K_FLAT`, Phi = :func:`_rotation` (or ``Phi``), Psi(x) = x
+    (positive definite, Psi(0) = 0), L(w) = |w|^2/2, d = 2. Then (w, s)(t) = ((cos t, sin t), (sin t, -cos t)) solves (2),
+    the Grams dynamics and (5) with 1(x >= 0) exactly (grad K = 0 on |s| = 1), is bounded, and keeps |grad L| = 1:
+    it stays at distance 1 from the stationary points (grad L = 0), so it converges to none of them.
+    Returns the certificate and its exact re-check."""
+    Phi = Phi or _rotation
+    t = sp.Symbol("t", real=True)
+    w, s = SympyOps.asarray([sp.cos(t), sp.sin(t)]), SympyOps.asarray([sp.sin(t), -sp.cos(t)])
+    x, y = SympyOps.asarray(sp.symbols("x0:2", real=True)), SympyOps.asarray(sp.symbols("y0:2", real=True))
+    loss, ops = _HalfSquare(), dyn.SYM
+    systems = {"(2)": dyn.general("(2)", K_FLAT, None, Phi=Phi, Psi=lambda ops, v: v),
+               "Grams (Def. 5.6)": dyn.general("grams", K_FLAT, None, grams=True, Phi=Phi,
+                                               Psi=lambda ops, v: v),
+               "(5) with 1(x >= 0)": dyn.general("(5)", K_FLAT, dyn.CAUTIOUS_GE, Phi=Phi, Psi=lambda ops, v: v)}
+
+    def solves(system):
+        dw, ds = system.field(ops, loss, w, s)
+        return all(sp.simplify(a - sp.diff(b, t)) == 0 for a, b in zip(list(dw) + list(ds), list(w) + list(s)))
+
+    def recheck():
+        hypotheses = [sp.expand(ops.dot(x, Phi(ops, x))) == 0,                        # <x, Phi(x)> = 0 >= 0
+                      sp.expand(ops.dot(Phi(ops, x) - Phi(ops, y), x - y)) == 0,    # monotone
+                      sp.simplify(K_FLAT.value(ops, s)) == 0]                         # at the minimum of K
+        bounded = sp.simplify(ops.dot(w, w)) == 1 and sp.simplify(ops.dot(s, s)) == 1
+        away = sp.simplify(ops.dot(loss.grad(w), loss.grad(w))) == 1
+        return bool(all(hypotheses) and bounded and away and all(solves(sys) for sys in systems.values()))
+
+    cert = {"K": f"{K_FLAT.name} (convex, C^1, minimum 0 on |s| <= 2)", "Phi": "(x_2, -x_1) (monotone, "
+            "<x, Phi(x)> = 0)", "Psi": "x", "loss": "|w|^2/2", "d": 2, "w(t)": "(cos t, sin t)",
+            "s(t)": "(sin t, -cos t)", "systems": list(systems), "|grad L(w(t))|": "1 for every t",
+            "why": "grad K = 0 on the whole orbit, so the damping Psi never acts, and Phi turns the gradient "
+                   "without shrinking it: dH/dt = -<g, Phi(g)> = 0 with g != 0"}
+    return cert, recheck
+
+
+def convergence_check(systems, masks_text, budget, seed, runs):
+    """Cor. 2.2 / 5.10 judged: conditional on :data:`EITHER_CONDITION` (and, for a system with every mask
+    (:data:`ANY_MASK`), on :data:`MASK_CONDITION`), proved by LaSalle's principle with its pointwise conditions
+    proved for every K, Phi, Psi; refuted as printed by the exact periodic solution (and phi = 0 for (5))."""
+    parts = lasalle_parts(systems, budget, seed)
+    cert, recheck = periodic_counterexample()
+    masked = ANY_MASK in systems.values()
+    condition = EITHER_CONDITION + (f"; for (5), {MASK_CONDITION}" if masked else "")
+    summary = (f"holds when {condition} (not stated): bounded solutions of {masks_text} converge to the set of "
+               "stationary points of H, for every K, Phi, Psi the papers allow that meet it (LaSalle, pointwise "
+               "conditions proved for every dimension); as printed refuted: with K flat near 0 and a rotation for "
+               "Phi, an exact bounded periodic solution keeps |grad L| = 1")
+    if masked:
+        summary += "; and phi = 0 gives a bounded solution with a non-stationary limit"
+    verdict = convergence_verdict("conditional", summary, parts, runs, LASALLE_SCOPE)
+    verdict.evidence["argument from (a) and (b)"] = ARGUMENT
+    verdict.evidence[f"without {EITHER_CONDITION}"] = {**cert, "rechecked_exactly": recheck()}
+    if masked:
+        zero, zero_recheck = _zero_mask_counterexample()
+        verdict.evidence[f"without {MASK_CONDITION}"] = {**zero, "rechecked_exactly": zero_recheck()}
+    return verdict
 
 
 @register("cautious.2.2", source="Cor. 2.2", kind="continuous",
           statement="With |.|_Psi positive definite and Psi(0) = 0, bounded solutions of (2) and of (5) converge to "
           "stationary points of H.")
 def check_2_2(budget="standard", seed=0):
-    """Cor. 2.2 of the Cautious paper, by LaSalle's principle (see :data:`ams_theory.claims.flows.LASALLE` and
-    :func:`ams_theory.claims.flows.lasalle_conditions`). For (5) the argument needs Thm. 2.1's mask condition
-    x^T(1 - phi(x)) <= 0, which the corollary does not restate: with phi = 0 a bounded solution converges to a
-    non-stationary point (exact certificate)."""
-    parts = (lasalle_conditions("(2)", _heavy_ball())
-             + lasalle_conditions("(5)", abstract_mask(dyn.K_QUADRATIC, c_psi=C_PSI_POS), every_mask=True))
+    """Cor. 2.2 of the Cautious paper, by LaSalle's principle (:data:`ams_theory.claims.flows.LASALLE`,
+    :data:`ARGUMENT`). It needs a condition the corollary does not state, (i) grad K(s) = 0 only at s = 0 or (ii)
+    Phi(x) = 0 wherever <x, Phi(x)> = 0 (without it an exact periodic solution refutes it), and for (5) Thm. 2.1's
+    mask condition x^T(1 - phi(x)) <= 0, which it does not restate (phi = 0: an exact counterexample)."""
     runs = trajectory_illustration(("heavy_ball", "cautious_indicator", "cautious_eq1"), budget, seed)
-    cert, recheck = _zero_mask_counterexample()
-    summary = ("bounded solutions of (2), and of (5) for masks with x^T(1 - phi(x)) <= 0 (1(x > 0), 1(x >= 0), "
-               "phi_c), converge to stationary points of H (LaSalle, Filippov solutions; pointwise conditions "
-               "proved); without that condition, as printed, phi = 0 gives a bounded solution with a "
-               "non-stationary limit; eq. (1)'s default mask violates it (cautious.eq6.default): trajectories only")
-    verdict = convergence_verdict("conditional", summary, parts, runs)
-    verdict.evidence["the condition is needed"] = {**cert, "rechecked_exactly": recheck()}
+    verdict = convergence_check({"(2)": None, "(5)": ANY_MASK},
+                                "(2), and of (5) for masks with x^T(1 - phi(x)) <= 0 (1(x > 0), 1(x >= 0), phi_c; "
+                                "eq. (1)'s default mask violates it, cautious.eq6.default)", budget, seed, runs)
     return verdict
 
 
@@ -650,14 +770,17 @@ def check_2_2(budget="standard", seed=0):
           statement="Bounded solutions of (15) and of the Grams dynamics (Def. 5.6) converge to stationary points of "
                     "H.")
 def check_5_10(budget="standard", seed=0):
-    """Cor. 5.10 of the AMS/Grams paper, by LaSalle's principle: Grams' field needs no mask condition
-    (dH/dt <= -c_psi |s|^2 at every state, for every value of sign(g) at g = 0)."""
-    grams = for_every_d(dyn.general("grams", dyn.K_QUADRATIC, None, c_phi=C_PHI, c_psi=C_PSI_POS, grams=True))
-    parts = lasalle_conditions("(15)", _heavy_ball()) + lasalle_conditions("Grams (Def. 5.6)", grams)
+    """Cor. 5.10 of the AMS/Grams paper, by LaSalle's principle: Grams' field needs no mask condition, but both
+    systems need (i) or (ii) (:func:`check_2_2`). Def. 5.6 read as sign(g o |grad K(s)|) breaks condition (a)."""
     runs = trajectory_illustration(("heavy_ball", "grams"), budget, seed)
-    return convergence_verdict("holds", "bounded solutions of (15) and of the Grams dynamics converge to "
-                               "stationary points of H (LaSalle, Filippov solutions; pointwise conditions proved "
-                               "for K = |s|^2/2 and linear Phi, Psi)", parts, runs)
+    verdict = convergence_check({"(15)": None, "Grams (Def. 5.6)": GRAMS}, "(15) and of the Grams dynamics",
+                                budget, seed, runs)
+    verdict.reading = f"{GRAMS_READING}; {SET_READING}"
+    other = cl.decide(lasalle_descent("Grams, sign(g o |grad K|)", GRAMS_OTHER), budget, seed)
+    verdict.evidence["Def. 5.6 read as sign(g o |grad K(s)|)"] = {
+        "condition (a)": other.word, "strength": other.strength.level, "summary": other.summary,
+        "so": "the argument needs the reading sign(g) o |grad K(s)|"}
+    return verdict
 
 
 # ----------------------------------------------------------------------------- system (2) / (15) and the text around

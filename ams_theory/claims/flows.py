@@ -9,7 +9,8 @@ differentiable loss, reduced to one coordinate by :func:`ams_theory.engines.coor
 
 The registered continuous claims are stated as :class:`~ams_theory.claims.language.Flow` statements and decided by
 the claim language (its exact search at rational states is the one continuous search); the convergence claims
-(Cor. 2.2, 5.10) are judged here by :func:`lasalle_conditions` and :func:`convergence_verdict`.
+(Cor. 2.2, 5.10) are judged by LaSalle's principle (:data:`LASALLE`), whose pointwise conditions the claim language
+proves, through :func:`convergence_verdict`.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from ams_theory.engines import coordinates, proofs, smooth
 from ams_theory.engines import dynamics as dyn
 
 __all__ = ["C_PHI", "C_PSI", "rates", "ops_of", "pointwise_margin", "identity", "nonpositive", "prove", "for_every_d",
-           "abstract_mask", "symbolic_mask_system", "engine_judge", "LASALLE", "lasalle_conditions",
-           "trajectory_illustration", "convergence_verdict"]
+           "symbolic_mask_system", "engine_judge", "LASALLE", "SET_READING", "trajectory_illustration",
+           "convergence_verdict"]
 
 _F64 = torch.float64
 
@@ -140,19 +141,6 @@ def for_every_d(system):
     return lambda d: system
 
 
-def abstract_mask(K, c_phi=C_PHI, c_psi=C_PSI):
-    """System (5) of the Cautious paper with mask values phi_i left free (any real numbers): what is proved for it
-    holds for every mask, eq. (1)'s and the inner-product mask included. ``make(d)``: at dimension d, or
-    dimension-generic (``d=None``: phi is a generic vector)."""
-    def make(d):
-        if d is None:
-            phi = coordinates.generic_vector("phi", real=True)
-            return dyn.general("any_mask", K, lambda ops, k, g: phi, c_phi=c_phi, c_psi=c_psi)
-        phi = sp.symbols(f"phi0:{d}", real=True)
-        return dyn.general("any_mask", K, lambda ops, k, g: SympyOps.asarray(list(phi)), c_phi=c_phi, c_psi=c_psi)
-    return make
-
-
 def symbolic_mask_system(phi, K=dyn.K_QUADRATIC):
     """System (5) of the Cautious paper with the mask ``phi``, Phi(x) = c_phi x and Psi(x) = c_psi x for every
     c_phi, c_psi >= 0 (symbols), as ``make(d)`` for :func:`prove`."""
@@ -185,43 +173,6 @@ SET_NOT_POINT = ("LaSalle's principle gives convergence to the set of stationary
                  "solution may approach a continuum of stationary points without a limit. Convergence to a single "
                  "stationary point needs more, e.g. isolated stationary points, or an analytic H with a "
                  "Lojasiewicz inequality; the papers assume neither, and this is not proved here")
-
-
-def _velocity_at_rest_value(system, mode, problem, w, s):
-    """|ds/dt - g|^2 at s = 0: on a solution with s(t) = 0 for all t, ds/dt = 0 forces g = grad L(w) = 0."""
-    ops = ops_of(mode)
-    zero = ops.mul(s, 0)
-    _, ds = system.field(ops, problem, w, zero)
-    gap = ds - problem.grad(w)
-    return ops.dot(gap, gap)
-
-
-def _psi_norm(system, ops, problem, w, s):
-    """<grad K(s), Psi(grad K(s))> = c_psi |grad K(s)|^2 for K = |s|^2/2: the allowance of condition (a)."""
-    return system.params["c_psi"] * ops.dot(s, s)
-
-
-_VELOCITY_AT_REST = pointwise_margin("== 0", _velocity_at_rest_value)
-_DESCENT_BY_PSI = nonpositive("H", _psi_norm)
-
-
-def lasalle_conditions(label, make, every_mask=False):
-    """The pointwise conditions of the invariance argument (:data:`LASALLE`) for one system, proved by the engine,
-    for K = |s|^2/2 with Phi(x) = c_phi x (c_phi >= 0) and Psi(x) = c_psi x (c_psi > 0: |.|_Psi positive definite,
-    Psi(0) = 0):
-
-    (a) dH/dt <= -c_psi |s|^2, so dH/dt = 0 only where s = 0; ``every_mask``: for system (5) with free mask
-        values (:func:`abstract_mask`), through the identity of Thm. 2.1 (proved for every mask) and the mask
-        condition x^T(1 - phi(x)) <= 0;
-    (b) at s = 0, ds/dt = g: a solution staying in {s = 0} has g = 0, i.e. rests at a stationary point of
-        H (grad_w H = g = 0, grad_s H = s = 0).
-
-    Returns ``[(label, proof)]``."""
-    if every_mask:
-        descent = (f"{label}: dH identity (every mask)", prove(make, identity("dH", "H"), (), "dH identity"))
-    else:
-        descent = (f"{label}: dH/dt <= -c_psi |s|^2", prove(make, _DESCENT_BY_PSI, (), label))
-    return [descent, (f"{label}: ds/dt = g at s = 0", prove(make, _VELOCITY_AT_REST, (), label))]
 
 
 def _diag_quadratic(a):
@@ -257,17 +208,17 @@ def trajectory_illustration(systems, budget, seed):
     return out
 
 
-def convergence_verdict(word, summary, parts, runs):
-    """A convergence claim judged by LaSalle's invariance principle: ``word`` with ``summary``, ``proved`` when the
-    engine proves every pointwise condition (``parts`` from :func:`lasalle_conditions`), else ``not-checkable``;
-    ``runs`` (:func:`trajectory_illustration`) are kept as illustrations."""
-    bundle = proofs.Bundle(parts)
-    if not bundle.proved:
-        return Verdict("not-checkable", "the proof engine did not close the invariance conditions: "
-                       + ", ".join(label for label, p in parts if not p.proved),
+def convergence_verdict(word, summary, parts, runs, scope):
+    """A convergence claim judged by LaSalle's invariance principle: ``word`` with ``summary``, ``proved`` when
+    every pointwise condition is proved (``parts``: ``[(label, proof or None)]``), else ``not-checkable``;
+    ``scope``: what the conditions were proved for; ``runs`` (:func:`trajectory_illustration`) are kept as
+    illustrations."""
+    open_parts = [label for label, p in parts if p is None or not p.proved]
+    if open_parts:
+        return Verdict("not-checkable", "the invariance conditions were not proved: " + ", ".join(open_parts),
                        {"trajectories (illustration)": runs}, strength=no_evidence("open pointwise conditions"))
-    evidence = {"argument": LASALLE, "conditions": {label: p.status for label, p in parts},
-                "scope": "K = |s|^2/2, Phi(x) = c_phi x with c_phi >= 0, Psi(x) = c_psi x with c_psi > 0; L C^1",
+    bundle = proofs.Bundle(parts)
+    evidence = {"argument": LASALLE, "conditions": {label: p.status for label, p in parts}, "scope": scope,
                 "point or set": SET_NOT_POINT, "trajectories (illustration, t = 60)": runs}
     return Verdict(word, summary, evidence, reading=SET_READING,
                    strength=proved(f"LaSalle's invariance principle (cited) with its pointwise conditions proved "

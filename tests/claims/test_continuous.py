@@ -18,7 +18,7 @@ pytestmark = pytest.mark.xdist_group("claims")
 IDS = {"cautious.2.1": "holds", "cautious.2.2": "conditional", "cautious.A1": "holds",
        "cautious.A2": "conditional", "cautious.A3.1.formula": "refuted", "cautious.A3.1.cadam": "refuted",
        "cautious.A3.2": "holds", "cautious.A3.3": "refuted", "grams.E2": "refuted", "grams.E3.H": "holds",
-       "grams.E3.L": "holds", "grams.E4": "holds", "grams.5.10": "holds"}
+       "grams.E3.L": "holds", "grams.E4": "holds", "grams.5.10": "conditional"}
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,36 @@ def test_lion_k_weights_that_cannot_be_shown_nonnegative_prove_nothing():
     assert v.strength.level != "proved"
 
 
+@pytest.mark.parametrize("cid", ["cautious.2.2", "grams.5.10"])
+def test_convergence_is_conditional_on_the_unstated_condition_and_refuted_without_it(results, cid):
+    """Cor. 2.2 / 5.10: proved (LaSalle, conditions for every K, Phi, Psi) under (i) or (ii); without them the exact
+    periodic solution (K flat near 0, Phi a rotation) is a bounded solution that converges to no stationary point."""
+    v = results[cid].verdict
+    assert (v.word, v.strength.level) == ("conditional", "proved") and C.EITHER_CONDITION in v.summary
+    assert v.strength.proof.recheck() is True
+    assert v.evidence[f"without {C.EITHER_CONDITION}"]["rechecked_exactly"] is True
+    assert all(status == "proved" for status in v.evidence["conditions"].values())
+
+
+def test_the_periodic_counterexample_needs_its_rotation():
+    """With Phi = 0 in place of the rotation, the orbit no longer solves the field: the re-check fails."""
+    assert C.periodic_counterexample()[1]() is True
+    assert C.periodic_counterexample(lambda ops, x: x * 0)[1]() is False
+
+
+def test_the_invariance_conditions_fail_when_planted():
+    """(b) with the gradient dropped from s', and (a) for (5) without the mask condition or for Def. 5.6 read as
+    sign(g o |grad K|), are refuted exactly; the true conditions are proved for every K, Phi, Psi."""
+    rest = C.lasalle_rest("(2)", None)
+    assert cl.decide(rest, "quick").strength.level == "proved"
+    no_gradient = dataclasses.replace(rest, field=lambda q: (lambda dw, ds: (dw, [ds[0] - q.g]))(*rest.field(q)))
+    for planted in (no_gradient, C.lasalle_descent("(5), no mask condition", C.ANY_MASK),
+                    C.lasalle_descent("Grams, other reading", C.GRAMS_OTHER)):
+        v = cl.decide(planted, "quick")
+        assert v.word == "refuted" and v.recheck() is True, planted.name
+    assert cl.decide(C.masked_descent("(5)"), "quick").strength.level == "proved"
+
+
 def test_adam_condition_is_proved_sufficient_and_shown_needed(results):
     v = results["cautious.A1"].verdict
     assert (v.word, v.strength.level) == ("holds", "proved")
@@ -120,7 +150,7 @@ def test_adam_condition_is_proved_sufficient_and_shown_needed(results):
 
 def test_convergence_needs_the_mask_condition(results):
     v = results["cautious.2.2"].verdict
-    assert v.evidence["the condition is needed"]["rechecked_exactly"] is True
+    assert v.evidence[f"without {C.MASK_CONDITION}"]["rechecked_exactly"] is True
     assert v.strength.level == "proved" and "LaSalle" in v.evidence["argument"]
 
 
