@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import itertools
+
 import numpy as np
 import sympy as sp
 
@@ -618,8 +620,138 @@ def _upper_lower(loss_class):
     return "upper", ("convex" if loss_class == "convex" else "lower")
 
 
+# ----------------------------------------------------------------------------- per-vector gates
+
+MAX_GATES = 3          # at most this many per-vector gates are split into cases (2 cases each, or fewer)
+
+
+def _gate_quantity(cond):
+    """The one sum over coordinates whose sign a per-vector gate's condition reads (``sign(S) > 0``, ``S >= 0``,
+    ...), or None when the condition reads a coordinate outside its sums or more than one quantity."""
+    sums = {a.args[0] for a in cond.atoms(sp.sign) if a.args[0].has(CoordSum)}
+    sums |= {side for r in cond.atoms(sp.core.relational.Relational) for side in (r.lhs - r.rhs,)
+             if side.has(CoordSum) and not side.has(sp.sign)}
+    if len(sums) != 1:
+        return None
+    S = sums.pop()
+    outside = cond.xreplace({S: sp.Dummy()}).free_symbols & _coordinate_set()
+    return None if outside or S.free_symbols & _coordinate_set() - _sum_symbols(S) else S
+
+
+def _sum_symbols(S):
+    return set().union(*(a.free_symbols for a in S.atoms(CoordSum)))
+
+
+def _truth(cond, S, sigma):
+    """The truth of ``cond`` where sign(S) = ``sigma`` (S itself read as ``sigma``: only its sign matters)."""
+    value = cond.xreplace({sp.sign(S): sigma}).xreplace({S: sigma})
+    return bool(value) if value in (sp.true, sp.false) else None
+
+
+def _gates(expr):
+    """The per-vector gates of a traced expression: Piecewise atoms whose every condition reads the sign of one sum
+    over coordinates (e.g. the inner-product mask 1(<u, g> >= 0)), as ``[(atom, S, [(value, signs), ...])]`` with
+    ``signs`` the signs of S for which the piece is taken (pieces in order: the first whose condition holds)."""
+    out = []
+    for pw in sorted(sp.sympify(expr).atoms(sp.Piecewise), key=sp.default_sort_key):
+        quantities = {_gate_quantity(c) for _, c in pw.args if c not in (sp.true, sp.false)}
+        if len(quantities) != 1 or None in quantities:
+            continue
+        S = quantities.pop()
+        left, pieces = {-1, 0, 1}, []
+        for value, cond in pw.args:
+            taken = {x for x in left if (cond == sp.true or _truth(cond, S, x))}
+            if any(_truth(cond, S, x) is None for x in left) and cond != sp.true:
+                break
+            if taken:
+                pieces.append((value, frozenset(taken)))
+            left -= taken
+        else:
+            if not left and not any(v.has(CoordSum) and v.has(*_coordinate_set()) for v, _ in pieces):
+                out.append((pw, S, pieces))
+    return out
+
+
+def _sign_hypotheses(S, signs):
+    """The closed relaxation of ``sign(S) in signs`` as hypotheses ``H >= 0``: S >= 0 for {0, 1} or {1}, -S >= 0
+    for {-1, 0} or {-1}, both for {0}; none for every sign; None when no closed relaxation is exact enough ({-1, 1})."""
+    if signs == {-1, 0, 1}:
+        return []
+    out = ([S] if signs <= {0, 1} else []) + ([-S] if signs <= {-1, 0} else [])
+    return out or None
+
+
+def _gate_cases(build):
+    """``[(label, {atom: value}, [H >= 0])]``: the cases of the per-vector gates of ``build``'s generic trace
+    (:func:`_gates`), every combination of their pieces, each with the relaxed conditions it is taken under; None
+    when the trace has no gate (or too many, or one whose cases do not relax to closed conditions)."""
+    def trace():
+        made = []
+
+        def loss(w0, g):
+            made.append(_ValueLoss(w0, g, sp.Symbol("L", positive=True), sp.Symbol("f0", real=True),
+                                   [sp.Dummy(real=True) for _ in range(8)], False))
+            return made[-1]
+        out = build(GENERIC, generic_vector, loss)
+        E, H = out if isinstance(out, tuple) else (out, [])
+        points = [p.t for lossobj in made for p, _ in lossobj.points]
+        return [sp.sympify(E)] + _hyp_list(H) + [sp.sympify(p) for p in points]
+    traced = _Traced(trace)
+    if traced.error:
+        return None
+    gates = {}
+    for e in traced.value:
+        for pw, S, pieces in _gates(e):
+            gates[pw] = (S, pieces)
+    if not gates or len(gates) > MAX_GATES:
+        return None
+    cases = []
+    for combo in itertools.product(*[[(pw, S, v, signs) for v, signs in pieces] for pw, (S, pieces) in gates.items()]):
+        hyps = [_sign_hypotheses(S, set(signs)) for _, S, _, signs in combo]
+        if any(h is None for h in hyps):
+            return None
+        label = "; ".join(f"sign({_text(S)}) in {sorted(signs)}: gate = {_text(v)}" for _, S, v, signs in combo)
+        cases.append((label, {pw: v for pw, _, v, _ in combo}, [h for hs in hyps for h in hs]))
+    return cases
+
+
+def _gate_case_build(build, values, extra):
+    """``build`` in one gate case: every gate replaced by its value in the traced expressions and in the points
+    whose loss values are read, and the case's conditions added as hypotheses ``H >= 0``. Generic only: a case is
+    never decided at a concrete d (its refutation would need the case's condition met exactly)."""
+    def case(ops, vector, loss):
+        if ops is not GENERIC:
+            raise GenericAccessError("a gate case is proved for every d, not decided at a concrete d")
+
+        def loss_in_case(w0, g):
+            inner = loss(w0, g)
+            value = inner.value
+            inner.value = lambda w: value(GenericVector(sp.sympify(w.t).xreplace(values)))
+            return inner
+        out = build(ops, vector, loss_in_case)
+        E, H = out if isinstance(out, tuple) else (out, [])
+        return sp.sympify(E).xreplace(values), [h.xreplace(values) for h in _hyp_list(H)] + list(extra)
+    return case
+
+
+def _by_gate_cases(build, cases, loss_class, statement, hypotheses, multipliers, **kw):
+    """The claim proved case by case over its per-vector gates (:func:`_gate_cases`): a Bundle of the cases when
+    every case is proved (each by :func:`worst_case`, its conditions closed by a multiplier), else open (a case is
+    never refuted: its conditions are relaxed to closed ones)."""
+    parts = []
+    for label, values, extra in cases:
+        proof = worst_case(_gate_case_build(build, values, extra), loss_class, f"{statement} [{label}]", hypotheses,
+                           multipliers, gates=False, **kw)
+        parts.append((f"case {label}", proof))
+        if not proof.proved:
+            return _open(statement, "<= 0", hypotheses, f"per-vector gate split into {len(cases)} cases",
+                         f"the case {label} is not proved ({proof.status})")
+    return proofs.Bundle(parts)
+
+
 def worst_case(build: Callable, loss_class: str, statement: str = "", hypotheses: Sequence = (),
-               multipliers: Sequence | None = None, L=None, f0=None, max_values: int = 8, concrete_d: int = 1):
+               multipliers: Sequence | None = None, L=None, f0=None, max_values: int = 8, concrete_d: int = 1,
+               gates: Sequence | bool = False):
     r"""Prove ``E <= 0`` for every dimension and every loss of ``loss_class`` (``"smooth"``: L-smooth;
     ``"convex"``: convex and L-smooth), where ``build(ops, vector, loss)`` returns ``E`` (or ``(E, [H_k])`` with
     ``multipliers``: step-bound hypotheses ``H_k >= 0``) and ``loss(w0, g)`` makes the loss known at ``w0`` by its
@@ -628,9 +760,21 @@ def worst_case(build: Callable, loss_class: str, statement: str = "", hypotheses
     The engine reads the loss's values at the other points as symbols and decides by itself, per max part, which
     bound replaces each (module docstring, rule 4); the caller never names a side. A part it cannot reduce is open,
     with the reason. A part is refuted only on the one loss of the class that attains all its substituted bounds,
-    rebuilt at ``d = concrete_d`` and re-checked exactly."""
+    rebuilt at ``d = concrete_d`` and re-checked exactly.
+
+    ``gates``: candidate multipliers for the conditions of per-vector gates (a mask that reads the sign of a sum over
+    coordinates, e.g. 1(<u, g> >= 0)): a claim whose trace holds such a gate is proved case by case
+    (:func:`_by_gate_cases`), each case's condition a hypothesis closed by one of them; when a case stays open the
+    claim is reduced whole as without gates. False: no split."""
     if loss_class not in LOSS_CLASSES:
         raise ValueError(f"unknown loss class {loss_class!r} (expected one of {LOSS_CLASSES})")
+    cases = _gate_cases(build) if gates is not False else None
+    if cases:
+        candidates = list(multipliers or []) + [m for m in gates if m not in list(multipliers or [])]
+        split = _by_gate_cases(build, cases, loss_class, statement, hypotheses, candidates, L=L, f0=f0,
+                               max_values=max_values, concrete_d=concrete_d)
+        if split.proved:
+            return split                # else the claim is reduced whole below (where it may be refuted)
     L = sp.Symbol("L", positive=True) if L is None else L
     f0 = sp.Symbol("f0", real=True) if f0 is None else f0
     values = [sp.Dummy(f"value__{k + 1}", real=True) for k in range(max_values)]

@@ -15,6 +15,7 @@ from ams_theory.claims import judging
 from ams_theory.claims import language as cl
 from ams_theory.claims.language._one_step import _prove_one_step
 from ams_theory.engines import symbolic
+from ams_theory.core import rules
 from ams_theory.engines import coordinates, proofs
 from proofs_checks import discrete as D
 
@@ -22,7 +23,8 @@ proofs_checks.load()
 # the quick runs are shared with the other claim modules on one worker (conftest.shared_run)
 pytestmark = pytest.mark.xdist_group("claims")
 
-PROVED = ["grams.D1.part1", "grams.D1.part3", "grams.D2.part1", "grams.D2.part3", "cautious.A6", "cautious.eq6"]
+PROVED = ["grams.D1.part1", "grams.D1.part3", "grams.D2.part1", "grams.D2.part3", "cautious.A6", "cautious.eq6",
+          "cautious.A5"]
 PROVED_CORRECTIONS = ["grams.D1.part2", "grams.D2.part2"]
 
 
@@ -172,3 +174,34 @@ def test_a_sufficient_bound_that_fails_is_open_not_refuted():
         return ops.total(vec("x", real=True)), [sp.Integer(0) * eta]
     assert coordinates.with_multiplier(build, [1], (), "sum x <= 0", sufficient=True).status == "open"
     assert coordinates.with_multiplier(build, [1], (), "sum x <= 0").status == "refuted"
+
+
+# ----------------------------------------------------------------------------- per-vector gates, case by case
+
+def test_a_per_vector_gate_is_split_into_its_two_cases():
+    """The inner-product mask 1(<u, g> >= 0) reads the sign of one sum: two cases, <u, g> >= 0 (gate 1) and
+    <u, g> <= 0 (gate 0, the strict condition relaxed, which proves more)."""
+    claim = D.a5_claim(D.INNER_GE)
+    proof, verdict = _prove_one_step(claim)
+    assert verdict.word == "holds" and isinstance(proof, proofs.Bundle) and proof.recheck() is True
+    labels = [label for label, _ in proof.parts]
+    assert len(labels) == 2 and "in [0, 1]: gate = 1" in labels[0] and "in [-1]: gate = 0" in labels[1]
+
+
+def test_thm_a7_is_proved_for_alpha_at_least_0_and_refuted_without():
+    v = shared_run("cautious.A7").verdict
+    assert (v.word, v.strength.level) == ("conditional", "proved") and v.strength.proof.recheck() is True
+    assert (v.correction.verdict, v.correction.strength.level) == ("holds", "proved")
+    assert sp.Rational(v.counterexample["values"]["alpha"]) < 0 and v.recheck() is True
+
+
+@pytest.mark.parametrize("claim", [
+    D.a5_claim(D.INNER_GE, "smooth"),                                                  # convexity dropped
+    D.threshold_claim("Thm. A.7", "inner", None),                                      # any alpha
+    D.a5_claim(rules.Caution(lam=-1, tie="aligned", normalize="none", mask="inner")),  # an opposed step reversed
+], ids=["A5 without convexity", "A7 any alpha", "A5 with lam = -1"])
+def test_a_false_gated_claim_is_not_proved_case_by_case(claim):
+    """The case split proves nothing false: each planted claim fails in one of its cases, and is then reduced whole
+    (refuted on the extremal loss where it can be) or searched."""
+    proof, verdict = _prove_one_step(claim)
+    assert not proof.proved and (verdict is None or verdict.word == "refuted")

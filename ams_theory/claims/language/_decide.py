@@ -153,6 +153,8 @@ def register(claim_id: str, *, source: str, kind: str, statement: str):
                                                                     + verdict.summary)
                     verdict.strength = weakest(verdict.strength, c.strength, basis=(
                         f"refuted without {judged.conditional} (exact counterexample); {c.strength.basis} with it"))
+                    if verdict.strength.level == "proved":      # the proof of the claim under the condition
+                        verdict.strength.proof = c.strength.proof
             return verdict
         check.__doc__ = (make.__doc__ or "").strip() + " Stated in the claim language and decided by it."
         check.__name__ = make.__name__

@@ -178,7 +178,8 @@ def _prove_one_step(claim: OneStep):
     else:
         proof = coordinates.worst_case(build, claim.losses, f"{claim.name} on {LOSS_CLASSES[claim.losses]}",
                                        hypotheses=ranges + shared, L=L, f0=f0,
-                                       multipliers=_multipliers(hp) if by_multiplier else None)
+                                       multipliers=_multipliers(hp) if by_multiplier else None,
+                                       gates=_gate_multipliers(hp))
         what = f"{LOSS_CLASSES[claim.losses]}, worst-case reduction"
     verdict = _verdict_from_proof(claim, proof, what)
     if verdict is not None and _strict_sets_aside(verdict.word, strict):
@@ -269,6 +270,14 @@ def _multipliers(hp):
     """Candidate multipliers for step-bound hypotheses: each nonnegative hyperparameter halved and whole, then 1/2, 1."""
     out = [f for s in hp.values() if s.is_nonnegative for f in (s / 2, s)]
     return out + [sp.Rational(1, 2), sp.Integer(1), sp.Integer(2)]
+
+
+def _gate_multipliers(hp):
+    """Candidate multipliers for the condition of a per-vector gate's case: 0 (a case that needs none), each
+    hyperparameter and each product of two (``eps alpha``), then 1/2, 1, 2; each is used only once proved >= 0."""
+    symbols = sorted(hp.values(), key=sp.default_sort_key)
+    products = [a * b for i, a in enumerate(symbols) for b in symbols[i + 1:]]
+    return [sp.Integer(0)] + symbols + products + [sp.Rational(1, 2), sp.Integer(1), sp.Integer(2)]
 
 
 def _sampler(claim, side=within):
