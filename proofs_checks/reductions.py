@@ -2,8 +2,9 @@ r"""Appendix B of the AMS/Grams paper (Cor. 4.1, 4.2, 5.2), and Algorithm 1 vs A
 
 Each reduction is a :class:`~ams_theory.claims.language.SameStep`: the rule core's AMS step with the claim's
 hyperparameters (:func:`~ams_theory.claims.language.ams_rule`) against the method it is said to equal, exactly, on
-every pattern of per-coordinate sign cases for d <= 4 with symbolic magnitudes and hyperparameters, and, where the
-step size counts coordinates, its factor for symbolic counts (every d).
+every pattern of per-coordinate sign cases for d <= 4 with symbolic magnitudes and hyperparameters, and for every d
+per sign case with symbolic class counts (a sympy identity: the strength stays exhaustive, its coverage saying
+``every_d``), where each side reads other coordinates only through those counts.
 
 ``cautious.alg1`` keeps a check of its own: it compares two rescalings as functions of (d, nnz, eps) and proves
 bounds on their ratio for every real nnz >= 1, which is neither a SameStep (whole steps on sign patterns) nor a

@@ -23,12 +23,13 @@ def grams_by_hand(ops, w, g, state):
     return w - H.lr * ops.mul(ops.sign(g), ops.mul(ops.sign(m), u))
 
 
-def test_lambda_one_is_adam_exhaustively_with_the_coverage():
+def test_lambda_one_is_adam_for_every_d_with_the_coverage():
     claim = cl.SameStep("AMS(lambda = 1, beta3 = 0) is Adam", cl.ams_rule(1), adam_by_hand, MG,
                         scale_every_d=cl.ScaleForCounts(phi=lambda a, o, z: a + z, psi=lambda a, o, z: o))
     v = cl.decide(claim, "quick")
-    assert (v.word, v.strength.level) == ("holds", "exhaustive")
-    assert v.strength.coverage == {"patterns": 54, "max_d": 2, "symbolic_counts": True}
+    assert (v.word, v.strength.level) == ("holds", "exhaustive") and "; every d: " in v.strength.basis
+    assert v.strength.coverage == {"patterns": 54, "max_d": 2, "symbolic_counts": True, "every_d": True}
+    assert v.evidence["every_d"].startswith("proved: ") and "every d: per sign case" in v.summary
     assert v.evidence["mismatching_patterns"] == 0 and v.evidence["step_size_factor_every_d"] == "1"
     assert v.evidence["symbolic"] == "beta1, beta2, eps, lr, t"
     assert cl.decide(claim, "standard").strength.coverage["patterns"] == 714         # d <= 4
@@ -74,6 +75,53 @@ def test_a_planted_wrong_side_is_caught(planted, hyperparameter):
     v = cl.decide(cl.SameStep("planted", left, planted, MG), "quick")
     assert v.word == "refuted" and v.recheck() is True
     assert v.counterexample["hyperparameters"]["weight_decay"] == (hyperparameter or "0")
+
+
+def plus_on_large(size):
+    """Adam plus ``lr w`` times a polynomial in ``size(ops, w, g)`` that vanishes for sizes 1..4 (0..4 with zero)."""
+    def rule(ops, w, g, state):
+        n = size(ops, w, g)
+        return adam_by_hand(ops, w, g, state) + H.lr * n * (n - 1) * (n - 2) * (n - 3) * (n - 4) * w
+    return rule
+
+
+def test_a_true_pair_with_a_count_dependent_factor_holds_for_every_d():
+    """AMS(lambda = 0) against Cautious Alg. 2 with xi = 0 (B.2 corrected): both factors d/|phi|_1, 0 where every
+    coordinate is masked; the ties-dropped Grams step (no factor) likewise."""
+    v = cl.decide(cl.SameStep("B.2", cl.ams_rule(0), cl.ams_rule(0, normalize="nnz_xi", xi=0), MG), "quick")
+    assert v.word == "holds" and v.strength.coverage["every_d"] is True
+    v = cl.decide(cl.SameStep("B.3", cl.ams_rule(-1, tie="zero", normalize="none"), grams_by_hand, MG), "quick")
+    assert v.word == "holds" and v.strength.coverage["every_d"] is True
+
+
+@pytest.mark.parametrize("planted, why", [
+    (plus_on_large(lambda ops, w, g: ops.numel(w)), "differs in case(s) m+g+"),                # only d >= 5
+    (plus_on_large(lambda ops, w, g: ops.total(ops.relu(ops.sign(g)))), "differs in case(s) m+g+"),  # 5 g_i > 0
+    (plus_on_large(lambda ops, w, g: ops.total(ops.abs(g)) - ops.total(ops.abs(g)) + 1), "reads sum over"),  # a norm
+])
+def test_a_side_that_agrees_on_the_patterns_only_is_not_proved_for_every_d(planted, why):
+    """Mutation: Adam changed only for d >= 5, for 5 or more positive gradients, or through a norm of g (which
+    cancels, but is read) holds on every pattern d <= 4 and is not proved for every d."""
+    v = cl.decide(cl.SameStep("planted", cl.ams_rule(1), planted, MG), "standard")
+    assert (v.word, v.strength.level) == ("holds", "exhaustive") and v.evidence["max_d"] == 4
+    assert v.evidence["every_d"].startswith("not proved: ") and why in v.evidence["every_d"]
+    assert "every d" not in v.summary and v.strength.coverage["every_d"] is False
+
+
+def test_a_dimension_read_outside_the_ops_is_caught_by_the_per_case_formula():
+    """Both sides read len(w), which the run on one coordinate per case cannot make symbolic: equal sides, but
+    the per-case formula (9 coordinates) misses the patterns (d <= 2), so nothing is proved for every d."""
+    rule = plus_on_large(lambda ops, w, g: len(w))
+    v = cl.decide(cl.SameStep("len", rule, rule, MG), "quick")
+    assert (v.word, v.strength.level) == ("holds", "exhaustive")
+    assert v.evidence["every_d"] == "not proved: the per-case formula misses 99 coordinates of the patterns"
+
+
+def test_a_sign_flipped_in_one_case_is_refuted_not_proved():
+    flipped = lambda ops, w, g, state: adam_by_hand(ops, w, g, state, sign=1 - 2 * (g == 0))
+    v = cl.decide(cl.SameStep("flipped at g = 0", cl.ams_rule(1), flipped, MG), "quick")
+    assert (v.word, v.strength.level) == ("refuted", "proved") and "every_d" not in v.evidence
+    assert {case[-2:] for case in v.counterexample["pattern"]} == {"g0"}
 
 
 def test_a_step_size_factor_other_than_expected_is_not_passed_as_holding():
