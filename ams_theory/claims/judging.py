@@ -5,35 +5,29 @@ Used by the claim language (:mod:`ams_theory.claims.language`), which states the
 user's, so both get the same searches, certificates and coverage. The budgets (:data:`BUDGET`, :data:`DIMS`) say
 how hard each search looks.
 
-Beside the pipeline: claims with a step bound judged at fractions of it, with a control just past it
-(:func:`judge_bounded`, :func:`control_past_the_bound`), and a verdict overturned by a constructed instance
-(:func:`with_witness`).
+Beside the pipeline: the control just past a claim's step bound (:func:`control_past_the_bound`, evidence only),
+and a verdict overturned by a constructed instance (:func:`with_witness`).
 """
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import sympy as sp
 import torch
 
-from ams_theory.claims.registry import Correction, Verdict, no_evidence, proved, searched
+from ams_theory.claims.registry import Verdict, no_evidence, proved, searched
 from ams_theory.engines import proofs, smooth
 from ams_theory.engines.descent import (Draw, MarginClaim, certify, hypothesis_search, random_search, search_coverage)
-from ams_theory.engines.draws import draw_free, fraction_sampler
-from ams_theory.engines.margins import beyond, within
 
-__all__ = ["BUDGET", "DIMS", "QUAD", "ALL", "CONVEX", "hypothesis_families", "search", "INSIDE_THE_EDGE",
+__all__ = ["BUDGET", "DIMS", "QUAD", "CONVEX", "hypothesis_families", "search", "INSIDE_THE_EDGE",
            "certified", "positive", "EXACT_DIGITS", "exact_text", "try_certify", "search_evidence",
-           "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin", "judge",
-           "CONTROL_SHARE", "control_past_the_bound", "judge_bounded",
-           "holds_text", "refuted_text", "margin_claim", "with_witness"]
+           "REFUTATION_BASIS", "SEARCH_BASIS", "refutation_strength", "search_strength", "decide_margin",
+           "CONTROL_SHARE", "control_past_the_bound", "with_witness"]
 
 BUDGET = {  # (random-search rounds over every (family, d) pair, batch size, hypothesis examples)
     "quick": (1, 4_000, 100), "standard": (1, 100_000, 300), "thorough": (4, 100_000, 2000)}
 DIMS = {"quick": (1, 2, 3, 5, 8), "standard": (1, 2, 4, 8), "thorough": (1, 2, 3, 4, 5, 6, 8)}
 QUAD = tuple(smooth.QUADRATIC_FAMILIES)
-ALL = tuple(smooth.LOSS_FAMILIES)
 CONVEX = tuple(f for f, sample in smooth.LOSS_FAMILIES.items() if sample(1, 1, torch.Generator().manual_seed(0)).convex)
 
 
@@ -180,27 +174,7 @@ def decide_margin(claim: MarginClaim, budget, seed, families=None, size_factor=1
     return Decision("refuted", rs, evidence, refutation_strength(cert), cert, recheck)
 
 
-def judge(claim: MarginClaim, budget, seed, holds_text, refuted_text, correction=None, families=None, size_factor=1.0):
-    """Literal verdict from both engines, with its strength, plus a computed ``correction = (statement, MarginClaim,
-    families)`` (its own verdict, strength and, when refuted, exact re-check)."""
-    lit = decide_margin(claim, budget, seed, families, size_factor)
-    corr = None
-    if correction is not None:
-        statement, cclaim, cfams = correction
-        c = decide_margin(cclaim, budget, seed, cfams, size_factor)
-        corr = Correction(statement, c.word, c.strength, {**c.evidence, "families": list(cfams or cclaim.families)},
-                          c.certificate, c.recheck)
-    if lit.word == "holds":
-        summary = holds_text(lit.rs)
-    elif lit.word == "refuted":
-        summary = refuted_text(lit.rs, lit.certificate)
-    else:
-        summary = f"{lit.rs.violations} float violations that no quadratic instance reproduces exactly; no certificate"
-        summary += "".join(f" ({why})" for why in lit.evidence.get("not_decided_exactly", [])[:1])
-    return Verdict(lit.word, summary, lit.evidence, lit.certificate, corr, lit.recheck, strength=lit.strength)
-
-
-# ----------------------------------------------------------------------------- step bounds, proofs, repairs
+# ----------------------------------------------------------------------------- the control past a bound, witnesses
 
 
 CONTROL_SHARE = 4               # a control runs on the first quarter of each batch of the claim's search
@@ -217,34 +191,6 @@ def control_past_the_bound(claim: MarginClaim, budget, seed):
             "dimensions": list(rs.dims), "instances": rs.instances, "applicable": rs.applicable,
             "float_violations": rs.violations, "exact_counterexample": cert[0] if cert else None,
             "theta_of_the_counterexample": float(sp.Rational(cert[0]["extra"]["theta"])) if cert else None}
-
-
-def judge_bounded(margin, bounds, bound_text, budget, seed, holds_text, refuted_text, families=ALL, control=True):
-    """A claim with a step bound: ``margin(..., side=within)``, ``bounds(problem, w, u) -> [(num, den), ...]``
-    (torch). Judged at ``eta = theta x bound``, theta in (0, 1] (:data:`THETA_INSIDE`); with ``control``, the same
-    conclusion just past the bound (:func:`control_past_the_bound`) goes into the evidence."""
-    sampler = fraction_sampler(bounds, within, bound_text)
-    verdict = judge(margin_claim(margin, sampler, families), budget, seed, holds_text, refuted_text, families=families)
-    if control:
-        past = margin_claim(partial(margin, side=beyond), fraction_sampler(bounds, beyond, bound_text),
-                 tuple(f for f in families if f in QUAD))
-        verdict.evidence["control_past_the_bound"] = control_past_the_bound(past, budget, seed)
-    return verdict
-
-
-def holds_text(rs):
-    return (f"no violation in {rs.applicable:,} applicable of {rs.instances:,} instances "
-            f"({len(rs.families)} families, d in {{{', '.join(map(str, rs.dims))}}}) and the hypothesis search")
-
-
-def refuted_text(what):
-    return lambda rs, cert: (f"{what}; exact counterexample on {cert['family']} (d = {len(cert['w'])}, "
-                             f"margin {cert['margin_approx']:.3g}); {rs.violations:,} of "
-                             f"{rs.applicable:,} float instances violate")
-
-
-def margin_claim(margin, draw=draw_free, families=ALL):
-    return MarginClaim(margin, draw, families, QUAD)
 
 
 def with_witness(verdict: Verdict, claim: MarginClaim, witness: Draw, strict=False) -> Verdict:

@@ -7,13 +7,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import sympy as sp
 from conftest import shared_run
 
 from ams_theory.claims import custom, judging
+from ams_theory.claims import language as cl
 from ams_theory.claims.catalogue import CATALOGUE, VERDICTS
 from ams_theory.claims.registry import REGISTRY, STRENGTHS
 from ams_theory.claims.report import document, html_page, markdown, table
@@ -173,7 +173,7 @@ def _fake_certificate(monkeypatch, margin):
     """The verdict pipeline (``ams_theory.claims.judging``) with ``certify`` returning an instance whose exact margin
     is ``margin``."""
     cert = {"margin": margin, "margin_approx": float(margin), "applicable": True, "family": "quadratic_convex",
-            "w": ["1"]}
+            "w": ["1"], "extra": {"eta": "1", "m": ["1"]}, "A": "[[1]]", "b": "[0]", "c": "0", "L": "1"}
     monkeypatch.setattr(judging, "certify", lambda claim, draw, i: dict(cert))
     return judging
 
@@ -185,8 +185,19 @@ def test_a_counterexample_with_an_irrational_margin_is_certified_and_summarised(
     D = _fake_certificate(monkeypatch, sp.sympify(IRRATIONAL))
     cert, recheck = D.try_certify(None, None, 0, "random search")
     assert sp.sympify(cert["margin"]) == sp.sympify(IRRATIONAL) and recheck() is True
-    summary = judging.refuted_text("it fails")(SimpleNamespace(violations=1, applicable=2), cert)
-    assert "margin 7.61e-05" in summary
+    # a claim of the language that its proof leaves open (one gate couples the coordinates: docs/claims.md's
+    # searched claim) with its step bound doubled, so that its search finds violations: refuted with the
+    # irrational certificate, summarised by its approximate margin
+    def gated(q):
+        return q.dot(q.sign(q.m), q.g)
+    claim = cl.OneStep("signed momentum behind one gate, step bound doubled",
+                       step=lambda q: q.w - q.eta * q.gate(gated(q)) * q.sign(q.m),
+                       hypotheses=lambda q: [q.at_most(q.eta * q.L * q.norm2(q.sign(q.m)), 4 * q.abs(gated(q)))],
+                       conclusion=lambda q: q.at_most(q.dL, 0), hyper={"eta": cl.Range(0)}, state=("m",))
+    v = cl.decide(claim, "quick")
+    assert v.word == "refuted" and v.strength.level == "proved" and v.recheck() is True, (v.word, v.summary)
+    assert sp.sympify(v.counterexample["margin"]) == sp.sympify(IRRATIONAL)
+    assert "margin 7.61e-05" in v.summary, v.summary
     D = _fake_certificate(monkeypatch, -sp.sympify(IRRATIONAL))
     assert D.try_certify(None, None, 0, "random search") is None              # < 0 exactly: no counterexample
 

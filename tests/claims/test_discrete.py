@@ -11,9 +11,9 @@
 * Mutations: a deliberately wrong bound (D.1 Part 1 with ``L eta^2 / 4``) is refuted by all three
   engines (random search, ``hypothesis_search``, the property runner), exactly certified; the same
   instance satisfies the true bound exactly. Planted wrong bounds (a step bound doubled, the
-  ``L eta^2 / 2`` term halved) are refuted by the registry's own search (``judge`` /
-  ``judge_bounded``) with a proved strength that the registry accepts. Deliberately weakened true
-  bounds are not refuted.
+  ``L eta^2 / 2`` term halved), stated in the claim language, are refuted by ``cl.decide_all`` with an
+  exact counterexample that re-checks and a proved strength that the registry accepts, and by the claim's
+  own search inside the planted bound. Deliberately weakened true bounds are not refuted, and hold.
 * Draws and coverage: every mixture stays inside the range its coverage states and draws its
   boundary values exactly; ``theta = 1`` is the largest float step the claim's hypothesis accepts;
   the controls just past a bound find violations.
@@ -346,8 +346,8 @@ def halved(bound):
 
 
 def _stated(name, steps, conclusion, hyper=D.STEP_SIZE):
-    """A mutated statement in the claim language, in the searches' margin form."""
-    return cl.as_margin(*D._one_step(name, steps, conclusion, hyper=hyper))
+    """A mutated statement in the claim language: one ``cl.OneStep`` per step form, all of which must hold."""
+    return D._one_step(name, steps, conclusion, hyper=hyper)
 
 
 def _upper(factor):
@@ -359,26 +359,30 @@ def _changed(bound, change):
     return D.up_to(lambda ops, g, u, L: change(bound(ops, g, u, L)), "planted")
 
 
-m_d1_part1_halved = _stated("MUTANT (false): D.1 Part 1 with L eta^2 |u|^2 / 4", D.CAUTIOUS, _upper(0.5))
-m_d1_part1_doubled = _stated("WEAKENED (true): D.1 Part 1 with L eta^2 |u|^2", D.CAUTIOUS, _upper(2))
-m_d1_part3_double_bound = _stated("MUTANT (false): D.1 Part 3 with eta <= 4P/(L|u|^2)", D.CAUTIOUS, D.descends,
-                                  _changed(bounds.d1_step_bound, doubled))
-m_d2_part3_double_bound = _stated("MUTANT (false): D.2 Part 3 with eta <= 4<|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
-                                  _changed(bounds.d2_step_bound, doubled))
-m_d2_part3_half_bound = _stated("WEAKENED (true): D.2 Part 3 with eta <= <|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
-                                _changed(bounds.d2_step_bound, halved))
+D1_PART1_HALVED = _stated("MUTANT (false): D.1 Part 1 with L eta^2 |u|^2 / 4", D.CAUTIOUS, _upper(0.5))
+D1_PART1_DOUBLED = _stated("WEAKENED (true): D.1 Part 1 with L eta^2 |u|^2", D.CAUTIOUS, _upper(2))
+D1_PART3_DOUBLE_BOUND = _stated("MUTANT (false): D.1 Part 3 with eta <= 4P/(L|u|^2)", D.CAUTIOUS, D.descends,
+                                _changed(bounds.d1_step_bound, doubled))
+D2_PART3_DOUBLE_BOUND = _stated("MUTANT (false): D.2 Part 3 with eta <= 4<|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
+                                _changed(bounds.d2_step_bound, doubled))
+D2_PART3_HALF_BOUND = _stated("WEAKENED (true): D.2 Part 3 with eta <= <|g|,|u|>/(L|u|^2)", D.GRAMS, D.descends,
+                              _changed(bounds.d2_step_bound, halved))
+# MUTANT (false): Thm. 2.3 with every mask's step bound doubled
+THM23_DOUBLE_BOUND = [cl.OneStep(c.name, step=c.step, conclusion=c.conclusion, state=c.state,
+                                 hyper={"eta": cl.UpTo(lambda q, bound=c.hyper["eta"].bound: doubled(bound(q)),
+                                                       "planted")})
+                      for c in D.thm23()]
+
+# the same statements in the searches' margin form
+m_d1_part1_halved = cl.as_margin(*D1_PART1_HALVED)
+m_d1_part1_doubled = cl.as_margin(*D1_PART1_DOUBLED)
+m_d1_part3_double_bound = cl.as_margin(*D1_PART3_DOUBLE_BOUND)
+m_d2_part3_half_bound = cl.as_margin(*D2_PART3_HALF_BOUND)
 
 
 def thm23_bounds(ops, problem, w, u):
     """Thm. 2.3's step bound of every mask the check states it for (``D.PHI_VARIANTS``), in that order."""
     return [bounds.thm23_bound(ops, problem.grad(w), u, margins.Lc(problem), m) for m in D.PHI_VARIANTS.values()]
-
-
-# MUTANT (false): Thm. 2.3 with every mask's step bound doubled
-m_thm23_double_bound = cl.as_margin(*[
-    cl.OneStep(c.name, step=c.step, conclusion=c.conclusion, state=c.state,
-               hyper={"eta": cl.UpTo(lambda q, bound=c.hyper["eta"].bound: doubled(bound(q)), "planted")})
-    for c in D.thm23()])
 
 
 def torch_bounds(bound_fn, change):
@@ -423,43 +427,50 @@ def test_mutant_wrong_constant_fails_the_property_runner():
         run_property(st.tuples(instances(QUAD), log_eta()), margin, profile=FIND_ONLY)
 
 
-PLANTED = {  # planted wrong bound -> (margin, the sampler's bounds, or None for a free step)
-    "D1.part3 with its step bound doubled": (m_d1_part3_double_bound,
-                                             torch_bounds(one(at_instance(bounds.d1_step_bound)), doubled)),
-    "D2.part3 with its step bound doubled": (m_d2_part3_double_bound,
-                                             torch_bounds(one(at_instance(bounds.d2_step_bound)), doubled)),
-    "Thm. 2.3 with its step bound doubled": (m_thm23_double_bound, torch_bounds(thm23_bounds, doubled)),
-    "D1.part1 with L eta^2 |u|^2 / 4": (m_d1_part1_halved, None),
+PLANTED = {  # planted wrong bound -> its statement in the claim language (every part must hold)
+    "D1.part3 with its step bound doubled": D1_PART3_DOUBLE_BOUND,
+    "D2.part3 with its step bound doubled": D2_PART3_DOUBLE_BOUND,
+    "Thm. 2.3 with its step bound doubled": THM23_DOUBLE_BOUND,
+    "D1.part1 with L eta^2 |u|^2 / 4": D1_PART1_HALVED,
 }
 
 
 @pytest.mark.parametrize("name", list(PLANTED))
-def test_planted_wrong_bound_is_refuted_exactly_by_the_claims_own_search(name):
-    """The registry's search (``judge_bounded`` draws eta as a fraction of the planted bound, ``judge`` a free step)
-    refutes the planted bound with an exact counterexample, proved strength, which the registry accepts."""
-    margin, bounds = PLANTED[name]
-    if bounds is None:
-        verdict = judging.judge(judging.margin_claim(margin), "quick", 0, judging.holds_text,
-                                judging.refuted_text("planted"))
-    else:
-        verdict = judging.judge_bounded(margin, bounds, name, "quick", 0, judging.holds_text,
-                                        judging.refuted_text("planted"), control=False)
+def test_planted_wrong_bound_is_refuted_exactly_by_the_claim_language(name):
+    """``cl.decide_all`` refutes the planted statement with an exact counterexample that re-checks, proved strength,
+    which the registry accepts; the claim's own search (``judging.decide_margin`` on ``cl.margin_claim``: eta drawn
+    as a fraction of the planted bound, or a free step), where a claim goes when its proof stays open, refutes it
+    too, with an exact certificate found inside the planted bound."""
+    claims = PLANTED[name]
+    verdict = cl.decide_all(claims, "quick", 0)
     assert verdict.word == "refuted" and verdict.strength.level == "proved", (verdict.word, verdict.summary)
-    cex = verdict.counterexample
-    assert sp.Rational(cex["margin"]) > 0 and cex["applicable"] is True and cex["family"] in QUAD
-    if bounds is not None:          # found inside the planted bound, by the claim's own fraction draws
-        assert 0 < sp.Rational(cex["extra"]["theta"]) <= 1
+    assert verdict.counterexample and verdict.recheck() is True
     host = REGISTRY["grams.D1.part3"]
     result = run_claim(registry.Claim(host.entry, "discrete", name, lambda budget, seed: verdict), "quick", 0)
     assert result.status == "checked", result.error
     assert result.verdict.counterexample["rechecked_exactly"] is True
+    first = claims[0]
+    found = judging.decide_margin(cl.margin_claim(first, dims=judging.DIMS["quick"]), "quick", 0)
+    assert found.word == "refuted" and found.strength.level == "proved", (first.name, found.word)
+    cex = found.certificate
+    assert sp.Rational(cex["margin"]) > 0 and cex["applicable"] is True and cex["family"] in QUAD
+    assert found.recheck() is True
+    if isinstance(first.hyper["eta"], cl.UpTo):     # found inside the planted bound, by the claim's own fraction draws
+        assert 0 < sp.Rational(cex["extra"]["theta"]) <= 1
+
+
+@pytest.mark.parametrize("name, claims", [("D1.part1 with L eta^2 |u|^2", D1_PART1_DOUBLED),
+                                          ("D2.part3 with eta <= half its bound", D2_PART3_HALF_BOUND)])
+def test_weakened_true_bound_holds_in_the_claim_language(name, claims):
+    verdict = cl.decide_all(claims, "quick", 0)
+    assert verdict.word == "holds" and verdict.counterexample is None, (name, verdict.word, verdict.summary)
 
 
 def test_violation_at_a_rotated_bound_is_certified_just_inside_it():
     """At theta = 1 on a rotated quadratic the exact L (rounded up by 1e-9) puts the instance outside the bound, so
     its first certificate fails; the candidate 1e-7 inside the bound certifies."""
-    bounds = PLANTED["D1.part3 with its step bound doubled"][1]
-    claim = MarginClaim(m_d1_part3_double_bound, draws.fraction_sampler(bounds, margins.within, "planted"), QUAD)
+    planted = torch_bounds(one(at_instance(bounds.d1_step_bound)), doubled)
+    claim = MarginClaim(m_d1_part3_double_bound, draws.fraction_sampler(planted, margins.within, "planted"), QUAD)
     problem, w = descent._sample("quadratic_indefinite", 2, 2_000, 0, 0)
     u, eta, extra = claim.draw(problem, w, torch.Generator().manual_seed(0))
     margin = claim.margin(T1, problem, w, u, eta, extra)
@@ -627,8 +638,8 @@ STRENGTH = {  # id -> (verdict's strength, correction's strength or None); prove
     "grams.D1.part3": ("proved", None), "grams.D2.part1": ("proved", None),
     "grams.D2.part2": ("proved", "proved"), "grams.D2.part3": ("proved", None),
     "grams.D3": ("proved", "proved"), "grams.R5.5": ("proved", "proved"), "cautious.2.3": ("searched", None),
-    "cautious.2.4": ("proved", "proved"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("searched", None),
-    "cautious.A6": ("proved", None), "cautious.A7": ("searched", "searched"),
+    "cautious.2.4": ("proved", "proved"), "cautious.A3": ("proved", "searched"), "cautious.A5": ("proved", None),
+    "cautious.A6": ("proved", None), "cautious.A7": ("proved", "proved"),
     "cautious.eq6": ("proved", None), "cautious.eq6.default": ("proved", "exhaustive"),
 }
 
