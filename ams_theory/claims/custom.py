@@ -96,7 +96,8 @@ NOT_GENERIC = (
      "a statement about system (2), whose descending terms Phi, Psi hold no mask"),
     (("cautious.2.2", "grams.5.10"),
      "convergence by LaSalle's principle, whose pointwise condition dH/dt <= -Delta_H is judged for a rule by "
-     "cautious.2.1; its refutation is a bounded solution built for phi = 0, so with a rule it could only prove"),
+     "cautious.2.1; its refutations are bounded solutions built for phi = 0 and for a K flat near 0 with a rotating "
+     "Phi, so with a rule it could only prove"),
     (("cautious.A1", "cautious.A2", "cautious.A3.1.formula", "cautious.A3.1.cadam", "cautious.A3.2", "cautious.A3.3"),
      "the dynamics of Adam, Lion-K, signed momentum or Lion, with the indicator 1(g o m > 0) written into the stated "
      "rates: the mask is part of the statement"),

@@ -145,7 +145,9 @@ def test_a_mixture_drawing_outside_its_range_does_not_count_those_draws():
     def claim(lo):
         mixture = ((0.5, "U", -1, 0), (0.5, "U", 0, 2))
         return cl.OneStep("scaled gradient step", step=lambda q: q.w - q.a * q.g / q.L,
-                          conclusion=lambda q: q.at_most(q.dL * q.gate(q.dot(q.g, q.g)), 0),   # outside the reduction
+                          # dL times a count of coordinates (>= 0, which the reduction reads as a free real):
+                          # outside the reduction, so the claim goes to the search
+                          conclusion=lambda q: q.at_most(q.dL * q.total(q.indicator(q.g)), 0),
                           hyper={"a": cl.Range(lo, 2, mixture=mixture)})
     kept = cl.decide(claim(0), "quick")
     assert (kept.word, kept.strength.level) == ("holds", "searched")

@@ -309,10 +309,31 @@ def _symbols(claim):
     return hp, [h for k, r in claim.hyper.items() for h in r.hypotheses(hp[k])]
 
 
+def _range_text(name, r) -> str:
+    """One hyperparameter's range as a proof covers it: ``b in [0, 1)``, ``every step eta >= 0``, ..."""
+    if isinstance(r, Range):
+        return f"{name} in {r.text()}"
+    if isinstance(r, Step):
+        return f"every step {name} {'>' if r.positive else '>='} 0"
+    if isinstance(r, UpTo):
+        return f"every step {name} up to {r.text or 'its bound'}"
+    return f"every {name} >= {r.text or 'its lower bound'}"
+
+
+def scope(claim) -> str:
+    """What a proof of ``claim`` covers, in words: every dimension and state, each hyperparameter's range, the free
+    vectors of a Flow (what is proved with them free holds for every map or mask they stand for), and its
+    hypotheses when it has some."""
+    ranges = [_range_text(name, r) for name, r in claim.hyper.items()]
+    free = [f"every value of {', '.join(claim.vectors)}"] if getattr(claim, "field", None) and claim.vectors else []
+    hyps = ["under its hypotheses"] if getattr(claim, "hypotheses", None) is not None else []
+    return "; ".join(["every dimension and state"] + ranges + free + hyps)
+
+
 def _verdict_from_proof(claim, proof, what):
     """A proof engine's answer as a verdict, or None when it is open (then the claim is searched)."""
     if proof.status == "proved":
-        return Verdict("holds", f"proved for every dimension, state and hyperparameter in range ({what})",
+        return Verdict("holds", f"proved for {scope(claim)} ({what})",
                        {"proof": proof.status, "reduction": proof.reduction},
                        strength=proved(f"proof engine: {what}", proof))
     if proof.status == "refuted" and proof.certify():
