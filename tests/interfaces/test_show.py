@@ -85,11 +85,11 @@ def test_corrected_claim_shows_the_correction_with_its_own_verdict(cached_runs, 
 
 @pytest.mark.xdist_group("claims")
 def test_searched_claim_says_what_was_searched(cached_runs, capsys):
-    out = _show(capsys, "cautious.A5")
-    d = shared_run("cautious.A5").to_json()
-    rs = d["evidence"]["random_search"]
+    out = _show(capsys, "cautious.2.3")                  # searched: four masks, each a part with its own search
+    d = shared_run("cautious.2.3").to_json()
+    rs = d["evidence"]["Thm. 2.3, eq1_default"]["random_search"]
     assert "verdict: holds   strength: searched" in out
-    assert f"=> no violation in {rs['instances']:,} instances" in out
+    assert f"=> no violation in {rs['applicable']:,} applicable of {rs['instances']:,} instances" in out
     for family, (n, applicable, bad) in rs["per_family_[instances,applicable,violations]"].items():
         assert re.search(rf"{family}\s+{n:,}\s+{applicable:,}\s+{bad:,}", out), family
     _no_raw_json(out)
