@@ -694,9 +694,9 @@ def _rotation(ops, x):
 
 def periodic_counterexample(Phi=None):
     """Cor. 2.2 / 5.10 without (i) or (ii): K = :data:`K_FLAT`, Phi = :func:`_rotation` (or ``Phi``), Psi(x) = x
-    (positive definite, Psi(0) = 0), L(w) = |w|^2/2, d = 2. Then (w, s)(t) = ((cos t, sin t), (sin t, -cos t)) solves (2),
-    the Grams dynamics and (5) with 1(x >= 0) exactly (grad K = 0 on |s| = 1), is bounded, and keeps |grad L| = 1:
-    it stays at distance 1 from the stationary points (grad L = 0), so it converges to none of them.
+    (positive definite, Psi(0) = 0), L(w) = |w|^2/2, d = 2. Then (w, s)(t) = ((cos t, sin t), (sin t, -cos t))
+    solves (2), the Grams dynamics and (5) with 1(x >= 0) exactly (grad K = 0 on |s| = 1), is bounded, and keeps
+    |grad L| = 1: it stays at distance 1 from the stationary points (grad L = 0), so it converges to none of them.
     Returns the certificate and its exact re-check."""
     Phi = Phi or _rotation
     t = sp.Symbol("t", real=True)

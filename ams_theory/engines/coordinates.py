@@ -505,8 +505,8 @@ def _multiplier_parts(trace: Callable, multipliers, hypotheses, statement):
                 return max_parts(E2)[j] + sp.Add(*[lam * _hyp_list(H2)[k] for k, lam in zip(ks, lams)])
             label = f"{statement} [conclusion part {j + 1} of {len(parts)}, {which}]: E + sum lambda_k H_k <= 0"
             res, why = _close_part(q, "<= 0", hypotheses, label,
-                                   f"multipliers lambda_k >= 0 with hypotheses H_k >= 0 (sums over coordinates), {which}: "
-                                   "E <= E + sum lambda_k H_k; ")
+                                   f"multipliers lambda_k >= 0 with hypotheses H_k >= 0 (sums over coordinates), "
+                                   f"{which}: E <= E + sum lambda_k H_k; ")
             if res is None:
                 detail = f"conclusion part {j + 1} with {which} not separable: {why}"
                 continue

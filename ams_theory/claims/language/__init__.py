@@ -27,7 +27,8 @@ numbers (a counterexample, re-checked) and batched torch tensors (the search). R
 ``q.less_than(a, b)`` or ``q.greater_than(a, b)``.
 
 :func:`decide` returns the registry's :class:`~ams_theory.claims.registry.Verdict`: ``holds`` with a proof for every
-dimension, state and hyperparameter in range, its summary naming each range (a certificate that replays in z3 or cvc5), ``refuted`` with a
+dimension, state and hyperparameter in range, its summary naming each range (a certificate that replays in z3 or
+cvc5), ``refuted`` with a
 counterexample re-checked in exact arithmetic, or ``holds`` ``searched`` with what the search covered (families,
 dimensions, instances, each range with its boundary values); ``open`` proofs never turn into ``proved``.
 """
