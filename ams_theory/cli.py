@@ -8,7 +8,9 @@ reason is printed), 2 on bad input (one line on stderr, nothing run).
 ``conform`` audits another package's optimizer class against one of our presets
 (:mod:`ams_theory.audit.conform`). Exit status: 0 when it conforms, 1 when it departs,
 2 when it could not be run (bad TARGET or METHOD, refused keywords, a crash inside it).
-``conform --peers`` audits the peer implementations users install and prints a Markdown table.
+``conform --peers`` audits the peer implementations users install and prints a Markdown table, then a second
+one for the cautious classes they install (:mod:`ams_theory.audit.caution`). ``conform --caution TARGET`` checks
+TARGET's caution switch against the paper's mask (exit 0 conforms, 1 departs or never fires, 2 could not run).
 """
 from __future__ import annotations
 
@@ -320,22 +322,50 @@ def cmd_conform(args) -> int:
         _writable(args.json, "JSON result")
     progress = (lambda msg: None) if args.quiet else (lambda msg: print(f"[conform] {msg}", file=sys.stderr,
                                                                           flush=True))
+    if args.caution:
+        return _conform_caution(args, progress)
+    if args.switch:
+        raise _Fail("--switch names the caution keyword of --caution TARGET")
     if args.peers:
         if args.target or args.method:
             raise _Fail("--peers runs the built-in peer list: give no TARGET or --as")
+        from ams_theory.audit.caution import caution_peer_table
+
         rows, text = cf.peer_table(progress)
-        print(text)
+        caution_rows, caution_text = caution_peer_table(progress)
+        print(text + "\n\n" + caution_text)
         if args.json:
-            _write(args.json, json.dumps(rows, indent=2, default=str), "JSON result")
+            _write(args.json, json.dumps({"peers": rows, "caution": caution_rows}, indent=2, default=str),
+                   "JSON result")
         return 0
     if not args.target or not args.method:
         raise _Fail("conform needs TARGET (package.module:Class) and --as METHOD "
                     f"({', '.join(cf.METHODS)}), or --peers")
     try:
         result = cf.conform(args.target, args.method, cf.parse_keywords(args.kw, "--kw"),
-                            cf.parse_keywords(args.method_kw, "--method-kw"), seed=args.seed, steps=args.steps,
+                            cf.parse_keywords(args.method_kw, "--method-kw"), seed=args.seed,
+                            steps=60 if args.steps is None else args.steps,
                             depth=args.depth, default_dtype=args.default_dtype, progress=progress)
     except cf.ConformError as err:
+        raise _Fail(str(err)) from None
+    print(result.text())
+    if args.json:
+        _write(args.json, json.dumps(result.to_dict(), indent=2, default=str), "JSON result")
+    return result.exit_status
+
+
+def _conform_caution(args, progress) -> int:
+    """``conform --caution TARGET``: the differential check of TARGET's caution switch."""
+    from ams_theory.audit import caution
+    from ams_theory.audit.conform import ConformError, parse_keywords
+
+    if args.target or args.method or args.peers or args.method_kw:
+        raise _Fail("--caution TARGET takes no other TARGET, --as, --method-kw or --peers")
+    try:
+        result = caution.audit_caution(args.caution, parse_keywords(args.kw, "--kw"), args.switch, seed=args.seed,
+                                       steps=caution.STEPS if args.steps is None else args.steps,
+                                       default_dtype=args.default_dtype, progress=progress)
+    except ConformError as err:
         raise _Fail(str(err)) from None
     print(result.text())
     if args.json:
@@ -409,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a keyword for TARGET's constructor, value a Python literal (repeatable)")
     c.add_argument("--method-kw", action="append", metavar="KEY=VALUE",
                    help="fix a hyperparameter or convention of our side, e.g. lam=0.5, beta3=0.9, scope='tensor'")
-    c.add_argument("--steps", type=int, default=60, help="steps per setting (default 60)")
+    c.add_argument("--steps", type=int, default=None,
+                   help="steps per setting (default 60); with --caution: the checked steps (default 8)")
     c.add_argument("--seed", type=int, default=0, help="seed of the problem (default 0)")
     c.add_argument("--default-dtype", choices=("float32", "float64"),
                    help="torch's default dtype while the target runs (some code computes scalars in it)")
@@ -417,7 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the most departures from the paper's rule an explanation may combine (default 3; deeper "
                         "searches take longer)")
     c.add_argument("--json", metavar="PATH", help="write the result (verdict, first departure, diagnosis) as JSON")
-    c.add_argument("--peers", action="store_true", help="audit the built-in list of peer implementations")
+    c.add_argument("--peers", action="store_true",
+                   help="audit the built-in list of peer implementations and of installed cautious classes")
+    c.add_argument("--caution", metavar="TARGET",
+                   help="check TARGET's caution switch against the cautious mask applied to its own base update")
+    c.add_argument("--switch", metavar="NAME", help="with --caution: the caution keyword (default: found by name)")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.set_defaults(func=cmd_conform)
     from ams_theory.engines.experiments import BUDGETS as EXPERIMENT_BUDGETS, SELECTIONS
