@@ -39,6 +39,7 @@ target refuses, a crash inside it) raise :class:`ConformError` with a one-line m
 from __future__ import annotations
 
 import ast
+import copy
 import importlib
 import inspect
 import math
@@ -49,6 +50,7 @@ import torch
 
 from ams_theory import optim
 from ams_theory.audit.identify import Choice, Departures, Ingredient, convention_settings, identify
+from ams_theory.audit.localise import Localisation, localise, state_of
 from ams_theory.core import rules
 
 __all__ = ["ConformError", "conform", "METHODS", "PEERS", "Peer", "run_peer", "peer_target", "peer_table",
@@ -419,6 +421,8 @@ class _Trace:
     w: list                   # w[t] = the target's parameters before step t (float64), w[t+1] after
     g: list                   # g[t] = the gradient handed in at step t (float64)
     nonfinite: tuple | None = None   # (step, parameter) where the target produced nan/inf
+    state: list = field(default_factory=list)          # state[t] = the target's state after step t (float64)
+    state_dtypes: dict = field(default_factory=dict)   # each floating state tensor's dtype as the target keeps it
 
 
 def _read_hp(group: dict, n_betas: int, method_kw: dict, needs_eps: bool, target: str) -> dict:
@@ -508,6 +512,9 @@ def _record(cls, target_kw: dict, method: Method, method_kw: dict, problem: _Pro
                         break
             g.append([x.double() for x in grads])
             w.append([p.detach().double().clone() for p in params])
+            state, dtypes = state_of(opt, params)
+            trace.state.append(state)
+            trace.state_dtypes.update(dtypes)
             bad = [i for i, p in enumerate(params) if not bool(torch.isfinite(p.detach()).all())]
             if bad:
                 trace.nonfinite = (t, bad[0])
@@ -656,6 +663,9 @@ class ConformanceResult:
     grad_modified: dict | None
     notes: list
     seconds: float = 0.0
+    localisation: dict | None = None   # where the target leaves our rule first, read from its state (localise.py)
+    precision: dict | None = None      # state kept in a lower precision, compiled code: what and which flags
+    stuck: list = field(default_factory=list)   # parameters the target never moves although their gradient is not 0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "changes_state": self.changes_state}
@@ -676,16 +686,23 @@ class ConformanceResult:
         preset = METHODS[self.method].cls.PRESET
         return ", ".join(f"{k}={v!r} (preset {preset.get(k)!r})" for k, v in self.changed_from_preset.items())
 
+    def stuck_text(self) -> str:
+        """The parameters the target never moves, first of all findings ("" when none)."""
+        return "; ".join(f"parameter {s['parameter']} (shape {s['shape']}) is never updated (its gradient is not 0 at "
+                         f"{s['steps_with_gradient']} steps)" for s in self.stuck)
+
     def summary(self) -> str:
-        """One line: the verdict and what explains it."""
+        """One line: the verdict and what explains it (a parameter never updated first)."""
+        head = f"{self.stuck_text()}; " if self.stuck else ""
         if self.verdict == "conforms":
-            return f"conforms under {self.convention_text()}"
+            within = f" within {self.precision['state_words']}" if self.precision and self.precision["state"] else ""
+            return f"{head}conforms{within} under {self.convention_text()}"
         d = self.first_departure
         where = (f"step {d['step']} of setting {d['setting']}, parameter {d['parameter']}"
                  f"{' ' + str(d['index']) if d['index'] else ''}")
         if d.get("nonfinite"):
-            return f"departs: the target returned {d['target']} at {where} (the reference is finite)"
-        return f"departs at {where} ({d['residual']:.2g} lr): {self.diagnosis}"
+            return f"{head}departs: the target returned {d['target']} at {where} (the reference is finite)"
+        return f"{head}departs at {where} ({d['residual']:.2g} lr): {self.diagnosis}"
 
     def text(self) -> str:
         """The readable report printed by ``ams-theory conform``."""
@@ -697,8 +714,23 @@ class ConformanceResult:
                  f"{', '.join(map(str, SHAPES))} with exact zeros in the gradient; {self.dtype}"]
         for i, s in enumerate(self.settings, 1):
             lines.append(f"  setting {i}  {_kw_text(s['read'])}")
+        if self.stuck:
+            lines.append(f"stuck       {self.stuck_text()}")
+        if self.precision:
+            p = self.precision
+            if p["state"]:
+                lines.append(f"precision   the target keeps {p['state_words']}")
+            if p["compiled_graphs"]:
+                lines.append(f"compiled    the target ran compiled code ({p['compiled_graphs']} graph(s) built while "
+                             "it ran)")
+            if p["flags"]:
+                lines.append(f"            exact comparison: {', '.join(p['flags'])}")
         tol = max(self.tolerance)
-        if self.verdict == "conforms":
+        if self.verdict == "conforms" and self.diagnosis:
+            lines.append(f"verdict     CONFORMS {self.diagnosis}  (each step from its own state; largest residual of "
+                         f"the float64 replay {self.max_residual:.1e} lr)")
+            lines.append(f"convention  {self.convention_text()}")
+        elif self.verdict == "conforms":
             lines.append(f"verdict     CONFORMS  (largest step residual {self.max_residual:.1e} lr, "
                          f"tolerance {tol:.0e} lr)")
             lines.append(f"convention  {self.convention_text()}")
@@ -713,6 +745,8 @@ class ConformanceResult:
             lines.append(f"            compared with {self.method} under {self.convention_text()}"
                          + ("" if self.explained_by else " (the convention that follows the record longest)"))
             lines.append(f"diagnosis   {self.diagnosis}")
+            if self.localisation:
+                lines.append(f"localised   {Localisation.from_dict(self.localisation).text()}")
             for k, e in enumerate(self.explanations):
                 head = "identified " if k == 0 else "or equally "
                 conv = f" under {_kw_text(e['convention'])}" if e["convention"] else ""
@@ -823,6 +857,7 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     import time
 
     dtype = torch.float64
+    compiled_before = _compiled_graphs()
     try:
         traces, grad_event = _record(cls, target_kwargs, spec, method_kwargs, _Problem(seed, dtype), steps, notes,
                                      progress)
@@ -842,6 +877,8 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
                          f"{tr.setting + 1}; that setting's record ends there")
     tol = _tolerances(traces, dtype)
     ref = _Reference(spec, method_kwargs, traces, tol)
+    precision = _precision(cls, traces, dtype, _compiled_graphs() - compiled_before)
+    stuck = _stuck(traces)
     base = {**spec.cls.PRESET, **method_kwargs}
     axes = _axes(spec, base, method_kwargs)
     conventions = convention_settings(axes)
@@ -852,7 +889,8 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     settings = [dict(passed=tr.passed, read=tr.hp) for tr in traces]
     common = dict(target=_target_name(cls), version=_version(cls), target_kwargs=target_kwargs, method=spec.name,
                   method_kwargs=method_kwargs, dtype=str(dtype).replace("torch.", ""), steps=steps,
-                  settings=settings, tolerance=tol, grad_modified=grad_event, notes=notes)
+                  settings=settings, tolerance=tol, grad_modified=grad_event, notes=notes, precision=precision,
+                  stuck=stuck)
     if matches:
         conv, rep = matches[0]
         full = ref.run(conv, early_exit=False)
@@ -867,8 +905,19 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
                                  diagnosis=None, explained_by=[], explanations=[], closest=None, search=None,
                                  seconds=round(time.perf_counter() - t0, 2), **common)
 
+    progress("localising: each step replayed from the target's own state")
+    loc, best_conv = localise(_widened(ref, precision), conventions, spec, (precision or {}).get("rtols"))
+    common["localisation"] = loc.to_dict()
+    if loc.roles is not None and loc.first is None and precision and precision.get("state"):
+        full = ref.run(best_conv, early_exit=False)
+        return ConformanceResult(verdict="conforms", convention=best_conv,
+                                 changed_from_preset=_changes(best_conv, base),
+                                 undetermined=[], max_residual=full.max_residual, first_departure=None,
+                                 diagnosis=f"conforms within {precision['state_words']}", explained_by=[],
+                                 explanations=[], closest=None, search=None,
+                                 seconds=round(time.perf_counter() - t0, 2), **common)
     progress(f"identifying the rule: up to {depth} departures from the paper's")
-    found = identify(ref, spec.ingredients, axes, depth, progress)
+    found = _identify_localised(ref, spec, axes, depth, progress, loc)
     explanations, undetermined = _grouped(found.explanations, axes, base)
     if explanations:
         conv = explanations[0][1]
@@ -904,6 +953,73 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
                              closest=closest, search=dict(tried=found.tried, depth=depth,
                                                           seconds=round(found.seconds, 2)),
                              seconds=round(time.perf_counter() - t0, 2), **common)
+
+
+LOW_PRECISION_STATE = {"float32", "bfloat16", "float16"}
+
+
+def _compiled_graphs() -> int:
+    """How many graphs torch's compiler has built in this process (0 when it never ran)."""
+    import sys
+    utils = sys.modules.get("torch._dynamo.utils")
+    return int(utils.counters["stats"].get("unique_graphs", 0)) if utils is not None else 0
+
+
+def _precision(cls, traces, dtype, graphs: int) -> dict | None:
+    """What of the target runs below the record's precision: state tensors kept in a lower precision than the
+    float64 parameters (their names and dtype, and the relative tolerance of a seeded step, 4 units of their
+    rounding), graphs compiled while it ran, and the constructor keywords that would make the comparison exact."""
+    if dtype != torch.float64:
+        return None
+    low = {}
+    for tr in traces:
+        low.update({name: d for name, d in tr.state_dtypes.items() if d in LOW_PRECISION_STATE})
+    if not low and not graphs:
+        return None
+    named, _ = _named_parameters(cls)
+    flags = [f"{k}='float64'" for k in named if "dtype" in k.lower()] if low else []
+    words = ", ".join(f"{name} in {d}" for name, d in sorted(low.items()))
+    out = {"state": low, "rtols": {name: 4 * torch.finfo(getattr(torch, d)).eps for name, d in low.items()},
+           "state_words": f"the rounding of its state ({words}; parameters float64)" if low else "",
+           "compiled_graphs": graphs, "flags": flags + (["TORCHDYNAMO_DISABLE=1 (eager)"] if graphs else [])}
+    return out
+
+
+def _widened(ref: "_Reference", precision: dict | None) -> "_Reference":
+    """``ref`` with each setting's tolerance widened to what a state kept in a lower precision changes in one
+    step (16 units of its rounding times the largest step of the setting, in units of lr)."""
+    if not precision or not precision.get("state"):
+        return ref
+    eps = max(torch.finfo(getattr(torch, d)).eps for d in precision["state"].values())
+    wide = copy.copy(ref)
+    wide.tol = [max(t, 16 * eps * max(float((b - a).abs().max()) for w0, w1 in zip(tr.w, tr.w[1:])
+                                      for a, b in zip(w0, w1) if a.numel()) / tr.hp["lr"])
+                for t, tr in zip(ref.tol, ref.traces)]
+    return wide
+
+
+def _stuck(traces) -> list:
+    """The parameters the target never moves in any setting although their gradient is not 0 at some step."""
+    out = []
+    for i in range(len(traces[0].w[0])):
+        moved = any(not torch.equal(tr.w[t + 1][i], tr.w[t][i]) for tr in traces for t in range(len(tr.g)))
+        pushed = sum(int(bool((tr.g[t][i] != 0).any())) for tr in traces for t in range(len(tr.g)))
+        if not moved and pushed:
+            out.append(dict(parameter=i, shape=tuple(SHAPES[i]), steps_with_gradient=pushed))
+    return out
+
+
+def _identify_localised(ref, spec: Method, axes, depth, progress, loc):
+    """The grammar search, first within the ingredients the localisation found (and the decay), then, when that
+    explains nothing, over every ingredient."""
+    if loc.choices:
+        names = {c.ingredient for c in loc.choices}
+        within = [i for i in spec.ingredients if i.name in names or i.decay]
+        progress(f"identifying within {', '.join(sorted(names))}")
+        found = identify(ref, within, axes, depth, progress)
+        if found.explanations:
+            return found
+    return identify(ref, spec.ingredients, axes, depth, progress)
 
 
 def _grouped(found: list, axes: list, base: dict) -> tuple[list, list]:

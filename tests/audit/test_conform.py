@@ -524,3 +524,145 @@ def test_docs_carry_the_current_peer_table(monkeypatch):
     missing = [line for line in table.splitlines() if line not in page]
     assert not missing, ("docs/conformance.md's conformance table is stale; regenerate with "
                          "`ams-theory conform --peers`:\n" + "\n".join(missing))
+
+
+# ----------------------------------------------------------------------------- localisation from the target's state
+
+@pytest.mark.parametrize("method, defects, quantity", [
+    ("adamw", ("beta1_weights_gradient",), "first moment"),
+    ("adamw", ("beta2_weights_gradient",), "second moment"),
+    ("adamw", ("no_bias_correction_m",), "step computed from the state"),
+    ("adamw", ("v_correction_outside_sqrt",), "step computed from the state"),
+    ("cadamw", ("mask_written_into_momentum",), "first moment"),
+    ("lion", ("beta2_weights_gradient",), "first moment"),
+    ("lion", ("beta1_weights_gradient",), "step computed from the state"),
+    ("adamw", ("beta1_weights_gradient", "no_bias_correction_v"), "first moment"),      # a pair: the first one
+    ("cadamw", ("beta2_weights_gradient", "mask_sign_flipped"), "second moment"),
+])
+def test_localisation_names_the_quantity_and_the_departure_it_follows(method, defects, quantity):
+    """Each step replayed from the target's own state: the first quantity that departs is named, and the single
+    departure of the grammar that reproduces it there (nothing extra); the search then explains the record."""
+    r = conform(_combined(method, *defects), method)
+    loc = r.localisation
+    assert r.verdict == "departs" and loc["roles"]["m"] == "m" and loc["first"]["quantity"] == quantity
+    assert [f["name"] for f in loc["follows"]] == [defects[0]], loc["follows"]
+    assert set(r.explained_by) == set(defects) and "localised   state matched" in r.text()
+
+
+class StateElsewhere(torch.optim.Optimizer):
+    """Adam with beta1 weighting the new gradient, its moments kept in attributes, not in opt.state."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self.moments = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                m, v, t = self.moments.setdefault(p, [torch.zeros_like(p), torch.zeros_like(p), 0])
+                t += 1
+                self.moments[p][2] = t
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                m.lerp_(p.grad, b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                den = (v / (1 - b2 ** t)).sqrt().add_(group["eps"])
+                p.addcdiv_(m, den, value=-group["lr"] / (1 - b1 ** t))
+
+
+def test_a_target_whose_state_is_not_public_falls_back_and_says_so():
+    r = conform(StateElsewhere, "adamw")
+    assert r.localisation["roles"] is None and "keeps no state in opt.state" in r.localisation["why"]
+    assert r.explained_by == ["beta1_weights_gradient"] and "whole grammar is searched" in r.text()
+
+
+class LowPrecisionState(torch.optim.Optimizer):
+    """torch's AdamW with its moments stored in ``state_dtype`` (float32 by default) and the step computed in the
+    parameters' float64."""
+
+    WEIGHT_OF_NEW = staticmethod(lambda b1: 1 - b1)        # the weight of the new gradient in the first moment
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, state_dtype="float32"):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self.state_dtype = getattr(torch, state_dtype)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            (b1, b2), lr = group["betas"], group["lr"]
+            for p in group["params"]:
+                s = self.state[p]
+                if not s:
+                    s["step"] = 0
+                    s["exp_avg"] = torch.zeros_like(p, dtype=self.state_dtype)
+                    s["exp_avg_sq"] = torch.zeros_like(p, dtype=self.state_dtype)
+                s["step"] += 1
+                t, g = s["step"], p.grad.to(self.state_dtype)
+                s["exp_avg"].lerp_(g, self.WEIGHT_OF_NEW(b1))
+                s["exp_avg_sq"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                p.mul_(1 - lr * group["weight_decay"])
+                den = (s["exp_avg_sq"].double() / (1 - b2 ** t)).sqrt().add_(group["eps"])
+                p.addcdiv_(s["exp_avg"].double(), den, value=-lr / (1 - b1 ** t))
+
+
+def test_a_state_kept_in_float32_conforms_within_its_rounding_and_names_the_flag():
+    r = conform(LowPrecisionState, "adamw")
+    assert r.verdict == "conforms" and r.precision["state"] == {"exp_avg": "float32", "exp_avg_sq": "float32"}
+    assert "within the rounding of its state (exp_avg in float32, exp_avg_sq in float32" in r.summary()
+    assert "state_dtype='float64'" in r.precision["flags"] and "exact comparison: state_dtype='float64'" in r.text()
+    exact = conform(LowPrecisionState, "adamw", {"state_dtype": "float64"})
+    assert exact.verdict == "conforms" and exact.precision is None and exact.diagnosis is None
+
+
+class Bfloat16Swapped(LowPrecisionState):
+    """The same in bfloat16 with beta1 weighting the new gradient: rounding does not hide a departure."""
+
+    WEIGHT_OF_NEW = staticmethod(lambda b1: b1)
+
+    def __init__(self, params, **kw):
+        super().__init__(params, state_dtype="bfloat16", **kw)
+
+
+def test_a_departure_in_a_low_precision_state_is_still_localised():
+    r = conform(Bfloat16Swapped, "adamw")
+    assert r.verdict == "departs" and r.precision["state"]["exp_avg"] == "bfloat16"
+    assert r.localisation["first"]["quantity"] == "first moment"
+    assert [f["name"] for f in r.localisation["follows"]] == ["beta1_weights_gradient"]
+
+
+class NeverMovesScalars(torch.optim.AdamW):
+    """torch's AdamW that skips 0-d parameters."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        hidden = [(p, p.grad) for g in self.param_groups for p in g["params"] if p.dim() == 0]
+        for p, _ in hidden:
+            p.grad = None
+        try:
+            return super().step(closure)
+        finally:
+            for p, grad in hidden:
+                p.grad = grad
+
+
+def test_a_parameter_never_updated_is_reported_first():
+    r = conform(NeverMovesScalars, "adamw")
+    assert r.verdict == "departs" and [s["parameter"] for s in r.stuck] == [0] and r.stuck[0]["shape"] == ()
+    assert r.summary().startswith("parameter 0 (shape ()) is never updated (its gradient is not 0 at ")
+    assert "stuck       parameter 0 (shape ())" in r.text()
+
+
+class CompiledAdamW(torch.optim.AdamW):
+    """torch's AdamW whose parameter update runs through torch.compile (the eager backend: no C compiler)."""
+
+    def step(self, closure=None):
+        if not hasattr(self, "_compiled"):
+            self._compiled = torch.compile(super().step, backend="eager")
+        return self._compiled(closure)
+
+
+def test_a_compiled_target_is_reported_as_such():
+    r = conform(CompiledAdamW, "adamw", {"foreach": False})
+    assert r.precision is not None and r.precision["compiled_graphs"] > 0
+    assert "compiled    the target ran compiled code" in r.text() and "TORCHDYNAMO_DISABLE=1" in r.text()
