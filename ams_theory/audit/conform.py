@@ -666,6 +666,7 @@ class ConformanceResult:
     localisation: dict | None = None   # where the target leaves our rule first, read from its state (localise.py)
     precision: dict | None = None      # state kept in a lower precision, compiled code: what and which flags
     stuck: list = field(default_factory=list)   # parameters the target never moves although their gradient is not 0
+    nearest: list = field(default_factory=list)  # with closest, the next combinations: where each leaves the record
 
     def to_dict(self) -> dict:
         return {**asdict(self), "changes_state": self.changes_state}
@@ -760,6 +761,9 @@ class ConformanceResult:
                 c = self.closest
                 lines.append(f"closest     {c['name']}" + (f" under {_kw_text(c['convention'])}" if c["convention"]
                                                             else "") + f": follows the record to {c['stops']}")
+            for k, n in enumerate(self.nearest[1:], 2):
+                lines.append(f"nearest {k}   {n['name']} ({n['formulas']})" + (
+                    f" under {_kw_text(n['convention'])}" if n["convention"] else "") + f": to {n['stops']}")
             if self.search:
                 lines.append(f"search      {self.search['tried']} combinations of up to {self.search['depth']} "
                              f"departures, {self.search['seconds']:.1f} s")
@@ -937,20 +941,25 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     else:
         diagnosis = f"no combination of up to {depth} departures in the grammar reproduces the record " \
                     f"({found.tried} tried)"
-    closest = None
+    closest, nearest = None, []
     if not explanations and found.closest:
         deps, c, r = found.closest
         closest = dict(name=deps.name, departures=[x.to_dict() for x in deps.choices],
                        convention=_changes(c, base), stops=_stops(r), first_failure=r.where,
                        max_residual=ref.run(c, deps, early_exit=False).max_residual)
-        diagnosis += f"; the closest, {deps.name}{_under(c, base)}, follows it to {closest['stops']}"
+        nearest = [dict(name=d.name, formulas=", ".join(c.formula for c in d.choices) or "the paper's rule",
+                        convention=_changes(cv, base),
+                        stops=_stops(rp), first_failure=rp.where) for d, cv, rp in found.nearest]
+        named = "; ".join(f"{n['name']}{_under(cv, base)} to {n['stops']}"
+                          for n, (_, cv, _) in zip(nearest, found.nearest))
+        diagnosis += f"; the nearest, each followed as far as it goes: {named}"
     return ConformanceResult(verdict="departs", convention=conv, changed_from_preset=_changes(conv, base),
                              undetermined=undetermined, max_residual=ref.run(conv, early_exit=False).max_residual,
                              first_departure=rep.where, diagnosis=diagnosis,
                              explained_by=[c.name for c in explanations[0][0].choices] if explanations else [],
                              explanations=[dict(departures=[c.to_dict() for c in d.choices],
                                                 convention=_changes(cv, base)) for d, cv in explanations],
-                             closest=closest, search=dict(tried=found.tried, depth=depth,
+                             closest=closest, nearest=nearest, search=dict(tried=found.tried, depth=depth,
                                                           seconds=round(found.seconds, 2)),
                              seconds=round(time.perf_counter() - t0, 2), **common)
 

@@ -107,10 +107,26 @@ class Identification:
     tried: int
     depth: int
     seconds: float
+    nearest: list = field(default_factory=list)   # the NEAREST combinations (by :func:`_nearness`), distinct by name
+
+
+NEAREST = 3               # how many of the combinations that followed the record longest are named
 
 
 def _reach(replay) -> tuple:
     return (math.inf, 0) if replay.fail is None else replay.fail
+
+
+def _nearness(replay) -> tuple:
+    """How near a replay came: the later it left the record, then the less it left it by."""
+    return _reach(replay), -(replay.where or {}).get("residual", 0.0)
+
+
+def _keep_nearest(nearest: dict, deps, conv, rep) -> None:
+    """Keep, per set of departures (by name), the convention that came nearest."""
+    best = nearest.get(deps.name)
+    if best is None or _nearness(rep) > _nearness(best[2]):
+        nearest[deps.name] = (deps, conv, rep)
 
 
 def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
@@ -134,6 +150,7 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
     decay_conventions = convention_settings(decay_axes)
     tried, seen = 0, set()
     closest = {}                      # settings replayed -> (Departures, convention, replay) that went furthest
+    nearest = {}                      # departures' name -> (Departures, convention, replay) on every setting
 
     def run(conv, deps, settings):
         nonlocal tried
@@ -142,6 +159,7 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
         best = closest.get(settings is None)
         if best is None or _reach(rep) > _reach(best[2]):
             closest[settings is None] = (deps, conv, rep)
+        _keep_nearest(nearest, deps, conv, rep)
         return rep
 
     for k in range(depth + 1):
@@ -175,7 +193,13 @@ def identify(ref, ingredients: Iterable[Ingredient], axes: list, depth: int = 3,
         deps, conv, _ = closest[False]
         runs = [(deps, {**conv, **d}, ref.run({**conv, **d}, deps)) for d in decay_conventions]
         best = max(runs, key=lambda r: _reach(r[2]))
-    return Identification([], best, tried, depth, time.perf_counter() - t0)
+    if best is not None:
+        _keep_nearest(nearest, *best)
+    # the candidates came nearest on different settings (those without decay, or all): each is replayed on all
+    candidates = sorted(nearest.values(), key=lambda r: _nearness(r[2]), reverse=True)[:3 * NEAREST]
+    ranked = sorted([(d, c, ref.run(c, d)) for d, c, _ in candidates], key=lambda r: _nearness(r[2]),
+                    reverse=True)[:NEAREST]
+    return Identification([], ranked[0] if ranked else best, tried, depth, time.perf_counter() - t0, ranked)
 
 
 def convention_settings(axes):

@@ -120,8 +120,16 @@ def test_planted_departure_outside_the_grammar_says_where_the_search_stopped():
     assert r.verdict == "departs" and r.explained_by == [] and r.explanations == []
     assert r.diagnosis.startswith("no combination of up to 2 departures in the grammar reproduces the record")
     c = r.closest
-    assert c["first_failure"]["step"] >= 1 and c["max_residual"] > 1e-3 and "follows it to step" in r.diagnosis
-    assert "closest" in r.text() and "up to 2 departures" in r.text()
+    assert c["first_failure"]["step"] >= 1 and c["max_residual"] > 1e-3
+    assert "the nearest, each followed as far as it goes: " in r.diagnosis and "closest" in r.text()
+    assert "up to 2 departures" in r.text()
+    # the nearest explanations by name, each with where it leaves the record and by how much, nearest first
+    assert len(r.nearest) == 3 and len({n["name"] for n in r.nearest}) == 3
+    residuals = [n["first_failure"]["residual"] for n in r.nearest]
+    assert all(f"{n['name']}" in r.diagnosis for n in r.nearest) and "nearest 2" in r.text()
+    assert [(n["first_failure"]["setting"], n["first_failure"]["step"]) for n in r.nearest] == sorted(
+        [(n["first_failure"]["setting"], n["first_failure"]["step"]) for n in r.nearest], reverse=True) or \
+        residuals == sorted(residuals)
 
 
 # two and three departures at once, written here independently of the grammar (PLANTED)
