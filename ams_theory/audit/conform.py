@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import importlib
 import inspect
 import math
@@ -174,15 +175,41 @@ COUPLED_DECAY = Ingredient("weight decay", "g <- g + gamma w (coupled)", (
            "w <- w (1 - lr gamma) before the step", hp=lambda hp: _wd(hp, weight_decay_mode="before"))), decay=True)
 
 
+# parameterised departures, tried where the localisation points (a family too large for the whole search)
+BIAS_POWERS = (0, 0.5, 1, 2)
+_NAMED_POWERS = {(0, 1), (1, 0), (0, 0), (1, 2)}           # the grammar's own bias-correction departures
+
+
+def _bias_power(p, q) -> Choice:
+    return Choice("bias correction", f"bias_correction_powers_{p:g}_{q:g}", f"m's bias correction taken to the power "
+                  f"{p:g} and v's to the power {q:g}", f"m_hat = m/(1 - beta1^t)^{p:g}, v_hat = v/(1 - beta2^t)^{q:g}",
+                  parts={"bias_corrections": lambda b1, b2, t: ((1 - b1 ** t) ** p, (1 - b2 ** t) ** q)})
+
+
+BIAS_FAMILY = tuple(_bias_power(p, q) for p in BIAS_POWERS for q in BIAS_POWERS
+                    if (p, q) != (1, 1) and (p, q) not in _NAMED_POWERS)
+DECAY_GATE_FAMILY = tuple(
+    Choice("weight decay", f"decay_cautious_{name}", f"decay only where w o u {rel} 0 (the decay gate's tie rule "
+           f"{rel}, not the sign bits)", f"w <- w - lr gamma w o 1(w o u {rel} 0)",
+           parts={"decay_mask": lambda ops, w, u, strict=strict: ops.indicator_(ops.mul(w, u), strict)})
+    for name, rel, strict in (("strict", ">", True), ("nonstrict", ">=", False)))
+DECAY_MASKED = Choice("weight decay", "decay_masked_with_step", "the decay is applied only where the masked step is "
+                      "not 0 (one term of the update masked with the other; Algorithm 2 leaves the decay unmasked)",
+                      "w <- w - lr gamma w o 1(phi o u != 0)",
+                      parts={"decay_mask": lambda ops, w, u: ops.indicator_(ops.mul(u, u), True)})
+
+
 @dataclass(frozen=True)
 class Method:
-    """A preset to conform to: our optimizer class and the ingredients whose departures are searched."""
+    """A preset to conform to: our optimizer class, the ingredients whose departures are searched, and the
+    parameterised ``family`` choices the localisation also tries (each joins the search where it is found)."""
 
     name: str
     cls: type
     ingredients: tuple
     decay_modes: tuple        # the documented decay conventions (the preset's first)
     description: str
+    family: tuple = ()
 
     @property
     def departures(self) -> tuple:
@@ -190,22 +217,25 @@ class Method:
         return tuple(c for i in self.ingredients for c in i.departures)
 
 
+_ADAM_FAMILY = BIAS_FAMILY + DECAY_GATE_FAMILY
+_CAUTIOUS_FAMILY = _ADAM_FAMILY + (DECAY_MASKED,)
 METHODS = {m.name: m for m in (
     Method("adam", optim.Adam, ADAM_INGREDIENTS + (COUPLED_DECAY,), ("l2",),
-           "Adam with coupled (L2) weight decay, torch.optim.Adam's definition"),
+           "Adam with coupled (L2) weight decay, torch.optim.Adam's definition", BIAS_FAMILY),
     Method("adamw", optim.AdamW, ADAM_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
-           "AdamW (Alg. 2 of the AMS/Grams paper)"),
+           "AdamW (Alg. 2 of the AMS/Grams paper)", _ADAM_FAMILY),
     Method("cadamw", optim.CAdamW, ADAM_INGREDIENTS + MASK_INGREDIENTS + (MOMENTUM_STATE, DECOUPLED_DECAY),
-           ("after_scaled", "after", "before"), "cautious AdamW (Alg. 2 of the Cautious paper)"),
+           ("after_scaled", "after", "before"), "cautious AdamW (Alg. 2 of the Cautious paper)", _CAUTIOUS_FAMILY),
     Method("grams", optim.Grams, ADAM_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
-           ("after", "after_scaled", "before"), "Grams (Def. 5.1 / Cor. 5.2 of the AMS/Grams paper)"),
+           ("after", "after_scaled", "before"), "Grams (Def. 5.1 / Cor. 5.2 of the AMS/Grams paper)", _CAUTIOUS_FAMILY),
     Method("ams", optim.AMS, ADAM_INGREDIENTS + MASK_INGREDIENTS + (MOMENTUM_STATE, DECOUPLED_DECAY),
            ("after_scaled", "after", "before"), "AMS (Alg. 1 of the AMS/Grams paper); lam and beta3 via method "
-           "keywords"),
+           "keywords", _CAUTIOUS_FAMILY),
     Method("lion", optim.Lion, LION_INGREDIENTS + (DECOUPLED_DECAY,), ("after", "before"),
-           "Lion (Def. A.5 of the AMS/Grams paper)"),
+           "Lion (Def. A.5 of the AMS/Grams paper)", DECAY_GATE_FAMILY),
     Method("clion", optim.CLion, LION_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
-           ("after", "after_scaled", "before"), "cautious Lion (Alg. 3 of the Cautious paper)"),
+           ("after", "after_scaled", "before"), "cautious Lion (Alg. 3 of the Cautious paper)",
+           DECAY_GATE_FAMILY + (DECAY_MASKED,)),
 )}
 
 _NORMALIZATIONS = (dict(normalize="nnz_xi", xi=1.0), dict(normalize="mean_eps", mask_eps=1e-8),
@@ -1023,7 +1053,10 @@ def _identify_localised(ref, spec: Method, axes, depth, progress, loc):
     explains nothing, over every ingredient."""
     if loc.choices:
         names = {c.ingredient for c in loc.choices}
-        within = [i for i in spec.ingredients if i.name in names or i.decay]
+        found_in_family = [c for c in loc.choices if c in spec.family]
+        within = [dataclasses.replace(i, departures=i.departures + tuple(c for c in found_in_family
+                                                                         if c.ingredient == i.name))
+                  for i in spec.ingredients if i.name in names or i.decay]
         progress(f"identifying within {', '.join(sorted(names))}")
         found = identify(ref, within, axes, depth, progress)
         if found.explanations:

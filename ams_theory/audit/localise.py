@@ -262,7 +262,7 @@ def localise(ref, conventions: list, method, rtols: dict | None = None) -> tuple
     where = dict(setting=k + 1, step=t + 1, quantity=quantity, parameter=i, shape=shape, index=_index(at, shape),
                  ours=ours, target=theirs)
     follows, choices = [], []
-    for choice in method.departures:
+    for choice in method.departures + method.family:
         deps = Departures((choice,))
         if _reproduces(seeded, convention, deps, k, t, quantity, roles, rtols, ref.tol[k]):
             follows.append(choice.to_dict())

@@ -674,3 +674,25 @@ def test_a_compiled_target_is_reported_as_such():
     r = conform(CompiledAdamW, "adamw", {"foreach": False})
     assert r.precision is not None and r.precision["compiled_graphs"] > 0
     assert "compiled    the target ran compiled code" in r.text() and "TORCHDYNAMO_DISABLE=1" in r.text()
+
+
+# ----------------------------------------------------------------------------- parameterised departures
+
+@pytest.mark.parametrize("target, method, expected", [
+    (planted(optim.AdamW, parts={"bias_corrections": lambda b1, b2, t: ((1 - b1 ** t) ** 0.5, 1 - b2 ** t)}),
+     "adamw", "bias_correction_powers_0.5_1"),
+    (planted(optim.AdamW, parts={"bias_corrections": lambda b1, b2, t: ((1 - b1 ** t) ** 2, (1 - b2 ** t) ** 0.5)}),
+     "adamw", "bias_correction_powers_2_0.5"),
+    (planted(optim.AdamW, parts={"decay_mask": lambda ops, w, u: [(a * b > 0).to(a.dtype) for a, b in zip(w, u)]}),
+     "adamw", "decay_cautious_strict"),
+    (planted(optim.Lion, parts={"decay_mask": lambda ops, w, u: [(a * b >= 0).to(a.dtype) for a, b in zip(w, u)]}),
+     "lion", "decay_cautious_nonstrict"),
+    (planted(optim.CAdamW, parts={"decay_mask": lambda ops, w, u: [(b != 0).to(a.dtype) for a, b in zip(w, u)]}),
+     "cadamw", "decay_masked_with_step"),
+])
+def test_a_parameterised_departure_is_found_where_the_localisation_points(target, method, expected):
+    """A power of a bias correction, or the decay gate's tie rule, outside the searched grammar: the localisation
+    tries the family at the step where the target leaves our rule, and the search then explains the record."""
+    r = conform(target, method)
+    assert r.verdict == "departs" and expected in [f["name"] for f in r.localisation["follows"]], r.text()
+    assert r.explained_by == [expected], r.diagnosis
