@@ -719,8 +719,10 @@ class ConformanceResult:
 
     def stuck_text(self) -> str:
         """The parameters the target never moves, first of all findings ("" when none)."""
-        return "; ".join(f"parameter {s['parameter']} (shape {s['shape']}) is never updated (its gradient is not 0 at "
-                         f"{s['steps_with_gradient']} steps)" for s in self.stuck)
+        return "; ".join(f"parameter {s['parameter']} (shape {s['shape']}) is never updated"
+                         + (f" on the {s['path']}" if s.get("path") else "")
+                         + f" in setting{'s' * (len(s['settings']) > 1)} {', '.join(map(str, s['settings']))} (its "
+                         f"gradient is not 0 at {s['steps_with_gradient']} steps there)" for s in self.stuck)
 
     def summary(self) -> str:
         """One line: the verdict and what explains it (a parameter never updated first)."""
@@ -881,13 +883,15 @@ def conform(target, method: str, target_kwargs: dict | None = None, method_kwarg
         torch.set_default_dtype(getattr(torch, default_dtype))
         notes.append(f"torch's default dtype was {default_dtype} while the target ran")
     try:
-        return _audit(cls, spec, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0)
+        rerun = (target, default_dtype) if isinstance(target, str) else None
+        return _audit(cls, spec, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0, rerun)
     finally:
         torch.set_default_dtype(previous)
 
 
-def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0):
-    """Record, replay and identify (see :func:`conform`)."""
+def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, notes, progress, t0, rerun=None):
+    """Record, replay and identify (see :func:`conform`); ``rerun``: ``(TARGET, default dtype)`` to record the
+    target again in a fresh process with its compiler disabled, when it is named by a string."""
     import time
 
     dtype = torch.float64
@@ -913,6 +917,12 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     ref = _Reference(spec, method_kwargs, traces, tol)
     precision = _precision(cls, traces, dtype, _compiled_graphs() - compiled_before)
     stuck = _stuck(traces)
+    if stuck and precision and precision["compiled_graphs"] and rerun:
+        progress("rerunning the target with its compiler disabled (TORCH_COMPILE_DISABLE=1, a fresh process)")
+        eager = _eager_moves(rerun, target_kwargs, spec, method_kwargs, seed, steps, stuck)
+        for s in stuck:
+            s["path"] = {True: "compiled path (the eager path moves it)",
+                         False: "compiled and the eager path"}.get(eager, "")
     base = {**spec.cls.PRESET, **method_kwargs}
     axes = _axes(spec, base, method_kwargs)
     conventions = convention_settings(axes)
@@ -1020,7 +1030,7 @@ def _precision(cls, traces, dtype, graphs: int) -> dict | None:
     words = ", ".join(f"{name} in {d}" for name, d in sorted(low.items()))
     out = {"state": low, "rtols": {name: 4 * torch.finfo(getattr(torch, d)).eps for name, d in low.items()},
            "state_words": f"the rounding of its state ({words}; parameters float64)" if low else "",
-           "compiled_graphs": graphs, "flags": flags + (["TORCHDYNAMO_DISABLE=1 (eager)"] if graphs else [])}
+           "compiled_graphs": graphs, "flags": flags + (["TORCH_COMPILE_DISABLE=1 (eager)"] if graphs else [])}
     return out
 
 
@@ -1038,14 +1048,54 @@ def _widened(ref: "_Reference", precision: dict | None) -> "_Reference":
 
 
 def _stuck(traces) -> list:
-    """The parameters the target never moves in any setting although their gradient is not 0 at some step."""
+    """The parameters the target never moves in a setting although their gradient is not 0 at some step there:
+    ``{parameter, shape, settings (1-based), steps_with_gradient}``."""
     out = []
     for i in range(len(traces[0].w[0])):
-        moved = any(not torch.equal(tr.w[t + 1][i], tr.w[t][i]) for tr in traces for t in range(len(tr.g)))
-        pushed = sum(int(bool((tr.g[t][i] != 0).any())) for tr in traces for t in range(len(tr.g)))
-        if not moved and pushed:
-            out.append(dict(parameter=i, shape=tuple(SHAPES[i]), steps_with_gradient=pushed))
+        settings, pushed = [], 0
+        for tr in traces:
+            steps = sum(int(bool((tr.g[t][i] != 0).any())) for t in range(len(tr.g)))
+            if steps and all(torch.equal(tr.w[t + 1][i], tr.w[t][i]) for t in range(len(tr.g))):
+                settings.append(tr.setting + 1)
+                pushed += steps
+        if settings:
+            out.append(dict(parameter=i, shape=tuple(SHAPES[i]), settings=settings, steps_with_gradient=pushed))
     return out
+
+
+_EAGER_RERUN = """
+import json, sys
+import torch
+from ams_theory.audit import conform as cf
+a = json.loads(sys.argv[1])
+if a["dtype"]:
+    torch.set_default_dtype(getattr(torch, a["dtype"]))
+traces, _ = cf._record(cf.load_target(a["target"]), a["kw"], cf.METHODS[a["method"]], a["mkw"],
+                       cf._Problem(a["seed"], torch.float64), a["steps"], [], lambda msg: None)
+print(json.dumps([[s["parameter"], k] for s in cf._stuck(traces) for k in s["settings"]]))
+"""
+
+
+def _eager_moves(rerun, target_kwargs, spec, method_kwargs, seed, steps, stuck) -> bool | None:
+    """Whether the target, recorded again in a fresh process with torch's compiler disabled
+    (``TORCH_COMPILE_DISABLE=1``, read at import; ``TORCHDYNAMO_DISABLE=1`` for older torch), moves the stuck
+    parameters in the settings where the compiled run left them; None when the rerun fails or its keywords cannot
+    be passed as JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    target, dtype = rerun
+    try:
+        args = json.dumps(dict(target=target, kw=target_kwargs, method=spec.name, mkw=method_kwargs, seed=seed,
+                               steps=steps, dtype=dtype))
+        out = subprocess.run([sys.executable, "-c", _EAGER_RERUN, args], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "TORCH_COMPILE_DISABLE": "1", "TORCHDYNAMO_DISABLE": "1"})
+        still = {tuple(x) for x in json.loads(out.stdout.strip().splitlines()[-1])}
+    except (TypeError, ValueError, IndexError, subprocess.SubprocessError, OSError):
+        return None
+    return all((s["parameter"], k) not in still for s in stuck for k in s["settings"])
 
 
 def _identify_localised(ref, spec: Method, axes, depth, progress, loc):

@@ -10,6 +10,7 @@ errors (exit status 2), never a traceback.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -657,7 +658,8 @@ class NeverMovesScalars(torch.optim.AdamW):
 def test_a_parameter_never_updated_is_reported_first():
     r = conform(NeverMovesScalars, "adamw")
     assert r.verdict == "departs" and [s["parameter"] for s in r.stuck] == [0] and r.stuck[0]["shape"] == ()
-    assert r.summary().startswith("parameter 0 (shape ()) is never updated (its gradient is not 0 at ")
+    assert r.summary().startswith("parameter 0 (shape ()) is never updated in settings 1, 2, 3, 4 (its gradient is "
+                                  "not 0 at ")
     assert "stuck       parameter 0 (shape ())" in r.text()
 
 
@@ -673,7 +675,7 @@ class CompiledAdamW(torch.optim.AdamW):
 def test_a_compiled_target_is_reported_as_such():
     r = conform(CompiledAdamW, "adamw", {"foreach": False})
     assert r.precision is not None and r.precision["compiled_graphs"] > 0
-    assert "compiled    the target ran compiled code" in r.text() and "TORCHDYNAMO_DISABLE=1" in r.text()
+    assert "compiled    the target ran compiled code" in r.text() and "TORCH_COMPILE_DISABLE=1" in r.text()
 
 
 # ----------------------------------------------------------------------------- parameterised departures
@@ -696,3 +698,13 @@ def test_a_parameterised_departure_is_found_where_the_localisation_points(target
     r = conform(target, method)
     assert r.verdict == "departs" and expected in [f["name"] for f in r.localisation["follows"]], r.text()
     assert r.explained_by == [expected], r.diagnosis
+
+
+def test_a_parameter_stuck_on_the_compiled_path_only_is_reported_so():
+    """The target is recorded again in a fresh process with TORCH_COMPILE_DISABLE=1: the eager path moves the
+    0-d parameter the compiled path never updates."""
+    target = str(Path(__file__).with_name("compiled_targets.py")) + ":SkipsScalarsWhenCompiled"
+    r = conform(target, "adamw", {"foreach": False})
+    assert r.stuck and r.stuck[0]["parameter"] == 0 and r.precision["compiled_graphs"] > 0
+    assert r.summary().startswith("parameter 0 (shape ()) is never updated on the compiled path (the eager path "
+                                  "moves it) in settings 1, 2, 3, 4")
