@@ -148,9 +148,9 @@ LION_INGREDIENTS = (
 MASK_INGREDIENTS = (
     Ingredient("mask reference", "phi = 1(u o g > 0) (the direction against the gradient)", (
         Choice("mask reference", "mask_sign_flipped", "the mask keeps the coordinates where u and the gradient "
-               "disagree", "phi = 1(u o g < 0)", parts={"mask_reference": lambda ops, s, m: ops.mul(s, -1)}),
+               "disagree", "phi = 1(u o g < 0)", parts={"mask_reference": lambda ops, s, m, w: ops.mul(s, -1)}),
         Choice("mask reference", "mask_against_momentum", "the mask compares u with the momentum m, not with the "
-               "gradient", "phi = 1(u o m > 0)", parts={"mask_reference": lambda ops, s, m: m}),
+               "gradient", "phi = 1(u o m > 0)", parts={"mask_reference": lambda ops, s, m, w: m}),
         Choice("mask reference", "mask_not_applied", "no mask: the base optimizer's step", "phi = 1",
                hp=lambda hp: dict(hp, mask=None)))),
 )
@@ -217,8 +217,11 @@ class Method:
         return tuple(c for i in self.ingredients for c in i.departures)
 
 
+MASK_AGAINST_PARAMETER = Choice("mask reference", "mask_against_parameter", "the mask compares u with the parameter "
+                                "w, not with the gradient", "phi = 1(u o w > 0)",
+                                parts={"mask_reference": lambda ops, s, m, w: ops.copy(w)})
 _ADAM_FAMILY = BIAS_FAMILY + DECAY_GATE_FAMILY
-_CAUTIOUS_FAMILY = _ADAM_FAMILY + (DECAY_MASKED,)
+_CAUTIOUS_FAMILY = _ADAM_FAMILY + (DECAY_MASKED, MASK_AGAINST_PARAMETER)
 METHODS = {m.name: m for m in (
     Method("adam", optim.Adam, ADAM_INGREDIENTS + (COUPLED_DECAY,), ("l2",),
            "Adam with coupled (L2) weight decay, torch.optim.Adam's definition", BIAS_FAMILY),
@@ -235,7 +238,7 @@ METHODS = {m.name: m for m in (
            "Lion (Def. A.5 of the AMS/Grams paper)", DECAY_GATE_FAMILY),
     Method("clion", optim.CLion, LION_INGREDIENTS + MASK_INGREDIENTS + (DECOUPLED_DECAY,),
            ("after", "after_scaled", "before"), "cautious Lion (Alg. 3 of the Cautious paper)",
-           DECAY_GATE_FAMILY + (DECAY_MASKED,)),
+           DECAY_GATE_FAMILY + (DECAY_MASKED, MASK_AGAINST_PARAMETER)),
 )}
 
 _NORMALIZATIONS = (dict(normalize="nnz_xi", xi=1.0), dict(normalize="mean_eps", mask_eps=1e-8),

@@ -205,9 +205,10 @@ def interpolate(ops: Ops, m, g, beta):
     return ops.lincomb(m, beta, g, 1 - beta)
 
 
-def paper_reference(ops: Ops, s, m):
+def paper_reference(ops: Ops, s, m, w):
     r"""The quantity the mask compares the direction with: ``s`` (the gradient, or AMS's
-    ``beta3`` average of it), as both papers define it; ``m`` (the momentum) is unused."""
+    ``beta3`` average of it), as both papers define it; ``m`` (the momentum) and ``w`` (the
+    parameters) are unused."""
     return s
 
 
@@ -219,7 +220,7 @@ class Parts:
     ``second_moment(ops, v, g, beta)``  Adam's ``v``
     ``bias_corrections(b1, b2, t)``     the divisors of ``m`` and ``v``
     ``interpolation(ops, m, g, beta)``  Lion's pre-sign mix of momentum and gradient
-    ``mask_reference(ops, s, m)``       what the caution mask compares the direction with
+    ``mask_reference(ops, s, m, w)``    what the caution mask compares the direction with
     ``decay_mask(ops, w, update)``      where decoupled weight decay applies (``None``: everywhere, as both
                                         papers do; a 0/1 mask from the parameters and the update otherwise)
     ``momentum_after_mask(ops, m, masked)`` the momentum kept after a masked Adam-family step (``None``: ``m``
@@ -586,7 +587,7 @@ def ams_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t, parts: Parts
     caution = Caution.from_mapping(hp)
     aligned = None
     if caution is not None:
-        aligned = alignment(ops, state["m"], parts.mask_reference(ops, ref, state["m"]), caution)
+        aligned = alignment(ops, state["m"], parts.mask_reference(ops, ref, state["m"], w), caution)
     state["v"] = parts.second_moment(ops, state["v"], g, beta2)
     den = adam_denominator(ops, state["v"], beta1, beta2, hp["eps"], t, hp.get("eps_mode", "corrected"), parts)
     upd, scale = masked_update(ops, state["m"], aligned, caution, den=den)
@@ -608,7 +609,7 @@ def lion_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, parts:
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
     u, state["m"] = lion_direction(ops, g, state["m"], beta1, beta2, parts)
-    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"], w), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
                    decay_mask=parts.decay_mask)
     return w, state
@@ -622,7 +623,7 @@ def heavy_ball_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=None, 
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
     u, state["s"] = heavy_ball_direction(ops, g, state["s"], hp["beta"])
-    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["s"]), Caution.from_mapping(hp))
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["s"], w), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
                    decay_mask=parts.decay_mask)
     return w, state
@@ -636,7 +637,7 @@ def signed_momentum_step(ops: Ops, w, g, state: dict, hp: Mapping[str, Any], t=N
     g = _coupled_gradient(ops, w, g, hp)
     state = dict(state)
     u, state["m"] = signed_momentum_direction(ops, g, state["m"], hp["beta"], parts)
-    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"]), Caution.from_mapping(hp))
+    upd, scale = cautious_update(ops, u, parts.mask_reference(ops, g, state["m"], w), Caution.from_mapping(hp))
     w = apply_step(ops, w, upd, hp["lr"], hp.get("weight_decay", 0), hp.get("weight_decay_mode", "after"), scale,
                    decay_mask=parts.decay_mask)
     return w, state

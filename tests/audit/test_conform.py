@@ -55,8 +55,8 @@ PLANTED = {
     "beta1_weights_gradient@lion": dict(parts={"interpolation": lambda ops, m, g, b: ops.lincomb(g, b, m, 1 - b)}),
     "beta2_weights_gradient@lion": dict(parts={"first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b)}),
     "sign_of_updated_momentum": dict(hp=lambda h: {**h, "betas": (h["betas"][1],) * 2}),
-    "mask_sign_flipped": dict(parts={"mask_reference": lambda ops, s, m: ops.lincomb(s, -1.0, s, 0.0)}),
-    "mask_against_momentum": dict(parts={"mask_reference": lambda ops, s, m: ops.copy(m)}),
+    "mask_sign_flipped": dict(parts={"mask_reference": lambda ops, s, m, w: ops.lincomb(s, -1.0, s, 0.0)}),
+    "mask_against_momentum": dict(parts={"mask_reference": lambda ops, s, m, w: ops.copy(m)}),
     "mask_not_applied": dict(hp=lambda h: {**h, "mask": None}),
     "decay_missing": dict(hp=lambda h: {**h, "weight_decay": 0.0}),
     "decay_in_gradient": dict(hp=lambda h: {**h, "weight_decay_mode": "l2"}),
@@ -691,6 +691,8 @@ def test_a_compiled_target_is_reported_as_such():
      "lion", "decay_cautious_nonstrict"),
     (planted(optim.CAdamW, parts={"decay_mask": lambda ops, w, u: [(b != 0).to(a.dtype) for a, b in zip(w, u)]}),
      "cadamw", "decay_masked_with_step"),
+    (planted(optim.CAdamW, parts={"mask_reference": lambda ops, s, m, w: [x.clone() for x in w]}),
+     "cadamw", "mask_against_parameter"),
 ])
 def test_a_parameterised_departure_is_found_where_the_localisation_points(target, method, expected):
     """A power of a bias correction, or the decay gate's tie rule, outside the searched grammar: the localisation

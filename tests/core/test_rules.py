@@ -815,7 +815,7 @@ def test_parts_default_is_the_papers_and_one_replacement_changes_one_ingredient(
         "first_moment": lambda ops, m, g, b: ops.lerp_(m, g, b),
         "second_moment": lambda ops, v, g, b: ops.addcmul_(ops.mul_(v, 1 - b), g, g, b),
         "bias_corrections": lambda b1, b2, t: (1, 1 - b2 ** t),
-        "mask_reference": lambda ops, s, m: ops.mul(s, -1),
+        "mask_reference": lambda ops, s, m, w: ops.mul(s, -1),
     }
     for name, piece in swaps.items():
         changed = run(rules.PAPER.replace(**{name: piece}))
