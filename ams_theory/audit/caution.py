@@ -286,8 +286,22 @@ def _conventions(checks: list, reference, unmasked, rescaled_term=False) -> list
         for scope in ("tensor", "group"):
             records = _fit_scales(checks, tie, scope, reference, unmasked, rescaled_term)
             if records is not None:
-                out += [(tie, scope, r) for r in _rescalings(records)]
+                named = _rescalings(records)
+                out += [(tie, scope, r) for r in named or [_unnamed(records)]]
     return out
+
+
+UNNAMED = "the mask matches, but the step is rescaled by a factor none of the paper's rescalings gives"
+
+
+def _unnamed_only(matches: list) -> bool:
+    return all(m[2].startswith("a factor") for m in matches)
+
+
+def _unnamed(records: list) -> str:
+    """A per-unit factor that fits but is none of the named rescalings (a trust ratio, say), with its range."""
+    scales = [s for s, _, _ in records]
+    return f"a factor none of the named rescalings gives (from {min(scales):.3g} to {max(scales):.3g})"
 
 
 def _convention_text(matches: list) -> str:
@@ -541,14 +555,18 @@ def _judge(checks, cls, kwargs, switch, seed, steps, progress) -> tuple:
         return "never fires", None, matches, [f"the mask never fires: u o g > 0 wherever u != 0 at every checked "
                                               f"entry, so caution changes nothing but the scale ({what})"]
     words, matches = _decay_outside(checks)
+    if matches and _unnamed_only(matches):
+        return "departs", f"{_convention_text(matches)}; {words}", matches, [UNNAMED]
     if matches:
         return "conforms", f"{_convention_text(matches)}; {words}", matches, []
     matches = _conventions(checks, _gradient, _no_term)
     if matches and checks[0].wd:
         return "departs", _convention_text(matches), matches, [
             "the decay term lr*wd*w is masked with the step (Algorithm 2 applies it outside the mask, line 13)"]
+        + [UNNAMED] * _unnamed_only(matches)
     if matches:
-        return "conforms", _convention_text(matches), matches, []
+        return ("departs", _convention_text(matches), matches, [UNNAMED]) if _unnamed_only(matches) else (
+            "conforms", _convention_text(matches), matches, [])
     diagnosis, matches = _diagnose(checks, cls, kwargs, switch, seed, steps, progress)
     return "departs", _convention_text(matches) if matches else None, matches, diagnosis
 

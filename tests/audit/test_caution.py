@@ -228,3 +228,16 @@ def test_cli_peers_prints_the_caution_table_too(monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "| conform table |" and out[-1] == (
         "| no_such_package | `no_such_package:Opt` | caution | skipped | package not installed |")
+
+
+class DoubledStep(Planted):
+    """The masked step doubled: the mask matches, the factor is none of the paper's rescalings."""
+
+    def scale(self, phi):
+        return 2.0
+
+
+def test_a_factor_none_of_the_rescalings_gives_departs_and_says_so():
+    r = ca.audit_caution(DoubledStep)
+    assert r.verdict == "departs" and r.diagnosis == [ca.UNNAMED], r.text()
+    assert "a factor none of the named rescalings gives (from 2 to 2)" in r.convention
