@@ -281,14 +281,14 @@ def _rescalings(records: list) -> list:
 
 def _conventions(checks: list, reference, unmasked, rescaled_term=False) -> list:
     """Every ``(tie, scope, rescaling)`` that reproduces all the checked on-steps."""
-    out = []
+    out, unnamed = [], []
     for tie in TIES:
         for scope in ("tensor", "group"):
             records = _fit_scales(checks, tie, scope, reference, unmasked, rescaled_term)
             if records is not None:
-                named = _rescalings(records)
-                out += [(tie, scope, r) for r in named or [_unnamed(records)]]
-    return out
+                out += [(tie, scope, r) for r in _rescalings(records)]
+                unnamed.append((tie, scope, _unnamed(records)))
+    return out or unnamed        # a factor no named rescaling gives only when none fits anywhere
 
 
 UNNAMED = "the mask matches, but the step is rescaled by a factor none of the paper's rescalings gives"
