@@ -36,8 +36,8 @@ from typing import Callable
 
 import torch
 
-from ams_theory.audit.conform import (ConformError, Peer, _named_parameters, _one_line, _version, load_target,
-                                      peer_target)
+from ams_theory.audit.conform import (_HEAVYBALL, ConformError, Peer, _named_parameters, _one_line, _version,
+                                      load_target, package_of, peer_target)
 
 __all__ = ["audit_caution", "CautionResult", "CAUTIOUS_CLASSES", "CautiousClass", "caution_peer_table",
            "run_cautious_class", "find_switch", "SWITCH_NAMES"]
@@ -587,10 +587,9 @@ class CautiousClass:
 
     @property
     def package(self) -> str:
-        return self.target.split(":")[0].split("/")[0].split(".")[0]
+        return package_of(self.target)
 
 
-_HB = dict(default_dtype="float64", module_settings=(("heavyball.utils", "compile_mode", None),))
 _HB_KW = {"storage_dtype": "float64"}
 CAUTIOUS_CLASSES = (
     *(CautiousClass(f"timm/optim/{f}.py:{c}", "caution", kw) for f, c, kw in (
@@ -600,7 +599,7 @@ CAUTIOUS_CLASSES = (
         ("lamb", "Lamb", {}), ("laprop", "LaProp", {}), ("lion", "Lion", {}), ("mars", "Mars", {}),
         ("nadamw", "NAdamW", {}), ("rmsprop_tf", "RMSpropTF", {"momentum": 0.9}),
         ("sgdp", "SGDP", {"lr": 1e-2, "momentum": 0.9}), ("sgdw", "SGDW", {"lr": 1e-2, "momentum": 0.9}))),
-    *(CautiousClass(f"heavyball:{c}", "caution", _HB_KW, **_HB) for c in (
+    *(CautiousClass(f"heavyball:{c}", "caution", _HB_KW, **_HEAVYBALL) for c in (
         "AdamW", "NAdam", "ADOPT", "LaProp", "RMSprop", "SGD", "SignLaProp", "AdEMAMix", "UnscaledAdamW")),
     *(CautiousClass(f"pytorch_optimizer:{c}", "cautious", kw) for c, kw in (
         ("AdaFactor", {"betas": (0.9, 0.999)}), ("AdamP", {}), ("AdaShift", {}), ("AdEMAMix", {}), ("ADOPT", {}),

@@ -1185,7 +1185,12 @@ class Peer:
 
     @property
     def package(self) -> str:
-        return self.target.split(":")[0].split("/")[0].split(".")[0]
+        return package_of(self.target)
+
+
+def package_of(target: str) -> str:
+    """The installed package a TARGET string names (``package.module:Class`` or ``package/path/file.py:Class``)."""
+    return target.split(":")[0].split("/")[0].split(".")[0]
 
 
 _HEAVYBALL = dict(default_dtype="float64", module_settings=(("heavyball.utils", "compile_mode", None),))
