@@ -74,8 +74,12 @@ def strength_totals(results: Iterable[Result]) -> dict:
     return out
 
 
+SCHEMA = 1        # the report JSON's schema version (docs/report-schema.md); raised when a field changes meaning
+
+
 def document(results: list[Result], budget: str, seed: int, seconds: float) -> dict:
-    return {"tool": "ams-theory", "version": __version__, "budget": budget, "seed": seed,
+    """The report as JSON (its schema: docs/report-schema.md)."""
+    return {"tool": "ams-theory", "version": __version__, "schema": SCHEMA, "budget": budget, "seed": seed,
             "seconds": round(seconds, 2), "totals": totals(results), "strengths": strength_totals(results),
             "claims": [r.to_json() for r in results]}
 
@@ -119,10 +123,17 @@ def proof_text(r: Result) -> str:
     return "\n\n".join(out) or "no verdict: nothing to show"
 
 
+def _shown(c: dict) -> bool:
+    """Whether a claim gets a section of its own (an unchecked or not-applicable row says all there is)."""
+    return c["status"] not in ("unchecked", "not applicable")
+
+
 def markdown(doc: dict) -> str:
+    """The report in Markdown: the verdict table, then each claim as ``show`` renders it (one rendering for
+    people: :func:`render_claim`), the figures, and the claims not yet checked."""
     lines = ["# ams-theory verification report", "",
-             f"version {doc['version']}, budget `{doc['budget']}`, seed {doc['seed']}, {doc['seconds']} s; "
-             + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
+             f"version {doc['version']}, report schema {doc['schema']}, budget `{doc['budget']}`, seed {doc['seed']}, "
+             f"{doc['seconds']} s; " + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
              "Strength of evidence: **proved** (for all states and hyperparameters in the stated range, by the proof "
              "engine or an exactly re-checked counterexample), **exhaustive** (every case of a finite case space), "
              "**searched** (no violation in what was searched; the coverage is listed), **none**.", "",
@@ -130,18 +141,14 @@ def markdown(doc: dict) -> str:
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     for c in doc["claims"]:
         corr = c["correction"]["verdict"] if c["correction"] else ""
-        lines.append(f"| `{c['id']}` | {c['verdict'] or c['status']} | {strength_of(c)} | {corr} | "
-                     f"{esc(_with_reading(c))} |")
+        lines.append(f"| [`{c['id']}`](#{_anchor(c['id'])}) | {c['verdict'] or c['status']} | {strength_of(c)} | "
+                     f"{corr} | {esc(_with_reading(c))} |")
     lines.append("")
     for c in doc["claims"]:
-        if c["status"] in ("unchecked", "not applicable"):          # the table's row says all there is
-            continue
-        lines += [f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "",
-                  f"*{c['paper']}, {c['where']}* — {esc(c['statement'])}", "", f"reading judged: {esc(c.get('reading'))}",
-                  "", esc(c["summary"]), ""]
-        for key in ("strength", "evidence", "counterexample", "correction", "error"):
-            if c[key]:
-                lines += [f"**{key}**", "", "```json", _json_block(c[key]), "```", ""]
+        if _shown(c):
+            lines += [f"<a id='{_anchor(c['id'])}'></a>", "",
+                      f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "", "```text",
+                      render_claim(c), "```", ""]
     if doc.get("figures"):
         lines += ["## Figures", ""]
         for f in doc["figures"]:
@@ -153,51 +160,139 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def _anchor(claim_id: str) -> str:
+    return "claim-" + re.sub(r"[^A-Za-z0-9_-]", "-", claim_id)
+
+
+VERDICT_COLOURS = {"holds": "#1a7f37", "refuted": "#cf222e", "conditional": "#9a6700", "vacuous": "#9a6700",
+                   "not-checkable": "#6e7781", "unchecked": "#6e7781", "crashed": "#6e7781",
+                   "not applicable": "#6e7781"}
+STRENGTH_ORDER = ("proved", "exhaustive", "searched", "none", "-")
+
+
+def summary_figure(doc: dict) -> str:
+    """Verdicts by strength as an inline SVG (no network): one bar per strength, split by verdict."""
+    counts: dict = {}
+    for c in doc["claims"]:
+        level = (c.get("strength") or {}).get("level", "-")
+        word = c["verdict"] or c["status"]
+        counts.setdefault(level, {}).setdefault(word, 0)
+        counts[level][word] += 1
+    levels = [lv for lv in STRENGTH_ORDER if lv in counts]
+    most = max([sum(v.values()) for v in counts.values()] or [1])
+    bar, gap, width = 26, 10, 420
+    parts, y = [], 20
+    for level in levels:
+        x = 110
+        parts.append(f"<text x='100' y='{y + 18}' text-anchor='end'>{html.escape(level)}</text>")
+        for word, n in sorted(counts[level].items()):
+            w = max(1, round(width * n / most))
+            colour = VERDICT_COLOURS.get(word, "#888")
+            parts.append(f"<rect x='{x}' y='{y}' width='{w}' height='{bar}' fill='{colour}'>"
+                         f"<title>{html.escape(word)}: {n}</title></rect>")
+            if w > 24:
+                parts.append(f"<text x='{x + w / 2}' y='{y + 18}' text-anchor='middle' fill='#fff'>{n}</text>")
+            x += w
+        y += bar + gap
+    legend = "".join(f"<tspan fill='{VERDICT_COLOURS[w]}'>&#9632; {html.escape(w)}</tspan> "
+                     for w in dict.fromkeys(c["verdict"] or c["status"] for c in doc["claims"]) if w in VERDICT_COLOURS)
+    parts.append(f"<text x='110' y='{y + 14}'>{legend}</text>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='verdicts by strength of evidence' "
+            f"class='summary' width='{width + 130}' height='{y + 24}' font-size='13'>{''.join(parts)}</svg>")
+
+
+def _facets(doc: dict) -> dict:
+    """The values of each filter: verdict, strength, family."""
+    return {"verdict": sorted({c["verdict"] or c["status"] for c in doc["claims"]}),
+            "strength": [lv for lv in STRENGTH_ORDER if any((c.get("strength") or {}).get("level", "-") == lv
+                                                           for c in doc["claims"])],
+            "family": sorted({c["family"] for c in doc["claims"]})}
+
+
+def _data(c: dict) -> str:
+    e = html.escape
+    level = (c.get("strength") or {}).get("level", "-")
+    return f"data-verdict='{e(c['verdict'] or c['status'])}' data-strength='{e(level)}' data-family='{e(c['family'])}'"
+
+
+_FILTER_SCRIPT = """
+function applyFilters() {
+  const on = {};
+  document.querySelectorAll('input.facet').forEach(b => {
+    (on[b.dataset.facet] = on[b.dataset.facet] || new Set());
+    if (b.checked) on[b.dataset.facet].add(b.value);
+  });
+  document.querySelectorAll('[data-verdict]').forEach(el => {
+    const shown = ['verdict', 'strength', 'family'].every(f => on[f].has(el.dataset[f]));
+    el.style.display = shown ? '' : 'none';
+  });
+}
+document.querySelectorAll('input.facet').forEach(b => b.addEventListener('change', applyFilters));
+"""
+
+
 def html_page(doc: dict) -> str:
+    """The report as one HTML page, readable offline: a contents sidebar by family and verdict, filters (verdict,
+    strength, family), a summary figure (verdicts by strength), the verdict table, and each claim as ``show``
+    renders it (:func:`render_claim`, the same rendering as the terminal and the Markdown report)."""
     e = html.escape
     rows = []
     for c in doc["claims"]:
         word = c["verdict"] or c["status"]
         corr = c["correction"]["verdict"] if c["correction"] else ""
-        rows.append(f"<tr class='{e(word.replace(' ', '-'))}'><td><a href='#{e(c['id'])}'><code>{e(c['id'])}</code>"
-                    f"</a></td>"
-                    f"<td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}</td><td>{e(_with_reading(c))}</td></tr>")
-    sections = []
-    for c in doc["claims"]:
-        if c["status"] in ("unchecked", "not applicable"):
-            continue
-        blocks = "".join(f"<h4>{key}</h4><pre>{e(_json_block(c[key]))}</pre>"
-                         for key in ("strength", "evidence", "counterexample", "correction", "error") if c[key])
-        sections.append(f"<section id='{e(c['id'])}'><h3><code>{e(c['id'])}</code> — {e(c['verdict'] or c['status'])}"
-                        f" ({e(strength_of(c))})"
-                        f"</h3><p><em>{e(c['paper'])}, {e(c['where'])}</em> — {e(c['statement'])}</p>"
-                        f"<p>reading judged: {e(str(c.get('reading')))}</p><p>{e(c['summary'])}</p>{blocks}</section>")
+        rows.append(f"<tr class='{e(word.replace(' ', '-'))}' {_data(c)}><td><a href='#{_anchor(c['id'])}'>"
+                    f"<code>{e(c['id'])}</code></a></td><td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}"
+                    f"</td><td>{e(_with_reading(c))}</td></tr>")
+    sections = [f"<section id='{_anchor(c['id'])}' class='claim' {_data(c)}><h3><code>{e(c['id'])}</code> — "
+                f"{e(c['verdict'] or c['status'])} ({e(strength_of(c))})</h3><pre class='claim'>{e(render_claim(c))}"
+                f"</pre></section>" for c in doc["claims"] if _shown(c)]
+    contents = []
+    for family in _facets(doc)["family"]:
+        items = "".join(f"<li {_data(c)}><a href='#{_anchor(c['id'])}' style='color:"
+                        f"{VERDICT_COLOURS.get(c['verdict'] or c['status'], '#333')}'>{e(c['id'])}</a></li>"
+                        for c in doc["claims"] if c["family"] == family and _shown(c))
+        contents.append(f"<h4>{e(family)}</h4><ul>{items}</ul>")
+    filters = "".join(f"<fieldset><legend>{facet}</legend>" + "".join(
+        f"<label><input type='checkbox' class='facet' data-facet='{facet}' value='{e(v)}' checked> {e(v)}</label>"
+        for v in values) + "</fieldset>" for facet, values in _facets(doc).items())
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
     figure = "".join(
         f"<section><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' alt='{e(f['caption'])}' "
-        f"style='max-width:100%'><p>claims: {', '.join(f'<a href=#{e(i)}><code>{e(i)}</code></a>' for i in f['claims'])}"
-        f"</p></section>" for f in doc.get("figures", []))
+        f"style='max-width:100%'><p>claims: "
+        f"{', '.join(f'<a href=#{_anchor(i)}><code>{e(i)}</code></a>' for i in f['claims'])}</p></section>"
+        for f in doc.get("figures", []))
     if figure:
         figure = "<h2>Figures</h2>" + figure
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ams-theory verification report</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
+body {{ font-family: system-ui, sans-serif; margin: 0; }}
+nav {{ position: fixed; top: 0; left: 0; bottom: 0; width: 15em; overflow-y: auto; padding: 1em; background: #f6f8fa;
+       border-right: 1px solid #ddd; font-size: 90%; box-sizing: border-box; }}
+nav ul {{ list-style: none; padding-left: .5em; margin: .2em 0; }} nav h4 {{ margin: .8em 0 .2em; }}
+nav fieldset {{ border: 1px solid #ddd; margin: .4em 0; }} nav label {{ display: block; }}
+main {{ margin-left: 16em; padding: 1em 2em; max-width: 60em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }}
 tr.holds td:nth-child(2) {{ color: #1a7f37; }} tr.refuted td:nth-child(2) {{ color: #cf222e; }}
 tr.conditional td:nth-child(2), tr.vacuous td:nth-child(2) {{ color: #9a6700; }}
 tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
-pre {{ background: #f6f8fa; padding: .6em; overflow-x: auto; }}
+pre.claim {{ background: #f6f8fa; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; }}
 </style></head><body>
+<nav><h3>Contents</h3>{''.join(contents)}<h3>Filters</h3>{filters}</nav>
+<main>
 <h1>ams-theory verification report</h1>
-<p>version {e(doc['version'])}, budget <code>{e(doc['budget'])}</code>, seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
+<p>version {e(doc['version'])}, report schema {doc['schema']}, budget <code>{e(doc['budget'])}</code>, seed {doc['seed']},
+{doc['seconds']} s; {e(totals_)}</p>
 <p>Strength of evidence: <b>proved</b> (for all states and hyperparameters in the stated range), <b>exhaustive</b>
 (every case of a finite case space), <b>searched</b> (coverage listed per claim), <b>none</b>.</p>
+<figure>{summary_figure(doc)}<figcaption>Verdicts by strength of evidence</figcaption></figure>
 <table><tr><th>id</th><th>verdict</th><th>strength</th><th>corrected</th><th>evidence</th></tr>
 {''.join(rows)}
 </table>
 {''.join(sections)}
 {figure}
+</main>
+<script>{_FILTER_SCRIPT}</script>
 </body></html>
 """
 
@@ -454,9 +549,10 @@ def _section(title: str) -> list[str]:
 
 
 def render_claim(r) -> str:
-    """One claim for people (``ams-theory show ID``): the statement, the verdict and its strength, one table per
-    evidence block (what was searched or proved, how much, the worst margin in words), the counterexample with
-    every exact number beside its float value, and the correction with its own verdict and strength.
+    """One claim for people (``ams-theory show ID``, and each claim's section of the Markdown and HTML reports): the
+    statement, the verdict and its strength, a refutation's counterexample first with every exact number beside its
+    float value, one table per evidence block (what was searched or proved, how much, the worst margin in words),
+    and the correction with its own verdict and strength.
 
     ``r``: a :class:`Result` or its JSON (``Result.to_json()``); every key of the JSON is shown, known or not."""
     d = r.to_json() if isinstance(r, Result) else dict(r)
@@ -472,6 +568,10 @@ def render_claim(r) -> str:
     lines += [f"in short: {x}" if i == 0 else "          " + x for i, x in enumerate(_wrap(str(d.get("summary")), 10))]
     if d.get("error"):
         lines += _section("Error") + ["  " + x for x in _wrap(str(d["error"]), 2)]
+    cx = d.get("counterexample")
+    if cx:                              # a refutation first: the exact counterexample
+        lines += _section("Counterexample (exact numbers, float value beside them)")
+        lines += _block(cx, 2, exact=True) if isinstance(cx, dict) else _nested("counterexample", cx, 2, True)
     if st:
         lines += _section(f"Strength of the verdict: {st.get('level', '-')}")
         lines += _strength_lines(st, 2)
@@ -493,10 +593,6 @@ def render_claim(r) -> str:
                     lines += _nested(k, v, 4, exact=False)
         else:
             lines += _nested("evidence", ev, 2, exact=False)
-    cx = d.get("counterexample")
-    if cx:
-        lines += _section("Counterexample (exact numbers, float value beside them)")
-        lines += _block(cx, 2, exact=True) if isinstance(cx, dict) else _nested("counterexample", cx, 2, True)
     corr = d.get("correction")
     if corr:
         cst = corr.get("strength") or {}

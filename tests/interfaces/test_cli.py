@@ -7,7 +7,8 @@ import pytest
 from conftest import shared_cli_run_claim
 
 import proofs_checks
-from ams_theory.claims import registry
+from ams_theory.claims import registry, report
+from ams_theory.claims.report import render_claim
 from ams_theory.claims.catalogue import CATALOGUE
 from ams_theory.cli import main
 
@@ -34,14 +35,19 @@ def test_verify_family_writes_table_markdown_html_and_json(shared_runs, capsys, 
     for c in doc["claims"]:
         assert set(c) >= {"id", "verdict", "statement", "evidence", "counterexample", "correction"}
         assert c["verdict"] == "holds" and c["evidence"]["patterns"] > 0
-    assert "| `grams.C1` | holds | proved |" in md.read_text()
+    text = md.read_text()
+    assert "| [`grams.C1`](#claim-grams-C1) | holds | proved |" in text and doc["schema"] == report.SCHEMA
+    # each claim as show renders it (one rendering for people), never a JSON dump
+    assert render_claim(doc["claims"][0]) in text and '```json' not in text and '{\n  "' not in text
     assert all(c["strength"]["level"] == "proved" for c in doc["claims"])
     assert doc["strengths"]["verdicts"] == {"proved": 6}
     header = out.out.splitlines()[0].split()
     assert header[:3] == ["id", "verdict", "strength"]
     assert main(["verify", "--claim", "grams.B3", "--budget", "quick", "--report", str(page), "--quiet"]) == 0
     html = page.read_text()
-    assert html.startswith("<!doctype html>") and "grams.B3" in html and "counterexample" in html
+    assert html.startswith("<!doctype html>") and "grams.B3" in html and "Counterexample" in html
+    assert "<nav>" in html and "class='facet'" in html and "<svg" in html and "id='claim-grams-B3'" in html
+    assert '{\n  "' not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")   # offline
 
 
 def test_verify_lists_unchecked_claims_honestly(monkeypatch, capsys, tmp_path):

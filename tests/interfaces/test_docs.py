@@ -159,3 +159,21 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     tests = _two_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci, ".ci/run must run the README's test command verbatim, on a line of its own"
+
+
+def _documented_keys(section: str) -> list:
+    text = (ROOT / "docs" / "report-schema.md").read_text(encoding="utf-8")
+    part = text.split(f"## {section}")[1].split("\n## ")[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", part, flags=re.M)
+
+
+def test_the_report_schema_documents_exactly_the_keys_written():
+    """docs/report-schema.md lists every key of the report's JSON, top level and per claim, and no other; its
+    schema number is the one written."""
+    from ams_theory.claims import report
+    from ams_theory.claims.registry import REGISTRY, Result
+    doc = report.document([Result(REGISTRY["grams.C1"], "unchecked")], "quick", 0, 0.0)
+    doc["figures"] = []
+    assert _documented_keys("Top level") == list(doc)
+    assert _documented_keys("Each claim") == list(doc["claims"][0])
+    assert f"(schema {report.SCHEMA})" in (ROOT / "docs" / "report-schema.md").read_text(encoding="utf-8")
