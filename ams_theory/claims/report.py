@@ -164,7 +164,7 @@ def _anchor(claim_id: str) -> str:
     return "claim-" + re.sub(r"[^A-Za-z0-9_-]", "-", claim_id)
 
 
-VERDICT_COLOURS = {"holds": "#1a7f37", "refuted": "#cf222e", "conditional": "#9a6700", "vacuous": "#9a6700",
+VERDICT_COLOURS = {"holds": "#1a7f37", "refuted": "#cf222e", "conditional": "#9a6700", "vacuous": "#8250df",
                    "not-checkable": "#6e7781", "unchecked": "#6e7781", "crashed": "#6e7781",
                    "not applicable": "#6e7781"}
 STRENGTH_ORDER = ("proved", "exhaustive", "searched", "none", "-")
@@ -274,9 +274,10 @@ nav fieldset {{ border: 1px solid #ddd; margin: .4em 0; }} nav label {{ display:
 main {{ margin-left: 16em; padding: 1em 2em; max-width: 60em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }}
 tr.holds td:nth-child(2) {{ color: #1a7f37; }} tr.refuted td:nth-child(2) {{ color: #cf222e; }}
-tr.conditional td:nth-child(2), tr.vacuous td:nth-child(2) {{ color: #9a6700; }}
+tr.conditional td:nth-child(2) {{ color: #9a6700; }} tr.vacuous td:nth-child(2) {{ color: #8250df; }}
 tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
 pre.claim {{ background: #f6f8fa; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; }}
+figure {{ margin: 1em 0; }} figcaption {{ font-size: 90%; color: #555; }}
 </style></head><body>
 <nav><h3>Contents</h3>{''.join(contents)}<h3>Filters</h3>{filters}</nav>
 <main>
@@ -407,13 +408,20 @@ def _wrap(text: str, indent: int, first: int = 0) -> list[str]:
     return lines
 
 
+def _proof_leaves(p: dict) -> list:
+    """The proofs of a proof's JSON, however deeply its bundles nest (a bundle has ``parts``, a proof ``status``)."""
+    if "parts" in p and "status" not in p:
+        return [leaf for q in p["parts"] for leaf in _proof_leaves(q)]
+    return [p]
+
+
 def _proof_words(p: dict) -> str:
     cases = p.get("cases") or []
     if "parts" in p and not cases:
-        parts = p["parts"]
-        done = sum(1 for q in parts if q.get("status") == "proved")
-        return f"{done} of {len(parts)} parts proved, {sum(len(q.get('cases') or []) for q in parts)} cases in all " \
-               "(show --proof lists them)"
+        leaves = _proof_leaves(p)
+        done = sum(1 for q in leaves if q.get("status") == "proved")
+        return f"{done} of {len(leaves)} proofs proved, {sum(len(q.get('cases') or []) for q in leaves)} cases in " \
+               "all (show --proof lists them)"
     out = str(p.get("status", "?"))
     if p.get("hypotheses"):
         out += f"; hypotheses: {', '.join(map(str, p['hypotheses']))}"

@@ -168,3 +168,13 @@ def test_exact_numbers_get_their_float_value():
     assert "[[1/4, -3/8]]  (≈ [[0.25, -0.375]])" in out
     assert f"1/7 - sqrt(2)/10  (≈ {1 / 7 - 2 ** 0.5 / 10:.3g})" in out
     assert re.search(r"word\s+12/x\n", out + "\n")                                  # not a number: as it is
+
+
+def test_a_nested_proof_bundle_counts_every_proof_it_holds():
+    """A proof of bundles of bundles (a Flow closed by weights, each weight's sign a proof) counts its leaves: a
+    proved claim never reads '0 of 2 parts proved' (seen on a report's screenshot)."""
+    leaf = {"status": "proved", "cases": [{"conditions": []}]}
+    proof = {"parts": [{"label": "a", "parts": [{"label": "w", "parts": [leaf, leaf]}, leaf]}, {"label": "b", **leaf}]}
+    text = render_claim({"id": "x", "verdict": "holds", "status": "checked",
+                                "strength": {"level": "proved", "basis": "b", "proof": proof}})
+    assert "4 of 4 proofs proved, 4 cases in all" in text
