@@ -215,6 +215,45 @@ def _data(c: dict) -> str:
     return f"data-verdict='{e(c['verdict'] or c['status'])}' data-strength='{e(level)}' data-family='{e(c['family'])}'"
 
 
+PROOF_ROWS = 200          # the cases a claim's proof table shows (show --proof lists every one)
+
+
+def _labelled_leaves(p: dict, path: str = "") -> list:
+    """``[(label path, proof)]`` for every proof a proof's JSON holds, however deeply its bundles nest."""
+    here = " / ".join(x for x in (path, p.get("label", "")) if x)
+    if "parts" in p and "status" not in p:
+        return [leaf for q in p["parts"] for leaf in _labelled_leaves(q, here)]
+    return [(here, p)]
+
+
+def _conditions(case: dict) -> str:
+    return "; ".join(map(str, case.get("conditions") or [])) or "-"
+
+
+def _proof_tables(c: dict) -> str:
+    """The proofs of a claim's verdict and correction as HTML tables, collapsed: one row per case (the proof, its
+    conditions, how it closed), each query's SMT-LIB one click away (for any solver)."""
+    e = html.escape
+    out = []
+    for what, st in (("verdict", c.get("strength")), ("correction", (c.get("correction") or {}).get("strength"))):
+        proof = (st or {}).get("proof")
+        if not proof:
+            continue
+        rows = [(label or leaf.get("statement", ""), leaf.get("status", "?"), case)
+                for label, leaf in _labelled_leaves(proof) for case in (leaf.get("cases") or [{}])]
+        body = "".join(
+            f"<tr><td>{e(label)}</td><td>{e(status)}</td><td>{e(_conditions(case))}</td>"
+            f"<td>{e(str(case.get('step', '-')))}</td><td>" + (
+                f"<details><summary>SMT-LIB</summary><pre>{e(case['query'])}</pre></details>" if case.get("query")
+                else "-") + "</td></tr>" for label, status, case in rows[:PROOF_ROWS])
+        more = f"<p>{len(rows) - PROOF_ROWS} more cases: <code>ams-theory show {e(c['id'])} --proof</code></p>" \
+            if len(rows) > PROOF_ROWS else ""
+        out.append(f"<details class='proof'><summary>the proof of the {what}: {len(rows)} case(s)</summary><table>"
+                   f"<tr><th>proof</th><th>status</th><th>conditions</th><th>closed by</th><th>query</th></tr>{body}"
+                   f"</table>{more}</details>")
+    return "".join(out)
+
+
 _FILTER_SCRIPT = """
 function applyFilters() {
   const on = {};
@@ -245,7 +284,7 @@ def html_page(doc: dict) -> str:
                     f"</td><td>{e(_with_reading(c))}</td></tr>")
     sections = [f"<section id='{_anchor(c['id'])}' class='claim' {_data(c)}><h3><code>{e(c['id'])}</code> — "
                 f"{e(c['verdict'] or c['status'])} ({e(strength_of(c))})</h3><pre class='claim'>{e(render_claim(c))}"
-                f"</pre></section>" for c in doc["claims"] if _shown(c)]
+                f"</pre>{_proof_tables(c)}</section>" for c in doc["claims"] if _shown(c)]
     contents = []
     for family in _facets(doc)["family"]:
         items = "".join(f"<li {_data(c)}><a href='#{_anchor(c['id'])}' style='color:"
@@ -278,12 +317,14 @@ tr.conditional td:nth-child(2) {{ color: #9a6700; }} tr.vacuous td:nth-child(2) 
 tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
 pre.claim {{ background: #f6f8fa; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; }}
 figure {{ margin: 1em 0; }} figcaption {{ font-size: 90%; color: #555; }}
+details.proof {{ margin: .5em 0 1.5em; }} details.proof table {{ font-size: 85%; }}
+details.proof td {{ overflow-wrap: anywhere; }} details.proof pre {{ white-space: pre-wrap; }}
 </style></head><body>
 <nav><h3>Contents</h3>{''.join(contents)}<h3>Filters</h3>{filters}</nav>
 <main>
 <h1>ams-theory verification report</h1>
-<p>version {e(doc['version'])}, report schema {doc['schema']}, budget <code>{e(doc['budget'])}</code>, seed {doc['seed']},
-{doc['seconds']} s; {e(totals_)}</p>
+<p>version {e(doc['version'])}, report schema {doc['schema']}, budget <code>{e(doc['budget'])}</code>,
+seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
 <p>Strength of evidence: <b>proved</b> (for all states and hyperparameters in the stated range), <b>exhaustive</b>
 (every case of a finite case space), <b>searched</b> (coverage listed per claim), <b>none</b>.</p>
 <figure>{summary_figure(doc)}<figcaption>Verdicts by strength of evidence</figcaption></figure>
@@ -408,17 +449,10 @@ def _wrap(text: str, indent: int, first: int = 0) -> list[str]:
     return lines
 
 
-def _proof_leaves(p: dict) -> list:
-    """The proofs of a proof's JSON, however deeply its bundles nest (a bundle has ``parts``, a proof ``status``)."""
-    if "parts" in p and "status" not in p:
-        return [leaf for q in p["parts"] for leaf in _proof_leaves(q)]
-    return [p]
-
-
 def _proof_words(p: dict) -> str:
     cases = p.get("cases") or []
     if "parts" in p and not cases:
-        leaves = _proof_leaves(p)
+        leaves = [leaf for _, leaf in _labelled_leaves(p)]
         done = sum(1 for q in leaves if q.get("status") == "proved")
         return f"{done} of {len(leaves)} proofs proved, {sum(len(q.get('cases') or []) for q in leaves)} cases in " \
                "all (show --proof lists them)"

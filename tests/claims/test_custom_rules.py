@@ -164,9 +164,11 @@ def test_not_applicable_rows_in_the_table_json_markdown_and_html():
     assert re.search(r"^rule:strict/grams\.C1 +not applicable +- +an identity", table(results, width=200), re.M)
     doc = document(results, "quick", 0, 1.0)
     assert doc["totals"]["not applicable"] == len(CONSIDERED) - 6           # 6 checks apply to an elementwise rule
-    assert "| `rule:strict/grams.C1` | not applicable | - |  | an identity" in markdown(doc)
+    assert "| [`rule:strict/grams.C1`](#claim-rule-strict-grams-C1) | not applicable | - |  | an identity" in \
+        markdown(doc)
     assert "## `rule:strict/grams.C1`" not in markdown(doc)                  # the row says all there is
-    assert "<tr class='not-applicable'><td><a href='#rule:strict/grams.C1'>" in html_page(doc)
+    assert ("<tr class='not-applicable' data-verdict='not applicable' data-strength='-' data-family='facts'><td>"
+            "<a href='#claim-rule-strict-grams-C1'>") in html_page(doc)
 
 
 def _fake_certificate(monkeypatch, margin):
@@ -304,8 +306,9 @@ def test_rule_json_and_reports_are_verifys(monkeypatch, capsys, tmp_path):
         else:
             assert c["status"] == "not applicable" and c["verdict"] is None and c["summary"] == why
     assert sum(doc["totals"].values()) == len(doc["claims"])
-    assert "| `rule:strict/cautious.2.1` | holds |" in md.read_text(encoding="utf-8")
-    assert "| `rule:strict/cautious.A5` | not applicable |" in md.read_text(encoding="utf-8")
+    assert "| [`rule:strict/cautious.2.1`](#claim-rule-strict-cautious-2-1) | holds |" in md.read_text(encoding="utf-8")
+    assert "| [`rule:strict/cautious.A5`](#claim-rule-strict-cautious-A5) | not applicable |" in md.read_text(
+        encoding="utf-8")
 
 
 RAISES_IN_A_CHECK = """import torch

@@ -174,6 +174,7 @@ def test_the_report_schema_documents_exactly_the_keys_written():
     from ams_theory.claims.registry import REGISTRY, Result
     doc = report.document([Result(REGISTRY["grams.C1"], "unchecked")], "quick", 0, 0.0)
     doc["figures"] = []
+    doc["rule"] = {}                  # verify --rule adds the user's mask
     assert _documented_keys("Top level") == list(doc)
     assert _documented_keys("Each claim") == list(doc["claims"][0])
     assert f"(schema {report.SCHEMA})" in (ROOT / "docs" / "report-schema.md").read_text(encoding="utf-8")

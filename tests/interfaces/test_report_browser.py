@@ -24,9 +24,13 @@ window.addEventListener('load', () => {
   const probe = document.createElement('pre'); probe.id = 'probe';
   probe.textContent = JSON.stringify({
     sections: [...document.querySelectorAll('section.claim')].map(s => s.id),
-    json_blocks: [...document.querySelectorAll('pre.claim')].filter(p => p.textContent.trim().startsWith('{')).length,
+    json_blocks: [...document.querySelectorAll('pre.claim')]
+      .filter(p => p.textContent.trim().startsWith('{')).length,
     overflow: document.documentElement.scrollWidth - window.innerWidth,
     svg: document.querySelectorAll('svg.summary rect').length,
+    proofs_open: [...document.querySelectorAll('details.proof')].filter(d => d.open).length,
+    smtlib: [...document.querySelectorAll('details.proof pre')]
+      .filter(p => p.textContent.startsWith('(set-logic')).length,
     shown_without_refuted: shown});
   document.body.appendChild(probe);
 });
@@ -50,6 +54,7 @@ def test_a_real_report_renders_in_chromium_without_json_or_overflow(tmp_path):
     dom = _dom(report.html_page(doc), tmp_path)
     assert dom["sections"] == [f"claim-{cid.replace('.', '-')}" for cid in IDS]
     assert dom["json_blocks"] == 0 and dom["overflow"] <= 0 and dom["svg"] >= 2
+    assert dom["proofs_open"] == 0 and dom["smtlib"] > 0          # the proofs' cases, collapsed, SMT-LIB inside
     assert dom["shown_without_refuted"] == sum(r.verdict.word != "refuted" for r in runs)      # the filter works
 
 
