@@ -614,6 +614,13 @@ class Proof:
             return False
         return violates(self.claim.expr, self.relation, self.claim.hypotheses, self._point)
 
+    def margin(self):
+        """For a refutation: the decided expression's exact value at the counterexample (the claim needs it
+        ``<= 0``, or ``== 0``), a sympy number; None otherwise."""
+        if self.status != "refuted" or not self._point or self.claim is None:
+            return None
+        return sp.simplify(sp.sympify(self.claim.expr).xreplace(self._point))
+
     def to_json(self) -> dict:
         out = {"statement": self.statement, "relation": self.relation, "hypotheses": list(self.hypotheses),
                "reduction": self.reduction, "status": self.status,
@@ -677,6 +684,15 @@ class Bundle:
 
     def certify(self) -> bool:
         return any(p.certify() for _, p in self.parts if p.status == "refuted")
+
+    def margin(self):
+        """The margin of the first refuted part (None when no part is refuted)."""
+        return next((p.margin() for _, p in self.parts if p.status == "refuted"), None)
+
+    @property
+    def relation(self) -> str | None:
+        """The relation of the first refuted part (None when no part is refuted)."""
+        return next((p.relation for _, p in self.parts if p.status == "refuted"), None)
 
     @property
     def reduction(self) -> str:

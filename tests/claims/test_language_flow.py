@@ -103,3 +103,16 @@ def test_weights_close_hypotheses_over_coordinates_together_and_a_wrong_count_is
     with pytest.raises(cl.ClaimError, match=r"weights gives 1 multipliers for 2 hypotheses") as err:
         cl.decide(claim(lambda hp: (hp.c,)), "quick")
     assert "\n" not in str(err.value)
+
+
+def test_a_refutation_by_the_proof_engine_carries_its_margin_exactly():
+    """The counterexample says how far the claim fails there: its margin (the decided left side minus right side),
+    exact, positive for a broken '<= 0', and the same as the claim's value recomputed at the point."""
+    bad = cl.decide(preconditioned(+1), "quick")
+    cex = bad.counterexample
+    margin = sp.Rational(cex["margin"])
+    values = {k: sp.Rational(v) for k, v in cex["values"].items()}
+    assert margin > 0 and "needs its margin" in cex["margin_meaning"] and f"here it is {cex['margin']}" in \
+        cex["margin_meaning"]
+    g, root = values["g0"], values["sqrt_v0"]
+    assert margin == g * g / root                  # dL/dt = +g^2/sqrt(v) at d = 1

@@ -330,6 +330,17 @@ def scope(claim) -> str:
     return "; ".join(["every dimension and state"] + ranges + free + hyps)
 
 
+def _margin_at(proof) -> dict:
+    """The claim's margin at a proof engine's counterexample, exactly and in words: the decided expression (the
+    claim's left side minus its right side, or its reduction) and the relation it breaks."""
+    value = proof.margin()
+    if value is None:
+        return {}
+    relation = {"<= 0": "<= 0", "== 0": "= 0", "< 0": "< 0"}.get(proof.relation, proof.relation)
+    return {"margin": str(value), "margin_meaning": f"the claim needs its margin (left side minus right side, as "
+                                                    f"decided) {relation}; here it is {value}"}
+
+
 def _verdict_from_proof(claim, proof, what):
     """A proof engine's answer as a verdict, or None when it is open (then the claim is searched)."""
     if proof.status == "proved":
@@ -337,7 +348,7 @@ def _verdict_from_proof(claim, proof, what):
                        {"proof": proof.status, "reduction": proof.reduction},
                        strength=proved(f"proof engine: {what}", proof))
     if proof.status == "refuted" and proof.certify():
-        cex = {"source": "proof engine", "values": proof.model, "instance": what}
+        cex = {"source": "proof engine", "values": proof.model, "instance": what, **_margin_at(proof)}
         return Verdict("refuted", f"counterexample {proof.model} ({what})", {"proof": proof.status}, cex,
                        recheck=proof.certify, strength=proved("exact counterexample from the proof engine"))
     if proof.status == "vacuous":
