@@ -320,6 +320,12 @@ def cmd_conform(args) -> int:
 
     if args.json:
         _writable(args.json, "JSON result")
+    if args.report:
+        if not args.report.endswith((".md", ".html")):
+            raise _Fail(f"--report {args.report!r}: the name must end in .md or .html")
+        if args.peers or args.caution:
+            raise _Fail("--report writes one audit of TARGET --as METHOD, not --peers or --caution")
+        _writable(args.report, "report")
     progress = (lambda msg: None) if args.quiet else (lambda msg: print(f"[conform] {msg}", file=sys.stderr,
                                                                           flush=True))
     if args.caution:
@@ -351,6 +357,8 @@ def cmd_conform(args) -> int:
     print(result.text())
     if args.json:
         _write(args.json, json.dumps(result.to_dict(), indent=2, default=str), "JSON result")
+    if args.report:
+        _write(args.report, result.html() if args.report.endswith(".html") else result.markdown(), "report")
     return result.exit_status
 
 
@@ -448,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the most departures from the paper's rule an explanation may combine (default 3; deeper "
                         "searches take longer)")
     c.add_argument("--json", metavar="PATH", help="write the result (verdict, first departure, diagnosis) as JSON")
+    c.add_argument("--report", metavar="PATH", help="write the audit for people: PATH ending in .md or .html (the "
+                   "verdict, the departures with their formulas, where the target leaves our rule)")
     c.add_argument("--peers", action="store_true",
                    help="audit the built-in list of peer implementations and of installed cautious classes")
     c.add_argument("--caution", metavar="TARGET",

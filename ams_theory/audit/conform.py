@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import html
 import importlib
 import inspect
 import math
@@ -739,6 +740,45 @@ class ConformanceResult:
         if d.get("nonfinite"):
             return f"{head}departs: the target returned {d['target']} at {where} (the reference is finite)"
         return f"{head}departs at {where} ({d['residual']:.2g} lr): {self.diagnosis}"
+
+    def markdown(self) -> str:
+        """The report for people as Markdown (``conform --report PATH.md``): the verdict, the identified rule's
+        departures with their formulas, where the target leaves our rule, then the report ``conform`` prints."""
+        return "\n".join(self._report_head("md") + ["", "```text", self.text(), "```", ""])
+
+    def html(self) -> str:
+        """The same as one offline HTML page (``conform --report PATH.html``)."""
+        e = html.escape
+        body = "\n".join(self._report_head("html"))
+        style = ("body { font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; } table { border-collapse: "
+                 "collapse; } td, th { border: 1px solid #ccc; padding: .3em .6em; } pre { background: #f6f8fa; "
+                 "padding: .6em; white-space: pre-wrap; }")
+        return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>conformance of "
+                f"{e(self.target)}</title><style>{style}</style></head><body>\n{body}\n<h2>The report</h2>"
+                f"<pre>{e(self.text())}</pre></body></html>\n")
+
+    def _report_head(self, fmt: str) -> list:
+        """The heading, the verdict line and the departures' table, in Markdown or HTML."""
+        e = html.escape if fmt == "html" else (lambda x: str(x).replace("|", "\\|"))
+        rows = [(c["ingredient"], c["name"], c["words"], c["formula"])
+                for c in (self.explanations[0]["departures"] if self.explanations else [])]
+        where = self.localisation and Localisation.from_dict(self.localisation).text()
+        lines = [f"Conformance of {self.target} to {self.method}: {self.verdict}", self.summary()]
+        if where:
+            lines.append(f"localised: {where}")
+        heads = ("ingredient", "departure", "in words", "formula")
+        if fmt == "md":
+            out = [f"# {e(lines[0])}", ""] + [e(x) + "  " for x in lines[1:]]
+            if rows:
+                out += ["", "| " + " | ".join(heads) + " |", "|---|---|---|---|"]
+                out += ["| " + " | ".join(e(x) for x in r[:3]) + f" | `{r[3]}` |" for r in rows]
+            return out
+        out = [f"<h1>{e(lines[0])}</h1>"] + [f"<p>{e(x)}</p>" for x in lines[1:]]
+        if rows:
+            out.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>" + "".join(
+                "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r[:3]) + f"<td><code>{e(r[3])}</code></td></tr>"
+                for r in rows) + "</table>")
+        return out
 
     def text(self) -> str:
         """The readable report printed by ``ams-theory conform``."""

@@ -710,3 +710,20 @@ def test_a_parameter_stuck_on_the_compiled_path_only_is_reported_so():
     assert r.stuck and r.stuck[0]["parameter"] == 0 and r.precision["compiled_graphs"] > 0
     assert r.summary().startswith("parameter 0 (shape ()) is never updated on the compiled path (the eager path "
                                   "moves it) in settings 1, 2, 3, 4")
+
+
+def test_cli_report_for_people_in_markdown_and_html(tmp_path, capsys):
+    """conform --report: the verdict, the identified departures with their formulas and where the target leaves
+    our rule, then the printed report; no JSON; a bad name fails before the audit."""
+    md, page = tmp_path / "c.md", tmp_path / "c.html"
+    for path in (md, page):
+        cli.main(["conform", f"{__name__}:TARGET_FOR_REPORT", "--as", "adamw", "--report", str(path), "--quiet"])
+    text, html_text = md.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
+    assert "# Conformance of" in text and "| first moment | beta1_weights_gradient |" in text
+    assert "`m <- (1 - beta1) m + beta1 g`" in text and "localised: state matched" in text and '{\n  "' not in text
+    assert html_text.startswith("<!doctype html>") and "<code>m &lt;- (1 - beta1) m + beta1 g</code>" in html_text
+    assert cli.main(["conform", "torch.optim:AdamW", "--as", "adamw", "--report", str(tmp_path / "c.txt")]) == 2
+    assert "must end in .md or .html" in capsys.readouterr().err
+
+
+TARGET_FOR_REPORT = planted_for("adamw", "beta1_weights_gradient")     # loaded by name, as a user's TARGET
