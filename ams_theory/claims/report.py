@@ -144,6 +144,8 @@ def markdown(doc: dict) -> str:
         lines.append(f"| [`{c['id']}`](#{_anchor(c['id'])}) | {c['verdict'] or c['status']} | {strength_of(c)} | "
                      f"{corr} | {esc(_with_reading(c))} |")
     lines.append("")
+    for heading, items in _rule_lines(doc):
+        lines += [f"## {esc(heading)}", ""] + [f"- `{cid}`: {esc(what)}" for cid, what in items] + [""]
     for c in doc["claims"]:
         if _shown(c):
             lines += [f"<a id='{_anchor(c['id'])}'></a>", "",
@@ -158,6 +160,20 @@ def markdown(doc: dict) -> str:
     if unchecked:
         lines += ["## Not yet checked", "", ", ".join(f"`{i}`" for i in unchecked), ""]
     return "\n".join(lines)
+
+
+def _rule_lines(doc: dict) -> list:
+    """For ``verify --rule``: ``[(heading, [(claim id, what)])]``, the claims the rule was judged on (with their
+    verdicts) and those that do not apply to it (with the reason), from the document alone."""
+    rule = doc.get("rule")
+    if not rule:
+        return []
+    applies = [(c["id"], f"{c['verdict'] or c['status']} ({strength_of(c)})") for c in doc["claims"]
+               if c["status"] != "not applicable"]
+    others = [(c["id"], c.get("not_applicable") or c["summary"]) for c in doc["claims"]
+              if c["status"] == "not applicable"]
+    return [(f"Your rule {rule['name']} ({rule['kind']} mask, {rule['spec']}): the {len(applies)} claims judged with "
+             f"it", applies), (f"The {len(others)} claims that do not apply to it, and why", others)]
 
 
 def _anchor(claim_id: str) -> str:
@@ -295,6 +311,9 @@ def html_page(doc: dict) -> str:
         f"<label><input type='checkbox' class='facet' data-facet='{facet}' value='{e(v)}' checked> {e(v)}</label>"
         for v in values) + "</fieldset>" for facet, values in _facets(doc).items())
     totals_ = ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items()))
+    rule = "".join(f"<h2>{e(heading)}</h2><ul>" + "".join(
+        f"<li><a href='#{_anchor(cid)}'><code>{e(cid)}</code></a>: {e(what)}</li>" for cid, what in items) + "</ul>"
+        for heading, items in _rule_lines(doc))
     figure = "".join(
         f"<section><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' alt='{e(f['caption'])}' "
         f"style='max-width:100%'><p>claims: "
@@ -331,6 +350,7 @@ seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
 <table><tr><th>id</th><th>verdict</th><th>strength</th><th>corrected</th><th>evidence</th></tr>
 {''.join(rows)}
 </table>
+{rule}
 {''.join(sections)}
 {figure}
 </main>

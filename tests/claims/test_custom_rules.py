@@ -307,6 +307,13 @@ def test_rule_json_and_reports_are_verifys(monkeypatch, capsys, tmp_path):
             assert c["status"] == "not applicable" and c["verdict"] is None and c["summary"] == why
     assert sum(doc["totals"].values()) == len(doc["claims"])
     assert "| [`rule:strict/cautious.2.1`](#claim-rule-strict-cautious-2-1) | holds |" in md.read_text(encoding="utf-8")
+    # which claims apply to the rule, and why the others do not, from the document alone
+    text = md.read_text(encoding="utf-8")
+    assert "## Your rule strict (elementwise mask" in text and f"the {6} claims judged with it" in text
+    assert f"- `rule:strict/cautious.A5`: {_reason('cautious.A5', 'elementwise')}" in text
+    page = tmp_path / "rule.html"
+    assert main(["verify", "--rule", f"{RULES}:strict", "--budget", "quick", "--report", str(page), "--quiet"]) == 0
+    assert "<h2>Your rule strict (elementwise mask" in page.read_text(encoding="utf-8")
     assert "| [`rule:strict/cautious.A5`](#claim-rule-strict-cautious-A5) | not applicable |" in md.read_text(
         encoding="utf-8")
 
