@@ -28,7 +28,7 @@ carries a caution switch (``caution``, ``cautious``, ...) by a *differential* ch
 from __future__ import annotations
 
 import copy
-import importlib
+import importlib.util
 import inspect
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +37,7 @@ from typing import Callable
 import torch
 
 from ams_theory.audit.conform import (_HEAVYBALL, ConformError, Peer, _named_parameters, _one_line, _version,
-                                      load_target, package_of, peer_target)
+                                      load_target, module_settings, package_of, peer_target)
 
 __all__ = ["audit_caution", "CautionResult", "CAUTIOUS_CLASSES", "CautiousClass", "caution_peer_table",
            "run_cautious_class", "find_switch", "SWITCH_NAMES"]
@@ -487,7 +487,6 @@ def _kw_text(kw: dict) -> str:
 
 def _resolve(target):
     """``package/path/file.py:Class`` inside an installed package (not a file here) -> the file's full path."""
-    import importlib.util
     import os
 
     if not isinstance(target, str) or ".py:" not in target or os.path.isfile(target.rpartition(":")[0]):
@@ -609,23 +608,13 @@ CAUTIOUS_CLASSES = (
 
 def run_cautious_class(entry: CautiousClass, progress: Callable[[str], None] | None = None) -> CautionResult:
     """Audit one installed cautious class, with its module settings in place for the run."""
-    saved = []
-    try:
-        for module, attr, value in entry.module_settings:
-            mod = importlib.import_module(module)
-            saved.append((mod, attr, getattr(mod, attr)))
-            setattr(mod, attr, value)
+    with module_settings(entry.module_settings):
         return audit_caution(entry.target, entry.kwargs, entry.switch,
                              default_dtype=entry.default_dtype, progress=progress)
-    finally:
-        for mod, attr, value in reversed(saved):
-            setattr(mod, attr, value)
 
 
 def caution_peer_table(progress: Callable[[str], None] | None = None) -> tuple[list[dict], str]:
     """Audit :data:`CAUTIOUS_CLASSES`; rows and a Markdown table (a package not installed: a row saying so)."""
-    import importlib.util
-
     rows = []
     for entry in CAUTIOUS_CLASSES:
         row = dict(target=entry.target, switch=entry.switch, kwargs=entry.kwargs)

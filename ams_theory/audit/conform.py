@@ -39,6 +39,7 @@ target refuses, a crash inside it) raise :class:`ConformError` with a one-line m
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import dataclasses
 import html
@@ -1275,14 +1276,22 @@ def peer_target(peer: Peer) -> str:
 
 def run_peer(peer: Peer, progress: Callable[[str], None] | None = None) -> ConformanceResult:
     """Audit one peer, with its module settings in place for the run."""
+    with module_settings(peer.module_settings):
+        return conform(peer_target(peer), peer.method, peer.kwargs, peer.method_kwargs,
+                       default_dtype=peer.default_dtype, progress=progress)
+
+
+@contextlib.contextmanager
+def module_settings(settings):
+    """Set each ``(module, attribute, value)`` of ``settings`` (heavyball's compile switch, say) while the block
+    runs, and put the old values back after it."""
     saved = []
     try:
-        for module, attr, value in peer.module_settings:
+        for module, attr, value in settings:
             mod = importlib.import_module(module)
             saved.append((mod, attr, getattr(mod, attr)))
             setattr(mod, attr, value)
-        return conform(peer_target(peer), peer.method, peer.kwargs, peer.method_kwargs,
-                       default_dtype=peer.default_dtype, progress=progress)
+        yield
     finally:
         for mod, attr, value in reversed(saved):
             setattr(mod, attr, value)
