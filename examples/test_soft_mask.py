@@ -11,7 +11,8 @@ rational arithmetic, where every counterexample is re-checked before a test fail
 Run it with ``pytest examples/test_soft_mask.py --ams-budget quick`` (or ``standard``, ``thorough``).
 """
 import pytest
-from hypothesis import given, settings
+import torch
+from hypothesis import example, given, settings
 
 import ams_theory.testing as amt
 
@@ -63,8 +64,10 @@ def test_a_small_masked_step_is_no_worse_than_the_base_step(inst):
                    reason="a soft mask keeps a little of the opposed coordinates: phi_i > 0 where x_i < 0")
 @examples
 @given(amt.mask_inputs(zeros=True, ties=True))
+@example((torch.tensor([[1.0, 1.0]], dtype=torch.float64), torch.tensor([[1.0, -1.0]], dtype=torch.float64)))
 def test_the_soft_mask_meets_eq6(us):
     """eq. (6): phi_i >= 1 where x_i > 0 and phi_i <= 0 where x_i < 0 (fails; the report shows the exact
-    counterexample)."""
+    counterexample). The explicit example, one aligned and one opposed coordinate, fails whatever the search
+    draws (ten random draws at the quick budget may miss an opposed coordinate)."""
     u, s = us
     amt.assert_mask_conditions(soft_mask, u, s, conditions="eq6")
