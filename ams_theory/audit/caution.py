@@ -292,6 +292,7 @@ def _conventions(checks: list, reference, unmasked, rescaled_term=False) -> list
 
 
 UNNAMED = "the mask matches, but the step is rescaled by a factor none of the paper's rescalings gives"
+SWITCH_INERT = "the switch changes nothing: u_c = u at every entry, although u o g <= 0 at some"
 
 
 def _unnamed_only(matches: list) -> bool:
@@ -371,9 +372,14 @@ def _references(checks: list) -> list:
             if a_words != b_words and (a_words, b_words) != ("u", "g")]
 
 
-def _never_fires(checks: list) -> bool:
-    """``u o g > 0`` at every checked entry where ``u != 0``: no tie convention masks anything."""
-    return all(bool(((u == 0) | (u * g > 0)).all()) for c in checks for u, g in zip(c.u, c.g))
+def _never_fires(checks: list, unmasked=None) -> bool:
+    """``x o g > 0`` at every checked entry where ``x != 0``, ``x = u`` (or ``u - e`` without the ``unmasked`` term,
+    the part a mask acts on): no tie convention masks anything."""
+    def part(c):
+        return c.u if unmasked is None else [a - b for a, b in zip(c.u, unmasked(c))]
+    scale = max(_scale(c.u) for c in checks)
+    return all(bool(((x.abs() <= TOLERANCE * scale) | (x * g > 0)).all()) if unmasked is not None
+               else bool(((x == 0) | (x * g > 0)).all()) for c in checks for x, g in zip(part(c), c.g))
 
 
 def _unchanged(checks: list) -> bool:
@@ -403,8 +409,6 @@ def _diagnose(checks: list, cls, kwargs: dict, switch: str, seed: int, steps: in
                 return [f"the mask {words}"] * bool(words) + [_decay_words(
                     _record(cls, {**kwargs, "weight_decay": 0.0}, switch, seed, steps, progress), reference)
                 ] * bool(term), matches
-    if _unchanged(checks):
-        return ["the switch changes nothing: u_c = u at every entry, although u o g <= 0 at some"], []
     return [_first_mismatch(checks)], []
 
 
@@ -553,6 +557,12 @@ def _judge(checks, cls, kwargs, switch, seed, steps, progress) -> tuple:
                 f"u_c = u {_convention_text(matches).split(', ', 1)[1]}" if matches else "u_c is not a rescaled u")
         return "never fires", None, matches, [f"the mask never fires: u o g > 0 wherever u != 0 at every checked "
                                               f"entry, so caution changes nothing but the scale ({what})"]
+    if _unchanged(checks) and checks[0].wd and _never_fires(checks, _decay_term):
+        return "never fires", None, [], ["the mask never fires on the step without its decay term (u - lr*wd*w has "
+                                         "the gradient's sign wherever it is not 0), and the decay stays outside the "
+                                         "mask, as in Algorithm 2: caution changes nothing for this base"]
+    if _unchanged(checks):              # before any reference: u against itself would 'explain' an inert switch
+        return "departs", None, [], [SWITCH_INERT]
     words, matches = _decay_outside(checks)
     if matches and _unnamed_only(matches):
         return "departs", f"{_convention_text(matches)}; {words}", matches, [UNNAMED]

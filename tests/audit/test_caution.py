@@ -241,3 +241,16 @@ def test_a_factor_none_of_the_rescalings_gives_departs_and_says_so():
     r = ca.audit_caution(DoubledStep)
     assert r.verdict == "departs" and r.diagnosis == [ca.UNNAMED], r.text()
     assert "a factor none of the named rescalings gives (from 2 to 2)" in r.convention
+
+
+class InertSwitch(Planted):
+    """A caution switch that changes nothing: the base step whatever its value."""
+
+    def phi(self, u, g, p):
+        return torch.ones_like(u)
+
+
+def test_a_switch_that_changes_nothing_is_named_as_such():
+    """Not 'the mask compares u with u itself', which also reproduces an unchanged step."""
+    r = ca.audit_caution(InertSwitch)
+    assert r.verdict == "departs" and r.diagnosis == [ca.SWITCH_INERT], r.text()
