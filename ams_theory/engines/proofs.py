@@ -621,6 +621,20 @@ class Proof:
             return None
         return sp.simplify(sp.sympify(self.claim.expr).xreplace(self._point))
 
+    def explain(self):
+        """For a refutation: what the margin is made of at the counterexample, as JSON-ready strings (None
+        otherwise): ``terms``, each additive term of the decided expression with its exact value (they add up to
+        :meth:`margin`); ``mask_values``, each mask or gate of the expression (Piecewise, Heaviside, sign, Max,
+        Min) with its exact value there; ``failing_term``, one sentence naming the term that breaks the relation.
+        Never raises: a malformed proof gives None or the parts that could be computed."""
+        if self.status != "refuted" or not self._point or self.claim is None:
+            return None
+        try:
+            with _long_integers():
+                return _explain(sp.sympify(self.claim.expr), self.relation, self._point) or None
+        except Exception:            # an explanation is a courtesy: it never breaks the report of a refutation
+            return None
+
     def to_json(self) -> dict:
         out = {"statement": self.statement, "relation": self.relation, "hypotheses": list(self.hypotheses),
                "reduction": self.reduction, "status": self.status,
@@ -689,6 +703,10 @@ class Bundle:
         """The margin of the first refuted part (None when no part is refuted)."""
         return next((p.margin() for _, p in self.parts if p.status == "refuted"), None)
 
+    def explain(self):
+        """The explanation (:meth:`Proof.explain`) of the first refuted part (None when no part is refuted)."""
+        return next((p.explain() for _, p in self.parts if p.status == "refuted"), None)
+
     @property
     def relation(self) -> str | None:
         """The relation of the first refuted part (None when no part is refuted)."""
@@ -720,6 +738,109 @@ class Bundle:
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- explaining a refutation
+
+MASK_HEADS = (sp.Piecewise, sp.Heaviside, sp.sign, sp.Max, sp.Min)
+TERM_TEXT = 120                      # a term longer than this is abbreviated in the sentence (kept whole in "terms")
+
+
+def _explain(expr, relation: str, point: dict) -> dict:
+    """:meth:`Proof.explain` of ``expr`` (decided for ``relation``) at ``point``; each part that fails to compute
+    is left out."""
+    out = {}
+    terms = values = None
+    try:
+        point = {k: sp.Rational(x) if isinstance(x, str) else sp.sympify(x) for k, x in point.items()}
+        terms = _terms(expr)
+        values = [_value_at(t, point) for t in terms]
+        out["terms"] = [{"term": sp.sstr(t), "value": str(v)} for t, v in zip(terms, values)]
+    except Exception:
+        terms = None
+    try:
+        masks = []
+        for a in sp.preorder_traversal(expr):
+            if isinstance(a, MASK_HEADS) and a.free_symbols and a not in masks:
+                masks.append(a)
+        out["mask_values"] = [{"mask": sp.sstr(m), "value": str(_value_at(m, point))} for m in masks]
+    except Exception:
+        pass
+    if terms is not None:
+        try:
+            sentence = _failing_sentence(terms, values, relation, _value_at(expr, point))
+            if sentence:
+                out["failing_term"] = sentence
+        except Exception:
+            pass
+    return out
+
+
+def _terms(expr) -> list:
+    """The top-level additive terms of ``expr`` in the order sympy prints them; a single product is multiplied
+    out one level (its factors' sums distributed, no powers expanded) to show its parts."""
+    if not isinstance(expr, sp.Add):
+        spread = sp.expand_mul(expr, deep=False) if isinstance(expr, sp.Mul) else expr
+        if not isinstance(spread, sp.Add):
+            return [expr]
+        expr = spread
+    return list(expr.as_ordered_terms())
+
+
+def _value_at(e, point):
+    """``e``'s exact value at ``point``, simplified as :meth:`Proof.margin` simplifies it."""
+    v = sp.sympify(e).xreplace(point)
+    return v if v.is_Rational else sp.simplify(v)
+
+
+def _ordered(v):
+    return v if v.is_Rational else sp.N(v, 50)
+
+
+def _term_text(term) -> str:
+    """A term for the sentence: its masks written ``Piecewise(...)`` (and so on) when it is long, then cut in the
+    middle if still long."""
+    text = sp.sstr(term)
+    if len(text) <= TERM_TEXT:
+        return text
+    outer = [a for a in sp.preorder_traversal(term) if isinstance(a, MASK_HEADS)]
+    short = term.xreplace({a: sp.Symbol(f"{type(a).__name__}(...)") for a in reversed(outer)})
+    text = sp.sstr(short)
+    if len(text) <= TERM_TEXT:
+        return text
+    return text[:TERM_TEXT - 30] + " ... " + text[-25:]
+
+
+def _failing_sentence(terms, values, relation, margin) -> str | None:
+    """One sentence naming the term that breaks ``relation`` (``<= 0``, ``< 0`` or ``== 0``) at the point."""
+    m = exact_sign(margin)
+    signs = [exact_sign(v) for v in values]
+    if m is None:
+        return None
+    if relation == "== 0":
+        if m == 0:
+            return None
+        cand = [k for k, s in enumerate(signs) if s]
+        key = lambda j: abs(_ordered(values[j]))
+        what = "is nonzero" if len(terms) == 1 else "is the largest in absolute value"
+        broken = f"{margin} != 0"
+    else:
+        if m < 0 or (m == 0 and relation != "< 0"):
+            return None
+        cand = [k for k, s in enumerate(signs) if s == 1]
+        key = lambda j: _ordered(values[j])
+        what = "is positive"
+        broken = f"{margin} > 0" if m > 0 else f"{margin}, not < 0"
+        if not cand and all(s == 0 for s in signs):
+            return f"every term is 0 here, so the margin is {broken}"
+    if not cand:
+        return None
+    if len(terms) == 1:
+        return f"the single term {_term_text(terms[0])} = {values[0]} {what}, so the margin is {broken}"
+    k = max(cand, key=key)
+    rest = sp.simplify(sp.Add(*[v for j, v in enumerate(values) if j != k]))
+    return (f"the term {_term_text(terms[k])} = {values[k]} {what} and the other terms add up to {rest}, so the "
+            f"margin is {broken}")
 
 
 def _covers(conditions: list) -> bool:

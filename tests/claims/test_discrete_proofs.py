@@ -78,6 +78,9 @@ def _bound_times(bound, factor):
 def test_a_halved_curvature_term_is_refuted_with_an_exact_model():
     v = cl.decide(_d1("D.1 Part 1, halved", _upper_with_L_times(sp.Rational(1, 2))), "quick")
     assert v.word == "refuted" and v.counterexample["source"] == "proof engine" and v.recheck() is True
+    cex = v.counterexample             # what the margin is made of there, adding up to it exactly
+    assert sp.Add(*[sp.sympify(t["value"]) for t in cex["terms"]]) == sp.sympify(cex["margin"]) > 0
+    assert cex["failing_term"].endswith(f"so the margin is {cex['margin']} > 0")
 
 
 def test_a_weakened_true_bound_is_proved():
@@ -205,3 +208,23 @@ def test_a_false_gated_claim_is_not_proved_case_by_case(claim):
     (refuted on the extremal loss where it can be) or searched."""
     proof, verdict = _prove_one_step(claim)
     assert not proof.proved and (verdict is None or verdict.word == "refuted")
+
+
+def test_a_refuted_claims_counterexample_says_which_term_breaks_it():
+    """Thm. 2.4 of the Cautious paper, refuted by the engine: the counterexample carries the margin's terms (they
+    add up to the margin exactly), the mask's value there and the sentence naming the positive term."""
+    proof, verdict = _prove_one_step(D.threshold_claim("Thm. 2.4", "elementwise", None))
+    assert proof.status == "refuted" and verdict.word == "refuted"
+    e = proof.explain()
+    margin = proof.margin()
+    assert margin == sp.Rational(1, 2)
+    assert sp.Add(*[sp.Rational(t["value"]) for t in e["terms"]]) == margin and len(e["terms"]) == 2
+    positive = [t for t in e["terms"] if sp.Rational(t["value"]) > 0]
+    assert len(positive) == 1 and positive[0]["term"].startswith("L*alpha**2*eps**2*u0**2*Piecewise(")
+    masks = {m["mask"]: m["value"] for m in e["mask_values"]}
+    assert [v for m, v in masks.items() if m.startswith("Piecewise(")] == ["1"]
+    assert e["failing_term"] == (f"the term {positive[0]['term']} = 1/2 is positive and the other terms add up to "
+                                 "0, so the margin is 1/2 > 0")
+    cex = verdict.counterexample
+    assert cex["source"] == "proof engine" and cex["margin"] == "1/2"
+    assert {k: cex[k] for k in ("terms", "mask_values", "failing_term")} == e

@@ -116,3 +116,5 @@ def test_a_refutation_by_the_proof_engine_carries_its_margin_exactly():
         cex["margin_meaning"]
     g, root = values["g0"], values["sqrt_v0"]
     assert margin == g * g / root                  # dL/dt = +g^2/sqrt(v) at d = 1
+    assert sp.Add(*[sp.sympify(t["value"]) for t in cex["terms"]]) == margin     # its terms, exactly
+    assert cex["failing_term"].endswith(f"so the margin is {cex['margin']} > 0")

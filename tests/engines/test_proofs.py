@@ -63,6 +63,89 @@ def test_identities_close_by_the_case_conditions():
     assert p.status == "refuted" and sp.Rational(p.model["a"]) < 0
 
 
+# ----------------------------------------------------------------------------- explaining a refutation (explain)
+# Each explanation is checked against values worked out by hand at a point the hypotheses pin down.
+
+u, v = sp.symbols("u v", real=True)
+
+
+def _sum_of_terms(e):
+    return sp.Add(*[sp.sympify(t["value"]) for t in e["terms"]])
+
+
+def test_a_refutation_names_its_largest_positive_term_not_its_first():
+    gate = sp.Piecewise((5, u > 0), (0, True))
+    p = proofs.decide(u ** 2 - 3 * v + gate, "<= 0", [sp.Eq(u, 2), sp.Eq(v, 1)])
+    assert p.status == "refuted" and p.model == {"u": "2", "v": "1"}
+    e = p.explain()
+    assert set(e) == {"terms", "mask_values", "failing_term"}
+    assert {t["term"]: t["value"] for t in e["terms"]} == {"u**2": "4", "-3*v": "-3", sp.sstr(gate): "5"}
+    assert _sum_of_terms(e) == p.margin() == 6
+    assert e["mask_values"] == [{"mask": sp.sstr(gate), "value": "5"}]
+    assert e["failing_term"] == (f"the term {sp.sstr(gate)} = 5 is positive and the other terms add up to 1, so "
+                                 "the margin is 6 > 0")
+
+
+def test_a_single_product_is_multiplied_out_into_its_terms():
+    p = proofs.decide(u * (u - 2 * v), "<= 0", [sp.Eq(u, 1), sp.Eq(v, -1)])
+    e = p.explain()
+    assert [(t["term"], t["value"]) for t in e["terms"]] == [("u**2", "1"), ("-2*u*v", "2")]
+    assert e["failing_term"].startswith("the term -2*u*v = 2 is positive and the other terms add up to 1")
+    assert e["failing_term"].endswith("so the margin is 3 > 0") and e["mask_values"] == []
+
+
+def test_a_broken_identity_names_the_term_largest_in_absolute_value():
+    p = proofs.decide(u * sp.sign(u) + u + 3 * v, "== 0", [sp.Eq(u, -2), sp.Eq(v, 1)])
+    assert p.status == "refuted"
+    e = p.explain()
+    assert {t["term"]: t["value"] for t in e["terms"]} == {"u*sign(u)": "2", "u": "-2", "3*v": "3"}
+    assert _sum_of_terms(e) == p.margin() == 3
+    assert e["mask_values"] == [{"mask": "sign(u)", "value": "-1"}]
+    assert e["failing_term"] == ("the term 3*v = 3 is the largest in absolute value and the other terms add up to "
+                                 "0, so the margin is 3 != 0")
+
+
+def test_an_irrational_margin_is_explained_exactly():
+    r, e_ = sp.Symbol("r", nonnegative=True), sp.Symbol("e", positive=True)
+    p = proofs.decide(r + sp.sqrt(e_) - sp.sqrt(r ** 2 + e_) - r / 2, "<= 0")
+    assert p.status == "refuted"
+    e = p.explain()
+    assert sp.simplify(_sum_of_terms(e) - p.margin()) == 0
+    named = e["failing_term"].split(" = ")[0].removeprefix("the term ")
+    value = next(sp.sympify(t["value"]) for t in e["terms"] if t["term"] == named)
+    assert proofs.exact_sign(value) == 1 and e["failing_term"].endswith(f"so the margin is {p.margin()} > 0")
+
+
+def test_a_long_term_is_abbreviated_in_the_sentence_only():
+    mask = sp.Piecewise((1, u ** 3 * v + u * v ** 2 - 17 * v ** 5 / 3 + u * v - 3 * u ** 7 <= 0), (0, True))
+    big = 7 * u ** 2 * v ** 2 * mask * sp.Max(0, u * v + v ** 3 + 5 * u * v + v ** 7 + u ** 11 + 13 * u ** 5 * v)
+    p = proofs.decide(big - 1, "<= 0", [sp.Eq(u, 1), sp.Eq(v, 1)])
+    e = p.explain()
+    assert sp.sstr(big) in [t["term"] for t in e["terms"]] and len(sp.sstr(big)) > 120
+    assert sp.sstr(big) not in e["failing_term"] and "Piecewise(...)" in e["failing_term"]
+    assert {m["value"] for m in e["mask_values"]} == {"1", "22"}
+    assert e["failing_term"].endswith("= 154 is positive and the other terms add up to -1, so the margin is 153 > 0")
+
+
+def test_a_strict_claim_at_margin_zero_is_explained():
+    claim = proofs._statement(u - v, "<= 0", [])
+    p = proofs.Proof("u - v < 0", "< 0", (), "none", claim=claim, status="refuted", _point={u: 1, v: 1})
+    assert p.explain()["failing_term"] == ("the term u = 1 is positive and the other terms add up to -1, so the "
+                                           "margin is 0, not < 0")
+
+
+def test_explain_is_none_unless_refuted_and_never_raises():
+    proved = proofs.decide(a * b - sp.Abs(a) * sp.Abs(b), "<= 0")
+    assert proved.status == "proved" and proved.explain() is None
+    assert proofs.Bundle([("part", proved)]).explain() is None
+    refuted = proofs.decide(-a, "<= 0")
+    assert proofs.Bundle([("holds", proved), ("fails", refuted)]).explain() == refuted.explain() is not None
+    assert proofs.Proof("s", "<= 0", (), "none", status="refuted", _point={a: 1}).explain() is None   # no claim
+    broken = proofs.Proof("s", "<= 0", (), "none", claim=proofs._statement(a - 1, "<=", []), status="refuted",
+                          _point={a: sp.nan})
+    assert "failing_term" not in (broken.explain() or {})     # partial at most, and no exception
+
+
 # ----------------------------------------------------------------------------- soundness rules, each with mutations
 # Each planted false statement must come out refuted, undefined, vacuous or open, never proved.
 

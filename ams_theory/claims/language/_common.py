@@ -332,13 +332,21 @@ def scope(claim) -> str:
 
 def _margin_at(proof) -> dict:
     """The claim's margin at a proof engine's counterexample, exactly and in words: the decided expression (the
-    claim's left side minus its right side, or its reduction) and the relation it breaks."""
+    claim's left side minus its right side, or its reduction) and the relation it breaks; with what the margin is
+    made of there (:meth:`ams_theory.engines.proofs.Proof.explain`): ``terms`` (each additive term and its exact
+    value), ``mask_values`` (each mask or gate and its value) and ``failing_term`` (the term that breaks it)."""
     value = proof.margin()
     if value is None:
         return {}
     relation = {"<= 0": "<= 0", "== 0": "= 0", "< 0": "< 0"}.get(proof.relation, proof.relation)
-    return {"margin": str(value), "margin_meaning": f"the claim needs its margin (left side minus right side, as "
-                                                    f"decided) {relation}; here it is {value}"}
+    out = {"margin": str(value), "margin_meaning": f"the claim needs its margin (left side minus right side, as "
+                                                   f"decided) {relation}; here it is {value}"}
+    explain = getattr(proof, "explain", None)
+    parts = explain() if explain is not None else None
+    for key in ("terms", "mask_values", "failing_term"):
+        if parts and key in parts:
+            out[key] = parts[key]
+    return out
 
 
 def _verdict_from_proof(claim, proof, what):
