@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
-import textwrap
-from fractions import Fraction
 from typing import Iterable
 
 from ams_theory import __version__
 from ams_theory.claims.registry import AS_PRINTED, Result
+from ams_theory.claims.views import _labelled_leaves, claim_html, math_html, render_claim
 
 __all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals",
            "render_claim"]
@@ -130,7 +128,8 @@ def _shown(c: dict) -> bool:
 
 def markdown(doc: dict) -> str:
     """The report in Markdown: the verdict table, then each claim as ``show`` renders it (one rendering for
-    people: :func:`render_claim`), the figures, and the claims not yet checked."""
+    people: :func:`render_claim`) with its figures, the figures many claims share, and the claims not yet
+    checked."""
     lines = ["# ams-theory verification report", "",
              f"version {doc['version']}, report schema {doc['schema']}, budget `{doc['budget']}`, seed {doc['seed']}, "
              f"{doc['seconds']} s; " + ", ".join(f"{k}: {v}" for k, v in sorted(doc["totals"].items())), "",
@@ -151,15 +150,36 @@ def markdown(doc: dict) -> str:
             lines += [f"<a id='{_anchor(c['id'])}'></a>", "",
                       f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "", "```text",
                       render_claim(c), "```", ""]
-    if doc.get("figures"):
+            for f in _figures_of(doc, c["id"]):
+                lines += [f"![{esc(f['caption'])}]({f['file']})", "", f"*{esc(f['caption'])}*", ""] if _inline_figure(f) \
+                    else [f"Figure: [{esc(f['caption'])}](#{_figure_anchor(f)})", ""]
+    shared = [f for f in doc.get("figures", []) if not _inline_figure(f)]
+    if shared:
         lines += ["## Figures", ""]
-        for f in doc["figures"]:
-            lines += [f"### {esc(f['caption'])}", "", f"![{esc(f['caption'])}]({f['file']})", "",
-                      "claims: " + ", ".join(f"`{i}`" for i in f["claims"]), ""]
+        for f in shared:
+            lines += [f"<a id='{_figure_anchor(f)}'></a>", "", f"### {esc(f['caption'])}", "",
+                      f"![{esc(f['caption'])}]({f['file']})", "", "claims: " + ", ".join(f"`{i}`" for i in f["claims"]),
+                      ""]
     unchecked = [c["id"] for c in doc["claims"] if c["status"] == "unchecked"]
     if unchecked:
         lines += ["## Not yet checked", "", ", ".join(f"`{i}`" for i in unchecked), ""]
     return "\n".join(lines)
+
+
+INLINE_FIGURE_CLAIMS = 3      # a figure of at most this many claims is drawn inside each one's section
+
+
+def _figures_of(doc: dict, claim_id: str) -> list:
+    return [f for f in doc.get("figures", []) if claim_id in f.get("claims", ())]
+
+
+def _inline_figure(f: dict) -> bool:
+    """Whether a figure is drawn inside its claims' sections (else once, under Figures, linked from them)."""
+    return len(f.get("claims", ())) <= INLINE_FIGURE_CLAIMS
+
+
+def _figure_anchor(f: dict) -> str:
+    return "figure-" + re.sub(r"[^A-Za-z0-9_-]", "-", str(f.get("name") or f["file"]))
 
 
 def _rule_lines(doc: dict) -> list:
@@ -234,16 +254,9 @@ def _data(c: dict) -> str:
 PROOF_ROWS = 200          # the cases a claim's proof table shows (show --proof lists every one)
 
 
-def _labelled_leaves(p: dict, path: str = "") -> list:
-    """``[(label path, proof)]`` for every proof a proof's JSON holds, however deeply its bundles nest."""
-    here = " / ".join(x for x in (path, p.get("label", "")) if x)
-    if "parts" in p and "status" not in p:
-        return [leaf for q in p["parts"] for leaf in _labelled_leaves(q, here)]
-    return [(here, p)]
-
-
 def _conditions(case: dict) -> str:
-    return "; ".join(map(str, case.get("conditions") or [])) or "-"
+    """A case's conditions as MathML (HTML), ``-`` where it has none."""
+    return ", ".join(math_html(str(x)) for x in case.get("conditions") or []) or "-"
 
 
 def _proof_tables(c: dict) -> str:
@@ -258,7 +271,7 @@ def _proof_tables(c: dict) -> str:
         rows = [(label or leaf.get("statement", ""), leaf.get("status", "?"), case)
                 for label, leaf in _labelled_leaves(proof) for case in (leaf.get("cases") or [{}])]
         body = "".join(
-            f"<tr><td>{e(label)}</td><td>{e(status)}</td><td>{e(_conditions(case))}</td>"
+            f"<tr><td>{e(label)}</td><td>{e(status)}</td><td>{_conditions(case)}</td>"
             f"<td>{e(str(case.get('step', '-')))}</td><td>" + (
                 f"<details><summary>SMT-LIB</summary><pre>{e(case['query'])}</pre></details>" if case.get("query")
                 else "-") + "</td></tr>" for label, status, case in rows[:PROOF_ROWS])
@@ -268,6 +281,15 @@ def _proof_tables(c: dict) -> str:
                    f"<tr><th>proof</th><th>status</th><th>conditions</th><th>closed by</th><th>query</th></tr>{body}"
                    f"</table>{more}</details>")
     return "".join(out)
+
+
+def _figures_html(doc: dict, claim_id: str) -> str:
+    """A claim's figures: drawn in its section, or (shared by many claims) a link to the one drawing."""
+    e = html.escape
+    return "".join(
+        f"<figure><img src='{e(f['file'])}' alt='{e(f['caption'])}' style='max-width:100%'><figcaption>"
+        f"{e(f['caption'])}</figcaption></figure>" if _inline_figure(f) else
+        f"<p>Figure: <a href='#{_figure_anchor(f)}'>{e(f['caption'])}</a></p>" for f in _figures_of(doc, claim_id))
 
 
 _FILTER_SCRIPT = """
@@ -288,8 +310,9 @@ document.querySelectorAll('input.facet').forEach(b => b.addEventListener('change
 
 def html_page(doc: dict) -> str:
     """The report as one HTML page, readable offline: a contents sidebar by family and verdict, filters (verdict,
-    strength, family), a summary figure (verdicts by strength), the verdict table, and each claim as ``show``
-    renders it (:func:`render_claim`, the same rendering as the terminal and the Markdown report)."""
+    strength, family), a summary figure (verdicts by strength), the verdict table, and each claim as
+    :func:`~ams_theory.claims.views.claim_view` builds it (the blocks ``show`` and the Markdown report write as
+    text, here as tables and MathML) with its figures and its proofs' cases."""
     e = html.escape
     rows = []
     for c in doc["claims"]:
@@ -299,8 +322,8 @@ def html_page(doc: dict) -> str:
                     f"<code>{e(c['id'])}</code></a></td><td>{e(word)}</td><td>{e(strength_of(c))}</td><td>{e(corr)}"
                     f"</td><td>{e(_with_reading(c))}</td></tr>")
     sections = [f"<section id='{_anchor(c['id'])}' class='claim' {_data(c)}><h3><code>{e(c['id'])}</code> — "
-                f"{e(c['verdict'] or c['status'])} ({e(strength_of(c))})</h3><pre class='claim'>{e(render_claim(c))}"
-                f"</pre>{_proof_tables(c)}</section>" for c in doc["claims"] if _shown(c)]
+                f"{e(c['verdict'] or c['status'])} ({e(strength_of(c))})</h3>{claim_html(c)}"
+                f"{_figures_html(doc, c['id'])}{_proof_tables(c)}</section>" for c in doc["claims"] if _shown(c)]
     contents = []
     for family in _facets(doc)["family"]:
         items = "".join(f"<li {_data(c)}><a href='#{_anchor(c['id'])}' style='color:"
@@ -315,10 +338,10 @@ def html_page(doc: dict) -> str:
         f"<li><a href='#{_anchor(cid)}'><code>{e(cid)}</code></a>: {e(what)}</li>" for cid, what in items) + "</ul>"
         for heading, items in _rule_lines(doc))
     figure = "".join(
-        f"<section><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' alt='{e(f['caption'])}' "
-        f"style='max-width:100%'><p>claims: "
+        f"<section id='{_figure_anchor(f)}'><h3>{e(f['caption'])}</h3><img src='{e(f['file'])}' "
+        f"alt='{e(f['caption'])}' style='max-width:100%'><p>claims: "
         f"{', '.join(f'<a href=#{_anchor(i)}><code>{e(i)}</code></a>' for i in f['claims'])}</p></section>"
-        for f in doc.get("figures", []))
+        for f in doc.get("figures", []) if not _inline_figure(f))
     if figure:
         figure = "<h2>Figures</h2>" + figure
     return f"""<!doctype html>
@@ -334,7 +357,14 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 tr.holds td:nth-child(2) {{ color: #1a7f37; }} tr.refuted td:nth-child(2) {{ color: #cf222e; }}
 tr.conditional td:nth-child(2) {{ color: #9a6700; }} tr.vacuous td:nth-child(2) {{ color: #8250df; }}
 tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
-pre.claim {{ background: #f6f8fa; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; }}
+.claim-view {{ font-size: 92%; }} .claim-view h4 {{ margin: 1.2em 0 .4em; border-bottom: 1px solid #ddd; }}
+.claim-view h5 {{ margin: .8em 0 .3em; }} .claim-view p.sentence {{ font-weight: 600; }}
+.claim-view table {{ margin: .3em 0; max-width: 100%; }} .claim-view td, .claim-view th {{ overflow-wrap: anywhere; }}
+table.fields > tbody > tr > th {{ text-align: left; font-weight: normal; color: #555; background: #f6f8fa;
+  white-space: nowrap; width: 1%; }} table.fields {{ width: 100%; }}
+table.fields > tbody > tr > th.over {{ font-weight: 600; }} p.caption {{ color: #555; font-size: 90%; margin: .6em 0 0; }}
+table.grid th {{ background: #f6f8fa; }} .formula i {{ font-family: serif; }} math {{ font-size: 110%; }}
+.counterexample {{ border-left: 4px solid #cf222e; padding-left: .8em; }}
 figure {{ margin: 1em 0; }} figcaption {{ font-size: 90%; color: #555; }}
 details.proof {{ margin: .5em 0 1.5em; }} details.proof table {{ font-size: 85%; }}
 details.proof td {{ overflow-wrap: anywhere; }} details.proof pre {{ white-space: pre-wrap; }}
@@ -357,328 +387,3 @@ seed {doc['seed']}, {doc['seconds']} s; {e(totals_)}</p>
 <script>{_FILTER_SCRIPT}</script>
 </body></html>
 """
-
-
-# ----------------------------------------------------------------------------- one claim, for people (``show``)
-
-_WIDTH = 100
-_RATIONAL = re.compile(r"^-?\d+(/\d+)?$")
-_NUMBER_TOKEN = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+)?")
-_COUNT_KEYS = ("instances", "states", "patterns", "cases", "examples", "steps")
-_VIOLATION_KEYS = ("violations", "float_violations", "failing_patterns", "mismatching_patterns")
-_WORST_KEYS = ("worst_margin", "worst")
-
-
-def _num(x) -> str:
-    """A number as a person reads it: counts with thousands separators, floats to 3 significant digits, and the
-    non-finite values in words."""
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}"
-    if math.isnan(x):
-        return "undefined (NaN)"
-    if math.isinf(x):
-        return "+infinity" if x > 0 else "-infinity"
-    if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}" if abs(x) >= 1e4 else f"{x:g}"
-    return f"{x:.3g}"
-
-
-def _approx(text: str) -> str | None:
-    """The float value of an exact number written as text (``p/q``, an integer, or brackets of them), or None when
-    ``text`` is not one; only given when it says more than the text itself."""
-    s = text.strip()
-    if _RATIONAL.match(s):
-        if "/" not in s and len(s) <= 6:
-            return None
-        return _num(float(Fraction(s)))
-    if s.startswith("[") and s.endswith("]") and re.fullmatch(r"[\[\]\s,\-0-9/.eE+]+", s) and "/" in s:
-        return _NUMBER_TOKEN.sub(lambda m: _num(float(Fraction(m.group()))), s)
-    if "sqrt(" in s and re.fullmatch(r"(?:sqrt|[\d\s+\-*/()])+", s):    # an exact closed form with roots
-        import sympy
-
-        try:
-            return _num(float(sympy.sympify(s)))
-        except (TypeError, ValueError, sympy.SympifyError):
-            return None
-    return None
-
-
-def _scalar(x, exact: bool = False) -> str:
-    """One value as text: ``exact``: a string holding an exact number gets its float beside it."""
-    if x is None:
-        return "none"
-    if isinstance(x, (bool, int, float)):
-        return _num(x)
-    s = str(x)
-    if exact:
-        a = _approx(s)
-        if a is not None:
-            return f"{s}  (≈ {a})"
-    return s
-
-
-def _is_scalar(x) -> bool:
-    return x is None or isinstance(x, (str, int, float, bool))
-
-
-def _worst_words(worst, violations: int) -> str:
-    """The worst margin (``> 0``: the claim's conclusion fails there) of a search, in words."""
-    if worst is None:
-        return "no margin recorded"
-    if isinstance(worst, float) and math.isinf(worst) and worst < 0:
-        return "no applicable instance, so no margin"
-    if isinstance(worst, float) and math.isnan(worst):
-        return "margin undefined (NaN)"
-    if not isinstance(worst, (int, float)) or isinstance(worst, bool):
-        return f"worst case {_scalar(worst)}"
-    if violations:
-        return f"largest margin {_num(worst)} (> 0: violated)"
-    if worst > 0:
-        return f"largest margin {_num(worst)} (within the float tolerance)"
-    return f"smallest slack {_num(-worst)}" if worst < 0 else "margin reaches 0 (the bound is attained)"
-
-
-def _search_sentence(d: dict) -> str | None:
-    """One sentence for a block that counts what was searched and what violated it, else None."""
-    count_key = next((k for k in _COUNT_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)), None)
-    bad_key = next((k for k in _VIOLATION_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)), None)
-    if count_key is None or bad_key is None:
-        return None
-    n, bad = d[count_key], d[bad_key]
-    what = count_key if n != 1 else count_key.rstrip("s")
-    applicable = d.get("applicable")
-    scope = f"{_num(n)} {what}"
-    if isinstance(applicable, int) and not isinstance(applicable, bool) and applicable != n:
-        scope = f"{_num(applicable)} applicable of {_num(n)} {what}"
-    head = f"no violation in {scope}" if bad == 0 else f"{_num(bad)} violations in {scope}"
-    worst_key = next((k for k in _WORST_KEYS if k in d), None)
-    if worst_key is not None and d[worst_key] is not None:
-        head += "; " + _worst_words(d[worst_key], bad)
-    return head
-
-
-def _wrap(text: str, indent: int, first: int = 0) -> list[str]:
-    """``text`` wrapped to the width, every line after the first indented by ``indent``."""
-    room = max(30, _WIDTH - indent)
-    lines = []
-    for k, para in enumerate(text.split("\n")):
-        chunk = textwrap.wrap(para, room, break_long_words=True, break_on_hyphens=False) or [""]
-        lines += chunk
-    return lines
-
-
-def _proof_words(p: dict) -> str:
-    cases = p.get("cases") or []
-    if "parts" in p and not cases:
-        leaves = [leaf for _, leaf in _labelled_leaves(p)]
-        done = sum(1 for q in leaves if q.get("status") == "proved")
-        return f"{done} of {len(leaves)} proofs proved, {sum(len(q.get('cases') or []) for q in leaves)} cases in " \
-               "all (show --proof lists them)"
-    out = str(p.get("status", "?"))
-    if p.get("hypotheses"):
-        out += f"; hypotheses: {', '.join(map(str, p['hypotheses']))}"
-    if cases:
-        out += f"; {len(cases)} case{'s' if len(cases) != 1 else ''} (show --proof lists them)"
-    if p.get("model"):
-        out += f"; model {_inline(p['model'], exact=True)}"
-    return out
-
-
-def _inline(v, exact: bool = False) -> str:
-    """A short value on one line: scalars, lists of scalars, flat dicts of scalars; None otherwise."""
-    if _is_scalar(v):
-        return _scalar(v, exact)
-    if isinstance(v, list) and all(_is_scalar(x) for x in v):
-        return ", ".join(_scalar(x, exact) for x in v) if v else "(empty)"
-    if isinstance(v, dict) and all(_is_scalar(x) for x in v.values()):
-        return "; ".join(f"{k} = {_scalar(x, exact)}" for k, x in v.items()) if v else "(empty)"
-    return None
-
-
-def _columns(rows: list, heads: list, indent: int, exact: bool) -> list[str]:
-    """Rows of scalars as an aligned table under ``heads``."""
-    cells = [[_inline(x, exact) if _inline(x, exact) is not None else str(x) for x in r] for r in rows]
-    widths = [max(len(str(h)), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    pad = " " * indent
-    line = lambda vals: pad + "  ".join(str(v).ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
-    return [line(heads), line(["-" * w for w in widths])] + [line(c) for c in cells]
-
-
-def _block(d: dict, indent: int = 2, exact: bool = False) -> list[str]:
-    """A dict as a two-column table (key, value); nested blocks indented below their key; nothing dropped."""
-    lines = []
-    sentence = _search_sentence(d)
-    pad = " " * indent
-    if sentence:
-        lines.append(f"{pad}=> {sentence}")
-    keys = [k for k in d]
-    width = min(34, max([len(str(k)) for k in keys] + [4]))
-    for k in keys:
-        v = d[k]
-        label = str(k)
-        if k in _WORST_KEYS and (v is None or (isinstance(v, float) and math.isinf(v) and v < 0)):
-            text = "none recorded" if v is None else "none (no applicable instance)"
-        elif isinstance(v, dict) and k == "proof" and ("cases" in v or "parts" in v):
-            text = _proof_words(v)
-        elif isinstance(v, dict) and set(v) >= {"level", "basis"} and set(v) <= {"level", "basis", "coverage",
-                                                                                  "proof"}:
-            lines.append(f"{pad}{label}:")
-            lines += _strength_lines(v, indent + 2)
-            continue
-        else:
-            text = _inline(v, exact)
-            if isinstance(v, dict) and text is not None and (_search_sentence(v) or len(v) > 4 or len(text) > 60):
-                text = None                 # a block of its own: its sentence, one row per entry
-        if text is not None:
-            body = _wrap(text, indent + width + 2)
-            lines.append(f"{pad}{label.ljust(width)}  {body[0]}")
-            lines += [" " * (indent + width + 2) + b for b in body[1:]]
-            continue
-        lines.append(f"{pad}{label}:")
-        lines += _nested(k, v, indent + 2, exact)
-    return lines
-
-
-def _nested(key, v, indent: int, exact: bool) -> list[str]:
-    """A value too large for one line: a dict, a list of rows, or a list of blocks."""
-    heads = re.search(r"\[([^\]]+)\]", str(key))
-    if isinstance(v, dict):
-        vals = list(v.values())
-        if heads and all(isinstance(x, list) and len(x) == len(heads.group(1).split(",")) and
-                         all(_is_scalar(y) for y in x) for x in vals):
-            names = ["", *[h.strip() for h in heads.group(1).split(",")]]
-            return _columns([[k, *x] for k, x in v.items()], names, indent, exact)
-        if vals and all(isinstance(x, dict) and all(_inline(y) is not None for y in x.values()) for x in vals) and \
-                len({tuple(x) for x in vals}) == 1:
-            if len(vals) >= 3:                    # many blocks of one shape: what they share once, then a table
-                common = {k: x for k, x in vals[0].items() if all(y.get(k) == x for y in vals[1:])}
-                differ = [k for k in vals[0] if k not in common]
-                if common and differ:
-                    out = [" " * indent + f"common to all {len(vals)}:"] + _block(common, indent + 2, exact)
-                    return out + _columns([[k, *(x[c] for c in differ)] for k, x in v.items()], ["", *differ],
-                                          indent, exact)
-            names = ["", *vals[0]]
-            return _columns([[k, *x.values()] for k, x in v.items()], names, indent, exact)
-        return _block(v, indent, exact)
-    if isinstance(v, list):
-        if v and all(isinstance(x, dict) for x in v) and all(all(_is_scalar(y) for y in x.values()) for x in v):
-            names = list(dict.fromkeys(k for x in v for k in x))
-            return _columns([[x.get(n) for n in names] for x in v], names, indent, exact)
-        if v and all(isinstance(x, list) and all(_is_scalar(y) for y in x) for x in v):
-            return [" " * indent + ", ".join(_scalar(y, exact) for y in x) for x in v]
-        out = []
-        for i, x in enumerate(v, 1):
-            text = _inline(x, exact)
-            if text is not None:
-                out.append(" " * indent + f"{i}. {text}")
-            else:
-                out.append(" " * indent + f"{i}.")
-                out += _nested(i, x, indent + 3, exact) if not isinstance(x, dict) else _block(x, indent + 3, exact)
-        return out
-    return [" " * indent + _scalar(v, exact)]
-
-
-def _strength_lines(st: dict | None, indent: int) -> list[str]:
-    pad = " " * indent
-    if not st:
-        return [pad + "strength: none given"]
-    lines = [f"{pad}{line}" for line in _wrap(f"{st.get('level', '?')}: {st.get('basis', '')}", indent)]
-    if st.get("proof") is not None:
-        lines += [pad + ("proof: " if i == 0 else "       ") + x
-                  for i, x in enumerate(_wrap(_proof_words(st["proof"]), indent + 7))]
-    cov = st.get("coverage") or {}
-    parts = cov.get("parts") if isinstance(cov.get("parts"), list) else None
-    rest = {k: v for k, v in cov.items() if k != "parts" or parts is None}
-    if parts is not None:
-        lines.append(f"{pad}parts ({len(parts)}):")
-        for p in parts:
-            if isinstance(p, dict) and "level" in p:
-                sub = _strength_lines(p, indent + 4)
-                lines.append(f"{pad}  - {sub[0].strip()}")
-                lines += sub[1:]
-            else:
-                lines += _nested("part", p, indent + 4, False)
-    if rest:
-        lines.append(f"{pad}coverage:")
-        lines += _block(rest, indent + 2)
-    return lines
-
-
-def _section(title: str) -> list[str]:
-    return ["", title, "-" * len(title)]
-
-
-def render_claim(r) -> str:
-    """One claim for people (``ams-theory show ID``, and each claim's section of the Markdown and HTML reports): the
-    statement, the verdict and its strength, a refutation's counterexample first with every exact number beside its
-    float value, one table per evidence block (what was searched or proved, how much, the worst margin in words),
-    and the correction with its own verdict and strength.
-
-    ``r``: a :class:`Result` or its JSON (``Result.to_json()``); every key of the JSON is shown, known or not."""
-    d = r.to_json() if isinstance(r, Result) else dict(r)
-    verdict = d.get("verdict") or d.get("status") or "-"
-    st = d.get("strength") or {}
-    lines = [f"{d.get('id')}  ({d.get('paper')}, {d.get('where') or 'no source label'}; family {d.get('family')}, "
-             f"{d.get('kind') or 'no check yet'} check)", ""]
-    lines += [f"statement: {x}" if i == 0 else "           " + x
-              for i, x in enumerate(_wrap(str(d.get("statement") or "-"), 11))]
-    lines.append(f"verdict: {verdict}   strength: {st.get('level', '-')}   status: {d.get('status')}")
-    if d.get("reading"):
-        lines += [f"reading: {x}" if i == 0 else "         " + x for i, x in enumerate(_wrap(str(d["reading"]), 9))]
-    lines += [f"in short: {x}" if i == 0 else "          " + x for i, x in enumerate(_wrap(str(d.get("summary")), 10))]
-    if d.get("error"):
-        lines += _section("Error") + ["  " + x for x in _wrap(str(d["error"]), 2)]
-    cx = d.get("counterexample")
-    if cx:                              # a refutation first: the exact counterexample
-        lines += _section("Counterexample (exact numbers, float value beside them)")
-        lines += _block(cx, 2, exact=True) if isinstance(cx, dict) else _nested("counterexample", cx, 2, True)
-    if st:
-        lines += _section(f"Strength of the verdict: {st.get('level', '-')}")
-        lines += _strength_lines(st, 2)
-    ev = d.get("evidence")
-    if ev:
-        lines += _section("Evidence")
-        if isinstance(ev, dict):
-            inline = {k: v for k, v in ev.items() if not isinstance(v, dict) and _inline(v) is not None}
-            blocks = {k: v for k, v in ev.items() if k not in inline}
-            if inline:
-                lines += _block(inline, 2)
-            same_shape = len(blocks) >= 3 and all(isinstance(v, dict) for v in blocks.values()) and \
-                len({tuple(v) for v in blocks.values()}) == 1
-            if same_shape:                  # one table for many blocks of one shape (their shared values once)
-                lines += ["", f"  [{len(blocks)} blocks]"] + _nested("evidence", blocks, 4, exact=False)
-            else:
-                for k, v in blocks.items():
-                    lines += ["", f"  [{k}]"]
-                    lines += _nested(k, v, 4, exact=False)
-        else:
-            lines += _nested("evidence", ev, 2, exact=False)
-    corr = d.get("correction")
-    if corr:
-        cst = corr.get("strength") or {}
-        lines += _section(f"Correction: {corr.get('verdict', '-')} ({cst.get('level', '-')})")
-        lines += [f"  statement: {x}" if i == 0 else "             " + x
-                  for i, x in enumerate(_wrap(str(corr.get("statement", "-")), 13))]
-        lines.append(f"  verdict: {corr.get('verdict', '-')}   strength: {cst.get('level', '-')}")
-        if cst:
-            lines.append("  strength of the correction:")
-            lines += _strength_lines(cst, 4)
-        for k, v in corr.items():
-            if k in ("statement", "verdict", "strength"):
-                continue
-            text = _inline(v, exact=True)
-            if text is not None:
-                lines += [f"  {k}: {x}" if i == 0 else "    " + x for i, x in enumerate(_wrap(text, 4))]
-            else:
-                lines.append(f"  {k}:")
-                lines += _nested(k, v, 4, exact=True)
-    known = {"id", "paper", "where", "family", "kind", "statement", "status", "verdict", "reading", "summary",
-             "evidence", "counterexample", "strength", "correction", "error", "seconds", "not_applicable"}
-    extra = {k: v for k, v in d.items() if k not in known and v not in (None, {}, [])}
-    if extra:
-        lines += _section("Other")
-        lines += _block(extra, 2)
-    lines += ["", f"check time: {_num(float(d.get('seconds') or 0))} s   (the JSON: show ID --json)"]
-    return "\n".join(line.rstrip() for line in lines)

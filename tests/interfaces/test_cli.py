@@ -70,6 +70,9 @@ def test_reports_carry_the_figures_of_the_run(shared_runs, tmp_path):
         png = tmp_path / f"r-{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert f"(r-{name}.png)" in text
+    section = text[text.index("## `cautious.fig2.monotone`"):]
+    section = section[:section.index("\n## ", 5)]
+    assert "(r-fig2.png)" in section                 # drawn inside its claim's section, not after every claim
 
 
 @pytest.mark.xdist_group("claims")

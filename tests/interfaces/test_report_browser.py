@@ -1,6 +1,7 @@
 """The HTML report in a real browser: headless Chromium (Debian's ``chromium`` package; ``.ci/run`` installs it)
-renders a report of real quick runs, and the DOM it builds is checked: every claim's section, no raw JSON, the
-filters and the summary figure, and no horizontal overflow at 1280 px."""
+renders a report of real quick runs, and the DOM it builds is checked: every claim's section, no raw JSON and no
+preformatted evidence (tables instead), formulas laid out as MathML, the counterexample's sentence, the filters and
+the summary figure, and no horizontal overflow at 1280 px."""
 import json
 import shutil
 import subprocess
@@ -18,14 +19,21 @@ IDS = ("cautious.2.4", "cautious.A2", "grams.C1", "grams.B3")      # refuted, co
 
 PROBE = """<script>
 window.addEventListener('load', () => {
+  const seen = {
+    sections: [...document.querySelectorAll('section.claim')].map(s => s.id),
+    json_blocks: [...document.querySelectorAll('main pre, main code')].filter(p => !p.closest('details'))
+      .filter(p => /^\s*[\[{]\s*"/.test(p.textContent)).length,
+    preformatted: [...document.querySelectorAll('section.claim pre')].filter(p => !p.closest('details')).length,
+    tables: document.querySelectorAll('section.claim .claim-view table').length,
+    math: [...document.querySelectorAll('section.claim math')].filter(m => !m.closest('details')).length,
+    math_laid_out: [...document.querySelectorAll('section.claim math')].filter(m => !m.closest('details'))
+      .filter(m => getComputedStyle(m).display.includes('math') && m.getBoundingClientRect().height > 0).length,
+    sentences: [...document.querySelectorAll('.counterexample p.sentence')].map(p => p.textContent)};
   const filter = document.querySelector("input.facet[value='refuted']");
   if (filter) { filter.checked = false; filter.dispatchEvent(new Event('change')); }
   const shown = [...document.querySelectorAll('section.claim')].filter(s => s.style.display !== 'none').length;
   const probe = document.createElement('pre'); probe.id = 'probe';
-  probe.textContent = JSON.stringify({
-    sections: [...document.querySelectorAll('section.claim')].map(s => s.id),
-    json_blocks: [...document.querySelectorAll('pre.claim')]
-      .filter(p => p.textContent.trim().startsWith('{')).length,
+  probe.textContent = JSON.stringify({...seen,
     overflow: document.documentElement.scrollWidth - window.innerWidth,
     svg: document.querySelectorAll('svg.summary rect').length,
     proofs_open: [...document.querySelectorAll('details.proof')].filter(d => d.open).length,
@@ -53,16 +61,21 @@ def test_a_real_report_renders_in_chromium_without_json_or_overflow(tmp_path):
     doc["figures"] = []
     dom = _dom(report.html_page(doc), tmp_path)
     assert dom["sections"] == [f"claim-{cid.replace('.', '-')}" for cid in IDS]
-    assert dom["json_blocks"] == 0 and dom["overflow"] <= 0 and dom["svg"] >= 2
+    assert dom["json_blocks"] == 0 and dom["preformatted"] == 0 and dom["overflow"] <= 0 and dom["svg"] >= 2
+    assert dom["tables"] > 20 and dom["math"] > 0 and dom["math_laid_out"] == dom["math"]
+    assert any("the term" in s and "margin" in s for s in dom["sentences"])     # 2.4: why it fails, in one line
     assert dom["proofs_open"] == 0 and dom["smtlib"] > 0          # the proofs' cases, collapsed, SMT-LIB inside
     assert dom["shown_without_refuted"] == sum(r.verdict.word != "refuted" for r in runs)      # the filter works
 
 
 def test_the_browser_checks_can_fail(tmp_path):
-    """A planted JSON block and a 3000 px wide element are seen in the DOM."""
+    """A planted JSON block, a 3000 px wide element, evidence as preformatted text and a formula that is not laid
+    out are seen in the DOM."""
     doc = report.document([shared_run("grams.C1")], "quick", 0, 0.0)
     doc["figures"] = []
-    page = report.html_page(doc).replace("</main>", "<pre class='claim'>{\"a\": 1}</pre><div style='width:3000px'>"
-                                                    "x</div></main>")
+    page = report.html_page(doc).replace("</main>", "<pre>{\"a\": 1}</pre><div style='width:3000px'>x</div></main>")
+    page = page.replace("<div class='claim-view'>", "<div class='claim-view'><pre>evidence as text</pre>"
+                        "<math style='display:none'><mn>1</mn></math>", 1)
     dom = _dom(page, tmp_path)
-    assert dom["json_blocks"] == 1 and dom["overflow"] > 1000
+    assert dom["json_blocks"] == 1 and dom["overflow"] > 1000 and dom["preformatted"] == 1
+    assert dom["math_laid_out"] == dom["math"] - 1
