@@ -87,7 +87,7 @@ _VIOLATION_KEYS = ("violations", "float_violations", "failing_patterns", "mismat
 _WORST_KEYS = ("worst_margin", "worst")
 
 
-def _num(x) -> str:
+def _num(x, digits: int = 3) -> str:
     """A number as a person reads it: counts with thousands separators, floats to 3 significant digits, and the
     non-finite values in words."""
     if isinstance(x, bool):
@@ -100,24 +100,24 @@ def _num(x) -> str:
         return "+infinity" if x > 0 else "-infinity"
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}" if abs(x) >= 1e4 else f"{x:g}"
-    return f"{x:.3g}"
+    return f"{x:.{digits}g}"
 
 
-def _approx(text: str) -> str | None:
+def _approx(text: str, digits: int = 3) -> str | None:
     """The float value of an exact number written as text (``p/q``, an integer, or brackets of them), or None when
     ``text`` is not one; only given when it says more than the text itself."""
     s = text.strip()
     if _RATIONAL.match(s):
         if "/" not in s and len(s) <= 6:
             return None
-        return _num(float(Fraction(s)))
+        return _num(float(Fraction(s)), digits)
     if s.startswith("[") and s.endswith("]") and re.fullmatch(r"[\[\]\s,\-0-9/.eE+]+", s) and "/" in s:
         return _NUMBER_TOKEN.sub(lambda m: _num(float(Fraction(m.group()))), s)
     if "sqrt(" in s and re.fullmatch(r"(?:sqrt|[\d\s+\-*/()])+", s):    # an exact closed form with roots
         import sympy
 
         try:
-            return _num(float(sympy.sympify(s)))
+            return _num(float(sympy.sympify(s)), digits)
         except (TypeError, ValueError, sympy.SympifyError):
             return None
     return None
@@ -304,17 +304,57 @@ def _strength_blocks(st: dict | None) -> list:
     return out
 
 
+def _brief(x) -> str:
+    """An exact number for a sentence: itself when short, else its float value (the tables keep it whole)."""
+    text = _scalar(x)
+    approx = _approx(text, 7) if isinstance(x, str) else None
+    return f"≈ {approx}" if approx is not None and len(text) > 24 else _scalar(x, True)
+
+
+def _first_difference(cx: dict) -> str | None:
+    """Where two updates that should be equal differ (a reduction's counterexample): the first coordinate whose
+    difference is not ``0``, both sides there (their float value beside an exact one) and the reason given."""
+    left, right, diff = cx.get("left"), cx.get("right"), cx.get("difference")
+    if not (isinstance(left, list) and isinstance(right, list) and isinstance(diff, list)):
+        return None
+    i = next((k for k, x in enumerate(diff) if str(x) != "0"), None)
+    if i is None or i >= min(len(left), len(right)):
+        return None
+    pattern = cx.get("pattern")
+    where = f" (sign pattern {pattern[i]})" if isinstance(pattern, list) and i < len(pattern) else ""
+    text = (f"coordinate {i}{where}: the left side is {_brief(left[i])} and the right side {_brief(right[i])}, so "
+            f"they differ by {_brief(diff[i])}")
+    return text + (f"; {cx['meaning']}" if cx.get("meaning") else "")
+
+
+def _why(cx: dict) -> Para | None:
+    """One sentence saying why the claim fails at its counterexample, from the counterexample's own values: the
+    proof engine's failing term, the first coordinate where two updates differ, the comparisons of a table that
+    fail, a quantity that rises, or the margin on the loss a search found."""
+    if cx.get("failing_term"):
+        sentence = str(cx["failing_term"])
+        quoted = [str(t.get("term")) for t in cx.get("terms") or [] if isinstance(t, dict) and str(t.get("term"))
+                  and str(t.get("term")) in sentence]
+        return Para(sentence, lead="=> ", formula=max(quoted, key=len) if quoted else "")
+    text = _first_difference(cx)
+    failing = cx.get("failing")
+    if text is None and isinstance(failing, list) and failing and all(isinstance(f, dict) for f in failing):
+        text = "; ".join(f"{f.get('comparison')} fails (gap {f.get('gap')})" for f in failing)
+    if text is None and {"quantity", "before", "after", "step"} <= set(cx):
+        text = f"{cx['quantity']} goes from {_brief(cx['before'])} to {_brief(cx['after'])} at step {cx['step']}"
+    if text is None and "margin" in cx and cx.get("family"):
+        text = (f"on this {cx['family']} loss the claim's margin (left side minus right side) is "
+                f"{_brief(cx['margin'])} > 0")
+    return Para(text, lead="=> ") if text else None
+
+
 def _counterexample_blocks(cx) -> list:
     """A refutation's point: the sentence naming the failing term first, the claim's quantities there (each term of
     the margin, the masks' values) as tables of formulas, then every other value exactly with its float beside."""
     if not isinstance(cx, dict):
         return _nested("counterexample", cx, True)
-    out = []
-    if cx.get("failing_term"):
-        sentence = str(cx["failing_term"])
-        quoted = [str(t.get("term")) for t in cx.get("terms") or [] if isinstance(t, dict) and str(t.get("term"))
-                  and str(t.get("term")) in sentence]
-        out.append(Para(sentence, lead="=> ", formula=max(quoted, key=len) if quoted else ""))
+    why = _why(cx)
+    out = [why] if why else []
     rest = {k: v for k, v in cx.items() if k not in ("failing_term", "terms", "mask_values")}
     out += _fields(rest, exact=True)
     for key, head, caption in (("terms", "term", "the margin's terms at this point (they add up to the margin)"),

@@ -178,3 +178,25 @@ def test_a_nested_proof_bundle_counts_every_proof_it_holds():
     text = render_claim({"id": "x", "verdict": "holds", "status": "checked",
                                 "strength": {"level": "proved", "basis": "b", "proof": proof}})
     assert "4 of 4 proofs proved, 4 cases in all" in text
+
+
+@pytest.mark.parametrize("cx, sentence", [
+    ({"left": ["4", "9/2"], "right": ["4", "4"], "difference": ["0", "1/2"], "pattern": ["m+g-", "m+g+"],
+      "meaning": "one side rescales"},
+     "coordinate 1 (sign pattern m+g+): the left side is 9/2 (≈ 4.5) and the right side 4, so they differ by 1/2"),
+    ({"failing": [{"comparison": "a 3 < b 2", "gap": "-1"}]}, "a 3 < b 2 fails (gap -1)"),
+    ({"quantity": "L", "before": "4/5", "after": "2", "step": 2}, "L goes from 4/5 (≈ 0.8) to 2 at step 2"),
+    ({"family": "quadratic_convex", "margin": "1/2"}, "on this quadratic_convex loss the claim's margin"),
+])
+def test_a_counterexample_says_why_it_fails(cx, sentence):
+    """One sentence first, from the counterexample's own values, whatever check produced it."""
+    out = render_claim(_claim(verdict="refuted", counterexample=cx))
+    assert out.index("=> ") < out.index("Strength of the verdict") and sentence in " ".join(out.split())
+
+
+def test_no_sentence_where_the_values_show_no_failure():
+    """Two sides that agree everywhere, or a shape the view does not know, get no invented sentence."""
+    agreeing = {"left": ["1"], "right": ["1"], "difference": ["0"], "pattern": ["m+g+"]}
+    for cx in (agreeing, {"d": 20, "nnz": 11}):
+        out = render_claim(_claim(verdict="refuted", counterexample=cx))
+        assert "=> " not in out.split("Strength of the verdict")[0]
