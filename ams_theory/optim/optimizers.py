@@ -318,12 +318,14 @@ class _RuleOptimizer(Optimizer):
     def _finite(self, params, grads, group, gi) -> bool:
         flags = [torch.isfinite(g.to_local() if isinstance(g, _DTensor) else g).all() for g in grads]
         sharded = [g for g in grads if isinstance(g, _DTensor)]
-        if sharded:   # every rank must take the same decision: one all_reduce (MIN) of the flags
-            import torch.distributed as dist
+        if sharded:   # every rank of the mesh must take the same decision: the MIN of the flags over the mesh,
+            import torch.distributed as dist   # one all_reduce per mesh dimension (their composition spans it)
 
-            local = sharded[0].to_local()
+            local, mesh = sharded[0].to_local(), sharded[0].device_mesh
             agreed = torch.stack([f.to(device=local.device, dtype=torch.float32) for f in flags])
-            dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=sharded[0].device_mesh.get_group())
+            if mesh.get_coordinate() is not None:
+                for m in range(mesh.ndim):
+                    dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=mesh.get_group(m))
             flags = list(agreed)
         for i, (g, ok) in enumerate(zip(grads, flags)):
             if not bool(ok):
@@ -339,7 +341,8 @@ class _RuleOptimizer(Optimizer):
 def step_path(group: dict, params: list) -> str:
     """The path a group's step takes (the dispatch policy, like torch's ``_default_to_fused_or_foreach``):
 
-    ``"sharded"`` when a parameter is a DTensor (FSDP2), whatever the flags; else ``"fused"`` with
+    ``"sharded"`` when a parameter is a DTensor (FSDP2, HSDP or FSDP2 + tensor parallel, on a mesh of any number of
+    dimensions: :mod:`ams_theory.optim.sharded`), whatever the flags; else ``"fused"`` with
     ``fused=True``; else ``"foreach"`` with ``foreach=True``, or with ``foreach=None`` when every parameter is on
     CUDA; else ``"chunked"`` when every parameter is on the CPU and ``chunk_size > 0``; else ``"loop"``."""
     if any(isinstance(p, _DTensor) for p in params):

@@ -1,4 +1,5 @@
-"""Sharded parameters (DTensor on a 1-D mesh, FSDP2 ``fully_shard``) take the same steps as unsharded ones.
+"""Sharded parameters (DTensor on a 1-D mesh, FSDP2 ``fully_shard``) take the same steps as unsharded ones
+(2-D and 3-D meshes: ``test_sharding_2d.py``, which reuses :func:`spawn_reports`).
 
 Two CPU processes (gloo) are spawned once for the module; each runs every case and
 writes what it found to a file, and the tests below read it. A case trains the same
@@ -191,10 +192,9 @@ def _fsdp_case(mesh, rank, name, kw):
 def _refusals(mesh):
     """The message of the ValueError each refused layout raises ("no error" if none is raised)."""
     out = {}
-    mesh2d = init_device_mesh("cpu", (WORLD, 1), mesh_dim_names=("dp", "tp"))
     reversed_mesh = DeviceMesh("cpu", list(range(WORLD))[::-1])
     trials = {
-        "2d": [distribute_tensor(torch.ones(4, 2, dtype=torch.float64), mesh2d, [Shard(0), Replicate()])],
+        "partial": [DTensor.from_local(torch.ones(4, dtype=torch.float64), mesh, [Partial()])],
         "two_meshes": [distribute_tensor(torch.ones(4, dtype=torch.float64), mesh, [Shard(0)]),
                        distribute_tensor(torch.ones(4, dtype=torch.float64), reversed_mesh, [Shard(0)])],
     }
@@ -261,13 +261,18 @@ def _worker(rank, init_file, out_dir):
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     """Run every case in two spawned processes; one report per rank."""
+    return spawn_reports(_worker, WORLD, tmp_path_factory.mktemp("sharding"), TIMEOUT_S)
+
+
+def spawn_reports(worker, world, out, timeout_s):
+    """Spawn ``world`` processes running ``worker(rank, init_file, out_dir)`` and return the
+    report each writes to ``out/rank{rank}.json`` (the machinery of every sharding test module)."""
     import torch.multiprocessing as mp
 
-    out = tmp_path_factory.mktemp("sharding")
     start = time.monotonic()
-    ctx = mp.start_processes(_worker, args=(str(out / "init"), str(out)), nprocs=WORLD, join=False,
+    ctx = mp.start_processes(worker, args=(str(out / "init"), str(out)), nprocs=world, join=False,
                              start_method="spawn")
-    paths = [out / f"rank{rank}.json" for rank in range(WORLD)]
+    paths = [out / f"rank{rank}.json" for rank in range(world)]
     try:
         # wait for the reports, not for the exits: gloo's threads sometimes abort a process at interpreter exit,
         # after its report is written, and a join would then kill the other rank before it has written its own
@@ -276,8 +281,8 @@ def reports(tmp_path_factory):
                     if proc.exitcode is not None and not paths[rank].exists()]
             if dead:
                 pytest.fail(f"sharded rank {dead[0][0]} exited with code {dead[0][1]} before writing its report")
-            if time.monotonic() - start > TIMEOUT_S:
-                pytest.fail(f"the {WORLD} sharded processes did not finish within {TIMEOUT_S} s")
+            if time.monotonic() - start > timeout_s:
+                pytest.fail(f"the {world} sharded processes did not finish within {timeout_s} s")
             time.sleep(0.1)
     finally:
         for proc in ctx.processes:
@@ -285,7 +290,7 @@ def reports(tmp_path_factory):
             if proc.is_alive():
                 proc.kill()
     found = []
-    for rank in range(WORLD):
+    for rank in range(world):
         with open(out / f"rank{rank}.json") as f:
             rep = json.load(f)
         if "fatal" in rep:
@@ -337,7 +342,8 @@ def test_fsdp2_fully_shard_matches_unsharded(reports, name):
 
 def test_refuses_meshes_it_cannot_count_over(reports):
     for rep in reports:
-        assert "1-D device mesh" in rep["refusals"]["2d"], rep["refusals"]["2d"]
+        assert rep["refusals"]["partial"] == ("CAdamW: parameter 0 of param group 0 has placement "
+                                              "Partial(sum) on mesh dimension 0; expected Shard or Replicate")
         assert "live on different device meshes" in rep["refusals"]["two_meshes"], rep["refusals"]["two_meshes"]
 
 
