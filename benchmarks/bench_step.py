@@ -84,7 +84,11 @@ from typing import Callable
 
 import torch
 
-import ams_theory
+try:
+    import ams_theory
+except ImportError:     # not installed (as on the lent GPU machine): the checkout this script is in
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import ams_theory
 
 ELEMENT_BYTES = 4                   # float32 parameters, gradients and state
 VOCAB = 32768

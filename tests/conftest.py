@@ -5,6 +5,14 @@ import torch
 F64 = torch.float64
 
 
+def pytest_configure(config):
+    """Without pytest-xdist (``-p no:xdist``, or where it is not installed, as on the lent GPU machine: run with
+    ``-o addopts=`` there, since pyproject's ``-n auto`` needs it), its ``xdist_group`` mark is registered here, so
+    that ``--strict-markers`` still accepts the modules that use it."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        config.addinivalue_line("markers", "xdist_group(name): keep these tests on one xdist worker (no-op here)")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """The tests use tiny tensors: extra intra-op threads only add spin-waiting on a 2-core machine."""
