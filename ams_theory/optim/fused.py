@@ -142,9 +142,12 @@ class FusedOps(LoopOps):
         return [x * a + y * b for x, y in zip(xs, ys)]
 
     def lerp_(self, xs, ys, w):
+        """``x + w (y - x)``, written out: ``torch.lerp``'s second branch (``y - (1 - w)(y - x)`` for ``w >= 1/2``,
+        kept for its rounding) costs a blend and a multiply per vector in the compiled loop, about 5% of a fused
+        AdamW step over 1e8 parameters on the CPU; the two differ by rounding only."""
         w = self._keep(w)
         for x, y in zip(xs, ys):
-            x.lerp_(y, w.to(x.dtype) if torch.is_tensor(w) else w)
+            x.add_((y - x) * (w.to(x.dtype) if torch.is_tensor(w) else w))
         return xs
 
     def addcmul_(self, xs, ys, zs, value):
