@@ -1,7 +1,8 @@
 r"""Side-by-side ``optimizer.step()`` benchmark: our presets on every path against torch and peers.
 
     python benchmarks/bench_step.py [--device cpu|cuda] [--sizes 1e7,1e8] [--rounds 15] [--steps 1]
-                                    [--warmup 3] [--only NAME ...] [--json out.json]
+                                    [--warmup 3] [--only NAME ...] [--paths default foreach fused]
+                                    [--json out.json]
 
 **Model.** For each target size (``--sizes``; default ``1e7`` on the CPU, ``1e7,1e8,1e9`` on
 CUDA) a transformer-like stack of float32 parameters: a token embedding (vocabulary 32768, or
@@ -214,7 +215,21 @@ def preset_contenders(names, device):
     return out
 
 
-def contenders(device, only=None):
+PATHS = ("default", "foreach", "fused")
+
+
+def path_of(c) -> str:
+    """The path a contender's row times: ``fused``, ``foreach`` or ``default`` (a peer's own step)."""
+    return "fused" if c.name.endswith("fused)") else "foreach" if c.name.endswith("foreach)") else "default"
+
+
+def contenders(device, only=None, paths=PATHS):
+    """The contenders of a run: torch's AdamW, our presets on each path of ``paths`` and the peers (``--only``
+    restricts the presets and peers); torch's fused AdamW, the baseline, always runs."""
+    return [c for c in _contenders(device, only) if path_of(c) in paths or c.name == f"{TORCH_ADAMW}(fused)"]
+
+
+def _contenders(device, only=None):
     peers = peer_contenders(device)
     names = list(DEFAULT_PRESETS)
     if only:
@@ -397,10 +412,10 @@ def judge_goals(device, base, timed):
     return out
 
 
-def run_size(target, device, rounds, steps, warmup, only):
+def run_size(target, device, rounds, steps, warmup, only, paths=PATHS):
     shapes, model = model_shapes(target)
     n = sum(math.prod(s) for s in shapes)
-    candidates = contenders(device, only)
+    candidates = contenders(device, only, paths)
     skipped = {c.name: c.skip for c in candidates if c.skip}
     runnable = [c for c in candidates if not c.skip]
     budget = MEMORY_FRACTION[device] * available_memory(device)
@@ -478,7 +493,7 @@ def run_size(target, device, rounds, steps, warmup, only):
     return result
 
 
-def run(device="cpu", sizes=(1e7,), rounds=15, steps=1, warmup=3, only=None):
+def run(device="cpu", sizes=(1e7,), rounds=15, steps=1, warmup=3, only=None, paths=PATHS):
     load_before = os.getloadavg()
     nominal = nominal_bandwidth(device)
     out = {"device": device, "device_name": device_name(device), "torch": torch.__version__,
@@ -486,7 +501,7 @@ def run(device="cpu", sizes=(1e7,), rounds=15, steps=1, warmup=3, only=None):
            "nominal_GBps": nominal / 1e9 if nominal else None, "memory_method": MEMORY_METHOD[device],
            "sizes": []}
     for target in sizes:
-        res = run_size(target, device, rounds, steps, warmup, only)
+        res = run_size(target, device, rounds, steps, warmup, only, paths)
         for row in res["rows"]:
             row["pct_of_nominal"] = 100 * row["achieved_GBps"] / out["nominal_GBps"] if nominal else None
             if nominal and target >= 1e8 and row["optimizer"].endswith("fused)") and not row["optimizer"].startswith(
@@ -573,6 +588,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (the first creates state, compiles)")
     ap.add_argument("--only", nargs="+", help="presets or peers to time (default: CAdamW Grams AdamW AMS Lion CLion "
                                               "and the peers); torch's AdamW always runs")
+    ap.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS),
+                    help="the paths to time (default: all); torch's fused AdamW, the baseline, always runs")
     ap.add_argument("--json", help="write the figures as JSON here")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -581,7 +598,7 @@ def main(argv=None):
         ap.error("--rounds, --steps and --warmup must be at least 1")
     sizes = args.sizes or ([1e7, 1e8, 1e9] if args.device == "cuda" else [1e7])
     only = [name for item in args.only for name in item.split(",") if name] if args.only else None
-    result = run(args.device, sizes, args.rounds, args.steps, args.warmup, only)
+    result = run(args.device, sizes, args.rounds, args.steps, args.warmup, only, tuple(args.paths))
     print(format_result(result))
     if args.json:
         with open(args.json, "w") as fh:

@@ -32,3 +32,13 @@ def test_descent_benchmark_certifies_every_listed_refutation(tmp_path, capsys):
     refs = json.loads(out.read_text())["refutations"]
     assert set(refs) == set(bench.REFUTED)
     assert all(r["seconds"] is not None and r["exact_margin"] > 0 for r in refs.values()), refs
+
+
+def test_step_benchmark_paths_keep_the_baseline():
+    """``--paths`` times only the named paths of our presets and torch's AdamW; the baseline always runs."""
+    bench = _load("bench_step")
+    names = lambda paths: [c.name for c in bench.contenders("cpu", ["AdamW", "CAdamW"], paths)]  # noqa: E731
+    assert names(("fused",)) == ["torch.AdamW(fused)", "AdamW(fused)", "CAdamW(fused)"]
+    assert "torch.AdamW(fused)" in names(("default",)) and not any(n.endswith("fused)") for n in
+                                                                    names(("default",))[1:])
+    assert len(names(bench.PATHS)) == 3 + 2 * 3
