@@ -53,6 +53,8 @@ does with Python numbers); every other dtype in float32.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from ams_theory.core import rules
@@ -217,17 +219,36 @@ _compiled = None
 
 
 def compiled_update(*args, **kwargs):
-    """:func:`fused_update` compiled (once per rule, dtype and convention; the first call compiles)."""
+    """:func:`fused_update` compiled (once per rule, dtype and convention; the first call compiles); call it
+    inside :func:`compile_settings`."""
     global _compiled
     if _compiled is None:
         # cpp.dynamic_threads: every loop gets a parallel region (the compiler would otherwise decide serial or
         # parallel from the sizes of the first model it sees, and keep that for every later tensor in the slot)
         _compiled = torch.compile(fused_update, dynamic=True, fullgraph=True, options={"cpp.dynamic_threads": True})
-    limit = max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
-    # sizes are symbols of their own (no "duck" sharing between slots), and sizes 1 are not specialised
-    with torch._dynamo.config.patch(recompile_limit=limit, specialize_float=True), \
-            torch.fx.experimental._config.patch(use_duck_shape=False, backed_size_oblivious=True):
-        return _compiled(*args, **kwargs)
+    return _compiled(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def compile_settings():
+    """The compiler settings the fused step is traced under, set for one step and restored after it: sizes are
+    symbols of their own (no "duck" sharing between slots), sizes 1 are not specialised, floats are constants,
+    and the recompile limit is at least :data:`RECOMPILE_LIMIT`. Set by hand: the configs' ``patch`` context
+    costs about 0.1 ms, which on every call was half of the step's fixed cost (27 tensors: 0.46 of 0.8 ms)."""
+    from torch.fx.experimental import _config as fx_config
+
+    dynamo = torch._dynamo.config
+    wanted = ((dynamo, "recompile_limit", max(RECOMPILE_LIMIT, dynamo.recompile_limit)),
+              (dynamo, "specialize_float", True), (fx_config, "use_duck_shape", False),
+              (fx_config, "backed_size_oblivious", True))
+    old = [(module, name, getattr(module, name)) for module, name, _ in wanted]
+    try:
+        for module, name, value in wanted:
+            setattr(module, name, value)
+        yield
+    finally:
+        for module, name, value in old:
+            setattr(module, name, value)
 
 
 def tensor_hyperparameters(group: dict, dtype, device) -> dict:
@@ -308,29 +329,37 @@ def fused_step(opt, group, params, grads, bufs: dict, steps, grad_scale=None, fo
     by_kind: dict = {}
     for i, p in enumerate(params):        # a bucket holds one dtype on one device
         by_kind.setdefault((p.dtype, p.device), []).append(i)
-    for (dtype, device), idx in by_kind.items():
-        scalar_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-        hp = tensor_hyperparameters(group, scalar_dtype, device)
-        total = sum(params[i].numel() for i in idx)
-        buckets = []
-        for a in range(0, len(idx), BUCKET):
-            part = idx[a:a + BUCKET]
-            pad = _padding(dtype, device, names, BUCKET - len(part))
-            w = [_flat(params[i]) for i in part] + [d[0] for d in pad]
-            g = [_flat(grads[i]) for i in part] + [d[1] for d in pad]
-            b = {k: [_flat(bufs[k][i]) for i in part] + [d[2][k] for d in pad] for k in names}
-            t = [steps[i] for i in part] + [d[3] for d in pad]
-            sizes = tuple(total if scope == "group" else params[i].numel() for i in part) + (_DUMMY_SIZE,) * len(pad)
-            numels = _cached(("numels", sizes, scalar_dtype, device),
-                             lambda: torch.tensor(sizes, dtype=scalar_dtype, device=device))
-            buckets.append((w, g, b, t, numels))
-        sums = None
-        if two_calls:
-            recorded = torch.stack([torch.stack(compiled_update(rule, hp, *bk, "record", None, grad_scale, found_inf))
-                                    for bk in buckets])                                   # (bucket, sum, slot)
-            live = _cached(("live", len(idx), recorded.dtype, device), lambda: (
-                torch.arange(len(buckets) * BUCKET, device=device) < len(idx)).to(recorded.dtype).view(
-                len(buckets), 1, BUCKET))
-            sums = (recorded * live).sum(dim=(0, 2))
-        for bk in buckets:
-            compiled_update(rule, hp, *bk, "replay" if two_calls else "whole", sums, grad_scale, found_inf)
+    with compile_settings():
+        for (dtype, device), idx in by_kind.items():
+            _kind_step(rule, group, scope, two_calls, names, dtype, device, idx, params, grads, bufs, steps,
+                       grad_scale, found_inf)
+
+
+def _kind_step(rule, group, scope, two_calls, names, dtype, device, idx, params, grads, bufs, steps, grad_scale,
+               found_inf):
+    """The fused step of the tensors ``idx`` of one dtype on one device."""
+    scalar_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    hp = tensor_hyperparameters(group, scalar_dtype, device)
+    total = sum(params[i].numel() for i in idx)
+    buckets = []
+    for a in range(0, len(idx), BUCKET):
+        part = idx[a:a + BUCKET]
+        pad = _padding(dtype, device, names, BUCKET - len(part))
+        w = [_flat(params[i]) for i in part] + [d[0] for d in pad]
+        g = [_flat(grads[i]) for i in part] + [d[1] for d in pad]
+        b = {k: [_flat(bufs[k][i]) for i in part] + [d[2][k] for d in pad] for k in names}
+        t = [steps[i] for i in part] + [d[3] for d in pad]
+        sizes = tuple(total if scope == "group" else params[i].numel() for i in part) + (_DUMMY_SIZE,) * len(pad)
+        numels = _cached(("numels", sizes, scalar_dtype, device),
+                         lambda: torch.tensor(sizes, dtype=scalar_dtype, device=device))
+        buckets.append((w, g, b, t, numels))
+    sums = None
+    if two_calls:
+        recorded = torch.stack([torch.stack(compiled_update(rule, hp, *bk, "record", None, grad_scale, found_inf))
+                                for bk in buckets])                                   # (bucket, sum, slot)
+        live = _cached(("live", len(idx), recorded.dtype, device), lambda: (
+            torch.arange(len(buckets) * BUCKET, device=device) < len(idx)).to(recorded.dtype).view(
+            len(buckets), 1, BUCKET))
+        sums = (recorded * live).sum(dim=(0, 2))
+    for bk in buckets:
+        compiled_update(rule, hp, *bk, "replay" if two_calls else "whole", sums, grad_scale, found_inf)

@@ -354,3 +354,36 @@ def test_bfloat16_state_stays_float32_through_state_dict(fused):
     train(other, opt2, data[3:])
     for a, b in zip(params_of(model), params_of(other)):
         assert torch.equal(a, b)
+
+
+def _compiler_settings():
+    from torch.fx.experimental import _config as fx_config
+
+    return (torch._dynamo.config.recompile_limit, torch._dynamo.config.specialize_float, fx_config.use_duck_shape,
+            fx_config.backed_size_oblivious)
+
+
+def test_the_compiler_settings_are_set_for_the_call_and_restored(monkeypatch):
+    """The fused step traces under its own settings (seen inside the compiled call) and leaves the user's as they
+    were, after a step and after a step that fails."""
+    import ams_theory.optim.fused as fz
+
+    before, seen = _compiler_settings(), []
+    original = fz.compiled_update
+
+    def spy(*args, **kwargs):
+        seen.append(_compiler_settings())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fz, "compiled_update", spy)
+    run("Grams", fused=True, steps=2)
+    assert _compiler_settings() == before
+    assert seen and all(s[1:] == (True, False, True) and s[0] >= fz.RECOMPILE_LIMIT for s in seen)
+
+    def broken(*args, **kwargs):
+        raise ValueError("planted")
+
+    monkeypatch.setattr(fz, "compiled_update", broken)
+    with pytest.raises(ValueError, match="planted"):
+        run("Grams", fused=True, steps=1)
+    assert _compiler_settings() == before
