@@ -571,8 +571,8 @@ def _judge(checks, cls, kwargs, switch, seed, steps, progress) -> tuple:
     matches = _conventions(checks, _gradient, _no_term)
     if matches and checks[0].wd:
         return "departs", _convention_text(matches), matches, [
-            "the decay term lr*wd*w is masked with the step (Algorithm 2 applies it outside the mask, line 13)"]
-        + [UNNAMED] * _unnamed_only(matches)
+            "the decay term lr*wd*w is masked with the step (Algorithm 2 applies it outside the mask, line 13)"] + \
+            [UNNAMED] * _unnamed_only(matches)
     if matches:
         return ("departs", _convention_text(matches), matches, [UNNAMED]) if _unnamed_only(matches) else (
             "conforms", _convention_text(matches), matches, [])

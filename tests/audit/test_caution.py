@@ -254,3 +254,17 @@ def test_a_switch_that_changes_nothing_is_named_as_such():
     """Not 'the mask compares u with u itself', which also reproduces an unchanged step."""
     r = ca.audit_caution(InertSwitch)
     assert r.verdict == "departs" and r.diagnosis == [ca.SWITCH_INERT], r.text()
+
+
+class DoubledDecayMasked(DecayMasked):
+    """The decay masked with the step, and the masked step doubled: two departures, both named."""
+
+    def scale(self, phi):
+        return 2.0
+
+
+def test_a_masked_decay_and_an_unnamed_factor_are_both_named():
+    r = ca.audit_caution(DoubledDecayMasked)
+    assert r.verdict == "departs" and r.diagnosis == [
+        "the decay term lr*wd*w is masked with the step (Algorithm 2 applies it outside the mask, line 13)",
+        ca.UNNAMED], r.text()

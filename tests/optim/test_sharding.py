@@ -162,7 +162,7 @@ def _run_case(name, mesh):
 
 
 def _fsdp_case(mesh, rank, name, kw):
-    from conftest import F64, batch
+    from conftest import F64
 
     torch.manual_seed(0)       # 7 and 3 output rows: uneven shards of every weight and bias
     model = torch.nn.Sequential(torch.nn.Linear(6, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).to(F64)
@@ -172,21 +172,48 @@ def _fsdp_case(mesh, rank, name, kw):
     fully_shard(model, mesh=mesh)
     cls = ams_theory.PRESETS[name]
     ref, opt = cls(ref_model.parameters(), lr=1e-2, **kw), cls(model.parameters(), lr=1e-2, **kw)
-    counts = []
-    for x, y in map(batch, range(STEPS)):
+    return train_side_by_side(ref_model, ref, model, opt, rank, WORLD, _Collectives)    # data parallel: halves
+
+
+def write_report(report, out_dir, rank):
+    """This rank's report, whole or not there: the parent reads it as soon as it appears."""
+    path = os.path.join(out_dir, f"rank{rank}.json")
+    with open(path + ".part", "w") as f:
+        json.dump(report, f)
+    os.replace(path + ".part", path)
+
+
+def run_cases(todo, report, key):
+    """Run each ``(name, run)`` of ``todo`` in this rank: what it returns into ``report[key][name]``, and
+    ``report["cases"][name]`` None, or the traceback of its failure (the next case still runs)."""
+    for name, run in todo:
+        try:
+            report[key][name] = run()
+            report["cases"][name] = None
+        except Exception:
+            report["cases"][name] = traceback.format_exc()
+
+
+def train_side_by_side(ref_model, ref, model, opt, part, parts, recorder, steps=STEPS):
+    """``steps`` steps of the unsharded ``ref`` on whole batches and of the sharded ``opt`` on this rank's
+    ``part`` of ``parts`` of each batch (the gradients then agree), the sharded parameters gathered and compared
+    to the unsharded ones (1e-12); returns what ``recorder`` (a context manager with ``ops``) saw in each step."""
+    from conftest import batch
+
+    seen = []
+    for x, y in map(batch, range(steps)):
         ref.zero_grad()
         torch.nn.functional.mse_loss(ref_model(x), y).backward()
         ref.step()
-        half = x.shape[0] // WORLD                 # data parallel: each rank its half of the batch
-        rows = slice(rank * half, (rank + 1) * half)
+        rows = slice(part * (x.shape[0] // parts), (part + 1) * (x.shape[0] // parts))
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(x[rows]), y[rows]).backward()
-        with _Collectives() as seen:
+        with recorder() as rec:
             opt.step()
-        counts.append(seen.ops)
+        seen.append(rec.ops)
     for (n, p), q in zip(ref_model.named_parameters(), model.parameters()):
         torch.testing.assert_close(q.full_tensor(), p.detach(), rtol=1e-12, atol=1e-14, msg=lambda m, n=n: f"{n}: {m}")
-    return counts
+    return seen
 
 
 def _refusals(mesh):
@@ -239,21 +266,13 @@ def _worker(rank, init_file, out_dir):
         if fully_shard is not None:
             todo += [(f"fsdp-{name}", lambda name=name, kw=kw: _fsdp_case(mesh, rank, name, kw))
                      for name, kw in (("CAdamW", {}), ("AMS", dict(lam=-0.5)), ("AdamW", {}))]
-        for name, run in todo:
-            try:
-                report["counts"][name] = run()
-                report["cases"][name] = None
-            except Exception:                           # a failed comparison: the next case still runs
-                report["cases"][name] = traceback.format_exc()
+        run_cases(todo, report, "counts")
         report["refusals"] = _refusals(mesh)
         report["nonfinite"] = _nonfinite(mesh, rank)
         dist.destroy_process_group()
     except Exception:
         report["fatal"] = traceback.format_exc()
-    path = os.path.join(out_dir, f"rank{rank}.json")
-    with open(path + ".part", "w") as f:
-        json.dump(report, f)
-    os.replace(path + ".part", path)            # whole, or not there: the parent reads it as soon as it appears
+    write_report(report, out_dir, rank)
 
 
 # ----------------------------------------------------------------------------- the parent

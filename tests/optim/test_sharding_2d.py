@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
-import os
 import time
 import traceback
 
@@ -29,7 +27,8 @@ import pytest
 import torch
 import torch.distributed as dist
 from optimizer_infos import NAMES
-from test_sharding import ALL_REDUCE, HAVE_DTENSOR, _Collectives, fully_shard, spawn_reports
+from test_sharding import (ALL_REDUCE, HAVE_DTENSOR, _check, _Collectives, fully_shard, run_cases,
+                           spawn_reports, train_side_by_side, write_report)
 
 import ams_theory
 
@@ -154,7 +153,6 @@ def _run_case(name, meshes):
 
 
 def _fsdp_case(name, mesh, rank):
-    from conftest import batch
     from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
     kind, preset = name.split("-")
@@ -174,19 +172,8 @@ def _fsdp_case(name, mesh, rank):
         parts, part = mesh.size(0), mesh.get_local_rank("dp")
     cls = ams_theory.PRESETS[preset]
     ref, opt = cls(ref_model.parameters(), lr=1e-2), cls(model.parameters(), lr=1e-2)
-    seen, placements = [], [str(p.placements) for p in model.parameters()]
-    for x, y in map(batch, range(STEPS)):
-        ref.zero_grad()
-        torch.nn.functional.mse_loss(ref_model(x), y).backward()
-        ref.step()
-        rows = slice(part * (x.shape[0] // parts), (part + 1) * (x.shape[0] // parts))
-        opt.zero_grad()
-        torch.nn.functional.mse_loss(model(x[rows]), y[rows]).backward()
-        with _Groups() as rec:
-            opt.step()
-        seen.append(rec.ops)
-    for (n, p), q in zip(ref_model.named_parameters(), model.parameters()):
-        torch.testing.assert_close(q.full_tensor(), p.detach(), rtol=1e-12, atol=1e-14, msg=lambda m, n=n: f"{n}: {m}")
+    placements = [str(p.placements) for p in model.parameters()]
+    seen = train_side_by_side(ref_model, ref, model, opt, part, parts, _Groups, STEPS)
     return {"collectives": seen, "placements": placements}
 
 
@@ -247,12 +234,7 @@ def _worker(rank, init_file, out_dir):
         todo = [(name, lambda name=name: _run_case(name, meshes)) for name in CASES]
         if fully_shard is not None:
             todo += [(f"fsdp-{name}", lambda name=name: _fsdp_case(name, meshes["2d"], rank)) for name in FSDP_CASES]
-        for name, run in todo:
-            try:
-                report["seen"][name] = run()
-                report["cases"][name] = None
-            except Exception:                           # a failed comparison: the next case still runs
-                report["cases"][name] = traceback.format_exc()
+        run_cases(todo, report, "seen")
         for which, case in MUTATIONS.items():
             report["mutants"][which] = _mutant(which, case, meshes)
         report["refusal"] = _refusal(meshes["2d"])
@@ -260,10 +242,7 @@ def _worker(rank, init_file, out_dir):
         dist.destroy_process_group()
     except Exception:
         report["fatal"] = traceback.format_exc()
-    path = os.path.join(out_dir, f"rank{rank}.json")
-    with open(path + ".part", "w") as f:
-        json.dump(report, f)
-    os.replace(path + ".part", path)
+    write_report(report, out_dir, rank)
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -275,12 +254,6 @@ def reports(tmp_path_factory):
     found = spawn_reports(_worker, WORLD, tmp_path_factory.mktemp("sharding2d"), TIMEOUT_S)
     print(f"\n{WORLD} processes ran {len(CASES)} cases in {time.monotonic() - start:.1f} s")
     return found
-
-
-def _check(reports, name):
-    for rank, rep in enumerate(reports):
-        if rep["cases"][name] is not None:
-            pytest.fail(f"rank {rank}, case {name}:\n{rep['cases'][name]}")
 
 
 @pytest.mark.parametrize("name", list(CASES))
