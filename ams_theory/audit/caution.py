@@ -36,7 +36,7 @@ from typing import Callable
 
 import torch
 
-from ams_theory.audit.conform import (_HEAVYBALL, ConformError, Peer, _named_parameters, _one_line, _version,
+from ams_theory.audit.conform import (HEAVYBALL, ConformError, Peer, named_parameters, one_line, package_version,
                                       load_target, module_settings, package_of, peer_target)
 
 __all__ = ["audit_caution", "CautionResult", "CAUTIOUS_CLASSES", "CautiousClass", "caution_peer_table",
@@ -89,7 +89,7 @@ class _Problem:
 def find_switch(cls, switch: str | None) -> str:
     """The caution keyword of ``cls``: ``switch`` when given, else the one of :data:`SWITCH_NAMES` it names (or, for
     a constructor taking ``**kwargs``, the one its module's source reads as ``'name'``)."""
-    named, var_kw = _named_parameters(cls)
+    named, var_kw = named_parameters(cls)
     name = f"{cls.__module__}.{cls.__qualname__}"
     if switch is not None:
         if switch not in named and not var_kw:
@@ -136,7 +136,7 @@ def _build(cls, params: list, kwargs: dict, switch: str, on: bool):
         return cls([{"params": params}], **kwargs, **{switch: on})
     except Exception as err:  # noqa: BLE001 - a constructor that refuses is the caller's or the target's error
         raise ConformError(f"TARGET {cls.__qualname__}({_kw_text({**kwargs, switch: on})}) raised "
-                           f"{_one_line(err)}") from None
+                           f"{one_line(err)}") from None
 
 
 def _step(opt, params: list, g: list) -> list:
@@ -147,7 +147,7 @@ def _step(opt, params: list, g: list) -> list:
     try:
         opt.step()
     except Exception as err:  # noqa: BLE001 - a crash inside the target
-        raise ConformError(f"TARGET {type(opt).__qualname__}.step() raised {_one_line(err)}") from None
+        raise ConformError(f"TARGET {type(opt).__qualname__}.step() raised {one_line(err)}") from None
     return [b - p.detach() for b, p in zip(before, params)]
 
 
@@ -512,7 +512,7 @@ def audit_caution(target, target_kwargs: dict | None = None, switch: str | None 
     kwargs, notes = dict(target_kwargs or {}), []
     if switch in kwargs:
         raise ConformError(f"--kw {switch}: the switch is set by the audit (off and on), give it no value")
-    if "weight_decay" in _named_parameters(cls)[0] and "weight_decay" not in kwargs:
+    if "weight_decay" in named_parameters(cls)[0] and "weight_decay" not in kwargs:
         kwargs["weight_decay"] = WEIGHT_DECAY
         notes.append(f"weight_decay={WEIGHT_DECAY} set so that the decay term shows")
     previous = torch.get_default_dtype()
@@ -527,7 +527,7 @@ def audit_caution(target, target_kwargs: dict | None = None, switch: str | None 
     if writes and verdict == "conforms":
         verdict = "departs"
     return CautionResult(target if isinstance(target, str) else f"{cls.__module__}:{cls.__qualname__}",
-                         _version(cls), switch, kwargs, verdict, convention, matches, diagnosis, writes, steps,
+                         package_version(cls), switch, kwargs, verdict, convention, matches, diagnosis, writes, steps,
                          seconds=round(time.perf_counter() - t0, 2), notes=notes)
 
 
@@ -608,7 +608,7 @@ CAUTIOUS_CLASSES = (
         ("lamb", "Lamb", {}), ("laprop", "LaProp", {}), ("lion", "Lion", {}), ("mars", "Mars", {}),
         ("nadamw", "NAdamW", {}), ("rmsprop_tf", "RMSpropTF", {"momentum": 0.9}),
         ("sgdp", "SGDP", {"lr": 1e-2, "momentum": 0.9}), ("sgdw", "SGDW", {"lr": 1e-2, "momentum": 0.9}))),
-    *(CautiousClass(f"heavyball:{c}", "caution", _HB_KW, **_HEAVYBALL) for c in (
+    *(CautiousClass(f"heavyball:{c}", "caution", _HB_KW, **HEAVYBALL) for c in (
         "AdamW", "NAdam", "ADOPT", "LaProp", "RMSprop", "SGD", "SignLaProp", "AdEMAMix", "UnscaledAdamW")),
     *(CautiousClass(f"pytorch_optimizer:{c}", "cautious", kw) for c, kw in (
         ("AdaFactor", {"betas": (0.9, 0.999)}), ("AdamP", {}), ("AdaShift", {}), ("AdEMAMix", {}), ("ADOPT", {}),

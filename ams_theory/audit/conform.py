@@ -311,9 +311,9 @@ def import_object(spec: str, label: str, dotted: bool = False, name: str = "name
     except ConformError as err:
         raise ConformError(f"{label} {spec!r}: {err}") from None
     except ImportError as err:
-        raise ConformError(f"{label} {spec!r}: cannot import {mod_name!r} ({_one_line(err)})") from None
+        raise ConformError(f"{label} {spec!r}: cannot import {mod_name!r} ({one_line(err)})") from None
     except Exception as err:  # noqa: BLE001 - an import that crashes is the target's failure
-        raise ConformError(f"{label} {spec!r}: importing {mod_name!r} raised {_one_line(err)}") from None
+        raise ConformError(f"{label} {spec!r}: importing {mod_name!r} raised {one_line(err)}") from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -359,7 +359,7 @@ def _import_file(path: str):
         sys.path.remove(folder)
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
@@ -368,7 +368,7 @@ def _target_name(cls) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _version(cls) -> str | None:
+def package_version(cls) -> str | None:
     """The distribution and version that ship ``cls`` (for a class loaded from a file: the package the file sits in)."""
     import os
     import sys
@@ -395,7 +395,7 @@ def _package_version(package: str) -> str | None:
     return None
 
 
-def _named_parameters(cls) -> tuple[dict, bool]:
+def named_parameters(cls) -> tuple[dict, bool]:
     """The constructor's named parameters (name -> default) and whether it takes ``**kwargs``."""
     try:
         sig = inspect.signature(cls.__init__)
@@ -494,7 +494,7 @@ def _read_hp(group: dict, n_betas: int, method_kw: dict, needs_eps: bool, target
 def _record(cls, target_kw: dict, method: Method, method_kw: dict, problem: _Problem, steps: int,
             notes: list, progress) -> tuple[list, dict | None]:
     name = _target_name(cls)
-    named, var_kw = _named_parameters(cls)
+    named, var_kw = named_parameters(cls)
     needs_eps = "eps" in method.cls.PRESET
     n_betas = method.cls.n_betas
     # a first instance with the user's keywords only: it checks them, and its param group shows
@@ -502,7 +502,7 @@ def _record(cls, target_kw: dict, method: Method, method_kw: dict, problem: _Pro
     try:
         defaults = cls([torch.nn.Parameter(torch.zeros(2, dtype=problem.dtype))], **target_kw).param_groups[0]
     except Exception as err:  # noqa: BLE001 - any failure of the target is reported in one line
-        raise ConformError(f"{name}({_kw_text(target_kw)}) raised {_one_line(err)}") from None
+        raise ConformError(f"{name}({_kw_text(target_kw)}) raised {one_line(err)}") from None
     unused = [key for key in target_kw if key not in named and key not in defaults]
     if unused and var_kw:
         notes.append(f"{name} takes **kwargs and neither names nor stores {', '.join(map(repr, unused))}: "
@@ -524,7 +524,7 @@ def _record(cls, target_kw: dict, method: Method, method_kw: dict, problem: _Pro
         try:
             opt = cls(params, **{**passed, **target_kw})
         except Exception as err:  # noqa: BLE001 - any failure of the target is reported in one line
-            raise ConformError(f"{name}({_kw_text({**passed, **target_kw})}) raised {_one_line(err)}") from None
+            raise ConformError(f"{name}({_kw_text({**passed, **target_kw})}) raised {one_line(err)}") from None
         hp = _read_hp(opt.param_groups[0], n_betas, method_kw, needs_eps, name)
         w, g = [[p.detach().double().clone() for p in params]], []
         trace = _Trace(k, passed, hp, w, g)
@@ -536,7 +536,7 @@ def _record(cls, target_kw: dict, method: Method, method_kw: dict, problem: _Pro
             try:
                 opt.step()
             except Exception as err:  # noqa: BLE001
-                raise _StepFailed(f"{name}.step() raised {_one_line(err)} (setting {k + 1}, step {t + 1})") \
+                raise _StepFailed(f"{name}.step() raised {one_line(err)} (setting {k + 1}, step {t + 1})") \
                     from None
             if grad_event is None:
                 for i, (p, x, original) in enumerate(zip(params, given, grads)):
@@ -883,7 +883,7 @@ def _check_method_kw(method: Method, method_kw: dict) -> None:
     try:
         method.cls([torch.nn.Parameter(torch.zeros(1))], **kw)
     except (ValueError, TypeError) as err:
-        raise ConformError(f"method keywords for {method.name}: {_one_line(err)}") from None
+        raise ConformError(f"method keywords for {method.name}: {one_line(err)}") from None
 
 
 def _tolerances(traces, dtype) -> list:
@@ -975,7 +975,7 @@ def _audit(cls, spec: Method, target_kwargs, method_kwargs, seed, steps, depth, 
     replays = _search(ref, conventions)
     matches = [(c, r) for c, r in replays if r.fail is None]
     settings = [dict(passed=tr.passed, read=tr.hp) for tr in traces]
-    common = dict(target=_target_name(cls), version=_version(cls), target_kwargs=target_kwargs, method=spec.name,
+    common = dict(target=_target_name(cls), version=package_version(cls), target_kwargs=target_kwargs, method=spec.name,
                   method_kwargs=method_kwargs, dtype=str(dtype).replace("torch.", ""), steps=steps,
                   settings=settings, tolerance=tol, grad_modified=grad_event, notes=notes, precision=precision,
                   stuck=stuck)
@@ -1069,7 +1069,7 @@ def _precision(cls, traces, dtype, graphs: int) -> dict | None:
         low.update({name: d for name, d in tr.state_dtypes.items() if d in LOW_PRECISION_STATE})
     if not low and not graphs:
         return None
-    named, _ = _named_parameters(cls)
+    named, _ = named_parameters(cls)
     flags = [f"{k}='float64'" for k in named if "dtype" in k.lower()] if low else []
     words = ", ".join(f"{name} in {d}" for name, d in sorted(low.items()))
     out = {"state": low, "rtols": {name: 4 * torch.finfo(getattr(torch, d)).eps for name, d in low.items()},
@@ -1234,7 +1234,7 @@ def package_of(target: str) -> str:
     return target.split(":")[0].split("/")[0].split(".")[0]
 
 
-_HEAVYBALL = dict(default_dtype="float64", module_settings=(("heavyball.utils", "compile_mode", None),))
+HEAVYBALL = dict(default_dtype="float64", module_settings=(("heavyball.utils", "compile_mode", None),))
 PEERS = (
     Peer("pytorch_optimizer:Grams", {}, "grams"),
     Peer("pytorch_optimizer:Grams", {"weight_decouple": False}, "grams"),
@@ -1251,10 +1251,10 @@ PEERS = (
     Peer("timm/optim/lion.py:Lion", {}, "lion"),
     Peer("timm/optim/lion.py:Lion", {"caution": True}, "clion"),
     Peer("grams:Grams", {}, "grams"),
-    Peer("heavyball:AdamW", {"storage_dtype": "float64"}, "adamw", **_HEAVYBALL),
-    Peer("heavyball:AdamW", {"storage_dtype": "float64", "caution": True}, "cadamw", **_HEAVYBALL),
+    Peer("heavyball:AdamW", {"storage_dtype": "float64"}, "adamw", **HEAVYBALL),
+    Peer("heavyball:AdamW", {"storage_dtype": "float64", "caution": True}, "cadamw", **HEAVYBALL),
     Peer("heavyball:AdamW", {"storage_dtype": "float64", "caution": True, "cautious_weight_decay": True}, "cadamw",
-         **_HEAVYBALL),
+         **HEAVYBALL),
     Peer("torch.optim:AdamW", {}, "adamw"),
     Peer("torch.optim:Adam", {}, "adam"),
 )

@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ams_theory import __version__
 from ams_theory.claims.registry import AS_PRINTED, Result
-from ams_theory.claims.views import _labelled_leaves, claim_html, math_html, render_claim
+from ams_theory.claims.views import labelled_leaves, claim_html, math_html, render_claim
 
 __all__ = ["table", "document", "markdown", "html_page", "detail", "proof_text", "strength_of", "strength_totals",
            "render_claim"]
@@ -269,7 +269,7 @@ def _proof_tables(c: dict) -> str:
         if not proof:
             continue
         rows = [(label or leaf.get("statement", ""), leaf.get("status", "?"), case)
-                for label, leaf in _labelled_leaves(proof) for case in (leaf.get("cases") or [{}])]
+                for label, leaf in labelled_leaves(proof) for case in (leaf.get("cases") or [{}])]
         body = "".join(
             f"<tr><td>{e(label)}</td><td>{e(status)}</td><td>{_conditions(case)}</td>"
             f"<td>{e(str(case.get('step', '-')))}</td><td>" + (

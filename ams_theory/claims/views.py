@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from ams_theory.claims.registry import Result
 
-__all__ = ["claim_view", "render_claim", "claim_html", "math_html", "prose_html", "readable"]
+__all__ = ["claim_view", "render_claim", "claim_html", "math_html", "prose_html", "readable", "labelled_leaves"]
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -177,18 +177,18 @@ def _search_sentence(d: dict) -> str | None:
     return head
 
 
-def _labelled_leaves(p: dict, path: str = "") -> list:
+def labelled_leaves(p: dict, path: str = "") -> list:
     """``[(label path, proof)]`` for every proof a proof's JSON holds, however deeply its bundles nest."""
     here = " / ".join(x for x in (path, p.get("label", "")) if x)
     if "parts" in p and "status" not in p:
-        return [leaf for q in p["parts"] for leaf in _labelled_leaves(q, here)]
+        return [leaf for q in p["parts"] for leaf in labelled_leaves(q, here)]
     return [(here, p)]
 
 
 def _proof_words(p: dict) -> str:
     cases = p.get("cases") or []
     if "parts" in p and not cases:
-        leaves = [leaf for _, leaf in _labelled_leaves(p)]
+        leaves = [leaf for _, leaf in labelled_leaves(p)]
         done = sum(1 for q in leaves if q.get("status") == "proved")
         return f"{done} of {len(leaves)} proofs proved, {sum(len(q.get('cases') or []) for q in leaves)} cases in " \
                "all (show --proof lists them)"
