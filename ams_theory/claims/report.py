@@ -138,7 +138,7 @@ def markdown(doc: dict) -> str:
              "**searched** (no violation in what was searched; the coverage is listed), **none**.", "",
              "| id | verdict | strength | corrected | evidence |", "|---|---|---|---|---|"]
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    for c in doc["claims"]:
+    for c in _tabled(doc):
         corr = c["correction"]["verdict"] if c["correction"] else ""
         lines.append(f"| [`{c['id']}`](#{_anchor(c['id'])}) | {c['verdict'] or c['status']} | {strength_of(c)} | "
                      f"{corr} | {esc(_with_reading(c))} |")
@@ -180,6 +180,12 @@ def _inline_figure(f: dict) -> bool:
 
 def _figure_anchor(f: dict) -> str:
     return "figure-" + re.sub(r"[^A-Za-z0-9_-]", "-", str(f.get("name") or f["file"]))
+
+
+def _tabled(doc: dict) -> list:
+    """The claims of the verdict table: all of them, except, for ``verify --rule``, those that do not apply to
+    the user's rule (listed with their reasons below the table)."""
+    return [c for c in doc["claims"] if not (doc.get("rule") and c["status"] == "not applicable")]
 
 
 def _rule_lines(doc: dict) -> list:
@@ -315,7 +321,7 @@ def html_page(doc: dict) -> str:
     text, here as tables and MathML) with its figures and its proofs' cases."""
     e = html.escape
     rows = []
-    for c in doc["claims"]:
+    for c in _tabled(doc):
         word = c["verdict"] or c["status"]
         corr = c["correction"]["verdict"] if c["correction"] else ""
         rows.append(f"<tr class='{e(word.replace(' ', '-'))}' {_data(c)}><td><a href='#{_anchor(c['id'])}'>"
@@ -329,7 +335,8 @@ def html_page(doc: dict) -> str:
         items = "".join(f"<li {_data(c)}><a href='#{_anchor(c['id'])}' style='color:"
                         f"{VERDICT_COLOURS.get(c['verdict'] or c['status'], '#333')}'>{e(c['id'])}</a></li>"
                         for c in doc["claims"] if c["family"] == family and _shown(c))
-        contents.append(f"<h4>{e(family)}</h4><ul>{items}</ul>")
+        if items:                 # a family none of whose claims has a section is left out
+            contents.append(f"<h4>{e(family)}</h4><ul>{items}</ul>")
     filters = "".join(f"<fieldset><legend>{facet}</legend>" + "".join(
         f"<label><input type='checkbox' class='facet' data-facet='{facet}' value='{e(v)}' checked> {e(v)}</label>"
         for v in values) + "</fieldset>" for facet, values in _facets(doc).items())

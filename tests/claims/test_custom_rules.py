@@ -169,6 +169,13 @@ def test_not_applicable_rows_in_the_table_json_markdown_and_html():
     assert "## `rule:strict/grams.C1`" not in markdown(doc)                  # the row says all there is
     assert ("<tr class='not-applicable' data-verdict='not applicable' data-strength='-' data-family='facts'><td>"
             "<a href='#claim-rule-strict-grams-C1'>") in html_page(doc)
+    # verify --rule's report: the claims that do not apply leave the verdict table for their own list, with reasons
+    doc["rule"] = {"name": "strict", "kind": "elementwise", "spec": "rules.py:strict"}
+    md, page = markdown(doc), html_page(doc)
+    assert "| [`rule:strict/grams.C1`]" not in md and "- `rule:strict/grams.C1`: an identity" in md
+    assert "| [`rule:strict/cautious.2.4`]" in md
+    assert "<tr class='not-applicable'" not in page and "<code>rule:strict/grams.C1</code></a>: an identity" in page
+    assert "<h4>reductions</h4>" not in page                      # no section of that family applies: no heading
 
 
 def _fake_certificate(monkeypatch, margin):
@@ -314,7 +321,8 @@ def test_rule_json_and_reports_are_verifys(monkeypatch, capsys, tmp_path):
     page = tmp_path / "rule.html"
     assert main(["verify", "--rule", f"{RULES}:strict", "--budget", "quick", "--report", str(page), "--quiet"]) == 0
     assert "<h2>Your rule strict (elementwise mask" in page.read_text(encoding="utf-8")
-    assert "| [`rule:strict/cautious.A5`](#claim-rule-strict-cautious-A5) | not applicable |" in md.read_text(
+    # a claim that does not apply is listed with its reason, not as a row of the verdict table
+    assert "| [`rule:strict/cautious.A5`](#claim-rule-strict-cautious-A5) | not applicable |" not in md.read_text(
         encoding="utf-8")
 
 
