@@ -151,8 +151,10 @@ def markdown(doc: dict) -> str:
                       f"## `{c['id']}` — {c['verdict'] or c['status']} ({strength_of(c)})", "", "```text",
                       render_claim(c), "```", ""]
             for f in _figures_of(doc, c["id"]):
-                lines += [f"![{esc(f['caption'])}]({f['file']})", "", f"*{esc(f['caption'])}*", ""] if _inline_figure(f) \
-                    else [f"Figure: [{esc(f['caption'])}](#{_figure_anchor(f)})", ""]
+                if _inline_figure(f):
+                    lines += [f"![{esc(f['caption'])}]({f['file']})", "", f"*{esc(f['caption'])}*", ""]
+                else:
+                    lines += [f"Figure: [{esc(f['caption'])}](#{_figure_anchor(f)})", ""]
     shared = [f for f in doc.get("figures", []) if not _inline_figure(f)]
     if shared:
         lines += ["## Figures", ""]
@@ -369,7 +371,8 @@ tr.unchecked td, tr.crashed td, tr.not-applicable td {{ color: #777; }}
 .claim-view table {{ margin: .3em 0; max-width: 100%; }} .claim-view td, .claim-view th {{ overflow-wrap: anywhere; }}
 table.fields > tbody > tr > th {{ text-align: left; font-weight: normal; color: #555; background: #f6f8fa;
   white-space: nowrap; width: 1%; }} table.fields {{ width: 100%; }}
-table.fields > tbody > tr > th.over {{ font-weight: 600; }} p.caption {{ color: #555; font-size: 90%; margin: .6em 0 0; }}
+table.fields > tbody > tr > th.over {{ font-weight: 600; }}
+p.caption {{ color: #555; font-size: 90%; margin: .6em 0 0; }}
 table.grid th {{ background: #f6f8fa; }} .formula i {{ font-family: serif; }} math {{ font-size: 110%; }}
 .counterexample {{ border-left: 4px solid #cf222e; padding-left: .8em; }}
 figure {{ margin: 1em 0; }} figcaption {{ font-size: 90%; color: #555; }}

@@ -531,8 +531,9 @@ def render_claim(r) -> str:
 # ----------------------------------------------------------------------------- as HTML
 
 _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "eps": "ε", "epsilon": "ε", "eta": "η",
-          "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ",
-          "psi": "ψ", "omega": "ω", "Delta": "Δ", "Phi": "Φ", "Psi": "Ψ", "nabla": "∇", "xi": "ξ", "nu": "ν"}
+          "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "tau": "τ",
+          "phi": "φ", "psi": "ψ", "omega": "ω", "Delta": "Δ", "Phi": "Φ", "Psi": "Ψ", "nabla": "∇", "xi": "ξ",
+          "nu": "ν"}
 _RELATIONS = {"<=": "≤", ">=": "≥", "!=": "≠", "->": "→", "+-": "±"}
 _ACCENTS = {"bar": "\u0304", "hat": "\u0302", "tilde": "\u0303", "dot": "\u0307"}
 _TOKEN = re.compile(r"(?P<word>[A-Za-z][A-Za-z]*)(?:_(?P<sub>\{[^}]*\}|[A-Za-z0-9]+))?(?:\^(?P<sup>\([^)]*\)|-?"

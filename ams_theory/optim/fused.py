@@ -331,35 +331,30 @@ def fused_step(opt, group, params, grads, bufs: dict, steps, grad_scale=None, fo
         by_kind.setdefault((p.dtype, p.device), []).append(i)
     with compile_settings():
         for (dtype, device), idx in by_kind.items():
-            _kind_step(rule, group, scope, two_calls, names, dtype, device, idx, params, grads, bufs, steps,
-                       grad_scale, found_inf)
-
-
-def _kind_step(rule, group, scope, two_calls, names, dtype, device, idx, params, grads, bufs, steps, grad_scale,
-               found_inf):
-    """The fused step of the tensors ``idx`` of one dtype on one device."""
-    scalar_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-    hp = tensor_hyperparameters(group, scalar_dtype, device)
-    total = sum(params[i].numel() for i in idx)
-    buckets = []
-    for a in range(0, len(idx), BUCKET):
-        part = idx[a:a + BUCKET]
-        pad = _padding(dtype, device, names, BUCKET - len(part))
-        w = [_flat(params[i]) for i in part] + [d[0] for d in pad]
-        g = [_flat(grads[i]) for i in part] + [d[1] for d in pad]
-        b = {k: [_flat(bufs[k][i]) for i in part] + [d[2][k] for d in pad] for k in names}
-        t = [steps[i] for i in part] + [d[3] for d in pad]
-        sizes = tuple(total if scope == "group" else params[i].numel() for i in part) + (_DUMMY_SIZE,) * len(pad)
-        numels = _cached(("numels", sizes, scalar_dtype, device),
-                         lambda: torch.tensor(sizes, dtype=scalar_dtype, device=device))
-        buckets.append((w, g, b, t, numels))
-    sums = None
-    if two_calls:
-        recorded = torch.stack([torch.stack(compiled_update(rule, hp, *bk, "record", None, grad_scale, found_inf))
-                                for bk in buckets])                                   # (bucket, sum, slot)
-        live = _cached(("live", len(idx), recorded.dtype, device), lambda: (
-            torch.arange(len(buckets) * BUCKET, device=device) < len(idx)).to(recorded.dtype).view(
-            len(buckets), 1, BUCKET))
-        sums = (recorded * live).sum(dim=(0, 2))
-    for bk in buckets:
-        compiled_update(rule, hp, *bk, "replay" if two_calls else "whole", sums, grad_scale, found_inf)
+            scalar_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+            hp = tensor_hyperparameters(group, scalar_dtype, device)
+            total = sum(params[i].numel() for i in idx)
+            buckets = []
+            for a in range(0, len(idx), BUCKET):
+                part = idx[a:a + BUCKET]
+                pad = _padding(dtype, device, names, BUCKET - len(part))
+                w = [_flat(params[i]) for i in part] + [d[0] for d in pad]
+                g = [_flat(grads[i]) for i in part] + [d[1] for d in pad]
+                b = {k: [_flat(bufs[k][i]) for i in part] + [d[2][k] for d in pad] for k in names}
+                t = [steps[i] for i in part] + [d[3] for d in pad]
+                sizes = tuple(total if scope == "group" else params[i].numel() for i in part) + \
+                    (_DUMMY_SIZE,) * len(pad)
+                numels = _cached(("numels", sizes, scalar_dtype, device),
+                                 lambda: torch.tensor(sizes, dtype=scalar_dtype, device=device))
+                buckets.append((w, g, b, t, numels))
+            sums = None
+            if two_calls:
+                recorded = torch.stack([                                            # (bucket, sum, slot)
+                    torch.stack(compiled_update(rule, hp, *bk, "record", None, grad_scale, found_inf))
+                    for bk in buckets])
+                live = _cached(("live", len(idx), recorded.dtype, device), lambda: (
+                    torch.arange(len(buckets) * BUCKET, device=device) < len(idx)).to(recorded.dtype).view(
+                    len(buckets), 1, BUCKET))
+                sums = (recorded * live).sum(dim=(0, 2))
+            for bk in buckets:
+                compiled_update(rule, hp, *bk, "replay" if two_calls else "whole", sums, grad_scale, found_inf)

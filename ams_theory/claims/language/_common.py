@@ -341,12 +341,7 @@ def _margin_at(proof) -> dict:
     relation = {"<= 0": "<= 0", "== 0": "= 0", "< 0": "< 0"}.get(proof.relation, proof.relation)
     out = {"margin": str(value), "margin_meaning": f"the claim needs its margin (left side minus right side, as "
                                                    f"decided) {relation}; here it is {value}"}
-    explain = getattr(proof, "explain", None)
-    parts = explain() if explain is not None else None
-    for key in ("terms", "mask_values", "failing_term"):
-        if parts and key in parts:
-            out[key] = parts[key]
-    return out
+    return {**out, **(proof.explain() or {})}
 
 
 def _verdict_from_proof(claim, proof, what):
